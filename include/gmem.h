@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* libgmem: guest memory for VMMs and hypervisors. */
+#ifndef GMEM_H
+#define GMEM_H
+
+#include <gmem/common.h>
+#include <gmem/pool.h>
+#include <gmem/guest.h>
+#include <gmem/convert.h>
+
+#endif /* GMEM_H */

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libgmem common definitions: version, frame geometry, attributes, the
+ * options-struct convention and the metadata allocator callbacks.
+ */
+#ifndef GMEM_COMMON_H
+#define GMEM_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) && !defined(GMEM_API)
+#define GMEM_API __attribute__((visibility("default")))
+#elif !defined(GMEM_API)
+#define GMEM_API
+#endif
+
+#define GMEM_VERSION_MAJOR 1
+#define GMEM_VERSION_MINOR 0
+#define GMEM_VERSION_PATCH 0
+/* One integer, comparable with <, for compile-time checks. */
+#define GMEM_VERSION_CODE(maj, min, pat) (((maj) << 16) | ((min) << 8) | (pat))
+#define GMEM_VERSION \
+	GMEM_VERSION_CODE(GMEM_VERSION_MAJOR, GMEM_VERSION_MINOR, GMEM_VERSION_PATCH)
+
+/*
+ * Frames are 4 KiB and numbered (PFN for host frames, GFN for guest
+ * frames). A block is 1 GiB: 2^18 frames, aligned to its own size.
+ */
+#define GMEM_FRAME_SHIFT 12
+#define GMEM_BLOCK_SHIFT 30
+#define GMEM_BLOCK_FRAMES (UINT64_C(1) << (GMEM_BLOCK_SHIFT - GMEM_FRAME_SHIFT))
+/* Frame numbers are below 2^40: 52-bit physical addresses. */
+#define GMEM_FRAME_LIMIT (UINT64_C(1) << 40)
+
+/* Attribute of a guest frame. */
+enum gmem_attr {
+	GMEM_ATTR_PRIVATE = 0,
+	GMEM_ATTR_SHARED = 1,
+	/* Only reported by queries over a range: not one attribute. */
+	GMEM_ATTR_MIXED = 2,
+};
+
+/*
+ * Options structs start with "size_t sz", set by the caller to the size
+ * of the struct it was compiled with. The library reads only the fields
+ * that sz covers, uses defaults for the rest, and rejects a larger sz
+ * whose extra bytes are not zero (-E2BIG). GMEM_OPTS declares one:
+ *
+ *	GMEM_OPTS(gmem_region_opts, ropts, .attr = GMEM_ATTR_SHARED);
+ */
+#define GMEM_OPTS(TYPE, NAME, ...) \
+	struct TYPE NAME = { .sz = sizeof(struct TYPE), __VA_ARGS__ }
+
+/*
+ * Metadata allocation callbacks, for embedders without a libc heap (a
+ * hypervisor). alloc returns memory of at least size bytes aligned to
+ * align (a power of two, at most 64), or NULL; free receives the size
+ * that was asked for. Both may be called from any thread that calls the
+ * library, concurrently. Without them the library uses a private
+ * jemalloc arena, never the process-wide malloc.
+ */
+struct gmem_alloc_ops {
+	size_t sz;
+	void *(*alloc)(void *ctx, size_t size, size_t align);
+	void (*free)(void *ctx, void *ptr, size_t size);
+	void *ctx;
+};
+
+/* GMEM_VERSION of the library loaded at run time. Thread-safe. */
+GMEM_API unsigned int gmem_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GMEM_COMMON_H */

@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Guests: regions of guest-physical frames bound to pool blocks, and the
+ * shared/private attribute of every frame.
+ *
+ * A guest frame gfn in a region lives in host frame
+ * block_pfn(gfn / GMEM_BLOCK_FRAMES) + gfn % GMEM_BLOCK_FRAMES: guest and
+ * host frames are congruent modulo 1 GiB, so any aligned range can become
+ * one large mapping. Each 1 GiB slot of guest-physical space touched by a
+ * region has its own block, shared by the regions that touch it.
+ *
+ * Thread safety, per function below:
+ *  - "any": may run concurrently with any call on the guest except
+ *    gmem_guest_destroy, region and listener changes;
+ *  - "exclusive": the caller ensures no other call on the guest runs.
+ * Conversions take a lock per 1 GiB slot, so conversions and queries on
+ * different slots proceed in parallel; a query racing with a conversion
+ * of the same frames sees each frame either before or after it.
+ */
+#ifndef GMEM_GUEST_H
+#define GMEM_GUEST_H
+
+#include <gmem/common.h>
+#include <gmem/pool.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct gmem_guest;
+
+struct gmem_guest_opts {
+	size_t sz;
+	int node;		/* preferred node of its blocks; -1: none */
+};
+
+/* Creates a guest without regions whose blocks come from pool. */
+GMEM_API int gmem_guest_create(struct gmem_pool *pool,
+			       const struct gmem_guest_opts *opts,
+			       struct gmem_guest **guest);
+
+/*
+ * Destroys a guest and returns its blocks to the pool. Exclusive. A NULL
+ * guest is a no-op.
+ */
+GMEM_API int gmem_guest_destroy(struct gmem_guest *guest);
+
+struct gmem_region_opts {
+	size_t sz;
+	unsigned int attr;	/* initial enum gmem_attr (default private) */
+	int node;		/* preferred node; -1 (no opts): the guest's */
+	unsigned int flags;	/* none defined yet: must be 0 */
+};
+
+/*
+ * Adds the region [gfn, gfn + npages), allocating blocks for the 1 GiB
+ * slots it is the first to touch (one ascending run when the pool has
+ * one). -EEXIST if it overlaps a region, -ENOSPC if the pool lacks
+ * blocks, -ENOMEM if metadata cannot be allocated; nothing changes on
+ * error. Listeners are not told of new regions. Exclusive.
+ */
+GMEM_API int gmem_region_add(struct gmem_guest *guest, uint64_t gfn,
+			     uint64_t npages,
+			     const struct gmem_region_opts *opts);
+
+/*
+ * Removes the region that is exactly [gfn, gfn + npages), returning to
+ * the pool the blocks no other region touches. -ENOENT if there is no
+ * such region. Exclusive.
+ */
+GMEM_API int gmem_region_remove(struct gmem_guest *guest, uint64_t gfn,
+				uint64_t npages);
+
+/* Host frame backing guest frame gfn. Any. */
+GMEM_API int gmem_translate(const struct gmem_guest *guest, uint64_t gfn,
+			    uint64_t *pfn);
+
+/* Attribute of frame gfn. -ENOENT outside every region. Any. */
+GMEM_API int gmem_attr_get(const struct gmem_guest *guest, uint64_t gfn,
+			   unsigned int *attr);
+
+/*
+ * Whether [gfn, gfn + npages) inside one region is uniform: *attr is its
+ * attribute, or GMEM_ATTR_MIXED. O(1) for an aligned 2 MiB or 1 GiB
+ * range. -ENOENT if gfn is in no region, -ERANGE if the range leaves it.
+ * Any.
+ */
+GMEM_API int gmem_range_attr(const struct gmem_guest *guest, uint64_t gfn,
+			     uint64_t npages, unsigned int *attr);
+
+/* A maximal run of frames with one attribute. */
+struct gmem_run {
+	uint64_t gfn;
+	uint64_t npages;
+	unsigned int attr;
+	unsigned int flags;	/* GMEM_RUN_* */
+};
+
+/*
+ * The run of equal attribute that starts at gfn, clipped to npages
+ * frames (which must lie in one region). Iterating a range in address
+ * order:
+ *
+ *	for (g = start; g < end; g += run.npages)
+ *		if (gmem_run_get(guest, g, end - g, &run)) break;
+ *
+ * Any; a run is exact when no conversion of its frames runs meanwhile.
+ */
+GMEM_API int gmem_run_get(const struct gmem_guest *guest, uint64_t gfn,
+			  uint64_t npages, struct gmem_run *run);
+
+struct gmem_guest_stats {
+	size_t sz;
+	uint64_t nregions;
+	uint64_t nblocks;	/* 1 GiB blocks bound */
+	uint64_t mixed_blocks;	/* blocks holding both attributes */
+	uint64_t mixed_pieces;	/* 2 MiB pieces holding both */
+	uint64_t shared_frames;
+	uint64_t meta_bytes;	/* metadata of this guest, all included */
+};
+
+/* Statistics. Any; exact when no conversion runs meanwhile. */
+GMEM_API int gmem_guest_stats(const struct gmem_guest *guest,
+			      struct gmem_guest_stats *stats);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GMEM_GUEST_H */

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The guest object, shared by the files that implement its calls. */
+#ifndef GMEM_LIB_GUEST_H
+#define GMEM_LIB_GUEST_H
+
+#include <gmem/convert.h>
+#include <gmem/guest.h>
+
+#include "heap.h"
+#include "slot_lock.h"
+#include "state.h"
+
+struct region {
+	uint64_t gfn, end;
+};
+
+struct gmem_listener {
+	struct gmem_guest *guest;
+	gmem_listener_fn fn;
+	void *ctx;
+};
+
+struct gmem_guest {
+	struct gmem_pool *pool;
+	struct heap heap;
+	int node;
+	struct region **regions;	/* ascending, disjoint */
+	uint32_t nregions, regions_cap;
+	struct slot *slots;		/* slots slot_base .. + nslots - 1 */
+	uint64_t slot_base, nslots;
+	struct gmem_listener **listeners;	/* registration order */
+	uint32_t nlisteners, listeners_cap;
+};
+
+static inline struct slot *guest_slot(const struct gmem_guest *g,
+				      uint64_t gfn)
+{
+	uint64_t i = (gfn >> SLOT_SHIFT) - g->slot_base;
+
+	return i < g->nslots ? &g->slots[i] : NULL;
+}
+
+/* The lock word of a slot that queries see as const: locking is not a
+ * change of the guest. */
+static inline _Atomic uint32_t *slot_lockw(const struct slot *s)
+{
+	return (_Atomic uint32_t *)(uintptr_t)&s->lock;
+}
+
+static inline uint32_t slot_off(uint64_t gfn)
+{
+	return (uint32_t)(gfn & (SLOT_FRAMES - 1));
+}
+
+/* The frames of [gfn, end) in slot number si, as slot offsets [a, b). */
+static inline void slot_span(uint64_t si, uint64_t gfn, uint64_t end,
+			     uint32_t *a, uint32_t *b)
+{
+	uint64_t start = si << SLOT_SHIFT;
+
+	*a = gfn > start ? (uint32_t)(gfn - start) : 0;
+	*b = end < start + SLOT_FRAMES ? (uint32_t)(end - start) : SLOT_FRAMES;
+}
+
+/* The region holding gfn, or NULL. */
+const struct region *guest_region(const struct gmem_guest *g, uint64_t gfn);
+
+/*
+ * Checks that [gfn, gfn + npages) lies in one region; on error *fail is
+ * the first frame at fault.
+ */
+int guest_range(const struct gmem_guest *g, uint64_t gfn, uint64_t npages,
+		uint64_t *fail);
+
+/*
+ * The run starting at gfn, clipped to npages (checked by the caller).
+ * With lock, each slot is read under its STATE hold; without, the caller
+ * owns the slots' TXN holds.
+ */
+void guest_run(const struct gmem_guest *g, uint64_t gfn, uint64_t npages,
+	       bool lock, struct gmem_run *run);
+
+#endif

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+
+#include <jemalloc/jemalloc.h>
+
+#include "heap.h"
+#include "opts.h"
+
+/* One arena for the whole library: its memory never mixes with the
+ * embedding program's heap, and the thread caches are bypassed so that
+ * no object of ours lingers where the program's allocations live. */
+static unsigned int arena_index;
+static int arena_error;
+static pthread_once_t arena_once = PTHREAD_ONCE_INIT;
+
+static void arena_create(void)
+{
+	size_t len = sizeof(arena_index);
+
+	if (mallctl("arenas.create", &arena_index, &len, NULL, 0))
+		arena_error = -ENOMEM;
+}
+
+static int arena_flags(size_t align)
+{
+	int flags = MALLOCX_ARENA(arena_index) | MALLOCX_TCACHE_NONE;
+
+	return align > 16 ? flags | MALLOCX_ALIGN(align) : flags;
+}
+
+static void *arena_alloc(void *ctx, size_t size, size_t align)
+{
+	(void)ctx;
+	return mallocx(size, arena_flags(align));
+}
+
+static void arena_free(void *ctx, void *ptr, size_t size)
+{
+	(void)ctx;
+	(void)size;
+	dallocx(ptr, MALLOCX_TCACHE_NONE);
+}
+
+int heap_init(struct heap *h, const struct gmem_alloc_ops *ops)
+{
+	int err = opts_check(ops, sizeof(*ops));
+
+	if (err)
+		return err;
+	memset(h, 0, sizeof(*h));
+	if (OPTS_GET(ops, alloc, NULL) || OPTS_GET(ops, free, NULL)) {
+		if (!OPTS_GET(ops, alloc, NULL) || !OPTS_GET(ops, free, NULL))
+			return -EINVAL;
+		h->alloc = ops->alloc;
+		h->free = ops->free;
+		h->ctx = OPTS_GET(ops, ctx, NULL);
+		return 0;
+	}
+	pthread_once(&arena_once, arena_create);
+	if (arena_error)
+		return arena_error;
+	h->alloc = arena_alloc;
+	h->free = arena_free;
+	return 0;
+}
+
+void heap_init_child(struct heap *h, const struct heap *parent)
+{
+	h->alloc = parent->alloc;
+	h->free = parent->free;
+	h->ctx = parent->ctx;
+	atomic_init(&h->bytes, 0);
+}
+
+void *heap_alloc(struct heap *h, size_t size, size_t align)
+{
+	void *p = h->alloc(h->ctx, size, align);
+
+	if (p)
+		atomic_fetch_add_explicit(&h->bytes, (int64_t)size,
+					  memory_order_relaxed);
+	return p;
+}
+
+void *heap_zalloc(struct heap *h, size_t size, size_t align)
+{
+	void *p = heap_alloc(h, size, align);
+
+	if (p)
+		memset(p, 0, size);
+	return p;
+}
+
+void heap_free(struct heap *h, void *ptr, size_t size)
+{
+	if (!ptr)
+		return;
+	atomic_fetch_sub_explicit(&h->bytes, (int64_t)size,
+				  memory_order_relaxed);
+	h->free(h->ctx, ptr, size);
+}

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The lock of a 1 GiB slot: one 32-bit word with two holds.
+ *
+ *  STATE  short: held while the slot's state is read or written, never
+ *         across a callback or an allocation. Waiters spin.
+ *  TXN    long: held by a conversion transaction from prepare to commit
+ *         or abort, across listener callbacks. Other transactions sleep
+ *         on it; readers do not wait for it (they see the old state).
+ *
+ * The state changes only under STATE, and only by the TXN holder or, when
+ * TXN is clear, by a one-shot conversion; so a TXN holder reads without
+ * STATE. While STATE is held nobody else writes the word, which lets
+ * its release be a plain store: a query costs one atomic operation.
+ */
+#ifndef GMEM_LIB_SLOT_LOCK_H
+#define GMEM_LIB_SLOT_LOCK_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define SLOT_STATE 1u
+#define SLOT_TXN 2u
+#define SLOT_WAIT 4u
+
+#if defined(__x86_64__) || defined(__i386__)
+#define cpu_relax() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define cpu_relax() __asm__ __volatile__("yield" ::: "memory")
+#else
+#define cpu_relax() atomic_signal_fence(memory_order_seq_cst)
+#endif
+
+/* Acquires STATE; with no_txn, gives up (false) if a transaction holds
+ * the slot. */
+static inline bool slot_state_lock_if(_Atomic uint32_t *w, bool no_txn)
+{
+	uint32_t old = atomic_load_explicit(w, memory_order_relaxed);
+
+	for (;;) {
+		if (no_txn && (old & SLOT_TXN))
+			return false;
+		if (old & SLOT_STATE) {
+			cpu_relax();
+			old = atomic_load_explicit(w, memory_order_relaxed);
+			continue;
+		}
+		if (atomic_compare_exchange_weak_explicit(
+			    w, &old, old | SLOT_STATE, memory_order_acquire,
+			    memory_order_relaxed))
+			return true;
+	}
+}
+
+static inline void slot_state_lock(_Atomic uint32_t *w)
+{
+	slot_state_lock_if(w, false);
+}
+
+static inline void slot_state_unlock(_Atomic uint32_t *w)
+{
+	uint32_t v = atomic_load_explicit(w, memory_order_relaxed);
+
+	atomic_store_explicit(w, v & ~SLOT_STATE, memory_order_release);
+}
+
+void slot_txn_lock(_Atomic uint32_t *w);
+void slot_txn_unlock(_Atomic uint32_t *w);
+
+#endif

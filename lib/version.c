@@ -1,0 +1,7 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <gmem/common.h>
+
+unsigned int gmem_version(void)
+{
+	return GMEM_VERSION;
+}

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The model: the semantics of guest state with one byte per frame and
+ * no cleverness at all. Tests run it beside the library and compare.
+ */
+#ifndef GMEM_TEST_MODEL_H
+#define GMEM_TEST_MODEL_H
+
+#include <stdint.h>
+
+#include <gmem.h>
+
+#define MODEL_MAX_REGIONS 16
+
+struct model_region {
+	uint64_t gfn, end;
+	uint8_t *attr;
+};
+
+struct model {
+	struct model_region r[MODEL_MAX_REGIONS];
+	int n;
+	uint64_t shared;	/* frames, kept as it changes */
+};
+
+void model_init(struct model *m);
+void model_fini(struct model *m);
+int model_add_region(struct model *m, uint64_t gfn, uint64_t npages,
+		     unsigned int attr);
+/* The errors and failing frame the library must report for a range. */
+int model_check_range(const struct model *m, uint64_t gfn, uint64_t npages,
+		      uint64_t *fail);
+struct model_region *model_region_of(const struct model *m, uint64_t gfn);
+int model_convert(struct model *m, uint64_t gfn, uint64_t npages,
+		  unsigned int attr, uint64_t *fail);
+int model_attr(const struct model *m, uint64_t gfn, unsigned int *attr);
+int model_range_attr(const struct model *m, uint64_t gfn, uint64_t npages,
+		     unsigned int *attr);
+int model_run(const struct model *m, uint64_t gfn, uint64_t npages,
+	      struct gmem_run *run);
+/* Calls fn for each maximal run of [gfn, gfn+npages) not already attr. */
+void model_changes(const struct model *m, uint64_t gfn, uint64_t npages,
+		   unsigned int attr,
+		   void (*fn)(void *ctx, const struct gmem_run *run), void *ctx);
+uint64_t model_shared_frames(const struct model *m);
+
+#endif

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_alloc.h"
+
+static void *ta_alloc(void *ctx, size_t size, size_t align)
+{
+	struct test_alloc *ta = ctx;
+	void *p = NULL;
+
+	ta->calls++;
+	if (ta->fail_at && ta->calls == ta->fail_at)
+		return NULL;
+	if (posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align,
+			   size))
+		return NULL;
+	ta->live_bytes += (int64_t)size;
+	ta->live_objects++;
+	return p;
+}
+
+static void ta_free(void *ctx, void *ptr, size_t size)
+{
+	struct test_alloc *ta = ctx;
+
+	ta->live_bytes -= (int64_t)size;
+	ta->live_objects--;
+	free(ptr);
+}
+
+void test_alloc_init(struct test_alloc *ta)
+{
+	memset(ta, 0, sizeof(*ta));
+	ta->ops.sz = sizeof(ta->ops);
+	ta->ops.alloc = ta_alloc;
+	ta->ops.free = ta_free;
+	ta->ops.ctx = ta;
+}
+
+uint64_t test_env_u64(const char *name, uint64_t def)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? strtoull(v, NULL, 0) : def;
+}

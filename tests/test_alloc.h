@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * An allocator for tests, passed as gmem_alloc_ops: malloc underneath
+ * (so memory checkers see every allocation), counting what is live, and
+ * able to fail the Nth allocation.
+ */
+#ifndef GMEM_TEST_ALLOC_H
+#define GMEM_TEST_ALLOC_H
+
+#include <stdint.h>
+
+#include <gmem.h>
+
+struct test_alloc {
+	struct gmem_alloc_ops ops;
+	int64_t live_bytes;
+	int64_t live_objects;
+	uint64_t calls;		/* allocations attempted */
+	uint64_t fail_at;	/* 1-based call to fail; 0: never */
+};
+
+void test_alloc_init(struct test_alloc *ta);
+/* Reads a size from the environment, for runs under memory checkers. */
+uint64_t test_env_u64(const char *name, uint64_t def);
+
+#endif
