@@ -100,6 +100,10 @@ unsigned int state_range(const struct slot *s, uint32_t a, uint32_t b)
 
 	if (!d)
 		return s->attr;
+	if (b - a == PIECE_FRAMES && !(a & PIECE_MASK))
+		return piece_mixed(d, a >> PIECE_SHIFT)
+			       ? GMEM_ATTR_MIXED
+			       : piece_uniform(d, a >> PIECE_SHIFT);
 	split_range(a, b, &sp);
 	if (sp.full_lo < sp.full_hi) {
 		uint64_t n = bits_count(d->shared, sp.full_lo, sp.full_hi);
@@ -321,17 +325,22 @@ static void set_piece_part(struct slot_detail *d, uint32_t p, uint32_t lo,
 {
 	unsigned int k = piece_rank(d, p), was;
 	piece_map *map;
-	uint64_t n;
 
 	if (piece_mixed(d, p)) {
+		uint64_t any = 0, all = ~UINT64_C(0);
+		unsigned int i;
+
 		map = d->maps[k];
 		bits_assign(*map, lo, hi, attr);
-		n = bits_count(*map, 0, PIECE_FRAMES);
-		if (n == 0 || n == PIECE_FRAMES) {
+		for (i = 0; i < MAP_WORDS; i++) {
+			any |= (*map)[i];
+			all &= (*map)[i];
+		}
+		if (!any || !~all) {
 			unmix(d, k, 1, retired);
 			bits_assign(d->mixed, p, p + 1, false);
-			bits_assign(d->shared, p, p + 1, n != 0);
-			d->nshared = (uint16_t)(d->nshared + (n != 0));
+			bits_assign(d->shared, p, p + 1, any != 0);
+			d->nshared = (uint16_t)(d->nshared + (any != 0));
 		}
 		return;
 	}

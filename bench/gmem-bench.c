@@ -1,0 +1,485 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * gmem-bench: conversion and query rates of libgmem against two
+ * baselines measured in the same run, on fixed-seed workloads over a
+ * 4 GiB guest, a 16 TiB guest over frames only, and optional traces.
+ *
+ *   gmem-bench [--runs N] [--seed S] [--json] [--trace FILE]
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <gmem.h>
+
+#include "impl.h"
+
+#define GUEST_FRAMES (UINT64_C(4) << 18)	/* 4 GiB */
+#define PIECE 512
+#define GIB GMEM_BLOCK_FRAMES
+
+struct op {
+	uint64_t gfn, n;
+	unsigned int attr;
+};
+
+struct workload {
+	const char *name;
+	const char *what;
+	struct op *ops;
+	uint64_t nops;
+	int query;		/* ops are range_attr queries */
+	const struct workload *before;	/* applied untimed first */
+	uint64_t nframes;
+};
+
+struct result {
+	double ns_per_op;
+	uint64_t ops;
+	uint64_t meta_bytes;
+};
+
+static const struct impl *impls[] = { &impl_gmem, &impl_bitmap, &impl_radix };
+#define NIMPL (sizeof(impls) / sizeof(impls[0]))
+
+static uint64_t rng = 1;
+
+static uint64_t rnd(void)
+{
+	rng ^= rng >> 12;
+	rng ^= rng << 25;
+	rng ^= rng >> 27;
+	return rng * UINT64_C(2685821657736338717);
+}
+
+static double now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
+}
+
+static struct op *ops_alloc(uint64_t n)
+{
+	struct op *ops = calloc(n, sizeof(*ops));
+
+	if (!ops) {
+		perror("gmem-bench");
+		exit(1);
+	}
+	return ops;
+}
+
+/* Toggling conversions of random aligned ranges of "unit" frames: each
+ * conversion flips its range, so every one changes state. */
+static void gen_toggle(struct workload *w, uint64_t nops, uint64_t unit)
+{
+	uint64_t units = GUEST_FRAMES / unit, i;
+	unsigned char *cur = calloc(units, 1);
+
+	w->ops = ops_alloc(nops);
+	w->nops = nops;
+	w->nframes = GUEST_FRAMES;
+	for (i = 0; i < nops; i++) {
+		uint64_t u = rnd() % units;
+
+		cur[u] ^= 1;
+		w->ops[i] = (struct op){ u * unit, unit, cur[u] };
+	}
+	free(cur);
+}
+
+static void gen_queries(struct workload *w, uint64_t nops)
+{
+	uint64_t i;
+
+	w->ops = ops_alloc(nops);
+	w->nops = nops;
+	w->query = 1;
+	w->nframes = GUEST_FRAMES;
+	for (i = 0; i < nops; i++)
+		w->ops[i] = (struct op){ rnd() % (GUEST_FRAMES / PIECE) * PIECE,
+					 PIECE, 0 };
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static volatile unsigned int sink;
+
+static void apply(const struct impl *im, void *ctx, const struct workload *w,
+		  uint64_t nops)
+{
+	uint64_t i;
+
+	if (w->query) {
+		unsigned int acc = 0;
+
+		for (i = 0; i < nops; i++)
+			acc += im->range_attr(ctx, w->ops[i].gfn, w->ops[i].n);
+		sink = acc;
+		return;
+	}
+	for (i = 0; i < nops; i++)
+		if (im->convert(ctx, w->ops[i].gfn, w->ops[i].n, w->ops[i].attr)) {
+			fprintf(stderr, "gmem-bench: %s: conversion failed\n",
+				im->name);
+			exit(1);
+		}
+}
+
+/* Median over runs, each on a fresh guest. */
+static struct result measure(const struct impl *im, const struct workload *w,
+			     uint64_t nops, int runs)
+{
+	double t[64];
+	struct result res = { 0 };
+	int r;
+
+	for (r = 0; r < runs; r++) {
+		void *ctx = im->create(w->nframes);
+		double t0;
+
+		if (w->before)
+			apply(im, ctx, w->before, w->before->nops);
+		t0 = now_ns();
+		apply(im, ctx, w, nops);
+		t[r] = (now_ns() - t0) / (double)nops;
+		res.meta_bytes = im->meta_bytes(ctx);
+		im->destroy(ctx);
+	}
+	qsort(t, (size_t)runs, sizeof(t[0]), cmp_double);
+	res.ns_per_op = t[runs / 2];
+	res.ops = nops;
+	return res;
+}
+
+/*
+ * The per-frame radix store needs 262,144 updates for one 1 GiB
+ * conversion: measure it on a prefix of the operations (the rate per
+ * operation is what is compared).
+ */
+static uint64_t ops_for(const struct impl *im, const struct workload *w)
+{
+	uint64_t frames = w->nops ? w->ops[0].n : 1, cap;
+
+	if (im != &impl_radix)
+		return w->nops;
+	cap = (UINT64_C(1) << 24) / frames;
+	if (w->query)
+		cap /= 4;
+	cap = cap < 16 ? 16 : cap;
+	return w->nops < cap ? w->nops : cap;
+}
+
+struct row {
+	const char *workload;
+	const char *impl;
+	struct result r;
+	double ratio;	/* this ns/op over libgmem's */
+};
+
+static struct row rows[64];
+static int nrows;
+
+static void run_workload(const struct workload *w, int runs)
+{
+	struct result base = { 0 };
+	size_t i;
+
+	for (i = 0; i < NIMPL; i++) {
+		struct result r = measure(impls[i], w, ops_for(impls[i], w), runs);
+
+		if (i == 0)
+			base = r;
+		rows[nrows++] = (struct row){ w->name, impls[i]->name, r,
+					      r.ns_per_op / base.ns_per_op };
+	}
+}
+
+/* Metadata of one 1 GiB guest in a given pattern, through libgmem. */
+static uint64_t gmem_meta_pattern(int alternate)
+{
+	void *ctx = impl_gmem.create(GIB);
+	uint64_t f, bytes;
+
+	for (f = 0; alternate && f < GIB; f += 2)
+		impl_gmem.convert(ctx, f, 1, GMEM_ATTR_SHARED);
+	bytes = impl_gmem.meta_bytes(ctx);
+	impl_gmem.destroy(ctx);
+	return bytes;
+}
+
+struct w5 {
+	double create_ms, convert_ms, query_ms, total_ms;
+	uint64_t meta_bytes, queries, mixed;
+};
+
+/* A 16 TiB guest over frames only: create it, convert one random frame
+ * in every 1 GiB, query every 2 MiB range. */
+static struct w5 run_w5(void)
+{
+	const uint64_t frames = UINT64_C(16) << 40 >> GMEM_FRAME_SHIFT;
+	GMEM_OPTS(gmem_guest_stats, st, .meta_bytes = 0);
+	struct gmem_pool *pool;
+	struct gmem_guest *g;
+	struct w5 res = { 0 };
+	double t0 = now_ns(), t1, t2, t3;
+	uint64_t gfn;
+	unsigned int attr;
+
+	if (gmem_pool_create(NULL, &pool) ||
+	    gmem_pool_add_frames(pool, GIB, frames, 0, NULL) ||
+	    gmem_guest_create(pool, NULL, &g) ||
+	    gmem_region_add(g, 0, frames, NULL))
+		exit(1);
+	t1 = now_ns();
+	for (gfn = 0; gfn < frames; gfn += GIB)
+		if (gmem_convert(g, gfn + rnd() % GIB, 1, GMEM_ATTR_SHARED, NULL))
+			exit(1);
+	t2 = now_ns();
+	for (gfn = 0; gfn < frames; gfn += PIECE) {
+		gmem_range_attr(g, gfn, PIECE, &attr);
+		res.mixed += attr == GMEM_ATTR_MIXED;
+		res.queries++;
+	}
+	t3 = now_ns();
+	gmem_guest_stats(g, &st);
+	res.meta_bytes = st.meta_bytes;
+	gmem_guest_destroy(g);
+	gmem_pool_destroy(pool);
+	res.create_ms = (t1 - t0) / 1e6;
+	res.convert_ms = (t2 - t1) / 1e6;
+	res.query_ms = (t3 - t2) / 1e6;
+	res.total_ms = (t3 - t0) / 1e6;
+	return res;
+}
+
+/* One "gfn npages shared|private" per line; # starts a comment. */
+static int load_trace(const char *path, struct workload *w)
+{
+	FILE *f = fopen(path, "r");
+	char line[256], word[32];
+	uint64_t cap = 1024, end = 0;
+
+	if (!f)
+		return -errno;
+	w->ops = ops_alloc(cap);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long gfn, n;
+
+		if (line[0] == '#' || line[0] == '\n')
+			continue;
+		if (sscanf(line, "%llu %llu %31s", &gfn, &n, word) != 3 || !n ||
+		    (strcmp(word, "shared") && strcmp(word, "private"))) {
+			fprintf(stderr, "gmem-bench: %s: bad line: %s", path,
+				line);
+			fclose(f);
+			return -EINVAL;
+		}
+		if (w->nops == cap) {
+			cap *= 2;
+			w->ops = realloc(w->ops, cap * sizeof(*w->ops));
+			if (!w->ops)
+				exit(1);
+		}
+		w->ops[w->nops++] = (struct op){ gfn, n, !strcmp(word, "shared") };
+		if (gfn + n > end)
+			end = gfn + n;
+	}
+	fclose(f);
+	w->nframes = (end + GIB - 1) / GIB * GIB;
+	return w->nops ? 0 : -EINVAL;
+}
+
+static const struct row *find_row(const char *w, const char *impl)
+{
+	int i;
+
+	for (i = 0; i < nrows; i++)
+		if (!strcmp(rows[i].workload, w) && !strcmp(rows[i].impl, impl))
+			return &rows[i];
+	return NULL;
+}
+
+struct target {
+	const char *what;
+	double value, limit;
+	int at_most;
+};
+
+static void print_targets(const struct target *t, int n, int json)
+{
+	int i;
+
+	if (!json)
+		printf("\nTargets\n");
+	for (i = 0; i < n; i++) {
+		int ok = t[i].at_most ? t[i].value <= t[i].limit
+				      : t[i].value >= t[i].limit;
+
+		if (json)
+			printf("%s{\"target\":\"%s\",\"value\":%.3f,\"limit\":%.3f,"
+			       "\"ok\":%s}",
+			       i ? "," : "", t[i].what, t[i].value, t[i].limit,
+			       ok ? "true" : "false");
+		else
+			printf("  %-4s %-44s %12.2f %s %.2f\n", ok ? "ok" : "MISS",
+			       t[i].what, t[i].value, t[i].at_most ? "<=" : ">=",
+			       t[i].limit);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "runs", required_argument, NULL, 'r' },
+		{ "seed", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "trace", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	struct workload w[7] = {
+		{ .name = "W1", .what = "1,000,000 single-frame conversions" },
+		{ .name = "W2", .what = "100,000 2 MiB conversions" },
+		{ .name = "W3", .what = "1,000 1 GiB conversions" },
+		{ .name = "W4", .what = "1,000,000 2 MiB uniform? after W1" },
+		{ .name = "W4u", .what = "1,000,000 2 MiB uniform? on uniform" },
+		{ .name = "trace", .what = "replay of a trace" },
+	};
+	const char *trace = NULL;
+	uint64_t seed = 0x5eed, uni, alt;
+	int runs = 5, json = 0, c, i, nw = 5;
+	struct target t[16];
+	struct w5 w5;
+	int nt = 0;
+
+	while ((c = getopt_long(argc, argv, "r:s:jt:h", lopts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			runs = atoi(optarg);
+			break;
+		case 's':
+			seed = strtoull(optarg, NULL, 0);
+			break;
+		case 'j':
+			json = 1;
+			break;
+		case 't':
+			trace = optarg;
+			break;
+		default:
+			fprintf(stderr, "usage: %s [--runs N] [--seed S] [--json]"
+					" [--trace FILE]\n", argv[0]);
+			return c == 'h' ? 0 : 2;
+		}
+	}
+	if (runs < 1 || runs > 63) {
+		fprintf(stderr, "gmem-bench: --runs must be 1..63\n");
+		return 2;
+	}
+	rng = seed ? seed : 1;
+	gen_toggle(&w[0], 1000000, 1);
+	gen_toggle(&w[1], 100000, PIECE);
+	gen_toggle(&w[2], 1000, GIB);
+	gen_queries(&w[3], 1000000);
+	w[3].before = &w[0];
+	w[4] = w[3];
+	w[4].name = "W4u";
+	w[4].what = "1,000,000 2 MiB uniform? on uniform";
+	w[4].before = NULL;
+	if (trace) {
+		int err = load_trace(trace, &w[5]);
+
+		if (err) {
+			fprintf(stderr, "gmem-bench: %s: %s\n", trace,
+				strerror(-err));
+			return 1;
+		}
+		nw = 6;
+	}
+	for (i = 0; i < nw; i++)
+		run_workload(&w[i], runs);
+	w5 = run_w5();
+	uni = gmem_meta_pattern(0);
+	alt = gmem_meta_pattern(1);
+
+	if (json) {
+		printf("{\"version\":%u,\"runs\":%d,\"seed\":%llu,\"results\":[",
+		       gmem_version(), runs, (unsigned long long)seed);
+		for (i = 0; i < nrows; i++)
+			printf("%s{\"workload\":\"%s\",\"impl\":\"%s\",\"ops\":%llu,"
+			       "\"ns_per_op\":%.3f,\"ops_per_s\":%.0f,"
+			       "\"meta_bytes\":%llu,\"ratio_to_libgmem\":%.3f}",
+			       i ? "," : "", rows[i].workload, rows[i].impl,
+			       (unsigned long long)rows[i].r.ops,
+			       rows[i].r.ns_per_op, 1e9 / rows[i].r.ns_per_op,
+			       (unsigned long long)rows[i].r.meta_bytes,
+			       rows[i].ratio);
+		printf("],\"w5\":{\"total_ms\":%.3f,\"create_ms\":%.3f,"
+		       "\"convert_ms\":%.3f,\"query_ms\":%.3f,\"queries\":%llu,"
+		       "\"meta_bytes\":%llu},\"meta_uniform_gib\":%llu,"
+		       "\"meta_alternating_gib\":%llu,\"targets\":[",
+		       w5.total_ms, w5.create_ms, w5.convert_ms, w5.query_ms,
+		       (unsigned long long)w5.queries,
+		       (unsigned long long)w5.meta_bytes,
+		       (unsigned long long)uni, (unsigned long long)alt);
+	} else {
+		printf("gmem-bench %u.%u.%u: median of %d runs, seed %#llx, "
+		       "4 GiB guest starting private\n\n",
+		       gmem_version() >> 16, (gmem_version() >> 8) & 0xff,
+		       gmem_version() & 0xff, runs, (unsigned long long)seed);
+		printf("%-6s %-8s %10s %12s %14s %14s %12s\n", "work", "store",
+		       "ops", "ns/op", "ops/s", "meta bytes", "x libgmem");
+		for (i = 0; i < nrows; i++)
+			printf("%-6s %-8s %10llu %12.2f %14.0f %14llu %12.2f\n",
+			       rows[i].workload, rows[i].impl,
+			       (unsigned long long)rows[i].r.ops,
+			       rows[i].r.ns_per_op, 1e9 / rows[i].r.ns_per_op,
+			       (unsigned long long)rows[i].r.meta_bytes,
+			       rows[i].ratio);
+		printf("\nW1 single frames, W2 2 MiB, W3 1 GiB: toggling "
+		       "conversions at random; W4 after W1, W4u on a uniform\n"
+		       "guest. The radix store runs a prefix of W3/W4 (per-frame "
+		       "work). \"x libgmem\": store's ns/op over libgmem's.\n");
+		printf("\nW5, 16 TiB guest over frames: %.1f ms (create %.1f, "
+		       "16384 conversions %.1f, %llu queries %.1f), metadata "
+		       "%llu bytes\n",
+		       w5.total_ms, w5.create_ms, w5.convert_ms,
+		       (unsigned long long)w5.queries, w5.query_ms,
+		       (unsigned long long)w5.meta_bytes);
+		printf("Metadata per 1 GiB: uniform %llu bytes, alternating "
+		       "frames %llu bytes (bitmap: %llu always)\n",
+		       (unsigned long long)uni, (unsigned long long)alt,
+		       (unsigned long long)(GIB / 8));
+	}
+	t[nt++] = (struct target){ "W1 ns/op", find_row("W1", "libgmem")->r.ns_per_op, 25, 1 };
+	t[nt++] = (struct target){ "W1 libgmem / bitmap", 1 / find_row("W1", "bitmap")->ratio, 1.3, 1 };
+	t[nt++] = (struct target){ "W2 speed-up over bitmap", find_row("W2", "bitmap")->ratio, 3, 0 };
+	t[nt++] = (struct target){ "W3 speed-up over bitmap", find_row("W3", "bitmap")->ratio, 100, 0 };
+	t[nt++] = (struct target){ "W3 speed-up over radix", find_row("W3", "radix")->ratio, 10000, 0 };
+	t[nt++] = (struct target){ "W4 ns/op", find_row("W4", "libgmem")->r.ns_per_op, 5, 1 };
+	t[nt++] = (struct target){ "W4u ns/op", find_row("W4u", "libgmem")->r.ns_per_op, 5, 1 };
+	t[nt++] = (struct target){ "W4u speed-up over bitmap", find_row("W4u", "bitmap")->ratio, 4, 0 };
+	t[nt++] = (struct target){ "metadata bytes, uniform 1 GiB (4 GiB / 4)", (double)find_row("W4u", "libgmem")->r.meta_bytes / 4, 64, 1 };
+	t[nt++] = (struct target){ "metadata KiB, alternating 1 GiB", (double)alt / 1024, 40, 1 };
+	t[nt++] = (struct target){ "W5 ms", w5.total_ms, 1000, 1 };
+	t[nt++] = (struct target){ "W5 metadata MiB", (double)w5.meta_bytes / (1 << 20), 64, 1 };
+	print_targets(t, nt, json);
+	if (json)
+		printf("]}\n");
+	for (i = 0; i < nw; i++)
+		if (i != 4)
+			free(w[i].ops);
+	return 0;
+}
