@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,4 +44,15 @@ uint64_t test_env_u64(const char *name, uint64_t def)
 	const char *v = getenv(name);
 
 	return v && *v ? strtoull(v, NULL, 0) : def;
+}
+
+int test_run_suite(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -20,6 +20,9 @@ struct test_alloc {
 };
 
 void test_alloc_init(struct test_alloc *ta);
+struct Suite;
+/* Runs a Check suite and frees it; the process exit status. */
+int test_run_suite(struct Suite *s);
 /* Reads a size from the environment, for runs under memory checkers. */
 uint64_t test_env_u64(const char *name, uint64_t def);
 

@@ -431,16 +431,10 @@ int main(void)
 {
 	Suite *s = suite_create("differential");
 	TCase *tc = tcase_create("model");
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(tc, 1200);
 	tcase_add_loop_test(tc, test_differential, 0,
 			    (int)(sizeof(layouts) / sizeof(layouts[0])));
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return test_run_suite(s);
 }
