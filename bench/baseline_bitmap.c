@@ -1,23 +1,36 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Baseline: a flat bitmap, one bit per frame (1 = shared), updated with
- * word-wide range set/clear, queried with find-next-bit scans.
+ * Baseline: a flat bitmap, one bit per frame (1 = shared), kept the way a
+ * VMM keeps it today: every call runs under one lock for the whole guest
+ * (the VMM's big lock, since conversions come from any vCPU thread), the
+ * range is checked, a conversion that would change nothing is found with
+ * a find-next-bit scan and skipped (listeners hear only real changes),
+ * and the rest is word-wide set/clear. Queries are find-next-bit scans.
+ *
+ * "bitmap-nolock" is the same store with no lock and no checks: not
+ * usable from several threads, shown as the floor of what a bit costs.
  */
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "impl.h"
 
 struct bitmap {
+	pthread_mutex_t lock;
+	bool locked;
 	uint64_t *w;
 	uint64_t nframes;
 };
 
-static void *bm_create(uint64_t nframes)
+static void *bm_new(uint64_t nframes, bool locked)
 {
 	struct bitmap *b = malloc(sizeof(*b));
 
 	if (!b)
 		abort();
+	pthread_mutex_init(&b->lock, NULL);
+	b->locked = locked;
 	b->nframes = nframes;
 	b->w = calloc(nframes / 64, sizeof(uint64_t));
 	if (!b->w)
@@ -25,10 +38,21 @@ static void *bm_create(uint64_t nframes)
 	return b;
 }
 
+static void *bm_create(uint64_t nframes)
+{
+	return bm_new(nframes, true);
+}
+
+static void *bm_create_bare(uint64_t nframes)
+{
+	return bm_new(nframes, false);
+}
+
 static void bm_destroy(void *ctx)
 {
 	struct bitmap *b = ctx;
 
+	pthread_mutex_destroy(&b->lock);
 	free(b->w);
 	free(b);
 }
@@ -37,23 +61,6 @@ static uint64_t mask(uint64_t lo, uint64_t hi)
 {
 	return (hi == 64 ? ~UINT64_C(0) : (UINT64_C(1) << hi) - 1) &
 	       (~UINT64_C(0) << lo);
-}
-
-static int bm_convert(void *ctx, uint64_t gfn, uint64_t n, unsigned int attr)
-{
-	struct bitmap *b = ctx;
-	uint64_t lo = gfn, hi = gfn + n;
-
-	if (!n || hi > b->nframes)
-		return -1;
-	while (lo < hi) {
-		uint64_t i = lo / 64, end = hi - i * 64 > 64 ? 64 : hi - i * 64;
-		uint64_t m = mask(lo % 64, end);
-
-		b->w[i] = attr ? b->w[i] | m : b->w[i] & ~m;
-		lo = i * 64 + end;
-	}
-	return 0;
 }
 
 /* First frame in [from, end) whose bit is v, else end. */
@@ -76,13 +83,57 @@ static uint64_t find_next(const struct bitmap *b, uint64_t from, uint64_t end,
 	return end;
 }
 
-static unsigned int bm_range_attr(void *ctx, uint64_t gfn, uint64_t n)
+static void assign(struct bitmap *b, uint64_t lo, uint64_t hi,
+		   unsigned int attr)
+{
+	while (lo < hi) {
+		uint64_t i = lo / 64, end = hi - i * 64 > 64 ? 64 : hi - i * 64;
+		uint64_t m = mask(lo % 64, end);
+
+		b->w[i] = attr ? b->w[i] | m : b->w[i] & ~m;
+		lo = i * 64 + end;
+	}
+}
+
+static int bm_convert(void *ctx, uint64_t gfn, uint64_t n, unsigned int attr)
 {
 	struct bitmap *b = ctx;
+
+	if (!b->locked) {
+		assign(b, gfn, gfn + n, attr);
+		return 0;
+	}
+	if (!n || gfn >= b->nframes || n > b->nframes - gfn || attr > 1)
+		return -1;
+	pthread_mutex_lock(&b->lock);
+	if (find_next(b, gfn, gfn + n, !attr) < gfn + n)
+		assign(b, gfn, gfn + n, attr);
+	pthread_mutex_unlock(&b->lock);
+	return 0;
+}
+
+static unsigned int range_attr(const struct bitmap *b, uint64_t gfn,
+			       uint64_t n)
+{
 	int first = (b->w[gfn / 64] >> (gfn % 64)) & 1;
 
 	return find_next(b, gfn, gfn + n, !first) < gfn + n ? 2u
 							     : (unsigned)first;
+}
+
+static unsigned int bm_range_attr(void *ctx, uint64_t gfn, uint64_t n)
+{
+	struct bitmap *b = ctx;
+	unsigned int v;
+
+	if (!b->locked)
+		return range_attr(b, gfn, n);
+	if (!n || gfn >= b->nframes || n > b->nframes - gfn)
+		return 3;
+	pthread_mutex_lock(&b->lock);
+	v = range_attr(b, gfn, n);
+	pthread_mutex_unlock(&b->lock);
+	return v;
 }
 
 static uint64_t bm_meta_bytes(void *ctx)
@@ -93,6 +144,15 @@ static uint64_t bm_meta_bytes(void *ctx)
 const struct impl impl_bitmap = {
 	.name = "bitmap",
 	.create = bm_create,
+	.destroy = bm_destroy,
+	.convert = bm_convert,
+	.range_attr = bm_range_attr,
+	.meta_bytes = bm_meta_bytes,
+};
+
+const struct impl impl_bitmap_bare = {
+	.name = "bitmap-nolock",
+	.create = bm_create_bare,
 	.destroy = bm_destroy,
 	.convert = bm_convert,
 	.range_attr = bm_range_attr,

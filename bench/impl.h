@@ -22,6 +22,7 @@ struct impl {
 
 extern const struct impl impl_gmem;
 extern const struct impl impl_bitmap;
+extern const struct impl impl_bitmap_bare;
 extern const struct impl impl_radix;
 
 #endif

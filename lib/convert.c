@@ -82,7 +82,7 @@ static int txn_plan(struct gmem_txn *t, bool reserve, uint64_t *fail)
 		if (state_reserve_covers(&t->res[k], &need))
 			continue;
 		covered = 0;
-		if (reserve && state_reserve(&t->g->heap, &need, &t->res[k])) {
+		if (reserve && state_reserve(&t->g->mem, &need, &t->res[k])) {
 			*fail = (si << SLOT_SHIFT) + a;
 			return -ENOMEM;
 		}
@@ -92,7 +92,7 @@ static int txn_plan(struct gmem_txn *t, bool reserve, uint64_t *fail)
 
 /* Applies the change; the caller holds every slot against writers. */
 static void txn_apply(struct gmem_txn *t, bool take_state,
-		      struct retired **retired)
+		      struct retired *retired)
 {
 	uint64_t lo = first_slot(t), hi = last_slot(t), si;
 
@@ -111,9 +111,10 @@ static void txn_apply(struct gmem_txn *t, bool take_state,
 
 static void txn_release(struct gmem_txn *t, struct retired *retired)
 {
-	retired_free(&t->g->heap, retired);
-	state_unreserve(&t->g->heap, &t->res[0]);
-	state_unreserve(&t->g->heap, &t->res[1]);
+	if (retired)
+		retired_free(&t->g->mem, retired);
+	state_unreserve(&t->g->mem, &t->res[0]);
+	state_unreserve(&t->g->mem, &t->res[1]);
 	heap_free(&t->g->heap, t->runs, t->cap * sizeof(*t->runs));
 	if (t->on_heap)
 		heap_free(&t->g->heap, t, sizeof(*t));
@@ -134,7 +135,7 @@ static void slots_state_unlock(struct gmem_txn *t, uint64_t lo, uint64_t end)
 static int convert_direct(struct gmem_txn *t, uint64_t *fail)
 {
 	uint64_t lo = first_slot(t), hi = last_slot(t), si;
-	struct retired *retired = NULL;
+	struct retired retired = { 0 };
 	int err;
 
 	for (;;) {
@@ -157,7 +158,7 @@ static int convert_direct(struct gmem_txn *t, uint64_t *fail)
 	}
 	txn_apply(t, false, &retired);
 	slots_state_unlock(t, lo, hi + 1);
-	txn_release(t, retired);
+	txn_release(t, &retired);
 	return 0;
 }
 
@@ -259,7 +260,7 @@ static int txn_prepare(struct gmem_txn *t, uint64_t *fail)
 
 static void txn_commit(struct gmem_txn *t)
 {
-	struct retired *retired = NULL;
+	struct retired retired = { 0 };
 	uint32_t nl, i;
 
 	txn_apply(t, true, &retired);
@@ -268,7 +269,27 @@ static void txn_commit(struct gmem_txn *t)
 			t->g->listeners[nl]->fn(t->g->listeners[nl]->ctx,
 						GMEM_PHASE_COMMIT, &t->runs[i]);
 	slots_txn(t, false);
-	txn_release(t, retired);
+	txn_release(t, &retired);
+}
+
+/*
+ * The common case, a range inside one slot that needs no new memory:
+ * plan and apply under one STATE hold, with no transaction to set up.
+ * 1: the general path must run.
+ */
+static int convert_in_slot(struct gmem_guest *g, struct slot *s, uint32_t a,
+			   uint32_t b, unsigned int attr)
+{
+	struct retired retired = { 0 };
+	bool done;
+
+	if (!slot_state_lock_if(&s->lock, true))
+		return 1;
+	done = state_try_set(s, a, b, attr, &retired);
+	slot_state_unlock(&s->lock);
+	if (retired.blocks || retired.details)
+		retired_free(&g->mem, &retired);
+	return !done;
 }
 
 int gmem_convert(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
@@ -276,8 +297,17 @@ int gmem_convert(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 {
 	uint64_t fail = gfn;
 	struct gmem_txn t;
-	int err = txn_init(&t, g, gfn, npages, attr, opts);
+	struct slot *s;
+	int err;
 
+	if (g && !opts && attr <= GMEM_ATTR_SHARED && !g->nlisteners) {
+		s = guest_slot_whole(g, gfn, npages);
+		if (s && !convert_in_slot(g, s, slot_off(gfn),
+					  slot_off(gfn) + (uint32_t)npages,
+					  attr))
+			return 0;
+	}
+	err = txn_init(&t, g, gfn, npages, attr, opts);
 	if (err)
 		return err;
 	err = g->nlisteners ? 1 : convert_direct(&t, &fail);

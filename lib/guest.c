@@ -25,6 +25,7 @@ int gmem_guest_create(struct gmem_pool *pool,
 	if (!g)
 		return -ENOMEM;
 	g->heap = heap;
+	g->mem.heap = &g->heap;
 	g->pool = pool;
 	g->node = node;
 	pool_guest_get(pool);
@@ -35,7 +36,7 @@ int gmem_guest_create(struct gmem_pool *pool,
 /* Returns the blocks of slots first..last (table indices) that no region
  * touches any more, a physically contiguous stretch per call. */
 static void release_slots(struct gmem_guest *g, uint64_t first, uint64_t last,
-			  struct retired **retired)
+			  struct retired *retired)
 {
 	uint64_t i, run_pfn = 0, run_n = 0;
 
@@ -61,7 +62,7 @@ static void release_slots(struct gmem_guest *g, uint64_t first, uint64_t last,
 
 int gmem_guest_destroy(struct gmem_guest *g)
 {
-	struct retired *retired = NULL;
+	struct retired retired = { 0 };
 	struct gmem_pool *pool;
 	struct heap heap;
 	uint32_t i;
@@ -79,7 +80,8 @@ int gmem_guest_destroy(struct gmem_guest *g)
 		g->slots[i].nregions = 0;
 	if (g->nslots)
 		release_slots(g, 0, g->nslots - 1, &retired);
-	retired_free(&g->heap, retired);
+	retired_free(&g->mem, &retired);
+	state_mem_release(&g->mem);
 	heap_free(&g->heap, g->slots, g->nslots * sizeof(*g->slots));
 	pool = g->pool;
 	heap = g->heap;
@@ -127,8 +129,8 @@ static void region_add_undo(struct gmem_guest *g, struct region_add *ra)
 	heap_free(&g->heap, ra->slots, ra->nslots * sizeof(*ra->slots));
 	heap_free(&g->heap, ra->regions, ra->regions_cap * sizeof(*ra->regions));
 	heap_free(&g->heap, ra->region, sizeof(*ra->region));
-	state_unreserve(&g->heap, &ra->res[0]);
-	state_unreserve(&g->heap, &ra->res[1]);
+	state_unreserve(&g->mem, &ra->res[0]);
+	state_unreserve(&g->mem, &ra->res[1]);
 }
 
 static int region_add_prepare(struct gmem_guest *g, uint64_t gfn, uint64_t end,
@@ -190,7 +192,7 @@ static int region_add_prepare(struct gmem_guest *g, uint64_t gfn, uint64_t end,
 			continue;
 		slot_span(k ? hi : lo, gfn, end, &a, &b);
 		state_plan(s, a, b, attr, &need);
-		err = state_reserve(&g->heap, &need, &ra->res[k]);
+		err = state_reserve(&g->mem, &need, &ra->res[k]);
 		if (err)
 			return err;
 	}
@@ -201,7 +203,7 @@ static void region_add_commit(struct gmem_guest *g, uint64_t gfn, uint64_t end,
 			      unsigned int attr, struct region_add *ra)
 {
 	uint64_t lo = gfn >> SLOT_SHIFT, hi = (end - 1) >> SLOT_SHIFT, i;
-	struct retired *retired = NULL;
+	struct retired retired = { 0 };
 	uint32_t e = 0, idx = region_index(g, gfn);
 	uint64_t used = 0;
 
@@ -254,7 +256,7 @@ static void region_add_commit(struct gmem_guest *g, uint64_t gfn, uint64_t end,
 	ra->region = NULL;
 	ra->next = 0;
 	region_add_undo(g, ra);	/* frees what was not used */
-	retired_free(&g->heap, retired);
+	retired_free(&g->mem, &retired);
 }
 
 int gmem_region_add(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
@@ -288,7 +290,7 @@ int gmem_region_add(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 
 int gmem_region_remove(struct gmem_guest *g, uint64_t gfn, uint64_t npages)
 {
-	struct retired *retired = NULL;
+	struct retired retired = { 0 };
 	struct region *r;
 	uint64_t i, lo, hi;
 	uint32_t idx;
@@ -307,7 +309,7 @@ int gmem_region_remove(struct gmem_guest *g, uint64_t gfn, uint64_t npages)
 		g->slots[i].region = NULL;
 	}
 	release_slots(g, lo, hi, &retired);
-	retired_free(&g->heap, retired);
+	retired_free(&g->mem, &retired);
 	memmove(&g->regions[idx], &g->regions[idx + 1],
 		(g->nregions - idx - 1) * sizeof(*g->regions));
 	g->nregions--;
@@ -332,7 +334,7 @@ int gmem_guest_stats(const struct gmem_guest *g, struct gmem_guest_stats *stats)
 		slot_state_lock(slot_lockw(s));
 		st.nblocks++;
 		st.mixed_blocks += s->detail != NULL;
-		st.mixed_pieces += s->detail ? s->detail->nmixed : 0;
+		st.mixed_pieces += state_mixed_pieces(s);
 		if (s->region)
 			st.shared_frames += state_shared_frames(s);
 		slot_state_unlock(slot_lockw(s));

@@ -23,6 +23,7 @@ struct gmem_listener {
 struct gmem_guest {
 	struct gmem_pool *pool;
 	struct heap heap;
+	struct state_mem mem;		/* draws from heap */
 	int node;
 	struct region **regions;	/* ascending, disjoint */
 	uint32_t nregions, regions_cap;
@@ -38,6 +39,22 @@ static inline struct slot *guest_slot(const struct gmem_guest *g,
 	uint64_t i = (gfn >> SLOT_SHIFT) - g->slot_base;
 
 	return i < g->nslots ? &g->slots[i] : NULL;
+}
+
+/*
+ * The slot holding all of [gfn, gfn + npages) when one region covers the
+ * whole slot: then the range needs no other check. NULL otherwise (the
+ * caller takes the general path, which also reports the errors).
+ */
+static inline struct slot *guest_slot_whole(const struct gmem_guest *g,
+					    uint64_t gfn, uint64_t npages)
+{
+	struct slot *s = guest_slot(g, gfn);
+
+	if (!s || !s->region ||
+	    npages - 1 >= SLOT_FRAMES - (gfn & (SLOT_FRAMES - 1)))
+		return NULL;
+	return s;
 }
 
 /* The lock word of a slot that queries see as const: locking is not a
@@ -71,6 +88,11 @@ const struct region *guest_region(const struct gmem_guest *g, uint64_t gfn);
  */
 int guest_range(const struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 		uint64_t *fail);
+
+/* state_get and state_range under the slot's STATE hold, or without any
+ * hold when the slot is uniform. */
+unsigned int slot_get(const struct slot *s, uint32_t off);
+unsigned int slot_range(const struct slot *s, uint32_t a, uint32_t b);
 
 /*
  * The run starting at gfn, clipped to npages (checked by the caller).

@@ -44,16 +44,59 @@ int guest_range(const struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 	return 0;
 }
 
-static void read_lock(const struct slot *s, bool lock)
+unsigned int slot_get(const struct slot *s, uint32_t off)
 {
-	if (lock)
-		slot_state_lock(slot_lockw(s));
+	unsigned int v;
+
+	if (!slot_detail_peek(s))
+		return slot_attr_peek(s);
+	slot_state_lock(slot_lockw(s));
+	v = state_get(s, off);
+	slot_state_unlock(slot_lockw(s));
+	return v;
 }
 
-static void read_unlock(const struct slot *s, bool lock)
+unsigned int slot_range(const struct slot *s, uint32_t a, uint32_t b)
 {
+	_Atomic uint32_t *w = slot_lockw(s);
+	const struct slot_detail *d;
+	unsigned int v;
+	uint32_t seq;
+
+	/* Whole pieces are answered from the masks, without a hold. */
+	if (slot_read_begin(w, &seq)) {
+		d = slot_detail_peek(s);
+		if (!d)
+			return slot_attr_peek(s);
+		if (!((a | b) & (PIECE_FRAMES - 1))) {
+			v = state_pieces(d, a >> PIECE_SHIFT, b >> PIECE_SHIFT);
+			if (slot_read_valid(w, seq))
+				return v;
+		}
+	}
+	slot_state_lock(slot_lockw(s));
+	v = state_range(s, a, b);
+	slot_state_unlock(slot_lockw(s));
+	return v;
+}
+
+/* The attribute at a and the end of its run in [a, b) of slot s. */
+static unsigned int slot_run(const struct slot *s, uint32_t a, uint32_t b,
+			     bool lock, uint32_t *stop)
+{
+	unsigned int v;
+
+	if (lock && !slot_detail_peek(s)) {
+		*stop = b;
+		return slot_attr_peek(s);
+	}
+	if (lock)
+		slot_state_lock(slot_lockw(s));
+	v = state_get(s, a);
+	*stop = state_run_end(s, a, b);
 	if (lock)
 		slot_state_unlock(slot_lockw(s));
+	return v;
 }
 
 void guest_run(const struct gmem_guest *g, uint64_t gfn, uint64_t npages,
@@ -70,16 +113,14 @@ void guest_run(const struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 		uint32_t b = (uint32_t)(end - at < room ? a + (end - at)
 							 : SLOT_FRAMES);
 		uint32_t stop;
+		unsigned int v = slot_run(s, a, b, lock, &stop);
 
-		read_lock(s, lock);
 		if (at == gfn)
-			run->attr = state_get(s, a);
-		else if (state_get(s, a) != run->attr)
-			b = a;	/* the run ended at the slot boundary */
-		stop = b > a ? state_run_end(s, a, b) : a;
-		read_unlock(s, lock);
+			run->attr = v;
+		else if (v != run->attr)
+			break;	/* the run ended at the slot boundary */
 		at += stop - a;
-		if (stop < b || b == a)
+		if (stop < b)
 			break;
 	}
 	run->npages = at - gfn;
@@ -101,12 +142,13 @@ int gmem_attr_get(const struct gmem_guest *g, uint64_t gfn, unsigned int *attr)
 
 	if (!g || !attr)
 		return -EINVAL;
-	if (!guest_region(g, gfn))
-		return -ENOENT;
-	s = guest_slot(g, gfn);
-	read_lock(s, true);
-	*attr = state_get(s, slot_off(gfn));
-	read_unlock(s, true);
+	s = guest_slot_whole(g, gfn, 1);
+	if (!s) {
+		if (!guest_region(g, gfn))
+			return -ENOENT;
+		s = guest_slot(g, gfn);
+	}
+	*attr = slot_get(s, slot_off(gfn));
 	return 0;
 }
 
@@ -115,25 +157,30 @@ int gmem_range_attr(const struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 {
 	uint64_t at = gfn, end, fail;
 	unsigned int acc = GMEM_ATTR_MIXED;
+	const struct slot *s;
 	int err;
 
 	if (!g || !attr)
 		return -EINVAL;
+	s = guest_slot_whole(g, gfn, npages);
+	if (s) {
+		*attr = slot_range(s, slot_off(gfn),
+				   slot_off(gfn) + (uint32_t)npages);
+		return 0;
+	}
 	err = guest_range(g, gfn, npages, &fail);
 	if (err)
 		return err;
 	end = gfn + npages;
 	while (at < end) {
-		const struct slot *s = guest_slot(g, at);
 		uint32_t a = slot_off(at);
 		uint64_t room = SLOT_FRAMES - a;
 		uint32_t b = (uint32_t)(end - at < room ? a + (end - at)
 							 : SLOT_FRAMES);
 		unsigned int v;
 
-		read_lock(s, true);
-		v = state_range(s, a, b);
-		read_unlock(s, true);
+		s = guest_slot(g, at);
+		v = slot_range(s, a, b);
 		if (v == GMEM_ATTR_MIXED || (at != gfn && v != acc)) {
 			acc = GMEM_ATTR_MIXED;
 			break;

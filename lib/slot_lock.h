@@ -11,7 +11,11 @@
  * The state changes only under STATE, and only by the TXN holder or, when
  * TXN is clear, by a one-shot conversion; so a TXN holder reads without
  * STATE. While STATE is held nobody else writes the word, which lets
- * its release be a plain store: a query costs one atomic operation.
+ * its release be a plain store: a locked query costs one atomic operation.
+ *
+ * The bits above the holds count STATE releases: a reader that takes no
+ * hold reads the word before and after its loads (a sequence count) and
+ * trusts what it read only if no STATE hold came in between.
  */
 #ifndef GMEM_LIB_SLOT_LOCK_H
 #define GMEM_LIB_SLOT_LOCK_H
@@ -23,6 +27,7 @@
 #define SLOT_STATE 1u
 #define SLOT_TXN 2u
 #define SLOT_WAIT 4u
+#define SLOT_SEQ 8u		/* one STATE release */
 
 #if defined(__x86_64__) || defined(__i386__)
 #define cpu_relax() __builtin_ia32_pause()
@@ -48,8 +53,12 @@ static inline bool slot_state_lock_if(_Atomic uint32_t *w, bool no_txn)
 		}
 		if (atomic_compare_exchange_weak_explicit(
 			    w, &old, old | SLOT_STATE, memory_order_acquire,
-			    memory_order_relaxed))
+			    memory_order_relaxed)) {
+			/* Readers without a hold who see a store made under
+			 * this hold must then see the hold in the word. */
+			atomic_thread_fence(memory_order_release);
 			return true;
+		}
 	}
 }
 
@@ -62,7 +71,23 @@ static inline void slot_state_unlock(_Atomic uint32_t *w)
 {
 	uint32_t v = atomic_load_explicit(w, memory_order_relaxed);
 
-	atomic_store_explicit(w, v & ~SLOT_STATE, memory_order_release);
+	atomic_store_explicit(w, (v & ~SLOT_STATE) + SLOT_SEQ,
+			      memory_order_release);
+}
+
+/* Begins a read without a hold: false if a STATE hold is in progress. */
+static inline bool slot_read_begin(_Atomic uint32_t *w, uint32_t *seq)
+{
+	*seq = atomic_load_explicit(w, memory_order_acquire);
+	return !(*seq & SLOT_STATE);
+}
+
+/* Whether the loads since slot_read_begin saw no STATE hold. */
+static inline bool slot_read_valid(_Atomic uint32_t *w, uint32_t seq)
+{
+	atomic_thread_fence(memory_order_acquire);
+	return !((atomic_load_explicit(w, memory_order_relaxed) ^ seq) &
+		 ~(SLOT_TXN | SLOT_WAIT));
 }
 
 void slot_txn_lock(_Atomic uint32_t *w);

@@ -5,10 +5,25 @@
 #include <gmem/common.h>
 
 #include "bits.h"
+#include "slot_lock.h"
 #include "state.h"
 
 #define PIECE_MASK (PIECE_FRAMES - 1)
-#define MIN_CAP 4
+#define GROUP_MASK (GROUP_PIECES - 1)
+/* Map arrays of at most this many entries stay when their group empties,
+ * so a piece flipping between mixed and uniform does not allocate. */
+#define MIN_CAP 2
+
+/* The masks of a detail are read without holds (see state.h). */
+static uint64_t mask_get(const uint64_t *w)
+{
+	return __atomic_load_n(w, __ATOMIC_RELAXED);
+}
+
+static void mask_put(uint64_t *w, uint64_t v)
+{
+	__atomic_store_n(w, v, __ATOMIC_RELAXED);
+}
 
 /*
  * A range within a slot, cut where the hierarchy needs it: up to two
@@ -46,24 +61,46 @@ static void split_range(uint32_t a, uint32_t b, struct split *sp)
 	sp->full_hi = a < b ? b >> PIECE_SHIFT : sp->full_lo;
 }
 
+static uint64_t piece_bit(uint32_t p)
+{
+	return UINT64_C(1) << (p & GROUP_MASK);
+}
+
+static unsigned int group_count(const struct slot_detail *d, unsigned int g)
+{
+	return (unsigned int)__builtin_popcountll(d->mixed[g]);
+}
+
+/* Index of piece p's map in its group's array. */
 static unsigned int piece_rank(const struct slot_detail *d, uint32_t p)
 {
-	return (unsigned int)bits_count(d->mixed, 0, p);
+	return (unsigned int)__builtin_popcountll(d->mixed[p >> GROUP_SHIFT] &
+						  (piece_bit(p) - 1));
 }
 
 static bool piece_mixed(const struct slot_detail *d, uint32_t p)
 {
-	return bits_test(d->mixed, p);
+	return d->mixed[p >> GROUP_SHIFT] & piece_bit(p);
 }
 
 static unsigned int piece_uniform(const struct slot_detail *d, uint32_t p)
 {
-	return bits_test(d->shared, p);
+	return (d->shared[p >> GROUP_SHIFT] & piece_bit(p)) != 0;
 }
 
-static const uint64_t *piece_map_of(const struct slot_detail *d, uint32_t p)
+static uint64_t *piece_map_of(const struct slot_detail *d, uint32_t p)
 {
-	return *d->maps[piece_rank(d, p)];
+	return d->maps[p >> GROUP_SHIFT][piece_rank(d, p)];
+}
+
+static bool no_mixed(const struct slot_detail *d)
+{
+	uint64_t any = 0;
+	unsigned int g;
+
+	for (g = 0; g < SLOT_GROUPS; g++)
+		any |= d->mixed[g];
+	return !any;
 }
 
 unsigned int state_get(const struct slot *s, uint32_t off)
@@ -91,6 +128,34 @@ static unsigned int piece_range(const struct slot_detail *d, uint32_t p,
 	       : n == hi - lo ? GMEM_ATTR_SHARED : GMEM_ATTR_MIXED;
 }
 
+unsigned int state_pieces(const struct slot_detail *d, uint32_t lo,
+			  uint32_t hi)
+{
+	uint32_t n = 0, total = hi - lo;
+
+	if (total == 1) {
+		uint64_t bit = piece_bit(lo);
+
+		if (mask_get(&d->mixed[lo >> GROUP_SHIFT]) & bit)
+			return GMEM_ATTR_MIXED;
+		return (mask_get(&d->shared[lo >> GROUP_SHIFT]) & bit) != 0;
+	}
+	while (lo < hi) {
+		unsigned int g = lo >> GROUP_SHIFT;
+		uint32_t end = (g + 1) << GROUP_SHIFT < hi ? (g + 1) << GROUP_SHIFT
+							  : hi;
+		uint64_t m = bits_word_mask(lo & GROUP_MASK,
+					    end - (g << GROUP_SHIFT));
+
+		if (mask_get(&d->mixed[g]) & m)
+			return GMEM_ATTR_MIXED;
+		n += (uint32_t)__builtin_popcountll(mask_get(&d->shared[g]) & m);
+		lo = end;
+	}
+	return n == 0 ? GMEM_ATTR_PRIVATE
+	       : n == total ? GMEM_ATTR_SHARED : GMEM_ATTR_MIXED;
+}
+
 unsigned int state_range(const struct slot *s, uint32_t a, uint32_t b)
 {
 	const struct slot_detail *d = s->detail;
@@ -100,19 +165,11 @@ unsigned int state_range(const struct slot *s, uint32_t a, uint32_t b)
 
 	if (!d)
 		return s->attr;
-	if (b - a == PIECE_FRAMES && !(a & PIECE_MASK))
-		return piece_mixed(d, a >> PIECE_SHIFT)
-			       ? GMEM_ATTR_MIXED
-			       : piece_uniform(d, a >> PIECE_SHIFT);
 	split_range(a, b, &sp);
 	if (sp.full_lo < sp.full_hi) {
-		uint64_t n = bits_count(d->shared, sp.full_lo, sp.full_hi);
-
-		if (bits_count(d->mixed, sp.full_lo, sp.full_hi))
-			return GMEM_ATTR_MIXED;
-		if (n && n != sp.full_hi - sp.full_lo)
-			return GMEM_ATTR_MIXED;
-		attr = n ? GMEM_ATTR_SHARED : GMEM_ATTR_PRIVATE;
+		attr = state_pieces(d, sp.full_lo, sp.full_hi);
+		if (attr == GMEM_ATTR_MIXED)
+			return attr;
 		seen = true;
 	}
 	for (i = 0; i < sp.nedge; i++) {
@@ -172,204 +229,390 @@ uint32_t state_run_end(const struct slot *s, uint32_t a, uint32_t limit)
 uint64_t state_shared_frames(const struct slot *s)
 {
 	const struct slot_detail *d = s->detail;
+	unsigned int g, i;
 	uint64_t n;
-	unsigned int i;
 
 	if (!d)
 		return s->attr ? SLOT_FRAMES : 0;
 	n = (uint64_t)d->nshared * PIECE_FRAMES;
-	for (i = 0; i < d->nmixed; i++)
-		n += bits_count(*d->maps[i], 0, PIECE_FRAMES);
+	for (g = 0; g < SLOT_GROUPS; g++)
+		for (i = 0; i < group_count(d, g); i++)
+			n += bits_count(d->maps[g][i], 0, PIECE_FRAMES);
 	return n;
 }
 
-static uint16_t cap_for(unsigned int n)
+unsigned int state_mixed_pieces(const struct slot *s)
+{
+	const struct slot_detail *d = s->detail;
+	unsigned int g, n = 0;
+
+	for (g = 0; d && g < SLOT_GROUPS; g++)
+		n += group_count(d, g);
+	return n;
+}
+
+static uint8_t cap_for(unsigned int n)
 {
 	unsigned int cap = MIN_CAP;
 
 	while (cap < n)
 		cap *= 2;
-	return (uint16_t)cap;
+	return (uint8_t)cap;
+}
+
+/* Whether setting piece p in part to attr gives it a new map. */
+static bool gains_map(const struct slot *s, uint32_t p, unsigned int attr)
+{
+	const struct slot_detail *d = s->detail;
+
+	if (!d)
+		return s->attr != attr;
+	return !piece_mixed(d, p) && piece_uniform(d, p) != attr;
 }
 
 void state_plan(const struct slot *s, uint32_t a, uint32_t b,
 		unsigned int attr, struct state_need *need)
 {
 	const struct slot_detail *d = s->detail;
-	unsigned int i, n = 0;
+	unsigned int i, add[2] = { 0, 0 }, ng = 0;
 	struct split sp;
 
 	memset(need, 0, sizeof(*need));
-	if (a == 0 && b == SLOT_FRAMES)
+	if ((a == 0 && b == SLOT_FRAMES) || (!d && s->attr == attr))
 		return;
-	if (!d && s->attr == attr)
-		return;
-	split_range(a, b, &sp);
-	for (i = 0; i < sp.nedge; i++)
-		if (!d || (!piece_mixed(d, sp.edge[i].piece) &&
-			   piece_uniform(d, sp.edge[i].piece) != attr))
-			n++;
 	need->detail = !d;
-	need->nmaps = (uint8_t)n;
-	if (n && (!d || d->nmixed + n > d->cap))
-		need->cap = cap_for((d ? d->nmixed : 0) + n);
+	split_range(a, b, &sp);
+	for (i = 0; i < sp.nedge; i++) {
+		uint32_t p = sp.edge[i].piece;
+		uint8_t g = (uint8_t)(p >> GROUP_SHIFT);
+
+		if (!gains_map(s, p, attr))
+			continue;
+		if (!ng || need->grow[ng - 1].group != g)
+			need->grow[ng++].group = g;
+		add[ng - 1]++;
+	}
+	for (i = 0; i < ng; i++) {
+		uint8_t g = need->grow[i].group;
+		unsigned int n = d ? group_count(d, g) : 0;
+
+		if (d && n + add[i] <= d->cap[g])
+			continue;
+		need->grow[need->ngrow].group = g;
+		need->grow[need->ngrow++].cap = cap_for(n + add[i]);
+	}
+}
+
+/* The cell of r holding an array for group g of at least cap entries. */
+static int grow_find(const struct state_reserve *r, unsigned int g,
+		     unsigned int cap)
+{
+	int j;
+
+	for (j = 0; j < 2; j++)
+		if (r->grow[j].maps && r->grow[j].group == g &&
+		    r->grow[j].cap >= cap)
+			return j;
+	return -1;
 }
 
 bool state_reserve_covers(const struct state_reserve *r,
 			  const struct state_need *need)
 {
-	return (!need->detail || r->detail) && need->cap <= r->cap &&
-	       need->nmaps <= r->nmaps;
+	unsigned int i;
+
+	if (need->detail && !r->detail)
+		return false;
+	for (i = 0; i < need->ngrow; i++)
+		if (grow_find(r, need->grow[i].group, need->grow[i].cap) < 0)
+			return false;
+	return true;
 }
 
-int state_reserve(struct heap *h, const struct state_need *need,
+static void grow_drop(struct heap *h, struct state_reserve *r, int j)
+{
+	heap_free(h, r->grow[j].maps, r->grow[j].cap * sizeof(piece_map));
+	r->grow[j].maps = NULL;
+}
+
+static struct slot_detail *detail_get(struct state_mem *m)
+{
+	struct slot_detail *d;
+
+	slot_state_lock(&m->lock);
+	d = m->free;
+	if (d)
+		m->free = d->next;
+	slot_state_unlock(&m->lock);
+	return d ? d : heap_alloc(m->heap, sizeof(*d), 64);
+}
+
+static void details_put(struct state_mem *m, struct slot_detail *list)
+{
+	struct slot_detail *last = list;
+
+	if (!list)
+		return;
+	while (last->next)
+		last = last->next;
+	slot_state_lock(&m->lock);
+	last->next = m->free;
+	m->free = list;
+	slot_state_unlock(&m->lock);
+}
+
+void state_mem_release(struct state_mem *m)
+{
+	while (m->free) {
+		struct slot_detail *d = m->free;
+
+		m->free = d->next;
+		heap_free(m->heap, d, sizeof(*d));
+	}
+}
+
+int state_reserve(struct state_mem *m, const struct state_need *need,
 		  struct state_reserve *r)
 {
+	struct heap *h = m->heap;
+	bool keep[2] = { false, false };
+	unsigned int i;
+	int j;
+
 	if (need->detail && !r->detail) {
-		r->detail = heap_alloc(h, sizeof(*r->detail), 64);
+		r->detail = detail_get(m);
 		if (!r->detail)
 			return -ENOMEM;
 	}
-	if (need->cap > r->cap) {
-		piece_map **maps = heap_alloc(h, need->cap * sizeof(*maps), 8);
-
-		if (!maps)
-			return -ENOMEM;
-		heap_free(h, r->maps, r->cap * sizeof(*r->maps));
-		r->maps = maps;
-		r->cap = need->cap;
+	/* Groups in a plan differ, so each kept cell serves one need. */
+	for (i = 0; i < need->ngrow; i++) {
+		j = grow_find(r, need->grow[i].group, need->grow[i].cap);
+		if (j >= 0)
+			keep[j] = true;
 	}
-	while (r->nmaps < need->nmaps) {
-		r->map[r->nmaps] = heap_alloc(h, sizeof(piece_map), 64);
-		if (!r->map[r->nmaps])
+	for (j = 0; j < 2; j++)
+		if (!keep[j] && r->grow[j].maps)
+			grow_drop(h, r, j);
+	for (i = 0; i < need->ngrow; i++) {
+		unsigned int cap = need->grow[i].cap;
+
+		if (grow_find(r, need->grow[i].group, cap) >= 0)
+			continue;
+		j = r->grow[0].maps ? 1 : 0;
+		r->grow[j].maps = heap_alloc(h, cap * sizeof(piece_map), 64);
+		if (!r->grow[j].maps)
 			return -ENOMEM;
-		r->nmaps++;
+		r->grow[j].group = need->grow[i].group;
+		r->grow[j].cap = (uint8_t)cap;
 	}
 	return 0;
 }
 
-void state_unreserve(struct heap *h, struct state_reserve *r)
+void state_unreserve(struct state_mem *m, struct state_reserve *r)
 {
-	heap_free(h, r->detail, sizeof(*r->detail));
-	heap_free(h, r->maps, r->cap * sizeof(*r->maps));
-	while (r->nmaps)
-		heap_free(h, r->map[--r->nmaps], sizeof(piece_map));
+	int j;
+
+	if (r->detail) {
+		r->detail->next = NULL;
+		details_put(m, r->detail);
+	}
+	for (j = 0; j < 2; j++)
+		if (r->grow[j].maps)
+			grow_drop(m->heap, r, j);
 	memset(r, 0, sizeof(*r));
 }
 
-static void retire(struct retired **list, void *p, size_t size)
+static void retire(struct retired *retired, void *p, size_t size)
 {
-	struct retired *r = p;
+	struct retired_block *b = p;
 
-	r->next = *list;
-	r->size = size;
-	*list = r;
+	b->next = retired->blocks;
+	b->size = size;
+	retired->blocks = b;
 }
 
-void retired_free(struct heap *h, struct retired *list)
+void retired_free(struct state_mem *m, struct retired *retired)
 {
-	while (list) {
-		struct retired *next = list->next;
+	struct retired_block *b = retired->blocks;
 
-		heap_free(h, list, list->size);
-		list = next;
+	while (b) {
+		struct retired_block *next = b->next;
+
+		heap_free(m->heap, b, b->size);
+		b = next;
 	}
+	details_put(m, retired->details);
+	retired->blocks = NULL;
+	retired->details = NULL;
 }
 
-void state_clear(struct slot *s, struct retired **retired)
+static void retire_group(struct slot_detail *d, unsigned int g,
+			 struct retired *retired)
+{
+	if (d->maps[g])
+		retire(retired, d->maps[g], d->cap[g] * sizeof(piece_map));
+	d->maps[g] = NULL;
+	d->cap[g] = 0;
+}
+
+void state_clear(struct slot *s, struct retired *retired)
 {
 	struct slot_detail *d = s->detail;
-	unsigned int i;
+	unsigned int g;
 
 	if (!d)
 		return;
-	for (i = 0; i < d->nmixed; i++)
-		retire(retired, d->maps[i], sizeof(piece_map));
-	if (d->maps)
-		retire(retired, d->maps, d->cap * sizeof(*d->maps));
-	retire(retired, d, sizeof(*d));
-	s->detail = NULL;
+	__atomic_store_n(&s->detail, NULL, __ATOMIC_RELEASE);
+	for (g = 0; g < SLOT_GROUPS; g++)
+		retire_group(d, g, retired);
+	d->next = retired->details;
+	retired->details = d;
 }
 
-/* Drops the maps of ranks k..k+n-1: their pieces became uniform. */
-static void unmix(struct slot_detail *d, unsigned int k, unsigned int n,
-		  struct retired **retired)
+static void set_uniform(struct slot *s, unsigned int attr,
+			struct retired *retired)
 {
-	unsigned int i;
-
-	for (i = k; i < k + n; i++)
-		retire(retired, d->maps[i], sizeof(piece_map));
-	memmove(&d->maps[k], &d->maps[k + n],
-		(d->nmixed - k - n) * sizeof(*d->maps));
-	d->nmixed = (uint16_t)(d->nmixed - n);
+	__atomic_store_n(&s->attr, (uint8_t)attr, __ATOMIC_RELAXED);
+	state_clear(s, retired);
 }
 
-static void set_full_pieces(struct slot_detail *d, uint32_t lo, uint32_t hi,
-			    unsigned int attr, struct retired **retired)
+/* Drops the maps of the mixed pieces among pieces m of group g: they
+ * became uniform. m is one contiguous range of pieces. */
+static void group_remove(struct slot_detail *d, unsigned int g, uint64_t m)
 {
-	unsigned int nm = (unsigned int)bits_count(d->mixed, lo, hi);
-	unsigned int ns = (unsigned int)bits_count(d->shared, lo, hi);
+	uint64_t mixed = d->mixed[g];
+	unsigned int count = (unsigned int)__builtin_popcountll(mixed);
+	unsigned int k = (unsigned int)__builtin_popcountll(
+		mixed & ((m & -m) - 1));
+	unsigned int n = (unsigned int)__builtin_popcountll(mixed & m);
+	piece_map *maps = d->maps[g];
 
-	if (nm) {
-		unmix(d, piece_rank(d, lo), nm, retired);
-		bits_assign(d->mixed, lo, hi, false);
+	memmove(&maps[k], &maps[k + n], (count - k - n) * sizeof(*maps));
+	mask_put(&d->mixed[g], mixed & ~m);
+}
+
+/* Room for the map of piece p, which becomes mixed: in place, or in the
+ * bigger array planned into r (NULL when the plan needed none). */
+static uint64_t *group_insert(struct slot_detail *d, uint32_t p,
+			      struct state_reserve *r, struct retired *retired)
+{
+	unsigned int g = p >> GROUP_SHIFT, count = group_count(d, g);
+	unsigned int k = piece_rank(d, p);
+	piece_map *maps = d->maps[g];
+	int j;
+
+	if (count < d->cap[g]) {
+		memmove(&maps[k + 1], &maps[k], (count - k) * sizeof(*maps));
+		return maps[k];
 	}
-	bits_assign(d->shared, lo, hi, attr);
-	d->nshared = (uint16_t)(attr ? d->nshared + (hi - lo) - ns
-				     : d->nshared - ns);
+	j = grow_find(r, g, count + 1);
+	if (count) {
+		memcpy(r->grow[j].maps, maps, k * sizeof(*maps));
+		memcpy(&r->grow[j].maps[k + 1], &maps[k],
+		       (count - k) * sizeof(*maps));
+	}
+	retire_group(d, g, retired);
+	d->maps[g] = r->grow[j].maps;
+	d->cap[g] = r->grow[j].cap;
+	r->grow[j].maps = NULL;
+	return d->maps[g][k];
+}
+
+/* Sets whole pieces lo..hi-1 to attr; *emptied gains the groups that
+ * lost maps. */
+static void set_full_pieces(struct slot_detail *d, uint32_t lo, uint32_t hi,
+			    unsigned int attr, unsigned int *emptied)
+{
+	while (lo < hi) {
+		unsigned int g = lo >> GROUP_SHIFT;
+		uint32_t end = (g + 1) << GROUP_SHIFT < hi ? (g + 1) << GROUP_SHIFT
+							  : hi;
+		uint64_t m = bits_word_mask(lo & GROUP_MASK,
+					    end - (g << GROUP_SHIFT));
+		unsigned int ns = (unsigned int)__builtin_popcountll(
+			d->shared[g] & m);
+
+		if (d->mixed[g] & m) {
+			group_remove(d, g, m);
+			*emptied |= 1u << g;
+		}
+		if (attr) {
+			mask_put(&d->shared[g], d->shared[g] | m);
+			d->nshared = (uint16_t)(d->nshared + (end - lo) - ns);
+		} else {
+			mask_put(&d->shared[g], d->shared[g] & ~m);
+			d->nshared = (uint16_t)(d->nshared - ns);
+		}
+		lo = end;
+	}
 }
 
 static void set_piece_part(struct slot_detail *d, uint32_t p, uint32_t lo,
 			   uint32_t hi, unsigned int attr,
-			   struct state_reserve *r, struct retired **retired)
+			   struct state_reserve *r, struct retired *retired,
+			   unsigned int *emptied)
 {
-	unsigned int k = piece_rank(d, p), was;
-	piece_map *map;
+	unsigned int g = p >> GROUP_SHIFT, was;
+	uint64_t bit = piece_bit(p), *map;
 
-	if (piece_mixed(d, p)) {
+	if (d->mixed[g] & bit) {
 		uint64_t any = 0, all = ~UINT64_C(0);
 		unsigned int i;
 
-		map = d->maps[k];
-		bits_assign(*map, lo, hi, attr);
+		map = piece_map_of(d, p);
+		bits_assign(map, lo, hi, attr);
 		for (i = 0; i < MAP_WORDS; i++) {
-			any |= (*map)[i];
-			all &= (*map)[i];
+			any |= map[i];
+			all &= map[i];
 		}
 		if (!any || !~all) {
-			unmix(d, k, 1, retired);
-			bits_assign(d->mixed, p, p + 1, false);
-			bits_assign(d->shared, p, p + 1, any != 0);
-			d->nshared = (uint16_t)(d->nshared + (any != 0));
+			group_remove(d, g, bit);
+			*emptied |= 1u << g;
+			if (any) {
+				mask_put(&d->shared[g], d->shared[g] | bit);
+				d->nshared++;
+			}
 		}
 		return;
 	}
-	was = piece_uniform(d, p);
+	was = (d->shared[g] & bit) != 0;
 	if (was == attr)
 		return;
-	map = r->map[--r->nmaps];
-	memset(map, was ? 0xff : 0, sizeof(*map));
-	bits_assign(*map, lo, hi, attr);
-	memmove(&d->maps[k + 1], &d->maps[k], (d->nmixed - k) * sizeof(*d->maps));
-	d->maps[k] = map;
-	d->nmixed++;
-	bits_assign(d->mixed, p, p + 1, true);
+	map = group_insert(d, p, r, retired);
+	memset(map, was ? 0xff : 0, sizeof(piece_map));
+	bits_assign(map, lo, hi, attr);
+	mask_put(&d->mixed[g], d->mixed[g] | bit);
 	if (was) {
-		bits_assign(d->shared, p, p + 1, false);
+		mask_put(&d->shared[g], d->shared[g] & ~bit);
 		d->nshared--;
 	}
 }
 
-void state_set(struct slot *s, uint32_t a, uint32_t b, unsigned int attr,
-	       struct state_reserve *r, struct retired **retired)
+/* After a change to a mixed slot: frees the map arrays of groups that
+ * emptied, and the detail if the slot became uniform. */
+static void settle(struct slot *s, unsigned int emptied,
+		   struct retired *retired)
 {
 	struct slot_detail *d = s->detail;
+	unsigned int g;
+
+	for (g = 0; emptied >> g; g++)
+		if ((emptied >> g & 1) && !d->mixed[g] && d->cap[g] > MIN_CAP)
+			retire_group(d, g, retired);
+	if ((!d->nshared || d->nshared == SLOT_PIECES) && no_mixed(d))
+		set_uniform(s, d->nshared ? GMEM_ATTR_SHARED
+					  : GMEM_ATTR_PRIVATE, retired);
+}
+
+void state_set(struct slot *s, uint32_t a, uint32_t b, unsigned int attr,
+	       struct state_reserve *r, struct retired *retired)
+{
+	struct slot_detail *d = s->detail;
+	unsigned int i, g, emptied = 0;
 	struct split sp;
-	unsigned int i;
 
 	if (a == 0 && b == SLOT_FRAMES) {
-		state_clear(s, retired);
-		s->attr = (uint8_t)attr;
+		set_uniform(s, attr, retired);
 		return;
 	}
 	if (!d) {
@@ -377,30 +620,49 @@ void state_set(struct slot *s, uint32_t a, uint32_t b, unsigned int attr,
 			return;
 		d = r->detail;
 		r->detail = NULL;
-		memset(d, 0, sizeof(*d));
-		if (s->attr) {
-			memset(d->shared, 0xff, sizeof(d->shared));
-			d->nshared = SLOT_PIECES;
+		/* A stale reader may still look at a cached detail. */
+		for (g = 0; g < SLOT_GROUPS; g++) {
+			mask_put(&d->shared[g], s->attr ? ~UINT64_C(0) : 0);
+			mask_put(&d->mixed[g], 0);
+			d->maps[g] = NULL;
+			d->cap[g] = 0;
 		}
-		s->detail = d;
-	}
-	if (r->cap > d->cap) {
-		memcpy(r->maps, d->maps, d->nmixed * sizeof(*d->maps));
-		if (d->maps)
-			retire(retired, d->maps, d->cap * sizeof(*d->maps));
-		d->maps = r->maps;
-		d->cap = r->cap;
-		r->maps = NULL;
-		r->cap = 0;
+		d->nshared = s->attr ? SLOT_PIECES : 0;
+		__atomic_store_n(&s->detail, d, __ATOMIC_RELEASE);
 	}
 	split_range(a, b, &sp);
 	if (sp.full_lo < sp.full_hi)
-		set_full_pieces(d, sp.full_lo, sp.full_hi, attr, retired);
+		set_full_pieces(d, sp.full_lo, sp.full_hi, attr, &emptied);
 	for (i = 0; i < sp.nedge; i++)
 		set_piece_part(d, sp.edge[i].piece, sp.edge[i].lo,
-			       sp.edge[i].hi, attr, r, retired);
-	if (!d->nmixed && (!d->nshared || d->nshared == SLOT_PIECES)) {
-		s->attr = d->nshared ? GMEM_ATTR_SHARED : GMEM_ATTR_PRIVATE;
-		state_clear(s, retired);
+			       sp.edge[i].hi, attr, r, retired, &emptied);
+	settle(s, emptied, retired);
+}
+
+bool state_try_set(struct slot *s, uint32_t a, uint32_t b, unsigned int attr,
+		   struct retired *retired)
+{
+	struct slot_detail *d = s->detail;
+	uint32_t p = a >> PIECE_SHIFT;
+	unsigned int g = p >> GROUP_SHIFT, emptied = 0;
+	struct state_need need;
+
+	if (!d || p != (b - 1) >> PIECE_SHIFT) {
+		state_plan(s, a, b, attr, &need);
+		if (!state_need_none(&need))
+			return false;
+		state_set(s, a, b, attr, NULL, retired);
+		return true;
 	}
+	/* Within one piece of a mixed slot: no split, no plan. */
+	if (b - a == PIECE_FRAMES) {
+		set_full_pieces(d, p, p + 1, attr, &emptied);
+	} else {
+		if (gains_map(s, p, attr) && group_count(d, g) == d->cap[g])
+			return false;
+		set_piece_part(d, p, a & PIECE_MASK, b - (p << PIECE_SHIFT),
+			       attr, NULL, retired, &emptied);
+	}
+	settle(s, emptied, retired);
+	return true;
 }

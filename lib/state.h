@@ -5,13 +5,25 @@
  *  slot     uniform: its attribute alone (no detail);
  *  detail   mixed slot: two 512-bit masks over its 2 MiB pieces,
  *           "uniformly shared" and "mixed";
- *  map      mixed piece: a 512-bit map, one bit per frame (1 = shared),
- *           held in a capacity-sized array ordered by the piece's rank
- *           among the mixed pieces.
+ *  map      mixed piece: a 512-bit map, one bit per frame (1 = shared).
+ *
+ * The pieces of a slot form eight groups of 64, one mask word each. The
+ * maps of a group's mixed pieces lie side by side in one array, in piece
+ * order, so a piece's map is found from its mask word alone: base of the
+ * group plus the count of mixed pieces before it. Finding a frame's bit
+ * thus costs two dependent loads after the slot, and inserting or
+ * removing a map moves at most one group (4 KiB).
  *
  * Invariants: a slot with a detail is not uniform, a piece with a map is
  * not uniform. So "is this aligned 2 MiB or 1 GiB uniform?" reads one bit
  * or one pointer, and uniform memory costs only the slot.
+ *
+ * Such queries take no lock. Details are type-stable: once allocated, a
+ * detail stays a detail of its guest (in use or in the guest's cache)
+ * until the guest is destroyed, so a reader holding a stale pointer
+ * still reads a detail, and the slot's sequence count (slot_lock.h)
+ * tells it to retry. The masks are therefore read and written with
+ * atomic accesses; maps are read only under the slot's STATE hold.
  *
  * Frame offsets here are relative to the slot: 0 .. SLOT_FRAMES.
  */
@@ -28,22 +40,39 @@
 #define SLOT_SHIFT 18
 #define SLOT_FRAMES (1u << SLOT_SHIFT)
 #define SLOT_PIECES (SLOT_FRAMES / PIECE_FRAMES)
-#define MASK_WORDS (SLOT_PIECES / 64)
+#define GROUP_SHIFT 6
+#define GROUP_PIECES (1u << GROUP_SHIFT)
+#define SLOT_GROUPS (SLOT_PIECES / GROUP_PIECES)
 #define MAP_WORDS (PIECE_FRAMES / 64)
 
 typedef uint64_t piece_map[MAP_WORDS];
 
 struct slot_detail {
-	uint64_t shared[MASK_WORDS];
-	uint64_t mixed[MASK_WORDS];
-	piece_map **maps;
-	uint16_t nmixed;
+	uint64_t shared[SLOT_GROUPS];
+	uint64_t mixed[SLOT_GROUPS];
+	piece_map *maps[SLOT_GROUPS];	/* per group, cap[] entries */
+	struct slot_detail *next;	/* in a retired list or the cache */
+	uint8_t cap[SLOT_GROUPS];
 	uint16_t nshared;
-	uint16_t cap;
+};
+
+/* Where a guest's state memory comes from: its heap, and the cache of
+ * details no slot uses now. */
+struct state_mem {
+	struct heap *heap;
+	_Atomic uint32_t lock;		/* guards free */
+	struct slot_detail *free;
 };
 
 struct region;
 
+/*
+ * detail and attr are written under the slot's STATE hold, with atomic
+ * stores: a reader may load them without the hold to answer for a
+ * uniform slot (detail NULL) in two loads. A slot turning uniform stores
+ * attr before it clears detail, so such a reader never pairs a NULL
+ * detail with an attribute older than that detail.
+ */
 struct slot {
 	_Atomic uint32_t lock;		/* slot_lock.h */
 	uint8_t attr;			/* the attribute when detail is NULL */
@@ -54,25 +83,44 @@ struct slot {
 	struct slot_detail *detail;
 };
 
-/* Memory a state change may need, allocated before the change. */
+static inline struct slot_detail *slot_detail_peek(const struct slot *s)
+{
+	return __atomic_load_n(&s->detail, __ATOMIC_ACQUIRE);
+}
+
+static inline unsigned int slot_attr_peek(const struct slot *s)
+{
+	return __atomic_load_n(&s->attr, __ATOMIC_RELAXED);
+}
+
+/* Memory a state change needs: a detail, and bigger map arrays for up
+ * to two groups (those of the pieces the range covers in part). */
 struct state_need {
 	bool detail;
-	uint16_t cap;		/* new maps array capacity, 0: none */
-	uint8_t nmaps;
+	uint8_t ngrow;
+	struct {
+		uint8_t group, cap;
+	} grow[2];
 };
 
 struct state_reserve {
 	struct slot_detail *detail;
-	piece_map **maps;
-	uint16_t cap;
-	uint8_t nmaps;
-	piece_map *map[2];
+	struct {
+		uint8_t group, cap;
+		piece_map *maps;	/* NULL: cell unused */
+	} grow[2];
 };
 
-/* Memory detached by a change, freed after the slot lock is dropped. */
-struct retired {
-	struct retired *next;
+/* Memory detached by a change, released after the slot lock is dropped:
+ * heap blocks, and details that go back to the cache. */
+struct retired_block {
+	struct retired_block *next;
 	size_t size;
+};
+
+struct retired {
+	struct retired_block *blocks;
+	struct slot_detail *details;
 };
 
 unsigned int state_get(const struct slot *s, uint32_t off);
@@ -81,21 +129,38 @@ unsigned int state_range(const struct slot *s, uint32_t a, uint32_t b);
 /* First offset in (a, limit] where the attribute differs from that of a. */
 uint32_t state_run_end(const struct slot *s, uint32_t a, uint32_t limit);
 uint64_t state_shared_frames(const struct slot *s);
+/* The attribute of whole pieces lo..hi-1 of a mixed slot's detail; safe
+ * without a hold, to be checked with slot_read_valid. */
+unsigned int state_pieces(const struct slot_detail *d, uint32_t lo,
+			  uint32_t hi);
+unsigned int state_mixed_pieces(const struct slot *s);
 
 void state_plan(const struct slot *s, uint32_t a, uint32_t b,
 		unsigned int attr, struct state_need *need);
+static inline bool state_need_none(const struct state_need *need)
+{
+	return !need->detail && !need->ngrow;
+}
 /* Whether r holds all that need asks for. */
 bool state_reserve_covers(const struct state_reserve *r,
 			  const struct state_need *need);
-int state_reserve(struct heap *h, const struct state_need *need,
+/* Makes r hold exactly what need asks for (keeping what fits). */
+int state_reserve(struct state_mem *m, const struct state_need *need,
 		  struct state_reserve *r);
-void state_unreserve(struct heap *h, struct state_reserve *r);
+void state_unreserve(struct state_mem *m, struct state_reserve *r);
 
-/* Sets [a, b) to attr, using memory planned into r; cannot fail. */
+/* Sets [a, b) to attr, using memory planned into r (NULL if the plan
+ * needed none); cannot fail. */
 void state_set(struct slot *s, uint32_t a, uint32_t b, unsigned int attr,
-	       struct state_reserve *r, struct retired **retired);
+	       struct state_reserve *r, struct retired *retired);
+/* state_set when the change needs no new memory; false (and no change)
+ * when it does. */
+bool state_try_set(struct slot *s, uint32_t a, uint32_t b, unsigned int attr,
+		   struct retired *retired);
 /* Detaches all detail of s (for release of the slot). */
-void state_clear(struct slot *s, struct retired **retired);
-void retired_free(struct heap *h, struct retired *list);
+void state_clear(struct slot *s, struct retired *retired);
+void retired_free(struct state_mem *m, struct retired *retired);
+/* Frees the cache (the guest is going away). */
+void state_mem_release(struct state_mem *m);
 
 #endif
