@@ -141,6 +141,8 @@ static uint64_t bm_meta_bytes(void *ctx)
 	return ((struct bitmap *)ctx)->nframes / 8;
 }
 
+IMPL_LOOPS(bm, bm_convert, bm_range_attr)
+
 const struct impl impl_bitmap = {
 	.name = "bitmap",
 	.create = bm_create,
@@ -148,6 +150,8 @@ const struct impl impl_bitmap = {
 	.convert = bm_convert,
 	.range_attr = bm_range_attr,
 	.meta_bytes = bm_meta_bytes,
+	.convert_all = bm_convert_all,
+	.query_all = bm_query_all,
 };
 
 const struct impl impl_bitmap_bare = {
@@ -157,4 +161,6 @@ const struct impl impl_bitmap_bare = {
 	.convert = bm_convert,
 	.range_attr = bm_range_attr,
 	.meta_bytes = bm_meta_bytes,
+	.convert_all = bm_convert_all,
+	.query_all = bm_query_all,
 };

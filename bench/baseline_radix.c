@@ -152,6 +152,8 @@ static uint64_t rx_meta_bytes(void *ctx)
 	return ((struct radix *)ctx)->nodes * sizeof(struct node);
 }
 
+IMPL_LOOPS(rx, rx_convert, rx_range_attr)
+
 const struct impl impl_radix = {
 	.name = "radix",
 	.create = rx_create,
@@ -159,4 +161,6 @@ const struct impl impl_radix = {
 	.convert = rx_convert,
 	.range_attr = rx_range_attr,
 	.meta_bytes = rx_meta_bytes,
+	.convert_all = rx_convert_all,
+	.query_all = rx_query_all,
 };

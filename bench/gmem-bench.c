@@ -22,10 +22,6 @@
 #define PIECE 512
 #define GIB GMEM_BLOCK_FRAMES
 
-struct op {
-	uint64_t gfn, n;
-	unsigned int attr;
-};
 
 struct workload {
 	const char *name;
@@ -90,7 +86,8 @@ static void gen_toggle(struct workload *w, uint64_t nops, uint64_t unit)
 		uint64_t u = rnd() % units;
 
 		cur[u] ^= 1;
-		w->ops[i] = (struct op){ u * unit, unit, cur[u] };
+		w->ops[i] = (struct op){ .gfn = u * unit, .n = unit,
+					 .attr = cur[u] };
 	}
 	free(cur);
 }
@@ -104,8 +101,9 @@ static void gen_queries(struct workload *w, uint64_t nops)
 	w->query = 1;
 	w->nframes = GUEST_FRAMES;
 	for (i = 0; i < nops; i++)
-		w->ops[i] = (struct op){ rnd() % (GUEST_FRAMES / PIECE) * PIECE,
-					 PIECE, 0 };
+		w->ops[i] = (struct op){
+			.gfn = rnd() % (GUEST_FRAMES / PIECE) * PIECE,
+			.n = PIECE };
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -120,22 +118,13 @@ static volatile unsigned int sink;
 static void apply(const struct impl *im, void *ctx, const struct workload *w,
 		  uint64_t nops)
 {
-	uint64_t i;
-
 	if (w->query) {
-		unsigned int acc = 0;
-
-		for (i = 0; i < nops; i++)
-			acc += im->range_attr(ctx, w->ops[i].gfn, w->ops[i].n);
-		sink = acc;
-		return;
+		sink = im->query_all(ctx, w->ops, nops);
+	} else if (im->convert_all(ctx, w->ops, nops)) {
+		fprintf(stderr, "gmem-bench: %s: conversion failed\n",
+			im->name);
+		exit(1);
 	}
-	for (i = 0; i < nops; i++)
-		if (im->convert(ctx, w->ops[i].gfn, w->ops[i].n, w->ops[i].attr)) {
-			fprintf(stderr, "gmem-bench: %s: conversion failed\n",
-				im->name);
-			exit(1);
-		}
 }
 
 /* One timed run on a fresh guest: ns per operation. */
@@ -296,7 +285,8 @@ static int load_trace(const char *path, struct workload *w)
 			if (!w->ops)
 				exit(1);
 		}
-		w->ops[w->nops++] = (struct op){ gfn, n, !strcmp(word, "shared") };
+		w->ops[w->nops++] = (struct op){ .gfn = gfn, .n = n,
+						 .attr = !strcmp(word, "shared") };
 		if (gfn + n > end)
 			end = gfn + n;
 	}

@@ -53,6 +53,8 @@ static uint64_t gm_meta_bytes(void *ctx)
 	return st.meta_bytes;
 }
 
+IMPL_LOOPS(gm, gm_convert, gm_range_attr)
+
 const struct impl impl_gmem = {
 	.name = "libgmem",
 	.create = gm_create,
@@ -60,4 +62,6 @@ const struct impl impl_gmem = {
 	.convert = gm_convert,
 	.range_attr = gm_range_attr,
 	.meta_bytes = gm_meta_bytes,
+	.convert_all = gm_convert_all,
+	.query_all = gm_query_all,
 };

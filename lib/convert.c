@@ -272,42 +272,15 @@ static void txn_commit(struct gmem_txn *t)
 	txn_release(t, &retired);
 }
 
-/*
- * The common case, a range inside one slot that needs no new memory:
- * plan and apply under one STATE hold, with no transaction to set up.
- * 1: the general path must run.
- */
-static int convert_in_slot(struct gmem_guest *g, struct slot *s, uint32_t a,
-			   uint32_t b, unsigned int attr)
-{
-	struct retired retired = { 0 };
-	bool done;
-
-	if (!slot_state_lock_if(&s->lock, true))
-		return 1;
-	done = state_try_set(s, a, b, attr, &retired);
-	slot_state_unlock(&s->lock);
-	if (retired.blocks || retired.details)
-		retired_free(&g->mem, &retired);
-	return !done;
-}
-
-int gmem_convert(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
-		 unsigned int attr, struct gmem_convert_opts *opts)
+static __attribute__((noinline)) int
+convert_general(struct gmem_guest *g, uint64_t gfn,
+			   uint64_t npages, unsigned int attr,
+			   struct gmem_convert_opts *opts)
 {
 	uint64_t fail = gfn;
 	struct gmem_txn t;
-	struct slot *s;
-	int err;
+	int err = txn_init(&t, g, gfn, npages, attr, opts);
 
-	if (g && !opts && attr <= GMEM_ATTR_SHARED && !g->nlisteners) {
-		s = guest_slot_whole(g, gfn, npages);
-		if (s && !convert_in_slot(g, s, slot_off(gfn),
-					  slot_off(gfn) + (uint32_t)npages,
-					  attr))
-			return 0;
-	}
-	err = txn_init(&t, g, gfn, npages, attr, opts);
 	if (err)
 		return err;
 	err = g->nlisteners ? 1 : convert_direct(&t, &fail);
@@ -321,6 +294,46 @@ int gmem_convert(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 	if (err)
 		OPTS_SET(opts, fail_gfn, fail);
 	return err;
+}
+
+/* The rest of a conversion that state_set_quick began (q) under the
+ * STATE hold of s. */
+static __attribute__((noinline)) int
+convert_finish(struct gmem_guest *g, struct slot *s, uint64_t gfn,
+	       uint64_t npages, unsigned int attr, enum state_quick q)
+{
+	struct retired retired = { 0 };
+	bool done = state_finish(s, slot_off(gfn),
+				 slot_off(gfn) + (uint32_t)npages, attr, q,
+				 &retired);
+
+	slot_state_unlock(&s->lock);
+	retired_free(&g->mem, &retired);
+	return done ? 0 : convert_general(g, gfn, npages, attr, NULL);
+}
+
+/*
+ * The common case runs here, with no transaction to set up and no call:
+ * a range in one slot of one region, no listeners, and a change that
+ * needs no new memory, planned and applied under one STATE hold.
+ */
+int gmem_convert(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
+		 unsigned int attr, struct gmem_convert_opts *opts)
+{
+	enum state_quick q;
+	struct slot *s;
+
+	if (!g || opts || attr > GMEM_ATTR_SHARED || g->nlisteners)
+		return convert_general(g, gfn, npages, attr, opts);
+	s = guest_slot_whole(g, gfn, npages);
+	if (!s || !slot_state_lock_if(&s->lock, true))
+		return convert_general(g, gfn, npages, attr, opts);
+	q = state_set_quick(s, slot_off(gfn), slot_off(gfn) + (uint32_t)npages,
+			    attr);
+	if (q != STATE_QUICK_DONE)
+		return convert_finish(g, s, gfn, npages, attr, q);
+	slot_state_unlock(&s->lock);
+	return 0;
 }
 
 int gmem_convert_prepare(struct gmem_guest *g, uint64_t gfn, uint64_t npages,

@@ -152,22 +152,16 @@ int gmem_attr_get(const struct gmem_guest *g, uint64_t gfn, unsigned int *attr)
 	return 0;
 }
 
-int gmem_range_attr(const struct gmem_guest *g, uint64_t gfn, uint64_t npages,
-		    unsigned int *attr)
+static __attribute__((noinline)) int
+range_attr_general(const struct gmem_guest *g, uint64_t gfn, uint64_t npages,
+		   unsigned int *attr)
 {
 	uint64_t at = gfn, end, fail;
 	unsigned int acc = GMEM_ATTR_MIXED;
-	const struct slot *s;
 	int err;
 
 	if (!g || !attr)
 		return -EINVAL;
-	s = guest_slot_whole(g, gfn, npages);
-	if (s) {
-		*attr = slot_range(s, slot_off(gfn),
-				   slot_off(gfn) + (uint32_t)npages);
-		return 0;
-	}
 	err = guest_range(g, gfn, npages, &fail);
 	if (err)
 		return err;
@@ -177,10 +171,8 @@ int gmem_range_attr(const struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 		uint64_t room = SLOT_FRAMES - a;
 		uint32_t b = (uint32_t)(end - at < room ? a + (end - at)
 							 : SLOT_FRAMES);
-		unsigned int v;
+		unsigned int v = slot_range(guest_slot(g, at), a, b);
 
-		s = guest_slot(g, at);
-		v = slot_range(s, a, b);
 		if (v == GMEM_ATTR_MIXED || (at != gfn && v != acc)) {
 			acc = GMEM_ATTR_MIXED;
 			break;
@@ -189,6 +181,32 @@ int gmem_range_attr(const struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 		at += b - a;
 	}
 	*attr = acc;
+	return 0;
+}
+
+/* A uniform slot, or a 2 MiB piece, is answered here without a hold. */
+int gmem_range_attr(const struct gmem_guest *g, uint64_t gfn, uint64_t npages,
+		    unsigned int *attr)
+{
+	const struct slot *s;
+	const struct slot_detail *d;
+	uint32_t seq, a = slot_off(gfn);
+	unsigned int v;
+
+	if (!g || !attr || !(s = guest_slot_whole(g, gfn, npages)) ||
+	    !slot_read_begin(slot_lockw(s), &seq))
+		return range_attr_general(g, gfn, npages, attr);
+	d = slot_detail_peek(s);
+	if (!d) {
+		*attr = slot_attr_peek(s);
+		return 0;
+	}
+	if (npages != PIECE_FRAMES || (a & (PIECE_FRAMES - 1)))
+		return range_attr_general(g, gfn, npages, attr);
+	v = state_piece(d, a >> PIECE_SHIFT);
+	if (!slot_read_valid(slot_lockw(s), seq))
+		return range_attr_general(g, gfn, npages, attr);
+	*attr = v;
 	return 0;
 }
 

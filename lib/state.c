@@ -14,16 +14,6 @@
  * so a piece flipping between mixed and uniform does not allocate. */
 #define MIN_CAP 2
 
-/* The masks of a detail are read without holds (see state.h). */
-static uint64_t mask_get(const uint64_t *w)
-{
-	return __atomic_load_n(w, __ATOMIC_RELAXED);
-}
-
-static void mask_put(uint64_t *w, uint64_t v)
-{
-	__atomic_store_n(w, v, __ATOMIC_RELAXED);
-}
 
 /*
  * A range within a slot, cut where the hierarchy needs it: up to two
@@ -61,21 +51,9 @@ static void split_range(uint32_t a, uint32_t b, struct split *sp)
 	sp->full_hi = a < b ? b >> PIECE_SHIFT : sp->full_lo;
 }
 
-static uint64_t piece_bit(uint32_t p)
-{
-	return UINT64_C(1) << (p & GROUP_MASK);
-}
-
 static unsigned int group_count(const struct slot_detail *d, unsigned int g)
 {
 	return (unsigned int)__builtin_popcountll(d->mixed[g]);
-}
-
-/* Index of piece p's map in its group's array. */
-static unsigned int piece_rank(const struct slot_detail *d, uint32_t p)
-{
-	return (unsigned int)__builtin_popcountll(d->mixed[p >> GROUP_SHIFT] &
-						  (piece_bit(p) - 1));
 }
 
 static bool piece_mixed(const struct slot_detail *d, uint32_t p)
@@ -133,13 +111,8 @@ unsigned int state_pieces(const struct slot_detail *d, uint32_t lo,
 {
 	uint32_t n = 0, total = hi - lo;
 
-	if (total == 1) {
-		uint64_t bit = piece_bit(lo);
-
-		if (mask_get(&d->mixed[lo >> GROUP_SHIFT]) & bit)
-			return GMEM_ATTR_MIXED;
-		return (mask_get(&d->shared[lo >> GROUP_SHIFT]) & bit) != 0;
-	}
+	if (total == 1)
+		return state_piece(d, lo);
 	while (lo < hi) {
 		unsigned int g = lo >> GROUP_SHIFT;
 		uint32_t end = (g + 1) << GROUP_SHIFT < hi ? (g + 1) << GROUP_SHIFT
@@ -547,6 +520,28 @@ static void set_full_pieces(struct slot_detail *d, uint32_t lo, uint32_t hi,
 	}
 }
 
+/* Drops the map of mixed piece p if it became uniform. */
+static void unmix_if_uniform(struct slot_detail *d, uint32_t p,
+			     unsigned int *emptied)
+{
+	const uint64_t *map = piece_map_of(d, p);
+	uint64_t any = 0, all = ~UINT64_C(0), bit = piece_bit(p);
+	unsigned int i, g = p >> GROUP_SHIFT;
+
+	for (i = 0; i < MAP_WORDS; i++) {
+		any |= map[i];
+		all &= map[i];
+	}
+	if (any && ~all)
+		return;
+	group_remove(d, g, bit);
+	*emptied |= 1u << g;
+	if (any) {
+		mask_put(&d->shared[g], d->shared[g] | bit);
+		d->nshared++;
+	}
+}
+
 static void set_piece_part(struct slot_detail *d, uint32_t p, uint32_t lo,
 			   uint32_t hi, unsigned int attr,
 			   struct state_reserve *r, struct retired *retired,
@@ -556,23 +551,8 @@ static void set_piece_part(struct slot_detail *d, uint32_t p, uint32_t lo,
 	uint64_t bit = piece_bit(p), *map;
 
 	if (d->mixed[g] & bit) {
-		uint64_t any = 0, all = ~UINT64_C(0);
-		unsigned int i;
-
-		map = piece_map_of(d, p);
-		bits_assign(map, lo, hi, attr);
-		for (i = 0; i < MAP_WORDS; i++) {
-			any |= map[i];
-			all &= map[i];
-		}
-		if (!any || !~all) {
-			group_remove(d, g, bit);
-			*emptied |= 1u << g;
-			if (any) {
-				mask_put(&d->shared[g], d->shared[g] | bit);
-				d->nshared++;
-			}
-		}
+		bits_assign(piece_map_of(d, p), lo, hi, attr);
+		unmix_if_uniform(d, p, emptied);
 		return;
 	}
 	was = (d->shared[g] & bit) != 0;
@@ -588,10 +568,8 @@ static void set_piece_part(struct slot_detail *d, uint32_t p, uint32_t lo,
 	}
 }
 
-/* After a change to a mixed slot: frees the map arrays of groups that
- * emptied, and the detail if the slot became uniform. */
-static void settle(struct slot *s, unsigned int emptied,
-		   struct retired *retired)
+static void state_settle(struct slot *s, unsigned int emptied,
+		  struct retired *retired)
 {
 	struct slot_detail *d = s->detail;
 	unsigned int g;
@@ -636,33 +614,28 @@ void state_set(struct slot *s, uint32_t a, uint32_t b, unsigned int attr,
 	for (i = 0; i < sp.nedge; i++)
 		set_piece_part(d, sp.edge[i].piece, sp.edge[i].lo,
 			       sp.edge[i].hi, attr, r, retired, &emptied);
-	settle(s, emptied, retired);
+	state_settle(s, emptied, retired);
 }
 
-bool state_try_set(struct slot *s, uint32_t a, uint32_t b, unsigned int attr,
-		   struct retired *retired)
+bool state_finish(struct slot *s, uint32_t a, uint32_t b, unsigned int attr,
+		  enum state_quick q, struct retired *retired)
 {
-	struct slot_detail *d = s->detail;
-	uint32_t p = a >> PIECE_SHIFT;
-	unsigned int g = p >> GROUP_SHIFT, emptied = 0;
+	unsigned int emptied = 0;
 	struct state_need need;
 
-	if (!d || p != (b - 1) >> PIECE_SHIFT) {
-		state_plan(s, a, b, attr, &need);
-		if (!state_need_none(&need))
-			return false;
-		state_set(s, a, b, attr, NULL, retired);
+	switch (q) {
+	case STATE_QUICK_PIECE:
+		unmix_if_uniform(s->detail, a >> PIECE_SHIFT, &emptied);
+		/* fall through */
+	case STATE_QUICK_SLOT:
+		state_settle(s, emptied, retired);
 		return true;
+	default:
+		break;
 	}
-	/* Within one piece of a mixed slot: no split, no plan. */
-	if (b - a == PIECE_FRAMES) {
-		set_full_pieces(d, p, p + 1, attr, &emptied);
-	} else {
-		if (gains_map(s, p, attr) && group_count(d, g) == d->cap[g])
-			return false;
-		set_piece_part(d, p, a & PIECE_MASK, b - (p << PIECE_SHIFT),
-			       attr, NULL, retired, &emptied);
-	}
-	settle(s, emptied, retired);
+	state_plan(s, a, b, attr, &need);
+	if (!state_need_none(&need))
+		return false;
+	state_set(s, a, b, attr, NULL, retired);
 	return true;
 }

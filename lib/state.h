@@ -33,6 +33,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <gmem/common.h>
+
+#include "bits.h"
 #include "heap.h"
 
 #define PIECE_SHIFT 9
@@ -82,6 +85,38 @@ struct slot {
 	struct region *region;		/* the region covering all of it, or NULL */
 	struct slot_detail *detail;
 };
+
+/* The masks of a detail are read without holds (see above). */
+static inline uint64_t mask_get(const uint64_t *w)
+{
+	return __atomic_load_n(w, __ATOMIC_RELAXED);
+}
+
+static inline void mask_put(uint64_t *w, uint64_t v)
+{
+	__atomic_store_n(w, v, __ATOMIC_RELAXED);
+}
+
+static inline uint64_t piece_bit(uint32_t p)
+{
+	return UINT64_C(1) << (p & (GROUP_PIECES - 1));
+}
+
+/* Index of piece p's map in its group's array. */
+static inline unsigned int piece_rank(const struct slot_detail *d, uint32_t p)
+{
+	return (unsigned int)__builtin_popcountll(d->mixed[p >> GROUP_SHIFT] &
+						  (piece_bit(p) - 1));
+}
+
+/* The attribute of piece p of a mixed slot; safe without a hold. */
+static inline unsigned int state_piece(const struct slot_detail *d,
+				       uint32_t p)
+{
+	if (mask_get(&d->mixed[p >> GROUP_SHIFT]) & piece_bit(p))
+		return GMEM_ATTR_MIXED;
+	return (mask_get(&d->shared[p >> GROUP_SHIFT]) & piece_bit(p)) != 0;
+}
 
 static inline struct slot_detail *slot_detail_peek(const struct slot *s)
 {
@@ -153,10 +188,81 @@ void state_unreserve(struct state_mem *m, struct state_reserve *r);
  * needed none); cannot fail. */
 void state_set(struct slot *s, uint32_t a, uint32_t b, unsigned int attr,
 	       struct state_reserve *r, struct retired *retired);
+/*
+ * The common changes, made inline in the caller under the STATE hold: no
+ * change at all, a whole uniform slot, a whole piece of a mixed slot,
+ * frames of a mixed piece. STATE_QUICK_NO: not one of them, nothing
+ * changed; otherwise the change is made, and for _PIECE and _SLOT the
+ * piece or the slot may have become uniform: state_finish must follow.
+ */
+enum state_quick {
+	STATE_QUICK_DONE,
+	STATE_QUICK_NO,
+	STATE_QUICK_PIECE,
+	STATE_QUICK_SLOT,
+};
+
+static inline enum state_quick state_set_quick(struct slot *s, uint32_t a,
+					       uint32_t b, unsigned int attr)
+{
+	struct slot_detail *d = s->detail;
+	uint32_t p = a >> PIECE_SHIFT, lo, hi;
+	unsigned int g = p >> GROUP_SHIFT;
+	uint64_t bit = piece_bit(p), sh, *map;
+
+	if (!d) {
+		if (a == 0 && b == SLOT_FRAMES)
+			__atomic_store_n(&s->attr, (uint8_t)attr,
+					 __ATOMIC_RELAXED);
+		else if (s->attr != attr)
+			return STATE_QUICK_NO;
+		return STATE_QUICK_DONE;
+	}
+	if (p != (b - 1) >> PIECE_SHIFT)
+		return STATE_QUICK_NO;
+	sh = d->shared[g];
+	if (!(d->mixed[g] & bit)) {
+		if (!(sh & bit) == !attr)
+			return STATE_QUICK_DONE;
+		if (b - a != PIECE_FRAMES)
+			return STATE_QUICK_NO;
+		/* Toggling workloads make attr random: no branch on it. */
+		mask_put(&d->shared[g], sh ^ bit);
+		d->nshared = (uint16_t)(d->nshared + 2 * attr - 1);
+		return !d->nshared || d->nshared == SLOT_PIECES
+			       ? STATE_QUICK_SLOT : STATE_QUICK_DONE;
+	}
+	if (b - a == PIECE_FRAMES)
+		return STATE_QUICK_NO;
+	map = d->maps[g][piece_rank(d, p)];
+	lo = a & (PIECE_FRAMES - 1);
+	hi = b - (p << PIECE_SHIFT);
+	if (lo >> 6 == (hi - 1) >> 6) {
+		uint64_t m = bits_word_mask(lo & 63, ((hi - 1) & 63) + 1);
+		uint64_t w = (map[lo >> 6] & ~m) | (m & -(uint64_t)attr);
+
+		map[lo >> 6] = w;
+		return w && ~w ? STATE_QUICK_DONE : STATE_QUICK_PIECE;
+	}
+	bits_assign(map, lo, hi, attr);
+	return STATE_QUICK_PIECE;
+}
+
+/* Completes what state_set_quick answered with q (not _DONE): false (and
+ * no change) if the change needs new memory. */
+bool state_finish(struct slot *s, uint32_t a, uint32_t b, unsigned int attr,
+		  enum state_quick q, struct retired *retired);
+
 /* state_set when the change needs no new memory; false (and no change)
  * when it does. */
-bool state_try_set(struct slot *s, uint32_t a, uint32_t b, unsigned int attr,
-		   struct retired *retired);
+static inline bool state_try_set(struct slot *s, uint32_t a, uint32_t b,
+				 unsigned int attr, struct retired *retired)
+{
+	enum state_quick q = state_set_quick(s, a, b, attr);
+
+	return q == STATE_QUICK_DONE || state_finish(s, a, b, attr, q, retired);
+}
+
 /* Detaches all detail of s (for release of the slot). */
 void state_clear(struct slot *s, struct retired *retired);
 void retired_free(struct state_mem *m, struct retired *retired);
