@@ -353,7 +353,7 @@ int main(int argc, char **argv)
 	};
 	const char *trace = NULL;
 	uint64_t seed = 0x5eed, uni, alt;
-	int runs = 5, json = 0, c, i, nw = 5;
+	int runs = 9, json = 0, c, i, nw = 5;
 	struct target t[16];
 	struct w5 w5;
 	int nt = 0;

@@ -20,7 +20,8 @@ struct gmem_txn {
 	uint64_t gfn, end;
 	unsigned int attr;
 	bool on_heap;
-	struct state_reserve res[2];	/* first and last slot */
+	struct state_need need[2];	/* first and last slot */
+	struct state_reserve res[2];
 	struct gmem_run *runs;		/* the runs that change */
 	uint32_t nruns, cap;
 };
@@ -64,30 +65,39 @@ static int txn_init(struct gmem_txn *t, struct gmem_guest *g, uint64_t gfn,
 	return 0;
 }
 
-/* Plans the end slots; with reserve, allocates what they need. Returns
- * whether t->res already covers the plan (reserve: 0 or -ENOMEM). */
-static int txn_plan(struct gmem_txn *t, bool reserve, uint64_t *fail)
+/* Plans the end slots into t->need; whether t->res covers the plan. The
+ * caller holds the slots (STATE, or TXN which keeps other writers out). */
+static bool txn_plan(struct gmem_txn *t)
 {
 	uint64_t lo = first_slot(t), hi = last_slot(t);
-	int covered = 1;
+	bool covered = true;
 	unsigned int k;
 
-	for (k = 0; k < 2 && (k == 0 || hi != lo); k++) {
+	for (k = 0; k < 2; k++) {
 		uint64_t si = k ? hi : lo;
-		struct state_need need;
 		uint32_t a, b;
 
+		memset(&t->need[k], 0, sizeof(t->need[k]));
+		if (k && hi == lo)
+			break;
 		slot_span(si, t->gfn, t->end, &a, &b);
-		state_plan(txn_slot(t, si), a, b, t->attr, &need);
-		if (state_reserve_covers(&t->res[k], &need))
-			continue;
-		covered = 0;
-		if (reserve && state_reserve(&t->g->mem, &need, &t->res[k])) {
-			*fail = (si << SLOT_SHIFT) + a;
+		state_plan(txn_slot(t, si), a, b, t->attr, &t->need[k]);
+		covered &= state_reserve_covers(&t->res[k], &t->need[k]);
+	}
+	return covered;
+}
+
+/* Allocates what the plan asks for; needs no hold. */
+static int txn_reserve(struct gmem_txn *t, uint64_t *fail)
+{
+	unsigned int k;
+
+	for (k = 0; k < 2; k++)
+		if (state_reserve(&t->g->mem, &t->need[k], &t->res[k])) {
+			*fail = k ? last_slot(t) << SLOT_SHIFT : t->gfn;
 			return -ENOMEM;
 		}
-	}
-	return reserve ? 0 : covered;
+	return 0;
 }
 
 /* Applies the change; the caller holds every slot against writers. */
@@ -146,11 +156,11 @@ static int convert_direct(struct gmem_txn *t, uint64_t *fail)
 				return 1;
 			}
 		}
-		if (txn_plan(t, false, fail))
+		if (txn_plan(t))
 			break;
 		/* Allocate without holding a spin lock, then look again. */
 		slots_state_unlock(t, lo, hi + 1);
-		err = txn_plan(t, true, fail);
+		err = txn_reserve(t, fail);
 		if (err) {
 			txn_release(t, NULL);
 			return err;
@@ -246,7 +256,8 @@ static int txn_prepare(struct gmem_txn *t, uint64_t *fail)
 	int err;
 
 	slots_txn(t, true);
-	err = txn_plan(t, true, fail);
+	txn_plan(t);
+	err = txn_reserve(t, fail);
 	if (!err && t->g->nlisteners)
 		err = collect_runs(t, fail);
 	if (!err)

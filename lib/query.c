@@ -63,11 +63,15 @@ unsigned int slot_range(const struct slot *s, uint32_t a, uint32_t b)
 	unsigned int v;
 	uint32_t seq;
 
-	/* Whole pieces are answered from the masks, without a hold. */
-	if (slot_read_begin(w, &seq)) {
-		d = slot_detail_peek(s);
-		if (!d)
-			return slot_attr_peek(s);
+	/*
+	 * A uniform slot is answered from its attribute (attr is stored
+	 * before detail is cleared, so the pair read here held at some
+	 * moment of this call); whole pieces from the masks, both without
+	 * a hold.
+	 */
+	if (!slot_detail_peek(s))
+		return slot_attr_peek(s);
+	if (slot_read_begin(w, &seq) && (d = slot_detail_peek(s))) {
 		if (!((a | b) & (PIECE_FRAMES - 1))) {
 			v = state_pieces(d, a >> PIECE_SHIFT, b >> PIECE_SHIFT);
 			if (slot_read_valid(w, seq))
@@ -193,15 +197,14 @@ int gmem_range_attr(const struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 	uint32_t seq, a = slot_off(gfn);
 	unsigned int v;
 
-	if (!g || !attr || !(s = guest_slot_whole(g, gfn, npages)) ||
-	    !slot_read_begin(slot_lockw(s), &seq))
+	if (!g || !attr || !(s = guest_slot_whole(g, gfn, npages)))
 		return range_attr_general(g, gfn, npages, attr);
-	d = slot_detail_peek(s);
-	if (!d) {
+	if (!slot_detail_peek(s)) {
 		*attr = slot_attr_peek(s);
 		return 0;
 	}
-	if (npages != PIECE_FRAMES || (a & (PIECE_FRAMES - 1)))
+	if (npages != PIECE_FRAMES || (a & (PIECE_FRAMES - 1)) ||
+	    !slot_read_begin(slot_lockw(s), &seq) || !(d = slot_detail_peek(s)))
 		return range_attr_general(g, gfn, npages, attr);
 	v = state_piece(d, a >> PIECE_SHIFT);
 	if (!slot_read_valid(slot_lockw(s), seq))

@@ -10,14 +10,14 @@ static void *ta_alloc(void *ctx, size_t size, size_t align)
 	struct test_alloc *ta = ctx;
 	void *p = NULL;
 
-	ta->calls++;
-	if (ta->fail_at && ta->calls == ta->fail_at)
+	/* The library may call from several threads at once. */
+	if (__atomic_add_fetch(&ta->calls, 1, __ATOMIC_RELAXED) == ta->fail_at)
 		return NULL;
 	if (posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align,
 			   size))
 		return NULL;
-	ta->live_bytes += (int64_t)size;
-	ta->live_objects++;
+	__atomic_add_fetch(&ta->live_bytes, (int64_t)size, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&ta->live_objects, 1, __ATOMIC_RELAXED);
 	return p;
 }
 
@@ -25,8 +25,8 @@ static void ta_free(void *ctx, void *ptr, size_t size)
 {
 	struct test_alloc *ta = ctx;
 
-	ta->live_bytes -= (int64_t)size;
-	ta->live_objects--;
+	__atomic_sub_fetch(&ta->live_bytes, (int64_t)size, __ATOMIC_RELAXED);
+	__atomic_sub_fetch(&ta->live_objects, 1, __ATOMIC_RELAXED);
 	free(ptr);
 }
 
