@@ -20,6 +20,14 @@ c++ -std=c++11 -pedantic -Wall -Wextra -Werror $cflags \
 cc "$src/tests/consumer/tiny.c" $cflags $libs -o "$work/tiny"
 LD_LIBRARY_PATH=$libdir "$work/tiny"
 
+# The README's embedding example, as written there, builds and works.
+awk '/^```c$/ { on = 1; next } /^```$/ { on = 0 } on' "$src/README.md" \
+	> "$work/readme.c"
+grep -q '^int setup(' "$work/readme.c"
+cc -std=c99 -Wall -Wextra -Werror $cflags "$work/readme.c" \
+	"$src/tests/consumer/readme_main.c" $libs -o "$work/readme"
+LD_LIBRARY_PATH=$libdir "$work/readme"
+
 # Only gmem_* symbols, all at LIBGMEM_1.0; and the SONAME.
 so="$libdir/libgmem.so.1"
 bad=$(nm -D --defined-only "$so" |
