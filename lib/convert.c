@@ -334,7 +334,9 @@ int gmem_convert(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 	enum state_quick q;
 	struct slot *s;
 
-	if (!g || opts || attr > GMEM_ATTR_SHARED || g->nlisteners)
+	if (!g || attr > GMEM_ATTR_SHARED || g->nlisteners ||
+	    (opts && (opts_check(opts, sizeof(*opts)) ||
+		      OPTS_GET(opts, flags, 0))))
 		return convert_general(g, gfn, npages, attr, opts);
 	s = guest_slot_whole(g, gfn, npages);
 	if (!s || !slot_state_lock_if(&s->lock, true))

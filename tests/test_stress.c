@@ -18,7 +18,7 @@
  * at the end; the listener's tally of shared frames must match the
  * guest's.
  *
- * GMEM_STRESS_OPS: conversions per writer (default 200,000).
+ * GMEM_STRESS_OPS: conversions per writer (default 1,000,000).
  * GMEM_STRESS_MALLOC=1: both runs on the malloc heap (for ThreadSanitizer,
  * which cannot see the ordering jemalloc gives to reused memory).
  */
@@ -282,7 +282,7 @@ static void run_stress(bool with_listener)
 {
 	struct test_alloc ta;
 	GMEM_OPTS(gmem_pool_opts, po, .alloc = &ta.ops);
-	struct stress st = { .ops = test_env_u64("GMEM_STRESS_OPS", 200000) };
+	struct stress st = { .ops = test_env_u64("GMEM_STRESS_OPS", 1000000) };
 	pthread_t th[WRITERS + 1 + READERS];
 	struct worker wk[WRITERS + 1 + READERS];
 	GMEM_OPTS(gmem_guest_stats, stats, .meta_bytes = 0);
