@@ -71,6 +71,19 @@ static uint64_t *piece_map_of(const struct slot_detail *d, uint32_t p)
 	return d->maps[p >> GROUP_SHIFT][piece_rank(d, p)];
 }
 
+/* The part of pieces [lo, hi) in lo's group: the group *g, the pieces'
+ * mask *m in it; returns where the part ends. */
+static uint32_t group_span(uint32_t lo, uint32_t hi, unsigned int *g,
+			   uint64_t *m)
+{
+	uint32_t end = ((lo >> GROUP_SHIFT) + 1) << GROUP_SHIFT;
+
+	end = end < hi ? end : hi;
+	*g = lo >> GROUP_SHIFT;
+	*m = bits_word_mask(lo & GROUP_MASK, end - (*g << GROUP_SHIFT));
+	return end;
+}
+
 static bool no_mixed(const struct slot_detail *d)
 {
 	uint64_t any = 0;
@@ -109,21 +122,17 @@ static unsigned int piece_range(const struct slot_detail *d, uint32_t p,
 unsigned int state_pieces(const struct slot_detail *d, uint32_t lo,
 			  uint32_t hi)
 {
-	uint32_t n = 0, total = hi - lo;
+	uint32_t n = 0, total = hi - lo, end;
+	unsigned int g;
+	uint64_t m;
 
 	if (total == 1)
 		return state_piece(d, lo);
-	while (lo < hi) {
-		unsigned int g = lo >> GROUP_SHIFT;
-		uint32_t end = (g + 1) << GROUP_SHIFT < hi ? (g + 1) << GROUP_SHIFT
-							  : hi;
-		uint64_t m = bits_word_mask(lo & GROUP_MASK,
-					    end - (g << GROUP_SHIFT));
-
+	for (; lo < hi; lo = end) {
+		end = group_span(lo, hi, &g, &m);
 		if (mask_get(&d->mixed[g]) & m)
 			return GMEM_ATTR_MIXED;
 		n += (uint32_t)__builtin_popcountll(mask_get(&d->shared[g]) & m);
-		lo = end;
 	}
 	return n == 0 ? GMEM_ATTR_PRIVATE
 	       : n == total ? GMEM_ATTR_SHARED : GMEM_ATTR_MIXED;
@@ -496,15 +505,15 @@ static uint64_t *group_insert(struct slot_detail *d, uint32_t p,
 static void set_full_pieces(struct slot_detail *d, uint32_t lo, uint32_t hi,
 			    unsigned int attr, unsigned int *emptied)
 {
-	while (lo < hi) {
-		unsigned int g = lo >> GROUP_SHIFT;
-		uint32_t end = (g + 1) << GROUP_SHIFT < hi ? (g + 1) << GROUP_SHIFT
-							  : hi;
-		uint64_t m = bits_word_mask(lo & GROUP_MASK,
-					    end - (g << GROUP_SHIFT));
-		unsigned int ns = (unsigned int)__builtin_popcountll(
-			d->shared[g] & m);
+	uint32_t end;
+	unsigned int g;
+	uint64_t m;
 
+	for (; lo < hi; lo = end) {
+		unsigned int ns;
+
+		end = group_span(lo, hi, &g, &m);
+		ns = (unsigned int)__builtin_popcountll(d->shared[g] & m);
 		if (d->mixed[g] & m) {
 			group_remove(d, g, m);
 			*emptied |= 1u << g;
@@ -516,7 +525,6 @@ static void set_full_pieces(struct slot_detail *d, uint32_t lo, uint32_t hi,
 			mask_put(&d->shared[g], d->shared[g] & ~m);
 			d->nshared = (uint16_t)(d->nshared - ns);
 		}
-		lo = end;
 	}
 }
 
