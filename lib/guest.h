@@ -49,12 +49,12 @@ static inline struct slot *guest_slot(const struct gmem_guest *g,
 static inline struct slot *guest_slot_whole(const struct gmem_guest *g,
 					    uint64_t gfn, uint64_t npages)
 {
-	struct slot *s = guest_slot(g, gfn);
+	uint64_t i = (gfn >> SLOT_SHIFT) - g->slot_base;
 
-	if (!s || !s->region ||
+	if (i >= g->nslots || !g->slots[i].region ||
 	    npages - 1 >= SLOT_FRAMES - (gfn & (SLOT_FRAMES - 1)))
 		return NULL;
-	return s;
+	return &g->slots[i];
 }
 
 /* The lock word of a slot that queries see as const: locking is not a
