@@ -95,7 +95,8 @@ static void assign(struct bitmap *b, uint64_t lo, uint64_t hi,
 	}
 }
 
-static int bm_convert(void *ctx, uint64_t gfn, uint64_t n, unsigned int attr)
+static STORE_OP int bm_convert(void *ctx, uint64_t gfn, uint64_t n,
+			       unsigned int attr)
 {
 	struct bitmap *b = ctx;
 
@@ -121,7 +122,8 @@ static unsigned int range_attr(const struct bitmap *b, uint64_t gfn,
 							     : (unsigned)first;
 }
 
-static unsigned int bm_range_attr(void *ctx, uint64_t gfn, uint64_t n)
+static STORE_OP unsigned int bm_range_attr(void *ctx, uint64_t gfn,
+					   uint64_t n)
 {
 	struct bitmap *b = ctx;
 	unsigned int v;

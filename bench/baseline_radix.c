@@ -127,7 +127,8 @@ static void rx_destroy(void *ctx)
 	free(r);
 }
 
-static int rx_convert(void *ctx, uint64_t gfn, uint64_t n, unsigned int attr)
+static STORE_OP int rx_convert(void *ctx, uint64_t gfn, uint64_t n,
+			       unsigned int attr)
 {
 	uint64_t f;
 
@@ -136,7 +137,8 @@ static int rx_convert(void *ctx, uint64_t gfn, uint64_t n, unsigned int attr)
 	return 0;
 }
 
-static unsigned int rx_range_attr(void *ctx, uint64_t gfn, uint64_t n)
+static STORE_OP unsigned int rx_range_attr(void *ctx, uint64_t gfn,
+					   uint64_t n)
 {
 	int first = load(ctx, gfn);
 	uint64_t f;

@@ -26,12 +26,18 @@ struct impl {
 	/* 0 private, 1 shared, 2 mixed */
 	unsigned int (*range_attr)(void *ctx, uint64_t gfn, uint64_t n);
 	uint64_t (*meta_bytes)(void *ctx);
-	/* The timed loops, with the store's own calls inlined in them as an
-	 * embedder would call it: 0 or -1 if a conversion failed; the sum
-	 * of the query results. */
+	/* The timed loops, calling the store's operations directly (no
+	 * function pointer): 0 or -1 if a conversion failed; the sum of the
+	 * query results. */
 	int (*convert_all)(void *ctx, const struct op *ops, uint64_t n);
 	unsigned int (*query_all)(void *ctx, const struct op *ops, uint64_t n);
 };
+
+/*
+ * A baseline's convert and range_attr: one call each, never inlined into
+ * the timed loop, just as every libgmem call is a call into the library.
+ */
+#define STORE_OP __attribute__((noinline))
 
 /* Defines prefix_convert_all and prefix_query_all over a store's
  * convert and range_attr functions of the same file. */
