@@ -7,5 +7,6 @@
 #include <gmem/pool.h>
 #include <gmem/guest.h>
 #include <gmem/convert.h>
+#include <gmem/pt.h>
 
 #endif /* GMEM_H */

@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Page-table geometries and minimal covers.
+ *
+ * A geometry describes a page-table format by its levels, root first:
+ * how much one entry maps, how many entries one table holds, whether an
+ * entry may map memory itself (a leaf: page or block) or only point to
+ * the next table, and how many adjacent leaf entries a contiguous hint
+ * joins into one TLB entry (arm64's contiguous bit). The built-in ones
+ * come from gmem_pt_geometry(); an embedder may describe its own (an
+ * IOMMU's page sizes, say) in the same struct.
+ *
+ * The cover of a range mapped linearly (guest frame gfn + i to host frame
+ * pfn + i) is the set of leaves with the fewest entries: each leaf
+ * aligned to its size in both guest and host frames. Leaf sizes of a
+ * geometry are powers of two, so taking at each step the largest leaf
+ * that is aligned and fits is optimal, and the cover is unique.
+ *
+ * All functions here are pure: thread-safe, no allocation.
+ */
+#ifndef GMEM_PT_H
+#define GMEM_PT_H
+
+#include <gmem/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GMEM_PT_MAX_LEVELS 6
+
+enum gmem_pt_arch {
+	GMEM_PT_X86_4LEVEL,	/* EPT/NPT 4-level: 4 KiB, 2 MiB, 1 GiB */
+	GMEM_PT_X86_5LEVEL,	/* 5-level: the same leaves, one more table */
+	GMEM_PT_ARM64_4K,	/* stage 2, 4 KiB granule, 48-bit IPA */
+	GMEM_PT_ARM64_16K,	/* 16 KiB granule, 48-bit IPA */
+	GMEM_PT_ARM64_64K,	/* 64 KiB granule, 48-bit IPA */
+	GMEM_PT_S390,		/* DAT: 4 KiB pages, 1 MiB segments, 2 GiB
+				 * region-third entries */
+	GMEM_PT_RISCV_SV39,
+	GMEM_PT_RISCV_SV48,
+	GMEM_PT_RISCV_SV57,
+};
+
+struct gmem_pt_level {
+	uint8_t entry_shift;	/* log2 of the bytes one entry maps */
+	uint8_t index_bits;	/* log2 of the entries of one table */
+	uint8_t leaf;		/* 1: an entry may map memory itself */
+	uint8_t contig_bits;	/* log2 of the leaf entries one contiguous
+				 * hint joins; 0: no hint at this level */
+};
+
+/*
+ * Levels root first. Rules a geometry must keep (checked wherever one is
+ * passed in, -EINVAL otherwise): 1 to GMEM_PT_MAX_LEVELS levels; each
+ * level's entry maps exactly one table of the next level (entry_shift of
+ * a level = entry_shift + index_bits of the next); the last level is a
+ * leaf level mapping at least one frame; contiguous hints only on leaf
+ * levels and at most index_bits; the root maps at most 64 address bits.
+ */
+struct gmem_pt_geometry {
+	size_t sz;
+	const char *name;
+	uint32_t nlevels;
+	struct gmem_pt_level level[GMEM_PT_MAX_LEVELS];
+};
+
+/*
+ * Fills geom with a built-in geometry. The caller sets geom->sz (use
+ * GMEM_OPTS). -EINVAL for an unknown arch.
+ */
+GMEM_API int gmem_pt_geometry(enum gmem_pt_arch arch,
+			      struct gmem_pt_geometry *geom);
+
+/* One leaf of a cover: npages frames from gfn mapped to pfn. */
+struct gmem_pt_leaf {
+	uint64_t gfn;
+	uint64_t pfn;
+	uint64_t npages;
+	uint32_t level;		/* index in the geometry's level[] */
+	uint32_t flags;		/* GMEM_PT_LEAF_* */
+};
+
+/* The leaf is 2^contig_bits entries of its level under one contiguous
+ * hint; without it, it is one entry. */
+#define GMEM_PT_LEAF_CONTIG (1u << 0)
+
+/* Called for each leaf in address order; a negative return stops the
+ * cover and is returned by it. */
+typedef int (*gmem_pt_leaf_fn)(void *ctx, const struct gmem_pt_leaf *leaf);
+
+/* Do not use contiguous hints. */
+#define GMEM_PT_COVER_NO_CONTIG (1u << 0)
+
+struct gmem_pt_cover_opts {
+	size_t sz;
+	uint32_t flags;		/* GMEM_PT_COVER_* */
+	uint64_t nleaves;	/* out: leaves of the cover */
+	uint64_t nentries;	/* out: entries written, a contiguous leaf
+				 * counting 2^contig_bits */
+};
+
+/*
+ * The minimal cover of guest frames [gfn, gfn + npages) mapped to host
+ * frames from pfn: fn (which may be NULL to only count) is called for
+ * each leaf. Errors: -EINVAL for a NULL or invalid geometry, unknown
+ * flags, zero npages, or a range or pfn not aligned to the smallest leaf
+ * (the geometry's granule); -EOVERFLOW if a range wraps or leaves the
+ * frame space; -ERANGE if it goes beyond what the root maps.
+ */
+GMEM_API int gmem_pt_cover(const struct gmem_pt_geometry *geom, uint64_t gfn,
+			   uint64_t pfn, uint64_t npages, gmem_pt_leaf_fn fn,
+			   void *ctx, struct gmem_pt_cover_opts *opts);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GMEM_PT_H */
