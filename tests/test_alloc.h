@@ -26,4 +26,22 @@ int test_run_suite(struct Suite *s);
 /* Reads a size from the environment, for runs under memory checkers. */
 uint64_t test_env_u64(const char *name, uint64_t def);
 
+/*
+ * Check's ck_assert records every passing check with a system call: hot
+ * loops use these, which only call Check on a failure.
+ */
+#define EXPECT_EQ(a, b)                                                      \
+	do {                                                                 \
+		unsigned long long a_ = (a), b_ = (b);                       \
+									     \
+		if (a_ != b_)                                                \
+			ck_abort_msg("%s == %s: %llu != %llu", #a, #b, a_,   \
+				     b_);                                    \
+	} while (0)
+#define EXPECT(cond)                                                         \
+	do {                                                                 \
+		if (!(cond))                                                 \
+			ck_abort_msg("%s", #cond);                           \
+	} while (0)
+
 #endif

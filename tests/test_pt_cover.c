@@ -23,22 +23,6 @@
 #define GIB_B (UINT64_C(1) << 30)
 #define FRAMES(bytes) ((bytes) >> GMEM_FRAME_SHIFT)
 
-/* Check's ck_assert records every passing check with a system call: in
- * the hot loops only a failure goes to Check. */
-#define EXPECT_EQ(a, b)                                                      \
-	do {                                                                 \
-		unsigned long long a_ = (a), b_ = (b);                       \
-									     \
-		if (a_ != b_)                                                \
-			ck_abort_msg("%s == %s: %llu != %llu", #a, #b, a_,   \
-				     b_);                                    \
-	} while (0)
-#define EXPECT(cond)                                                         \
-	do {                                                                 \
-		if (!(cond))                                                 \
-			ck_abort_msg("%s", #cond);                           \
-	} while (0)
-
 static struct gmem_pt_geometry geom_of(enum gmem_pt_arch arch)
 {
 	GMEM_OPTS(gmem_pt_geometry, g, .nlevels = 0);

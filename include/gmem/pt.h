@@ -112,6 +112,31 @@ GMEM_API int gmem_pt_cover(const struct gmem_pt_geometry *geom, uint64_t gfn,
 			   uint64_t pfn, uint64_t npages, gmem_pt_leaf_fn fn,
 			   void *ctx, struct gmem_pt_cover_opts *opts);
 
+/* Which frames of a guest a page table maps. */
+enum gmem_pt_view {
+	GMEM_PT_VIEW_ALL,	/* every frame in a region (pKVM-like) */
+	GMEM_PT_VIEW_PRIVATE,	/* private frames (a CoCo private stage 2) */
+	GMEM_PT_VIEW_SHARED,	/* shared frames (the VMM's or IOMMU's view) */
+};
+
+struct gmem_guest;
+
+/*
+ * The minimal cover of the frames of [gfn, gfn + npages) that are in a
+ * region and in the view: gmem_pt_cover over each stretch that is in the
+ * view and mapped linearly (one block, or physically adjacent blocks),
+ * in address order; frames outside regions are skipped. Errors as
+ * gmem_pt_cover, -EINVAL for an unknown view, and -EINVAL if a stretch
+ * is not aligned to the geometry's granule. Any thread; a conversion
+ * running at the same time is seen per 1 GiB slot before or after it.
+ */
+GMEM_API int gmem_pt_view_cover(const struct gmem_guest *guest,
+				enum gmem_pt_view view,
+				const struct gmem_pt_geometry *geom,
+				uint64_t gfn, uint64_t npages,
+				gmem_pt_leaf_fn fn, void *ctx,
+				struct gmem_pt_cover_opts *opts);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The minimal cover of a guest's view: stretches in the view that are
+ * mapped linearly, each covered by gmem_pt_cover. */
+#include <errno.h>
+
+#include "guest.h"
+#include "opts.h"
+#include "pt.h"
+
+/* The end of the linear mapping from gfn, which is in a bound slot: the
+ * next slot whose block does not follow on in host frames, or limit. */
+static uint64_t linear_end(const struct gmem_guest *g, uint64_t gfn,
+			   uint64_t limit)
+{
+	const struct slot *s = guest_slot(g, gfn);
+	uint64_t next = ((gfn >> SLOT_SHIFT) + 1) << SLOT_SHIFT;
+
+	while (next < limit) {
+		const struct slot *t = guest_slot(g, next);
+
+		if (!t || !t->bound || t->pfn != s->pfn + SLOT_FRAMES)
+			return next;
+		s = t;
+		next += SLOT_FRAMES;
+	}
+	return limit;
+}
+
+struct tally {
+	uint64_t nleaves, nentries;
+};
+
+/* Covers [gfn, end), in one region and in the view, extent by extent. */
+static int cover_stretch(const struct gmem_guest *g,
+			 const struct gmem_pt_geometry *geom, uint64_t gfn,
+			 uint64_t end, gmem_pt_leaf_fn fn, void *ctx,
+			 uint32_t flags, struct tally *t)
+{
+	while (gfn < end) {
+		GMEM_OPTS(gmem_pt_cover_opts, o, .flags = flags);
+		uint64_t stop = linear_end(g, gfn, end);
+		int err = gmem_pt_cover(geom, gfn,
+					guest_slot(g, gfn)->pfn + slot_off(gfn),
+					stop - gfn, fn, ctx, &o);
+
+		t->nleaves += o.nleaves;
+		t->nentries += o.nentries;
+		if (err)
+			return err;
+		gfn = stop;
+	}
+	return 0;
+}
+
+int gmem_pt_view_cover(const struct gmem_guest *g, enum gmem_pt_view view,
+		       const struct gmem_pt_geometry *geom, uint64_t gfn,
+		       uint64_t npages, gmem_pt_leaf_fn fn, void *ctx,
+		       struct gmem_pt_cover_opts *opts)
+{
+	uint32_t flags = OPTS_GET(opts, flags, 0);
+	uint64_t end = gfn + npages;
+	struct tally t = { 0, 0 };
+	int err = opts_check(opts, sizeof(*opts));
+	uint32_t i;
+
+	if (err)
+		return err;
+	if (!g || (unsigned int)view > GMEM_PT_VIEW_SHARED || !npages ||
+	    (flags & ~GMEM_PT_COVER_NO_CONTIG))
+		return -EINVAL;
+	if (gfn >= GMEM_FRAME_LIMIT || npages > GMEM_FRAME_LIMIT - gfn)
+		return -EOVERFLOW;
+	for (i = 0; !err && i < g->nregions; i++) {
+		const struct region *r = g->regions[i];
+		uint64_t at = r->gfn > gfn ? r->gfn : gfn;
+		uint64_t stop = r->end < end ? r->end : end;
+
+		while (!err && at < stop) {
+			struct gmem_run run = { .npages = stop - at };
+
+			if (view != GMEM_PT_VIEW_ALL)
+				guest_run(g, at, stop - at, true, &run);
+			if (view == GMEM_PT_VIEW_ALL ||
+			    run.attr == (view == GMEM_PT_VIEW_SHARED))
+				err = cover_stretch(g, geom, at,
+						    at + run.npages, fn, ctx,
+						    flags, &t);
+			at += run.npages;
+		}
+	}
+	OPTS_SET(opts, nleaves, t.nleaves);
+	OPTS_SET(opts, nentries, t.nentries);
+	return err;
+}
