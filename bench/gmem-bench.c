@@ -16,7 +16,9 @@
 
 #include <gmem.h>
 
+#include "covers.h"
 #include "impl.h"
+#include "util.h"
 
 #define GUEST_FRAMES (UINT64_C(4) << 18)	/* 4 GiB */
 #define PIECE 512
@@ -43,23 +45,7 @@ static const struct impl *impls[] = { &impl_gmem, &impl_bitmap, &impl_radix,
 				      &impl_bitmap_bare };
 #define NIMPL (sizeof(impls) / sizeof(impls[0]))
 
-static uint64_t rng = 1;
-
-static uint64_t rnd(void)
-{
-	rng ^= rng >> 12;
-	rng ^= rng << 25;
-	rng ^= rng >> 27;
-	return rng * UINT64_C(2685821657736338717);
-}
-
-static double now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
-}
+uint64_t bench_rng = 1;
 
 static struct op *ops_alloc(uint64_t n)
 {
@@ -104,13 +90,6 @@ static void gen_queries(struct workload *w, uint64_t nops)
 		w->ops[i] = (struct op){
 			.gfn = rnd() % (GUEST_FRAMES / PIECE) * PIECE,
 			.n = PIECE };
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 static volatile unsigned int sink;
@@ -191,8 +170,7 @@ static void run_workload(const struct workload *w, int runs)
 					   &res[i].meta_bytes);
 		}
 	for (i = 0; i < NIMPL; i++) {
-		qsort(t[i], (size_t)runs, sizeof(t[i][0]), cmp_double);
-		res[i].ns_per_op = t[i][runs / 2];
+		res[i].ns_per_op = median(t[i], runs);
 		rows[nrows++] = (struct row){ w->name, impls[i]->name, res[i],
 					      res[i].ns_per_op /
 						      res[0].ns_per_op };
@@ -355,7 +333,9 @@ int main(int argc, char **argv)
 	uint64_t seed = 0x5eed, uni, alt;
 	int runs = 9, json = 0, c, i, nw = 5;
 	struct target t[16];
+	struct cover_row crow[64];
 	struct w5 w5;
+	int nc;
 	int nt = 0;
 
 	while ((c = getopt_long(argc, argv, "r:s:jt:h", lopts, NULL)) != -1) {
@@ -382,7 +362,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "gmem-bench: --runs must be 1..63\n");
 		return 2;
 	}
-	rng = seed ? seed : 1;
+	bench_rng = seed ? seed : 1;
 	gen_toggle(&w[0], 1000000, 1);
 	gen_toggle(&w[1], 100000, PIECE);
 	gen_toggle(&w[2], 1000, GIB);
@@ -408,6 +388,7 @@ int main(int argc, char **argv)
 	/* The cost of one more uniform block, the guest's own struct apart. */
 	uni = (gmem_meta_pattern(68, 0) - gmem_meta_pattern(4, 0)) / 64;
 	alt = gmem_meta_pattern(1, 1);
+	nc = covers_run(runs < 5 ? runs : 5, crow, 64);
 
 	if (json) {
 		printf("{\"version\":%u,\"runs\":%d,\"seed\":%llu,\"results\":[",
@@ -424,11 +405,13 @@ int main(int argc, char **argv)
 		printf("],\"w5\":{\"total_ms\":%.3f,\"create_ms\":%.3f,"
 		       "\"convert_ms\":%.3f,\"query_ms\":%.3f,\"queries\":%llu,"
 		       "\"meta_bytes\":%llu},\"meta_uniform_gib\":%llu,"
-		       "\"meta_alternating_gib\":%llu,\"targets\":[",
+		       "\"meta_alternating_gib\":%llu,\"covers\":[",
 		       w5.total_ms, w5.create_ms, w5.convert_ms, w5.query_ms,
 		       (unsigned long long)w5.queries,
 		       (unsigned long long)w5.meta_bytes,
 		       (unsigned long long)uni, (unsigned long long)alt);
+		covers_print(crow, nc, json);
+		printf("],\"targets\":[");
 	} else {
 		printf("gmem-bench %u.%u.%u: median of %d runs, seed %#llx, "
 		       "4 GiB guest starting private\n\n",
@@ -461,6 +444,7 @@ int main(int argc, char **argv)
 		       "frames %llu bytes (bitmap: %llu always)\n",
 		       (unsigned long long)uni, (unsigned long long)alt,
 		       (unsigned long long)(GIB / 8));
+		covers_print(crow, nc, json);
 	}
 	t[nt++] = (struct target){ "W1 ns/op", find_row("W1", "libgmem")->r.ns_per_op, 25, 1 };
 	t[nt++] = (struct target){ "W1 libgmem / bitmap", 1 / find_row("W1", "bitmap")->ratio, 1.3, 1 };

@@ -27,4 +27,15 @@ struct pt_sizes {
 int pt_sizes_of(const struct gmem_pt_geometry *geom, bool no_contig,
 		struct pt_sizes *sizes);
 
+struct pt_tally {
+	uint64_t nleaves, nentries;
+};
+
+/* gmem_pt_cover with the geometry checked and sized already; adds to t
+ * the leaves it passes to fn. */
+int pt_cover_run(const struct gmem_pt_geometry *geom,
+		 const struct pt_sizes *sz, uint64_t gfn, uint64_t pfn,
+		 uint64_t npages, gmem_pt_leaf_fn fn, void *ctx,
+		 struct pt_tally *t);
+
 #endif

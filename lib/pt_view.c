@@ -26,25 +26,18 @@ static uint64_t linear_end(const struct gmem_guest *g, uint64_t gfn,
 	return limit;
 }
 
-struct tally {
-	uint64_t nleaves, nentries;
-};
-
 /* Covers [gfn, end), in one region and in the view, extent by extent. */
 static int cover_stretch(const struct gmem_guest *g,
-			 const struct gmem_pt_geometry *geom, uint64_t gfn,
-			 uint64_t end, gmem_pt_leaf_fn fn, void *ctx,
-			 uint32_t flags, struct tally *t)
+			 const struct gmem_pt_geometry *geom,
+			 const struct pt_sizes *sz, uint64_t gfn, uint64_t end,
+			 gmem_pt_leaf_fn fn, void *ctx, struct pt_tally *t)
 {
 	while (gfn < end) {
-		GMEM_OPTS(gmem_pt_cover_opts, o, .flags = flags);
 		uint64_t stop = linear_end(g, gfn, end);
-		int err = gmem_pt_cover(geom, gfn,
-					guest_slot(g, gfn)->pfn + slot_off(gfn),
-					stop - gfn, fn, ctx, &o);
+		int err = pt_cover_run(geom, sz, gfn,
+				       guest_slot(g, gfn)->pfn + slot_off(gfn),
+				       stop - gfn, fn, ctx, t);
 
-		t->nleaves += o.nleaves;
-		t->nentries += o.nentries;
 		if (err)
 			return err;
 		gfn = stop;
@@ -59,14 +52,16 @@ int gmem_pt_view_cover(const struct gmem_guest *g, enum gmem_pt_view view,
 {
 	uint32_t flags = OPTS_GET(opts, flags, 0);
 	uint64_t end = gfn + npages;
-	struct tally t = { 0, 0 };
+	struct pt_tally t = { 0, 0 };
+	struct pt_sizes sz;
 	int err = opts_check(opts, sizeof(*opts));
 	uint32_t i;
 
 	if (err)
 		return err;
 	if (!g || (unsigned int)view > GMEM_PT_VIEW_SHARED || !npages ||
-	    (flags & ~GMEM_PT_COVER_NO_CONTIG))
+	    (flags & ~GMEM_PT_COVER_NO_CONTIG) ||
+	    pt_sizes_of(geom, flags & GMEM_PT_COVER_NO_CONTIG, &sz))
 		return -EINVAL;
 	if (gfn >= GMEM_FRAME_LIMIT || npages > GMEM_FRAME_LIMIT - gfn)
 		return -EOVERFLOW;
@@ -82,9 +77,9 @@ int gmem_pt_view_cover(const struct gmem_guest *g, enum gmem_pt_view view,
 				guest_run(g, at, stop - at, true, &run);
 			if (view == GMEM_PT_VIEW_ALL ||
 			    run.attr == (view == GMEM_PT_VIEW_SHARED))
-				err = cover_stretch(g, geom, at,
+				err = cover_stretch(g, geom, &sz, at,
 						    at + run.npages, fn, ctx,
-						    flags, &t);
+						    &t);
 			at += run.npages;
 		}
 	}
