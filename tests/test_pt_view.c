@@ -6,7 +6,8 @@
  * each to the host frames gmem_translate gives, and there are as few as
  * the minimal covers (test_pt_cover) of the maximal stretches that the
  * test finds on its own: frames in one region, in the view, mapped
- * linearly.
+ * linearly. At random frames, gmem_pt_explain names the leaf the cover
+ * has there, and each blocker it gives for a larger size holds.
  *
  * GMEM_VIEW_ROUNDS: rounds of conversions and checks per layout (4).
  */
@@ -31,6 +32,8 @@ struct seen {
 	struct gmem_guest *g;
 	enum gmem_pt_view view;
 	uint64_t next_gfn, frames, nleaves;
+	struct gmem_pt_leaf *leaves;	/* all of them, if not NULL */
+	size_t cap;
 };
 
 static bool in_view(const struct model *m, enum gmem_pt_view view,
@@ -69,8 +72,96 @@ static int check_leaf(void *ctx, const struct gmem_pt_leaf *leaf)
 		EXPECT_EQ(pfn_of(s->g, f), leaf->pfn + (f - leaf->gfn));
 	s->next_gfn = leaf->gfn + leaf->npages;
 	s->frames += leaf->npages;
+	if (s->leaves) {
+		if (s->nleaves == s->cap) {
+			s->cap *= 2;
+			s->leaves = realloc(s->leaves, s->cap * sizeof(*leaf));
+			EXPECT(s->leaves);
+		}
+		s->leaves[s->nleaves] = *leaf;
+	}
 	s->nleaves++;
 	return 0;
+}
+
+/* The leaf of the cover holding gfn, or NULL. */
+static const struct gmem_pt_leaf *leaf_at(const struct seen *s, uint64_t gfn)
+{
+	size_t lo = 0, hi = s->nleaves;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (s->leaves[mid].gfn + s->leaves[mid].npages <= gfn)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < s->nleaves && s->leaves[lo].gfn <= gfn ? &s->leaves[lo]
+							    : NULL;
+}
+
+/*
+ * gmem_pt_explain agrees with the cover, and each blocker it names for a
+ * larger size holds in the model.
+ */
+static void check_explain(const struct seen *s,
+			  const struct gmem_pt_geometry *geom, uint64_t gfn)
+{
+	GMEM_OPTS(gmem_pt_explain, ex, .flags = 0);
+	const struct gmem_pt_leaf *leaf = leaf_at(s, gfn);
+	const struct model_region *r = model_region_of(s->m, gfn);
+	unsigned int space = geom->level[0].entry_shift +
+			     geom->level[0].index_bits - GMEM_FRAME_SHIFT;
+	int err = gmem_pt_explain(s->g, s->view, geom, gfn, &ex);
+	uint32_t i;
+
+	if (!r) {
+		EXPECT_EQ(err, -ENOENT);
+		return;
+	}
+	if (!in_view(s->m, s->view, gfn)) {
+		EXPECT_EQ(err, -ENXIO);
+		return;
+	}
+	EXPECT_EQ(err, 0);
+	EXPECT(leaf);
+	EXPECT_EQ(ex.leaf.gfn, leaf->gfn);
+	EXPECT_EQ(ex.leaf.npages, leaf->npages);
+	EXPECT_EQ(ex.leaf.pfn, leaf->pfn);
+	EXPECT_EQ(ex.leaf.level, leaf->level);
+	EXPECT_EQ(ex.leaf.flags, leaf->flags);
+	EXPECT(ex.nwhy >= 1 && ex.why[0].blocker == GMEM_PT_BLOCK_NONE &&
+	       ex.why[0].npages == leaf->npages);
+	for (i = 1; i < ex.nwhy; i++) {
+		uint64_t n = ex.why[i].npages, lo = gfn & ~(n - 1), at;
+		uint64_t delta = pfn_of(s->g, gfn) - gfn;
+
+		EXPECT(n > ex.why[i - 1].npages);
+		at = ex.why[i].at_gfn;
+		switch (ex.why[i].blocker) {
+		case GMEM_PT_BLOCK_SPACE:
+			EXPECT(lo + n > UINT64_C(1) << space || space >= 64);
+			break;
+		case GMEM_PT_BLOCK_PFN:
+			EXPECT(delta % n);
+			break;
+		case GMEM_PT_BLOCK_REGION:
+			EXPECT(delta % n == 0 && (lo < r->gfn || lo + n > r->end));
+			break;
+		case GMEM_PT_BLOCK_BLOCKS:
+			EXPECT(at >= lo && at < lo + n && model_region_of(s->m, at));
+			EXPECT(pfn_of(s->g, at) != at + delta);
+			break;
+		case GMEM_PT_BLOCK_MIXED:
+			EXPECT(at >= lo && at < lo + n);
+			EXPECT(!in_view(s->m, s->view, at));
+			break;
+		default:
+			ck_abort_msg("size %llu not blocked",
+				     (unsigned long long)n);
+		}
+	}
 }
 
 /* The leaves of the minimal cover of the stretches the test finds. */
@@ -170,7 +261,9 @@ START_TEST(view_cover_matches_model)
 			for (view = GMEM_PT_VIEW_ALL; view <= GMEM_PT_VIEW_SHARED;
 			     view++) {
 				GMEM_OPTS(gmem_pt_cover_opts, o, .flags = 0);
-				struct seen s = { &m, g, view, 0, 0, 0 };
+				struct seen s = { &m, g, view, 0, 0, 0,
+						  malloc(1024 * sizeof(*s.leaves)),
+						  1024 };
 				uint64_t frames, want;
 				int err;
 
@@ -180,14 +273,25 @@ START_TEST(view_cover_matches_model)
 				/* Regions not aligned to 64 KiB have no
 				 * cover in that granule. */
 				if (err == -EINVAL &&
-				    archs[a] == GMEM_PT_ARM64_64K && _i)
+				    archs[a] == GMEM_PT_ARM64_64K && _i) {
+					free(s.leaves);
 					continue;
+				}
 				ck_assert_int_eq(err, 0);
 				want = expected_leaves(g, &m, view, &geom,
 						       &frames);
 				ck_assert_uint_eq(s.frames, frames);
 				ck_assert_uint_eq(s.nleaves, want);
 				ck_assert_uint_eq(o.nleaves, want);
+				for (k = 0; k < 200; k++) {
+					const struct model_region *r =
+						&m.r[rnd() % (uint64_t)m.n];
+					uint64_t f = r->gfn + rnd() %
+						(r->end - r->gfn + 300);
+
+					check_explain(&s, &geom, f);
+				}
+				free(s.leaves);
 			}
 		}
 	}
@@ -197,10 +301,11 @@ START_TEST(view_cover_matches_model)
 }
 END_TEST
 
-START_TEST(uniform_guest_and_bad_input)
+START_TEST(uniform_guest_explain_bad_input)
 {
 	GMEM_OPTS(gmem_pt_geometry, x86, .nlevels = 0);
 	GMEM_OPTS(gmem_pt_cover_opts, o, .flags = 0);
+	GMEM_OPTS(gmem_pt_explain, ex, .flags = 0);
 	struct gmem_pool *pool;
 	struct gmem_guest *g;
 
@@ -229,6 +334,36 @@ START_TEST(uniform_guest_and_bad_input)
 					    4 * GIB, NULL, NULL, &o), 0);
 	ck_assert_uint_eq(o.nleaves, 1);
 
+	/* Why the leaf at GIB + 6 is 4 KiB: the shared frame GIB + 5. */
+	ck_assert_int_eq(gmem_pt_explain(g, GMEM_PT_VIEW_PRIVATE, &x86, GIB + 6,
+					 &ex), 0);
+	ck_assert_uint_eq(ex.leaf.npages, 1);
+	ck_assert_uint_eq(ex.nwhy, 3);
+	ck_assert_uint_eq(ex.why[1].npages, 512);
+	ck_assert_uint_eq(ex.why[1].blocker, GMEM_PT_BLOCK_MIXED);
+	ck_assert_uint_eq(ex.why[1].at_gfn, GIB + 5);
+	ck_assert_uint_eq(ex.why[2].npages, GIB);
+	ck_assert_uint_eq(ex.why[2].blocker, GMEM_PT_BLOCK_MIXED);
+	ck_assert_int_eq(gmem_pt_explain(g, GMEM_PT_VIEW_ALL, &x86, GIB + 6,
+					 &ex), 0);
+	ck_assert_uint_eq(ex.leaf.npages, GIB);
+	ck_assert_uint_eq(ex.nwhy, 1);
+	ck_assert_int_eq(gmem_pt_explain(g, GMEM_PT_VIEW_SHARED, &x86, GIB + 6,
+					 &ex), -ENXIO);
+	ck_assert_int_eq(gmem_pt_explain(g, GMEM_PT_VIEW_ALL, &x86, 4 * GIB,
+					 &ex), -ENOENT);
+	ck_assert_int_eq(gmem_pt_explain(NULL, GMEM_PT_VIEW_ALL, &x86, 0, &ex),
+			 -EINVAL);
+	ck_assert_int_eq(gmem_pt_explain(g, GMEM_PT_VIEW_ALL, &x86, 0, NULL),
+			 -EINVAL);
+	ck_assert_int_eq(gmem_pt_explain(g, GMEM_PT_VIEW_ALL, NULL, 0, &ex),
+			 -EINVAL);
+	ck_assert_int_eq(gmem_pt_explain(g, GMEM_PT_VIEW_SHARED + 1, &x86, 0,
+					 &ex), -EINVAL);
+	ex.flags = 1u << 5;
+	ck_assert_int_eq(gmem_pt_explain(g, GMEM_PT_VIEW_ALL, &x86, 0, &ex),
+			 -EINVAL);
+
 	ck_assert_int_eq(gmem_pt_view_cover(NULL, GMEM_PT_VIEW_ALL, &x86, 0, 1,
 					    NULL, NULL, NULL), -EINVAL);
 	ck_assert_int_eq(gmem_pt_view_cover(g, GMEM_PT_VIEW_SHARED + 1, &x86,
@@ -255,7 +390,7 @@ int main(void)
 
 	tcase_set_timeout(tc, 600);
 	tcase_add_loop_test(tc, view_cover_matches_model, 0, (int)diff_nlayouts);
-	tcase_add_test(tc, uniform_guest_and_bad_input);
+	tcase_add_test(tc, uniform_guest_explain_bad_input);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }

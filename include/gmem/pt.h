@@ -137,6 +137,49 @@ GMEM_API int gmem_pt_view_cover(const struct gmem_guest *guest,
 				gmem_pt_leaf_fn fn, void *ctx,
 				struct gmem_pt_cover_opts *opts);
 
+/* Why a leaf of some size cannot cover a frame. */
+enum gmem_pt_blocker {
+	GMEM_PT_BLOCK_NONE,	/* nothing: this is the covering leaf */
+	GMEM_PT_BLOCK_MIXED,	/* the aligned range holds frames not in the
+				 * view */
+	GMEM_PT_BLOCK_REGION,	/* it crosses a region's edge */
+	GMEM_PT_BLOCK_BLOCKS,	/* it crosses blocks that do not follow on
+				 * in host frames */
+	GMEM_PT_BLOCK_PFN,	/* the host frame is not aligned to it */
+	GMEM_PT_BLOCK_SPACE,	/* it reaches beyond what the root maps */
+};
+
+struct gmem_pt_why {
+	uint64_t npages;	/* the size asked about */
+	uint32_t level;
+	uint32_t flags;		/* GMEM_PT_LEAF_CONTIG */
+	uint32_t blocker;	/* enum gmem_pt_blocker */
+	uint32_t pad;
+	uint64_t at_gfn;	/* the first frame in its range that blocks
+				 * it (or gfn, for PFN and SPACE) */
+};
+
+struct gmem_pt_explain {
+	size_t sz;
+	uint32_t flags;		/* in: GMEM_PT_COVER_NO_CONTIG */
+	uint32_t nwhy;		/* out: entries of why[] */
+	struct gmem_pt_leaf leaf;	/* out: the leaf covering the frame */
+	/* out: the leaf's size, then each larger size of the geometry,
+	 * smallest first, with what stops it. */
+	struct gmem_pt_why why[2 * GMEM_PT_MAX_LEVELS];
+};
+
+/*
+ * Why the leaf covering frame gfn in the view's minimal cover is not
+ * larger. -ENOENT if gfn is in no region, -ENXIO if it is not in the
+ * view; -EINVAL for bad arguments or if gfn's stretch has no cover in
+ * the geometry (not aligned to its granule). Any thread.
+ */
+GMEM_API int gmem_pt_explain(const struct gmem_guest *guest,
+			     enum gmem_pt_view view,
+			     const struct gmem_pt_geometry *geom, uint64_t gfn,
+			     struct gmem_pt_explain *out);
+
 #ifdef __cplusplus
 }
 #endif
