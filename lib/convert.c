@@ -49,7 +49,7 @@ static int txn_init(struct gmem_txn *t, struct gmem_guest *g, uint64_t gfn,
 	int err = opts_check(opts, sizeof(*opts));
 
 	if (!err && (!g || attr > GMEM_ATTR_SHARED ||
-		     OPTS_GET(opts, flags, 0)))
+		     OPTS_GET(opts, flags, 0) || ((gfn | npages) & g->granule_mask)))
 		err = -EINVAL;
 	if (!err)
 		err = guest_range(g, gfn, npages, &fail);
@@ -335,6 +335,7 @@ int gmem_convert(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 	struct slot *s;
 
 	if (!g || attr > GMEM_ATTR_SHARED || g->nlisteners ||
+	    ((gfn | npages) & g->granule_mask) ||
 	    (opts && (opts_check(opts, sizeof(*opts)) ||
 		      OPTS_GET(opts, flags, 0))))
 		return convert_general(g, gfn, npages, attr, opts);

@@ -13,12 +13,15 @@ int gmem_guest_create(struct gmem_pool *pool,
 {
 	int err = opts_check(opts, sizeof(*opts));
 	int node = OPTS_GET(opts, node, -1);
+	uint32_t granule = OPTS_GET(opts, granule, 0);
 	struct gmem_guest *g;
 	struct heap heap;
 
 	if (err)
 		return err;
-	if (!pool || !out || node < -1 || node >= GMEM_MAX_NODES)
+	granule = granule ? granule : 1;
+	if (!pool || !out || node < -1 || node >= GMEM_MAX_NODES ||
+	    (granule & (granule - 1)) || granule > GMEM_BLOCK_FRAMES)
 		return -EINVAL;
 	heap_init_child(&heap, pool_heap(pool));
 	g = heap_zalloc(&heap, sizeof(*g), 8);
@@ -28,6 +31,7 @@ int gmem_guest_create(struct gmem_pool *pool,
 	g->mem.heap = &g->heap;
 	g->pool = pool;
 	g->node = node;
+	g->granule_mask = granule - 1;
 	pool_guest_get(pool);
 	*out = g;
 	return 0;
@@ -271,7 +275,8 @@ int gmem_region_add(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 	if (err)
 		return err;
 	if (!g || !npages || attr > GMEM_ATTR_SHARED || node < -1 ||
-	    node >= GMEM_MAX_NODES || OPTS_GET(opts, flags, 0))
+	    node >= GMEM_MAX_NODES || OPTS_GET(opts, flags, 0) ||
+	    ((gfn | npages) & g->granule_mask))
 		return -EINVAL;
 	if (gfn >= GMEM_FRAME_LIMIT || npages > GMEM_FRAME_LIMIT - gfn)
 		return -EOVERFLOW;

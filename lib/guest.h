@@ -25,6 +25,7 @@ struct gmem_guest {
 	struct heap heap;
 	struct state_mem mem;		/* draws from heap */
 	int node;
+	uint64_t granule_mask;		/* conversion granule - 1 */
 	struct region **regions;	/* ascending, disjoint */
 	uint32_t nregions, regions_cap;
 	struct slot *slots;		/* slots slot_base .. + nslots - 1 */

@@ -67,6 +67,9 @@ const struct diff_layout diff_layouts[] = {
 	  { { 64 * GIB, GIB, GMEM_ATTR_SHARED },
 	    { 65 * GIB, 700, GMEM_ATTR_PRIVATE },
 	    { 65 * GIB + 700, 2 * GIB + 3, GMEM_ATTR_PRIVATE } }, 3, 2 },
+	{ "64 KiB conversion granule",
+	  { { 0, GIB + 4096, GMEM_ATTR_PRIVATE },
+	    { 2 * GIB - 16 * 300, 16 * 700, GMEM_ATTR_SHARED } }, 2, 0, 16 },
 };
 
 const unsigned int diff_nlayouts =
@@ -274,6 +277,11 @@ static uint64_t pick_range(const struct model *m, uint64_t *len)
 	uint64_t gfn = pick_gfn(m);
 
 	*len = pick_len(gfn, m);
+	/* With a granule, most ranges keep to it; the rest must fail. */
+	if (m->granule > 1 && rnd_below(8)) {
+		gfn -= gfn % m->granule;
+		*len += (m->granule - *len % m->granule) % m->granule;
+	}
 	if (*len % PIECE == 0 && rnd_below(2))
 		gfn &= ~(uint64_t)(PIECE - 1);
 	if (*len == GIB && rnd_below(2))
@@ -370,7 +378,7 @@ static void do_convert(struct gmem_guest *g, struct model *m, struct log *log,
 	long k = -1;
 	int err, merr;
 
-	if (model_check_range(m, gfn, len, &mfail) == 0)
+	if (model_check_convert(m, gfn, len, &mfail) == 0)
 		model_changes(m, gfn, len, attr, runs_add, &rs);
 	log->n = 0;
 	log->refuser_seen = 0;
@@ -388,7 +396,7 @@ static void do_convert(struct gmem_guest *g, struct model *m, struct log *log,
 		plain = rnd_below(4) == 0;
 		err = gmem_convert(g, gfn, len, attr, plain ? NULL : &copts);
 	}
-	merr = model_check_range(m, gfn, len, &mfail);
+	merr = model_check_convert(m, gfn, len, &mfail);
 	if (merr) {
 		CHECK_EQ(err, merr);
 		CHECK(plain || copts.fail_gfn == mfail);
@@ -459,8 +467,10 @@ void diff_run(unsigned int layout, uint64_t nops, struct diff_source *src)
 	for (pfn = 16 * GIB; pfn < 24 * GIB; pfn += 4 * GIB)
 		CHECK_EQ(gmem_pool_add_frames(pool, pfn + 5, 4 * GIB, 0,
 						      NULL), 0);
-	CHECK_EQ(gmem_guest_create(pool, NULL, &g), 0);
+	GMEM_OPTS(gmem_guest_opts, gopts, .node = -1, .granule = lay->granule);
+	CHECK_EQ(gmem_guest_create(pool, &gopts, &g), 0);
 	model_init(&m);
+	m.granule = lay->granule ? lay->granule : 1;
 	for (i = 0; i < lay->n; i++) {
 		GMEM_OPTS(gmem_region_opts, ropts, .attr = lay->r[i].attr);
 

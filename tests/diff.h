@@ -13,6 +13,7 @@ struct diff_layout {
 	struct { uint64_t gfn, npages; unsigned int attr; } r[6];
 	int n;
 	int listeners;	/* 0: none; 2: a recorder and a refuser */
+	uint32_t granule;	/* the guest's conversion granule; 0: 1 */
 };
 
 extern const struct diff_layout diff_layouts[];

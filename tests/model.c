@@ -8,6 +8,7 @@
 void model_init(struct model *m)
 {
 	memset(m, 0, sizeof(*m));
+	m->granule = 1;
 }
 
 void model_fini(struct model *m)
@@ -24,7 +25,8 @@ int model_add_region(struct model *m, uint64_t gfn, uint64_t npages,
 {
 	int i;
 
-	if (!npages || attr > GMEM_ATTR_SHARED || m->n == MODEL_MAX_REGIONS)
+	if (!npages || attr > GMEM_ATTR_SHARED || m->n == MODEL_MAX_REGIONS ||
+	    gfn % m->granule || npages % m->granule)
 		return -EINVAL;
 	if (gfn >= GMEM_FRAME_LIMIT || npages > GMEM_FRAME_LIMIT - gfn)
 		return -EOVERFLOW;
@@ -76,6 +78,15 @@ int model_check_range(const struct model *m, uint64_t gfn, uint64_t npages,
 	return 0;
 }
 
+int model_check_convert(const struct model *m, uint64_t gfn, uint64_t npages,
+			uint64_t *fail)
+{
+	*fail = gfn;
+	if (gfn % m->granule || npages % m->granule)
+		return -EINVAL;
+	return model_check_range(m, gfn, npages, fail);
+}
+
 int model_convert(struct model *m, uint64_t gfn, uint64_t npages,
 		  unsigned int attr, uint64_t *fail)
 {
@@ -86,7 +97,7 @@ int model_convert(struct model *m, uint64_t gfn, uint64_t npages,
 	*fail = gfn;
 	if (attr > GMEM_ATTR_SHARED)
 		return -EINVAL;
-	err = model_check_range(m, gfn, npages, fail);
+	err = model_check_convert(m, gfn, npages, fail);
 	if (err)
 		return err;
 	r = model_region_of(m, gfn);

@@ -21,6 +21,7 @@ struct model {
 	struct model_region r[MODEL_MAX_REGIONS];
 	int n;
 	uint64_t shared;	/* frames, kept as it changes */
+	uint64_t granule;	/* conversions' alignment, in frames */
 };
 
 void model_init(struct model *m);
@@ -30,6 +31,9 @@ int model_add_region(struct model *m, uint64_t gfn, uint64_t npages,
 /* The errors and failing frame the library must report for a range. */
 int model_check_range(const struct model *m, uint64_t gfn, uint64_t npages,
 		      uint64_t *fail);
+/* The same for a conversion, which must also be aligned to the granule. */
+int model_check_convert(const struct model *m, uint64_t gfn, uint64_t npages,
+			uint64_t *fail);
 struct model_region *model_region_of(const struct model *m, uint64_t gfn);
 int model_convert(struct model *m, uint64_t gfn, uint64_t npages,
 		  unsigned int attr, uint64_t *fail);

@@ -277,6 +277,45 @@ START_TEST(prepare_commit_abort)
 }
 END_TEST
 
+/* A guest with a 64 KiB conversion granule refuses what is not aligned
+ * to it, reporting the first frame, and changes nothing. */
+START_TEST(conversion_granule)
+{
+	struct gmem_pool *p = pool_new();
+	GMEM_OPTS(gmem_guest_opts, go, .node = -1, .granule = 16);
+	GMEM_OPTS(gmem_convert_opts, co, .flags = 0);
+	struct gmem_guest *g;
+	struct gmem_txn *t = NULL;
+	unsigned int attr;
+
+	ck_assert_int_eq(gmem_pool_add_frames(p, 0, 4 * GIB, 0, NULL), 0);
+	go.granule = 3;
+	ck_assert_int_eq(gmem_guest_create(p, &go, &g), -EINVAL);
+	go.granule = 2 * GIB;
+	ck_assert_int_eq(gmem_guest_create(p, &go, &g), -EINVAL);
+	go.granule = 16;
+	ck_assert_int_eq(gmem_guest_create(p, &go, &g), 0);
+	ck_assert_int_eq(gmem_region_add(g, 8, 1600, NULL), -EINVAL);
+	ck_assert_int_eq(gmem_region_add(g, 16, 1608, NULL), -EINVAL);
+	ck_assert_int_eq(gmem_region_add(g, 16, 1600, NULL), 0);
+	co.fail_gfn = 0;
+	ck_assert_int_eq(gmem_convert(g, 40, 16, GMEM_ATTR_SHARED, &co),
+			 -EINVAL);
+	ck_assert_uint_eq(co.fail_gfn, 40);
+	ck_assert_int_eq(gmem_convert(g, 32, 8, GMEM_ATTR_SHARED, NULL),
+			 -EINVAL);
+	ck_assert_int_eq(gmem_convert_prepare(g, 32, 24, GMEM_ATTR_SHARED,
+					      NULL, &t), -EINVAL);
+	ck_assert_int_eq(gmem_range_attr(g, 16, 1600, &attr), 0);
+	ck_assert_uint_eq(attr, GMEM_ATTR_PRIVATE);
+	ck_assert_int_eq(gmem_convert(g, 32, 16, GMEM_ATTR_SHARED, NULL), 0);
+	ck_assert_int_eq(gmem_attr_get(g, 47, &attr), 0);
+	ck_assert_uint_eq(attr, GMEM_ATTR_SHARED);
+	ck_assert_int_eq(gmem_guest_destroy(g), 0);
+	pool_del(p);
+}
+END_TEST
+
 START_TEST(bad_input)
 {
 	struct gmem_pool *p = pool_new();
@@ -515,6 +554,7 @@ int main(void)
 	tcase_add_test(tc, guest_layout_and_translation);
 	tcase_add_test(tc, listener_runs_are_coalesced);
 	tcase_add_test(tc, prepare_commit_abort);
+	tcase_add_test(tc, conversion_granule);
 	tcase_add_test(tc, bad_input);
 	tcase_add_test(tc, allocation_failure_everywhere);
 	tcase_add_test(tc, default_allocator);

@@ -36,7 +36,8 @@ struct gmem_convert_opts {
 
 /*
  * Converts [gfn, gfn + npages) to attr (GMEM_ATTR_PRIVATE or _SHARED).
- * Errors: -EINVAL bad argument; -EOVERFLOW range passes
+ * Errors: -EINVAL bad argument, or a range not aligned to the guest's
+ * conversion granule; -EOVERFLOW range passes
  * GMEM_FRAME_LIMIT; -ENOENT gfn in no region; -ERANGE the range leaves
  * the region of gfn; -ENOMEM; or the error a listener returned. opts
  * (optional) receives fail_gfn. Any.

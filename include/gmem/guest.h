@@ -32,6 +32,13 @@ struct gmem_guest;
 struct gmem_guest_opts {
 	size_t sz;
 	int node;		/* preferred node of its blocks; -1: none */
+	/*
+	 * Since 1.1: the conversion granule in frames, a power of two up to
+	 * GMEM_BLOCK_FRAMES (0 or 1: one frame). Regions and conversions
+	 * must be aligned to it (-EINVAL), so that a page table whose
+	 * smallest leaf is the granule can map every state.
+	 */
+	uint32_t granule;
 };
 
 /* Creates a guest without regions whose blocks come from pool. */
