@@ -41,16 +41,27 @@ static struct slot *txn_slot(const struct gmem_txn *t, uint64_t si)
 	return guest_slot(t->g, si << SLOT_SHIFT);
 }
 
+/* The checks of a conversion's arguments other than its range's place. */
+static int convert_args(const struct gmem_guest *g, uint64_t gfn,
+			uint64_t npages, unsigned int attr,
+			const struct gmem_convert_opts *opts)
+{
+	int err = opts_check(opts, sizeof(*opts));
+
+	if (!err && (!g || attr > GMEM_ATTR_SHARED ||
+		     OPTS_GET(opts, flags, 0) ||
+		     ((gfn | npages) & g->granule_mask)))
+		err = -EINVAL;
+	return err;
+}
+
 static int txn_init(struct gmem_txn *t, struct gmem_guest *g, uint64_t gfn,
 		    uint64_t npages, unsigned int attr,
 		    struct gmem_convert_opts *opts)
 {
 	uint64_t fail = gfn;
-	int err = opts_check(opts, sizeof(*opts));
+	int err = convert_args(g, gfn, npages, attr, opts);
 
-	if (!err && (!g || attr > GMEM_ATTR_SHARED ||
-		     OPTS_GET(opts, flags, 0) || ((gfn | npages) & g->granule_mask)))
-		err = -EINVAL;
 	if (!err)
 		err = guest_range(g, gfn, npages, &fail);
 	if (err) {
@@ -334,10 +345,7 @@ int gmem_convert(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 	enum state_quick q;
 	struct slot *s;
 
-	if (!g || attr > GMEM_ATTR_SHARED || g->nlisteners ||
-	    ((gfn | npages) & g->granule_mask) ||
-	    (opts && (opts_check(opts, sizeof(*opts)) ||
-		      OPTS_GET(opts, flags, 0))))
+	if (convert_args(g, gfn, npages, attr, opts) || g->nlisteners)
 		return convert_general(g, gfn, npages, attr, opts);
 	s = guest_slot_whole(g, gfn, npages);
 	if (!s || !slot_state_lock_if(&s->lock, true))

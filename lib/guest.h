@@ -42,6 +42,12 @@ static inline struct slot *guest_slot(const struct gmem_guest *g,
 	return i < g->nslots ? &g->slots[i] : NULL;
 }
 
+/* The host frame of gfn, which is in a bound slot. */
+static inline uint64_t guest_pfn(const struct gmem_guest *g, uint64_t gfn)
+{
+	return guest_slot(g, gfn)->pfn + (gfn & (SLOT_FRAMES - 1));
+}
+
 /*
  * The slot holding all of [gfn, gfn + npages) when one region covers the
  * whole slot: then the range needs no other check. NULL otherwise (the
@@ -90,10 +96,9 @@ const struct region *guest_region(const struct gmem_guest *g, uint64_t gfn);
 int guest_range(const struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 		uint64_t *fail);
 
-/* state_get and state_range under the slot's STATE hold, or without any
- * hold when the slot is uniform. */
+/* state_get under the slot's STATE hold, or without any hold when the
+ * slot is uniform. */
 unsigned int slot_get(const struct slot *s, uint32_t off);
-unsigned int slot_range(const struct slot *s, uint32_t a, uint32_t b);
 
 /*
  * The run starting at gfn, clipped to npages (checked by the caller).

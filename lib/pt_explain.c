@@ -18,7 +18,7 @@ static uint32_t blocker(const struct gmem_guest *g, const struct region *r,
 {
 	uint64_t n = UINT64_C(1) << shift, lo = gfn & ~(n - 1), hi = lo + n;
 	const struct slot *base = guest_slot(g, gfn);
-	uint64_t pfn = base->pfn + slot_off(gfn), f;
+	uint64_t pfn = guest_pfn(g, gfn), f;
 	struct gmem_run run;
 
 	*at = gfn;
@@ -92,8 +92,7 @@ int gmem_pt_explain(const struct gmem_guest *g, enum gmem_pt_view view,
 	}
 	ex.leaf.npages = UINT64_C(1) << sz.s[leaf].shift;
 	ex.leaf.gfn = gfn & ~(ex.leaf.npages - 1);
-	ex.leaf.pfn = guest_slot(g, gfn)->pfn + slot_off(gfn) -
-		      (gfn - ex.leaf.gfn);
+	ex.leaf.pfn = guest_pfn(g, gfn) - (gfn - ex.leaf.gfn);
 	ex.leaf.level = sz.s[leaf].level;
 	ex.leaf.flags = sz.s[leaf].contig ? GMEM_PT_LEAF_CONTIG : 0;
 	return out_struct(out, &ex, sizeof(ex));

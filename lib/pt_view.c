@@ -34,8 +34,7 @@ static int cover_stretch(const struct gmem_guest *g,
 {
 	while (gfn < end) {
 		uint64_t stop = linear_end(g, gfn, end);
-		int err = pt_cover_run(geom, sz, gfn,
-				       guest_slot(g, gfn)->pfn + slot_off(gfn),
+		int err = pt_cover_run(geom, sz, gfn, guest_pfn(g, gfn),
 				       stop - gfn, fn, ctx, t);
 
 		if (err)

@@ -56,32 +56,54 @@ unsigned int slot_get(const struct slot *s, uint32_t off)
 	return v;
 }
 
-unsigned int slot_range(const struct slot *s, uint32_t a, uint32_t b)
+/*
+ * Whole pieces are answered from the masks without a hold, checked by
+ * the sequence count; anything else, or a count that moved, under the
+ * STATE hold.
+ */
+static __attribute__((noinline)) unsigned int
+slot_range_slow(const struct slot *s, uint32_t a, uint32_t b)
 {
 	_Atomic uint32_t *w = slot_lockw(s);
 	const struct slot_detail *d;
 	unsigned int v;
 	uint32_t seq;
 
-	/*
-	 * A uniform slot is answered from its attribute (attr is stored
-	 * before detail is cleared, so the pair read here held at some
-	 * moment of this call); whole pieces from the masks, both without
-	 * a hold.
-	 */
+	if (!((a | b) & (PIECE_FRAMES - 1)) && slot_read_begin(w, &seq) &&
+	    (d = slot_detail_peek(s))) {
+		v = state_pieces(d, a >> PIECE_SHIFT, b >> PIECE_SHIFT);
+		if (slot_read_valid(w, seq))
+			return v;
+	}
+	slot_state_lock(w);
+	v = state_range(s, a, b);
+	slot_state_unlock(w);
+	return v;
+}
+
+/*
+ * state_range without a hold where it can be. A uniform slot is answered
+ * from its attribute: attr is stored before detail is cleared, so the
+ * pair read here held at some moment of this call. One whole piece, the
+ * common query, is answered inline; the rest out of line, so that this
+ * needs no stack frame.
+ */
+static inline unsigned int slot_range(const struct slot *s, uint32_t a,
+				      uint32_t b)
+{
+	const struct slot_detail *d;
+	unsigned int v;
+	uint32_t seq;
+
 	if (!slot_detail_peek(s))
 		return slot_attr_peek(s);
-	if (slot_read_begin(w, &seq) && (d = slot_detail_peek(s))) {
-		if (!((a | b) & (PIECE_FRAMES - 1))) {
-			v = state_pieces(d, a >> PIECE_SHIFT, b >> PIECE_SHIFT);
-			if (slot_read_valid(w, seq))
-				return v;
-		}
+	if (b - a == PIECE_FRAMES && !(a & (PIECE_FRAMES - 1)) &&
+	    slot_read_begin(slot_lockw(s), &seq) && (d = slot_detail_peek(s))) {
+		v = state_piece(d, a >> PIECE_SHIFT);
+		if (slot_read_valid(slot_lockw(s), seq))
+			return v;
 	}
-	slot_state_lock(slot_lockw(s));
-	v = state_range(s, a, b);
-	slot_state_unlock(slot_lockw(s));
-	return v;
+	return slot_range_slow(s, a, b);
 }
 
 /* The attribute at a and the end of its run in [a, b) of slot s. */
@@ -136,7 +158,7 @@ int gmem_translate(const struct gmem_guest *g, uint64_t gfn, uint64_t *pfn)
 		return -EINVAL;
 	if (!guest_region(g, gfn))
 		return -ENOENT;
-	*pfn = guest_slot(g, gfn)->pfn + slot_off(gfn);
+	*pfn = guest_pfn(g, gfn);
 	return 0;
 }
 
@@ -188,28 +210,15 @@ range_attr_general(const struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 	return 0;
 }
 
-/* A uniform slot, or a 2 MiB piece, is answered here without a hold. */
+/* A range inside one slot of one region needs no other check. */
 int gmem_range_attr(const struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 		    unsigned int *attr)
 {
 	const struct slot *s;
-	const struct slot_detail *d;
-	uint32_t seq, a = slot_off(gfn);
-	unsigned int v;
 
 	if (!g || !attr || !(s = guest_slot_whole(g, gfn, npages)))
 		return range_attr_general(g, gfn, npages, attr);
-	if (!slot_detail_peek(s)) {
-		*attr = slot_attr_peek(s);
-		return 0;
-	}
-	if (npages != PIECE_FRAMES || (a & (PIECE_FRAMES - 1)) ||
-	    !slot_read_begin(slot_lockw(s), &seq) || !(d = slot_detail_peek(s)))
-		return range_attr_general(g, gfn, npages, attr);
-	v = state_piece(d, a >> PIECE_SHIFT);
-	if (!slot_read_valid(slot_lockw(s), seq))
-		return range_attr_general(g, gfn, npages, attr);
-	*attr = v;
+	*attr = slot_range(s, slot_off(gfn), slot_off(gfn) + (uint32_t)npages);
 	return 0;
 }
 

@@ -118,6 +118,11 @@ static inline unsigned int state_piece(const struct slot_detail *d,
 	return (mask_get(&d->shared[p >> GROUP_SHIFT]) & piece_bit(p)) != 0;
 }
 
+/* The attribute of whole pieces lo..hi-1 of a mixed slot's detail; safe
+ * without a hold, to be checked with slot_read_valid. */
+unsigned int state_pieces(const struct slot_detail *d, uint32_t lo,
+			  uint32_t hi);
+
 static inline struct slot_detail *slot_detail_peek(const struct slot *s)
 {
 	return __atomic_load_n(&s->detail, __ATOMIC_ACQUIRE);
@@ -164,10 +169,6 @@ unsigned int state_range(const struct slot *s, uint32_t a, uint32_t b);
 /* First offset in (a, limit] where the attribute differs from that of a. */
 uint32_t state_run_end(const struct slot *s, uint32_t a, uint32_t limit);
 uint64_t state_shared_frames(const struct slot *s);
-/* The attribute of whole pieces lo..hi-1 of a mixed slot's detail; safe
- * without a hold, to be checked with slot_read_valid. */
-unsigned int state_pieces(const struct slot_detail *d, uint32_t lo,
-			  uint32_t hi);
 unsigned int state_mixed_pieces(const struct slot *s);
 
 void state_plan(const struct slot *s, uint32_t a, uint32_t b,
@@ -252,16 +253,6 @@ static inline enum state_quick state_set_quick(struct slot *s, uint32_t a,
  * no change) if the change needs new memory. */
 bool state_finish(struct slot *s, uint32_t a, uint32_t b, unsigned int attr,
 		  enum state_quick q, struct retired *retired);
-
-/* state_set when the change needs no new memory; false (and no change)
- * when it does. */
-static inline bool state_try_set(struct slot *s, uint32_t a, uint32_t b,
-				 unsigned int attr, struct retired *retired)
-{
-	enum state_quick q = state_set_quick(s, a, b, attr);
-
-	return q == STATE_QUICK_DONE || state_finish(s, a, b, attr, q, retired);
-}
 
 /* Detaches all detail of s (for release of the slot). */
 void state_clear(struct slot *s, struct retired *retired);

@@ -446,40 +446,46 @@ static void do_query(struct gmem_guest *g, const struct model *m)
 	}
 }
 
+void diff_layout_guest(const struct diff_layout *lay, struct gmem_pool *pool,
+		       struct gmem_guest **g, struct model *m)
+{
+	GMEM_OPTS(gmem_guest_opts, gopts, .node = -1, .granule = lay->granule);
+	uint64_t pfn;
+	int i;
+
+	for (pfn = 16 * GIB; pfn < 24 * GIB; pfn += 4 * GIB)
+		CHECK_EQ(gmem_pool_add_frames(pool, pfn + 5, 4 * GIB, 0, NULL),
+			 0);
+	CHECK_EQ(gmem_guest_create(pool, &gopts, g), 0);
+	model_init(m);
+	m->granule = lay->granule ? lay->granule : 1;
+	for (i = 0; i < lay->n; i++) {
+		GMEM_OPTS(gmem_region_opts, ropts, .attr = lay->r[i].attr);
+
+		CHECK_EQ(gmem_region_add(*g, lay->r[i].gfn, lay->r[i].npages,
+					 &ropts), 0);
+		CHECK_EQ(model_add_region(m, lay->r[i].gfn, lay->r[i].npages,
+					  lay->r[i].attr), 0);
+	}
+}
+
 void diff_run(unsigned int layout, uint64_t nops, struct diff_source *src)
 {
 	const struct diff_layout *lay = &diff_layouts[layout];
-	uint64_t op, pfn;
+	uint64_t op;
 	struct test_alloc ta;
 	struct gmem_pool *pool;
 	struct gmem_guest *g;
 	struct gmem_listener *l[2];
 	struct log log = { 0 };
 	struct model m;
-	int i;
 
 	source = src;
 	nrecent = 0;
 	test_alloc_init(&ta);
 	GMEM_OPTS(gmem_pool_opts, popts, .alloc = &ta.ops);
 	CHECK_EQ(gmem_pool_create(&popts, &pool), 0);
-	/* Two frame ranges, one not aligned, so blocks come from both. */
-	for (pfn = 16 * GIB; pfn < 24 * GIB; pfn += 4 * GIB)
-		CHECK_EQ(gmem_pool_add_frames(pool, pfn + 5, 4 * GIB, 0,
-						      NULL), 0);
-	GMEM_OPTS(gmem_guest_opts, gopts, .node = -1, .granule = lay->granule);
-	CHECK_EQ(gmem_guest_create(pool, &gopts, &g), 0);
-	model_init(&m);
-	m.granule = lay->granule ? lay->granule : 1;
-	for (i = 0; i < lay->n; i++) {
-		GMEM_OPTS(gmem_region_opts, ropts, .attr = lay->r[i].attr);
-
-		CHECK_EQ(gmem_region_add(g, lay->r[i].gfn,
-						 lay->r[i].npages, &ropts), 0);
-		CHECK_EQ(model_add_region(&m, lay->r[i].gfn,
-						  lay->r[i].npages,
-						  lay->r[i].attr), 0);
-	}
+	diff_layout_guest(lay, pool, &g, &m);
 	if (lay->listeners) {
 		CHECK_EQ(gmem_listener_add(g, recorder, &log, NULL,
 						   &l[0]), 0);

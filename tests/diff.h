@@ -29,6 +29,17 @@ struct diff_source {
 /* Called with a description of the first mismatch; must not return. */
 extern void (*diff_fail)(const char *msg);
 
+struct model;
+
+/*
+ * Adds to pool two 4 GiB frame ranges, one not aligned (so a guest's
+ * blocks come from both, some following on in host frames and some not),
+ * then creates a guest with the layout's regions and granule, and the
+ * model of it (model_init'ed here).
+ */
+void diff_layout_guest(const struct diff_layout *lay, struct gmem_pool *pool,
+		       struct gmem_guest **g, struct model *m);
+
 /* Runs up to nops operations on a fresh guest of the given layout. */
 void diff_run(unsigned int layout, uint64_t nops, struct diff_source *src);
 

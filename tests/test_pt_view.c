@@ -210,31 +210,23 @@ static uint64_t rnd(void)
 	return rng * UINT64_C(2685821657736338717);
 }
 
+static void fail_check(const char *msg)
+{
+	ck_abort_msg("%s", msg);
+}
+
 START_TEST(view_cover_matches_model)
 {
 	const struct diff_layout *lay = &diff_layouts[_i];
 	struct gmem_pool *pool;
 	struct gmem_guest *g;
-	uint64_t rounds = test_env_u64("GMEM_VIEW_ROUNDS", 4), pfn, k;
+	uint64_t rounds = test_env_u64("GMEM_VIEW_ROUNDS", 4), k;
 	struct model m;
-	int i, round;
+	int round;
 
 	ck_assert_int_eq(gmem_pool_create(NULL, &pool), 0);
-	/* Blocks from two ranges: some slots follow on, some do not. */
-	for (pfn = 16 * GIB; pfn < 24 * GIB; pfn += 4 * GIB)
-		ck_assert_int_eq(gmem_pool_add_frames(pool, pfn + 5, 4 * GIB, 0,
-						      NULL), 0);
-	ck_assert_int_eq(gmem_guest_create(pool, NULL, &g), 0);
-	model_init(&m);
-	for (i = 0; i < lay->n; i++) {
-		GMEM_OPTS(gmem_region_opts, ro, .attr = lay->r[i].attr);
-
-		ck_assert_int_eq(gmem_region_add(g, lay->r[i].gfn,
-						 lay->r[i].npages, &ro), 0);
-		ck_assert_int_eq(model_add_region(&m, lay->r[i].gfn,
-						  lay->r[i].npages,
-						  lay->r[i].attr), 0);
-	}
+	diff_fail = fail_check;
+	diff_layout_guest(lay, pool, &g, &m);
 	for (round = 0; round < (int)rounds; round++) {
 		size_t a;
 

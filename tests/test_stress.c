@@ -334,18 +334,18 @@ static void run_stress(bool with_listener)
 		      atomic_load(&st.failures), st.first_failure);
 	/* The guest's runs must be exactly the model's. */
 	for (f = 0; f < FRAMES; f += run.npages) {
-		uint64_t i;
+		uint64_t x;
 
 		ck_assert_int_eq(gmem_run_get(st.g, f, FRAMES - f, &run), 0);
-		for (i = f; i < f + run.npages; i++)
-			if (st.model[i] != run.attr)
+		for (x = f; x < f + run.npages; x++)
+			if (st.model[x] != run.attr)
 				ck_abort_msg("frame %llu is %u, its writer set %u",
-					     (unsigned long long)i, run.attr,
-					     st.model[i]);
-		if (i < FRAMES && st.model[i] == run.attr)
+					     (unsigned long long)x, run.attr,
+					     st.model[x]);
+		if (x < FRAMES && st.model[x] == run.attr)
 			ck_abort_msg("run at %llu ends early at %llu",
 				     (unsigned long long)f,
-				     (unsigned long long)i);
+				     (unsigned long long)x);
 		n += run.attr ? run.npages : 0;
 	}
 	ck_assert_int_eq(gmem_guest_stats(st.g, &stats), 0);
