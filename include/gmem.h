@@ -8,5 +8,6 @@
 #include <gmem/guest.h>
 #include <gmem/convert.h>
 #include <gmem/pt.h>
+#include <gmem/pt_build.h>
 
 #endif /* GMEM_H */

@@ -88,6 +88,9 @@ static inline void slot_span(uint64_t si, uint64_t gfn, uint64_t end,
 
 /* The region holding gfn, or NULL. */
 const struct region *guest_region(const struct gmem_guest *g, uint64_t gfn);
+/* The first region ending after gfn, or NULL. */
+const struct region *guest_region_after(const struct gmem_guest *g,
+					uint64_t gfn);
 
 /*
  * Checks that [gfn, gfn + npages) lies in one region; on error *fail is
@@ -99,6 +102,9 @@ int guest_range(const struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 /* state_get under the slot's STATE hold, or without any hold when the
  * slot is uniform. */
 unsigned int slot_get(const struct slot *s, uint32_t off);
+
+/* state_range of a bound slot, without a hold where it can be. */
+unsigned int slot_range(const struct slot *s, uint32_t a, uint32_t b);
 
 /*
  * The run starting at gfn, clipped to npages (checked by the caller).

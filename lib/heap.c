@@ -66,6 +66,11 @@ int heap_init(struct heap *h, const struct gmem_alloc_ops *ops)
 	return 0;
 }
 
+bool heap_aligns_any(const struct heap *h)
+{
+	return h->alloc == arena_alloc;
+}
+
 void heap_init_child(struct heap *h, const struct heap *parent)
 {
 	h->alloc = parent->alloc;

@@ -9,6 +9,7 @@
 #define GMEM_LIB_HEAP_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +24,9 @@ struct heap {
 
 /* Sets up h from the embedder's ops, or the private arena if ops is NULL. */
 int heap_init(struct heap *h, const struct gmem_alloc_ops *ops);
+/* Whether the heap takes any power-of-two alignment: the embedder's
+ * callbacks promise only 64 bytes. */
+bool heap_aligns_any(const struct heap *h);
 /* A heap drawing from the same source as parent, counting on its own. */
 void heap_init_child(struct heap *h, const struct heap *parent);
 

@@ -3,50 +3,82 @@
  * Why a frame's leaf is not larger. In the minimal cover, the leaf
  * covering a frame is the largest aligned range around it that a leaf
  * may map (the cover is made of maximal aligned ranges), so each larger
- * size is stopped by something in its own aligned range around the frame.
+ * size is stopped by something in its own aligned range around the frame:
+ * what pt_block_check finds there, or for a builder its policy.
  */
 #include <errno.h>
 
 #include "guest.h"
 #include "opts.h"
-#include "pt.h"
+#include "pt_table.h"
 
-/* What stops a leaf of 2^shift frames around gfn; *at the first frame. */
-static uint32_t blocker(const struct gmem_guest *g, const struct region *r,
-			enum gmem_pt_view view, const struct pt_sizes *sz,
-			uint64_t gfn, unsigned int shift, uint64_t *at)
+/* The first frame of [lo, lo + n) whose attribute differs from want. */
+static uint64_t first_other(const struct gmem_guest *g, uint64_t lo,
+			    uint64_t n, unsigned int want)
 {
-	uint64_t n = UINT64_C(1) << shift, lo = gfn & ~(n - 1), hi = lo + n;
-	const struct slot *base = guest_slot(g, gfn);
-	uint64_t pfn = guest_pfn(g, gfn), f;
 	struct gmem_run run;
 
-	*at = gfn;
-	if (sz->space_shift < 64 && shift >= sz->space_shift)
-		return GMEM_PT_BLOCK_SPACE;
-	if ((pfn ^ gfn) & (n - 1))
-		return GMEM_PT_BLOCK_PFN;
-	if (lo < r->gfn || hi > r->end) {
-		*at = lo < r->gfn ? lo : r->end;
-		return GMEM_PT_BLOCK_REGION;
-	}
-	for (f = lo & ~(uint64_t)(SLOT_FRAMES - 1); f < hi; f += SLOT_FRAMES) {
-		const struct slot *s = guest_slot(g, f);
-
-		if (s->pfn + (gfn - f) - slot_off(gfn) != base->pfn) {
-			*at = f;
-			return GMEM_PT_BLOCK_BLOCKS;
-		}
-	}
-	if (view == GMEM_PT_VIEW_ALL)
-		return GMEM_PT_BLOCK_NONE;
 	guest_run(g, lo, n, true, &run);
-	if (run.attr != (view == GMEM_PT_VIEW_SHARED) || run.npages < n) {
-		*at = run.attr != (view == GMEM_PT_VIEW_SHARED) ? lo
-							     : lo + run.npages;
-		return GMEM_PT_BLOCK_MIXED;
+	return run.attr != want ? lo : lo + run.npages;
+}
+
+/*
+ * Fills ex for frame gfn, which is in the view. table_npages: the size
+ * of the table's leaf at gfn, for a builder whose policy may keep it
+ * smaller than the cover's; 0 for the cover itself.
+ */
+static int explain(const struct gmem_guest *g, const struct pt_rule *rule,
+		   const struct pt_sizes *sz, uint64_t gfn,
+		   uint64_t table_npages, struct gmem_pt_explain *ex)
+{
+	unsigned int attr = slot_get(guest_slot(g, gfn), slot_off(gfn));
+	int i, leaf = -1;
+
+	/* Sizes smallest first: the leaf is the last that nothing stops. */
+	for (i = (int)sz->n - 1; i >= 0; i--) {
+		const struct pt_leaf_size *s = &sz->s[i];
+		uint64_t n = UINT64_C(1) << s->shift, lo = gfn & ~(n - 1), at;
+		unsigned int a;
+		uint32_t b = pt_block_check(g, rule, lo, s->shift, gfn, &a, &at);
+
+		if (b == GMEM_PT_BLOCK_MIXED || b == GMEM_PT_BLOCK_PROT)
+			at = first_other(g, lo, n, attr);
+		if (b == GMEM_PT_BLOCK_NONE && table_npages &&
+		    n > table_npages) {
+			b = GMEM_PT_BLOCK_NO_PROMOTE;
+			at = gfn;
+		}
+		if (b == GMEM_PT_BLOCK_NONE) {
+			leaf = i;
+			ex->nwhy = 0;
+		} else if (leaf < 0) {
+			return -EINVAL;	/* not even the granule fits */
+		}
+		ex->why[ex->nwhy++] = (struct gmem_pt_why){
+			.npages = n, .level = s->level,
+			.flags = s->contig ? GMEM_PT_LEAF_CONTIG : 0,
+			.blocker = b, .at_gfn = at };
 	}
-	return GMEM_PT_BLOCK_NONE;
+	ex->leaf.npages = UINT64_C(1) << sz->s[leaf].shift;
+	ex->leaf.gfn = gfn & ~(ex->leaf.npages - 1);
+	ex->leaf.pfn = guest_pfn(g, gfn) - (gfn - ex->leaf.gfn);
+	ex->leaf.level = sz->s[leaf].level;
+	ex->leaf.flags = sz->s[leaf].contig ? GMEM_PT_LEAF_CONTIG : 0;
+	return 0;
+}
+
+/* -ENOENT outside regions, -ENXIO outside the view. */
+static int frame_in_view(const struct gmem_guest *g, enum gmem_pt_view view,
+			 uint64_t gfn)
+{
+	unsigned int attr;
+
+	if (!guest_region(g, gfn))
+		return -ENOENT;
+	attr = slot_get(guest_slot(g, gfn), slot_off(gfn));
+	if (view != GMEM_PT_VIEW_ALL && attr != (view == GMEM_PT_VIEW_SHARED))
+		return -ENXIO;
+	return 0;
 }
 
 int gmem_pt_explain(const struct gmem_guest *g, enum gmem_pt_view view,
@@ -54,10 +86,10 @@ int gmem_pt_explain(const struct gmem_guest *g, enum gmem_pt_view view,
 		    struct gmem_pt_explain *out)
 {
 	struct gmem_pt_explain ex = { .sz = sizeof(ex) };
-	const struct region *r;
+	struct pt_rule rule = { .view = view, .by_attr = view != GMEM_PT_VIEW_ALL,
+				.accept_shift = 64 };
 	struct pt_sizes sz;
-	unsigned int attr;
-	int i, leaf = -1, err = opts_check(out, sizeof(*out));
+	int err = opts_check(out, sizeof(*out));
 
 	if (err)
 		return err;
@@ -66,34 +98,53 @@ int gmem_pt_explain(const struct gmem_guest *g, enum gmem_pt_view view,
 	    pt_sizes_of(geom, OPTS_GET(out, flags, 0) & GMEM_PT_COVER_NO_CONTIG,
 			&sz))
 		return -EINVAL;
-	r = guest_region(g, gfn);
-	if (!r)
-		return -ENOENT;
-	attr = slot_get(guest_slot(g, gfn), slot_off(gfn));
-	if (view != GMEM_PT_VIEW_ALL && attr != (view == GMEM_PT_VIEW_SHARED))
-		return -ENXIO;
-	/* Sizes smallest first: the leaf is the last that nothing stops. */
+	err = frame_in_view(g, view, gfn);
+	if (err)
+		return err;
+	rule.space_shift = sz.space_shift;
 	ex.flags = OPTS_GET(out, flags, 0);
-	for (i = (int)sz.n - 1; i >= 0; i--) {
-		const struct pt_leaf_size *s = &sz.s[i];
-		uint64_t at;
-		uint32_t b = blocker(g, r, view, &sz, gfn, s->shift, &at);
+	err = explain(g, &rule, &sz, gfn, 0, &ex);
+	return err ? err : out_struct(out, &ex, sizeof(ex));
+}
 
-		if (b == GMEM_PT_BLOCK_NONE) {
-			leaf = i;
-			ex.nwhy = 0;
-		} else if (leaf < 0) {
-			return -EINVAL;	/* not even the granule fits */
-		}
-		ex.why[ex.nwhy++] = (struct gmem_pt_why){
-			.npages = UINT64_C(1) << s->shift, .level = s->level,
-			.flags = s->contig ? GMEM_PT_LEAF_CONTIG : 0,
-			.blocker = b, .at_gfn = at };
-	}
-	ex.leaf.npages = UINT64_C(1) << sz.s[leaf].shift;
-	ex.leaf.gfn = gfn & ~(ex.leaf.npages - 1);
-	ex.leaf.pfn = guest_pfn(g, gfn) - (gfn - ex.leaf.gfn);
-	ex.leaf.level = sz.s[leaf].level;
-	ex.leaf.flags = sz.s[leaf].contig ? GMEM_PT_LEAF_CONTIG : 0;
-	return out_struct(out, &ex, sizeof(ex));
+struct leaf_size {
+	const struct gmem_pt *pt;
+	uint64_t npages;
+};
+
+/* The size of the leaf the walk reaches, a contiguous run whole. */
+static int find_leaf(void *ctx, const struct gmem_pt_entry *e, uint32_t visit)
+{
+	struct leaf_size *ls = ctx;
+
+	(void)visit;
+	ls->npages = e->npages;
+	if (e->flags & GMEM_PT_LEAF_CONTIG)
+		ls->npages <<= ls->pt->geom.level[e->level].contig_bits;
+	return 1;
+}
+
+int gmem_pt_explain_table(const struct gmem_pt *pt, uint64_t gfn,
+			  struct gmem_pt_explain *out)
+{
+	struct gmem_pt_explain ex = { .sz = sizeof(ex) };
+	struct leaf_size ls = { pt, 0 };
+	int err = opts_check(out, sizeof(*out));
+
+	if (err)
+		return err;
+	if (!pt || !out || OPTS_GET(out, flags, 0))
+		return -EINVAL;
+	if (gfn >= GMEM_FRAME_LIMIT)
+		return -EOVERFLOW;
+	if (pt->npending)
+		return -EAGAIN;
+	err = frame_in_view(pt->guest, pt->rule.view, gfn);
+	if (err)
+		return err;
+	if (pt_walk(pt, gfn, gfn + 1, find_leaf, &ls, GMEM_PT_VISIT_LEAF) != 1)
+		return -ENXIO;
+	ex.flags = pt->flags & GMEM_PT_COVER_NO_CONTIG;
+	err = explain(pt->guest, &pt->rule, &pt->all, gfn, ls.npages, &ex);
+	return err ? err : out_struct(out, &ex, sizeof(ex));
 }

@@ -4,13 +4,11 @@
 
 #include "guest.h"
 
-const struct region *guest_region(const struct gmem_guest *g, uint64_t gfn)
+const struct region *guest_region_after(const struct gmem_guest *g,
+				       uint64_t gfn)
 {
-	const struct slot *s = guest_slot(g, gfn);
 	uint32_t lo = 0, hi = g->nregions;
 
-	if (s && s->region)
-		return s->region;
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
 
@@ -19,9 +17,18 @@ const struct region *guest_region(const struct gmem_guest *g, uint64_t gfn)
 		else
 			hi = mid;
 	}
-	if (lo < g->nregions && g->regions[lo]->gfn <= gfn)
-		return g->regions[lo];
-	return NULL;
+	return lo < g->nregions ? g->regions[lo] : NULL;
+}
+
+const struct region *guest_region(const struct gmem_guest *g, uint64_t gfn)
+{
+	const struct slot *s = guest_slot(g, gfn);
+	const struct region *r;
+
+	if (s && s->region)
+		return s->region;
+	r = guest_region_after(g, gfn);
+	return r && r->gfn <= gfn ? r : NULL;
 }
 
 int guest_range(const struct gmem_guest *g, uint64_t gfn, uint64_t npages,
@@ -88,8 +95,8 @@ slot_range_slow(const struct slot *s, uint32_t a, uint32_t b)
  * common query, is answered inline; the rest out of line, so that this
  * needs no stack frame.
  */
-static inline unsigned int slot_range(const struct slot *s, uint32_t a,
-				      uint32_t b)
+static inline unsigned int slot_range_inline(const struct slot *s, uint32_t a,
+					     uint32_t b)
 {
 	const struct slot_detail *d;
 	unsigned int v;
@@ -104,6 +111,11 @@ static inline unsigned int slot_range(const struct slot *s, uint32_t a,
 			return v;
 	}
 	return slot_range_slow(s, a, b);
+}
+
+unsigned int slot_range(const struct slot *s, uint32_t a, uint32_t b)
+{
+	return slot_range_inline(s, a, b);
 }
 
 /* The attribute at a and the end of its run in [a, b) of slot s. */
@@ -197,7 +209,7 @@ range_attr_general(const struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 		uint64_t room = SLOT_FRAMES - a;
 		uint32_t b = (uint32_t)(end - at < room ? a + (end - at)
 							 : SLOT_FRAMES);
-		unsigned int v = slot_range(guest_slot(g, at), a, b);
+		unsigned int v = slot_range_inline(guest_slot(g, at), a, b);
 
 		if (v == GMEM_ATTR_MIXED || (at != gfn && v != acc)) {
 			acc = GMEM_ATTR_MIXED;
@@ -218,7 +230,8 @@ int gmem_range_attr(const struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 
 	if (!g || !attr || !(s = guest_slot_whole(g, gfn, npages)))
 		return range_attr_general(g, gfn, npages, attr);
-	*attr = slot_range(s, slot_off(gfn), slot_off(gfn) + (uint32_t)npages);
+	*attr = slot_range_inline(s, slot_off(gfn),
+				  slot_off(gfn) + (uint32_t)npages);
 	return 0;
 }
 

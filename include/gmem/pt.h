@@ -147,6 +147,10 @@ enum gmem_pt_blocker {
 				 * in host frames */
 	GMEM_PT_BLOCK_PFN,	/* the host frame is not aligned to it */
 	GMEM_PT_BLOCK_SPACE,	/* it reaches beyond what the root maps */
+	/* Only from a builder (gmem/pt_build.h): */
+	GMEM_PT_BLOCK_PROT,	/* it holds frames with other permissions */
+	GMEM_PT_BLOCK_ACCEPT,	/* it is larger than the accept size */
+	GMEM_PT_BLOCK_NO_PROMOTE,	/* it is split and may not be joined */
 };
 
 struct gmem_pt_why {

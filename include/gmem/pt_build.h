@@ -1,0 +1,254 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Page-table builders (since 1.1).
+ *
+ * A builder keeps the minimal cover (gmem/pt.h) of one view of a guest as
+ * a page table, and after conversions changes only what must change:
+ * gmem_pt_sync removes exactly the leaves of the old cover that are not
+ * in the new one and adds those of the new one that were not in the old.
+ *
+ * The table lives in memory in the format chosen at creation: x86 EPT,
+ * arm64 VMSAv8-64 stage 2, or the library's own encoding for embedders
+ * that keep their tables themselves. Every change is also reported to an
+ * optional sink of callbacks: leaves mapped and unmapped, tables added and
+ * removed, and a flush at the end of each batch with the guest range whose
+ * translations must be invalidated.
+ *
+ * Thread safety: create, sync, mark, join and destroy are exclusive on
+ * the builder and must not run at the same time as a conversion of the
+ * guest (an embedder orders them under its MMU lock); conversions may
+ * run in parallel with each other and with gmem_pt_walk and the stats.
+ * The guest must outlive its builders.
+ */
+#ifndef GMEM_PT_BUILD_H
+#define GMEM_PT_BUILD_H
+
+#include <gmem/common.h>
+#include <gmem/guest.h>
+#include <gmem/pt.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct gmem_pt;
+
+/* Access a leaf grants. */
+#define GMEM_PT_PROT_R (1u << 0)
+#define GMEM_PT_PROT_W (1u << 1)
+#define GMEM_PT_PROT_X (1u << 2)
+#define GMEM_PT_PROT_RWX (GMEM_PT_PROT_R | GMEM_PT_PROT_W | GMEM_PT_PROT_X)
+
+enum gmem_pt_format {
+	/*
+	 * The library's own entries, for a sink that writes the real ones:
+	 * bit 0 valid, bit 1 table (else leaf), bit 2 contiguous, bits 3-5
+	 * GMEM_PT_PROT_*, bits 12-63 the frame number of the next table
+	 * or the leaf's first frame, shifted left by 12.
+	 */
+	GMEM_PT_FORMAT_GENERIC,
+	/* Intel EPT, 4- or 5-level geometry: RWX in bits 0-2, memory type
+	 * in bits 3-5 of leaves, bit 7 on 2 MiB and 1 GiB leaves. */
+	GMEM_PT_FORMAT_EPT,
+	/* arm64 VMSAv8-64 stage 2, any of the three granules with 48-bit
+	 * output addresses: table, block and page descriptors, MemAttr,
+	 * S2AP, SH, AF, XN and the contiguous bit. */
+	GMEM_PT_FORMAT_ARM64_S2,
+};
+
+/*
+ * Where table pages come from. alloc returns size bytes aligned to size
+ * and zeroed, and stores their physical address in *pa; phys_to_virt
+ * gives the pointer back from an address that alloc returned. Without
+ * ops (or with NULL members), pages come from the guest's allocator and
+ * the physical address is the pointer itself.
+ */
+struct gmem_pt_page_ops {
+	size_t sz;
+	void *(*alloc)(void *ctx, size_t size, uint64_t *pa);
+	void (*free)(void *ctx, void *page, uint64_t pa, size_t size);
+	void *(*phys_to_virt)(void *ctx, uint64_t pa);
+	void *ctx;
+};
+
+/*
+ * Callbacks told of every change of the table, in the order a hardware
+ * walker must see them (break before make): a leaf is unmapped before
+ * anything is mapped in its place, a table is added before the leaves
+ * under it and removed after them. A negative return stops the sync
+ * there; the builder keeps exactly what the sink accepted, and the next
+ * gmem_pt_sync completes the change. Any member may be NULL.
+ *
+ *  map        leaf now maps its frames with prot (GMEM_PT_PROT_*).
+ *  unmap      leaf no longer maps anything.
+ *  table_add  a table of level `level` now maps [gfn, gfn + npages);
+ *  table_del  it is gone (cannot fail).
+ *  flush      end of a batch (a batch begins after the previous one
+ *             ended): translations of [gfn, gfn + npages) that were
+ *             unmapped or replaced must be invalidated now, one flush for
+ *             the whole batch (npages 0: nothing to flush). Called even
+ *             when the batch stopped early; cannot fail.
+ */
+struct gmem_pt_sink {
+	size_t sz;
+	int (*map)(void *ctx, const struct gmem_pt_leaf *leaf, uint32_t prot);
+	int (*unmap)(void *ctx, const struct gmem_pt_leaf *leaf);
+	int (*table_add)(void *ctx, uint64_t gfn, uint64_t npages,
+			 uint32_t level);
+	void (*table_del)(void *ctx, uint64_t gfn, uint64_t npages,
+			  uint32_t level);
+	void (*flush)(void *ctx, uint64_t gfn, uint64_t npages);
+	void *ctx;
+};
+
+/*
+ * Hardware that cannot join mappings in place (TDX-like): once a range
+ * is split, its leaves are never joined into a larger one until
+ * gmem_pt_join allows it. Newly mapped frames still get their largest
+ * leaf.
+ */
+#define GMEM_PT_NO_PROMOTE (1u << 1)
+
+struct gmem_pt_opts {
+	size_t sz;
+	uint32_t flags;		/* GMEM_PT_COVER_NO_CONTIG, GMEM_PT_NO_PROMOTE */
+	enum gmem_pt_format format;
+	/* Access of leaves by attribute: prot[GMEM_ATTR_PRIVATE] and
+	 * prot[GMEM_ATTR_SHARED]; 0 means GMEM_PT_PROT_RWX. When they
+	 * differ in the ALL view, a leaf never spans both attributes. */
+	uint32_t prot[2];
+	/* The largest leaf in frames (a power of two), for a guest that
+	 * accepted its memory at that size; 0: no limit. */
+	uint64_t accept_npages;
+	/* EPT memory type of leaves (default 6, write-back) or arm64
+	 * stage-2 MemAttr[3:0] (default 0xf, normal write-back). */
+	uint32_t memtype;
+	uint32_t reserved;
+	const struct gmem_pt_page_ops *pages;
+	const struct gmem_pt_sink *sink;
+	/* Out: on error, the first frame at fault, if any. */
+	uint64_t fail_gfn;
+};
+
+/*
+ * Creates a builder of guest's view in geometry geom and maps the view's
+ * current cover (one batch for the whole guest). The geometry is copied.
+ * Errors: -EINVAL for an unknown view, format, flags or prot bits, a bad
+ * geometry, a format that does not fit the geometry, or a guest whose
+ * conversion granule is smaller than the geometry's smallest leaf;
+ * -ERANGE if a frame lies beyond what the geometry or format can map;
+ * -ENOMEM; or a sink's error. Nothing is left behind on error.
+ */
+GMEM_API int gmem_pt_create(struct gmem_guest *guest, enum gmem_pt_view view,
+			    const struct gmem_pt_geometry *geom,
+			    struct gmem_pt_opts *opts, struct gmem_pt **pt);
+
+/*
+ * Removes every leaf and table (telling the sink: unmaps, table
+ * removals, one flush) and frees the builder. NULL is a no-op.
+ */
+GMEM_API int gmem_pt_destroy(struct gmem_pt *pt);
+
+/*
+ * Applies the changes since the last sync: conversions the builder heard
+ * of, and ranges passed to gmem_pt_mark or gmem_pt_join. Each aligned
+ * range of the largest leaf size is one batch, changed at once or not
+ * at all when tables cannot be allocated (-ENOMEM: the table is the one
+ * of before for that range, which stays pending); a sink's error is
+ * returned as it is. Either way a later sync completes the work.
+ */
+GMEM_API int gmem_pt_sync(struct gmem_pt *pt);
+
+/*
+ * Asks the next sync to look again at [gfn, gfn + npages): after a
+ * region was added or removed (listeners are not told of those), or to
+ * check the table again. -ENOMEM leaves nothing pending.
+ */
+GMEM_API int gmem_pt_mark(struct gmem_pt *pt, uint64_t gfn,
+			  uint64_t npages);
+
+/*
+ * With GMEM_PT_NO_PROMOTE: lets the next sync join leaves into larger
+ * ones where the larger one lies inside [gfn, gfn + npages). Without
+ * the flag, the same as gmem_pt_mark.
+ */
+GMEM_API int gmem_pt_join(struct gmem_pt *pt, uint64_t gfn, uint64_t npages);
+
+/*
+ * The root table: its address as the hardware sees it (*pa, for an EPT
+ * pointer or VTTBR) and as this process does (*root). Either may be
+ * NULL. The root stays the same for the builder's life.
+ */
+GMEM_API int gmem_pt_root(const struct gmem_pt *pt, void **root,
+			  uint64_t *pa);
+
+/* One entry as the walker shows it. */
+struct gmem_pt_entry {
+	uint64_t gfn;		/* first frame the entry maps */
+	uint64_t npages;	/* frames one entry of its level maps */
+	uint64_t pfn;		/* leaf: the first frame it maps */
+	uint64_t table_pa;	/* table entry: the next table's physical
+				 * address */
+	uint64_t *ptep;		/* the entry in the table */
+	uint32_t level;		/* index in the geometry's level[] */
+	uint32_t prot;		/* leaf: GMEM_PT_PROT_* */
+	uint32_t flags;		/* leaf: GMEM_PT_LEAF_CONTIG */
+	uint32_t pad;
+};
+
+/* Which entries a walker visits. */
+#define GMEM_PT_VISIT_LEAF (1u << 0)		/* leaf entries */
+#define GMEM_PT_VISIT_TABLE_PRE (1u << 1)	/* table entries, before
+						 * the table's entries */
+#define GMEM_PT_VISIT_TABLE_POST (1u << 2)	/* and after them */
+
+/* A negative return stops the walk and is returned by it. */
+typedef int (*gmem_pt_visit_fn)(void *ctx, const struct gmem_pt_entry *e,
+				uint32_t visit);
+
+struct gmem_pt_walker {
+	size_t sz;
+	gmem_pt_visit_fn fn;
+	void *ctx;
+	uint32_t flags;		/* GMEM_PT_VISIT_* */
+};
+
+/*
+ * Visits, in address order, the valid entries of the table that map any
+ * of [gfn, gfn + npages), each once per visit kind asked for. Visitors
+ * read the table; they must not change it. Any thread, while no sync or
+ * destroy of the builder runs.
+ */
+GMEM_API int gmem_pt_walk(const struct gmem_pt *pt, uint64_t gfn,
+			  uint64_t npages, const struct gmem_pt_walker *walker);
+
+struct gmem_pt_stats {
+	size_t sz;
+	uint64_t nleaves;	/* leaves mapped now */
+	uint64_t nentries;	/* leaf entries (a contiguous leaf is many) */
+	uint64_t ntables;	/* table pages, root included */
+	uint64_t table_bytes;
+	uint64_t maps;		/* leaves mapped since creation */
+	uint64_t unmaps;
+	uint64_t syncs;
+	uint64_t pending;	/* ranges waiting for a sync */
+};
+
+GMEM_API int gmem_pt_stats(const struct gmem_pt *pt,
+			   struct gmem_pt_stats *stats);
+
+/*
+ * gmem_pt_explain for the builder's view, geometry and policy: also
+ * names permissions that differ (GMEM_PT_BLOCK_PROT), the accept size
+ * (GMEM_PT_BLOCK_ACCEPT), and leaves kept split by GMEM_PT_NO_PROMOTE
+ * (GMEM_PT_BLOCK_NO_PROMOTE). Describes the table as the last sync left
+ * it. Same errors as gmem_pt_explain.
+ */
+GMEM_API int gmem_pt_explain_table(const struct gmem_pt *pt, uint64_t gfn,
+				   struct gmem_pt_explain *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GMEM_PT_BUILD_H */

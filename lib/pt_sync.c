@@ -1,0 +1,555 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The sync: from the table (the cover as of the last sync) and the guest
+ * state (the cover now), the minimal delta.
+ *
+ * The cover is made of maximal aligned blocks: a frame's leaf is the
+ * largest aligned block around it that may be one leaf. A block's status
+ * changes only if it holds a changed frame, so the leaves that change
+ * all lie under the blocks of each size that hold a changed frame. The
+ * sync walks down those blocks, largest first, and at each compares:
+ *
+ *  - the table's view of the block: its exact leaf, nothing at all, or
+ *    something smaller inside (read from the table: a block is a leaf of
+ *    the old cover exactly when the table has that leaf);
+ *  - the guest's: one leaf, nothing in the view, or mixed.
+ *
+ * Equal leaves end the descent; a new leaf replaces whatever is inside;
+ * an old leaf that no longer holds is unmapped and the new cover inside
+ * it built fresh; otherwise it goes down to the smaller blocks that hold
+ * changed frames. Nothing outside those blocks is read or written.
+ *
+ * Each pending range is one batch. It is first walked without changes to
+ * count the tables it will need; they are allocated before anything
+ * changes, so -ENOMEM leaves the table as it was. Tables left empty are
+ * freed at the end of the batch, so a table emptied and filled again in
+ * one batch is never freed and allocated again.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "guest.h"
+#include "pt_table.h"
+
+/* Tables whose entries were cleared, checked for emptiness at the end. */
+#define TOUCHED_MAX 32
+
+struct sync {
+	struct gmem_pt *pt;
+	bool apply;			/* false: count tables only */
+	uint32_t flags;			/* PT_RANGE_* of the range */
+	uint64_t lo, hi;		/* the range */
+	uint64_t join_lo, join_hi;	/* where joins are allowed */
+	uint32_t need[GMEM_PT_MAX_LEVELS];
+	uint64_t counted[GMEM_PT_MAX_LEVELS];	/* last table counted, + 1 */
+	uint64_t flush_lo, flush_hi;
+	uint32_t ntouched;
+	bool touched_over;
+	struct {
+		uint64_t gfn;
+		uint32_t level;
+	} touched[TOUCHED_MAX];
+};
+
+/* What the table has for a block. */
+enum old_kind { OLD_NONE, OLD_LEAF, OLD_SOME };
+
+struct old {
+	enum old_kind kind;
+	uint64_t pfn;
+	uint32_t prot;
+};
+
+/* The entry of level for gfn, or where the path ends above it: *level
+ * becomes the level of the entry returned. */
+static uint64_t *entry_at(const struct gmem_pt *pt, uint64_t gfn,
+			  unsigned int *level, struct pt_decoded *d)
+{
+	uint64_t *table = pt->root;
+	unsigned int l;
+
+	for (l = 0;; l++) {
+		uint64_t *p = &table[pt_index(pt, l, gfn)];
+
+		pt_decode(pt, *p, l, d);
+		if (l == *level || d->kind != PT_TABLE) {
+			*level = l;
+			return p;
+		}
+		table = pt_virt(pt, d->addr);
+	}
+}
+
+static unsigned int run_entries(const struct gmem_pt *pt,
+				const struct pt_leaf_size *s)
+{
+	return s->contig ? 1u << pt->geom.level[s->level].contig_bits : 1;
+}
+
+static void old_of(const struct gmem_pt *pt, uint64_t lo,
+		   const struct pt_leaf_size *s, struct old *o)
+{
+	unsigned int level = s->level, i, n = run_entries(pt, s);
+	struct pt_decoded d;
+	uint64_t *p = entry_at(pt, lo, &level, &d);
+
+	o->kind = OLD_SOME;
+	if (level < s->level) {
+		if (d.kind == PT_EMPTY)
+			o->kind = OLD_NONE;
+		return;
+	}
+	if (d.kind == PT_LEAF && d.contig == s->contig) {
+		o->kind = OLD_LEAF;
+		o->pfn = d.addr >> GMEM_FRAME_SHIFT;
+		o->prot = d.prot;
+		return;
+	}
+	for (i = 0; i < n; i++)
+		if (p[i])
+			return;
+	o->kind = OLD_NONE;
+}
+
+static void touch(struct sync *sc, uint64_t gfn, unsigned int level)
+{
+	if (sc->ntouched && sc->touched[sc->ntouched - 1].level == level &&
+	    !((sc->touched[sc->ntouched - 1].gfn ^ gfn) >>
+	      (sc->pt->geom.level[level].entry_shift - GMEM_FRAME_SHIFT +
+	       sc->pt->geom.level[level].index_bits)))
+		return;
+	if (sc->ntouched == TOUCHED_MAX) {
+		sc->touched_over = true;
+		return;
+	}
+	sc->touched[sc->ntouched].gfn = gfn;
+	sc->touched[sc->ntouched++].level = level;
+}
+
+static void leaf_of(const struct gmem_pt *pt, const struct gmem_pt_entry *e,
+		    struct gmem_pt_leaf *leaf)
+{
+	unsigned int cb = e->flags & GMEM_PT_LEAF_CONTIG
+				  ? pt->geom.level[e->level].contig_bits
+				  : 0;
+
+	leaf->npages = e->npages << cb;
+	leaf->gfn = e->gfn & ~(leaf->npages - 1);
+	leaf->pfn = e->pfn - (e->gfn - leaf->gfn);
+	leaf->level = e->level;
+	leaf->flags = e->flags;
+}
+
+static void table_gone(struct gmem_pt *pt, const struct gmem_pt_entry *e)
+{
+	unsigned int child = e->level + 1;
+
+	if (pt->sink.table_del)
+		pt->sink.table_del(pt->sink.ctx, e->gfn, e->npages, child);
+	*e->ptep = 0;
+	pt_page_free(pt, child, pt_virt(pt, e->table_pa), e->table_pa);
+	atomic_fetch_sub(&pt->ntables, 1);
+	atomic_fetch_sub(&pt->table_bytes, pt_page_bytes(pt, child));
+}
+
+/* Unmaps a leaf (a contiguous run whole); the sink first. */
+static int unmap_leaf(struct gmem_pt *pt, struct sync *sc,
+		      const struct gmem_pt_entry *e)
+{
+	struct gmem_pt_leaf leaf;
+	unsigned int i, n;
+	uint64_t *first;
+
+	leaf_of(pt, e, &leaf);
+	if (pt->sink.unmap) {
+		int err = pt->sink.unmap(pt->sink.ctx, &leaf);
+
+		if (err)
+			return err;
+	}
+	n = (unsigned int)(leaf.npages / e->npages);
+	first = e->ptep - (e->gfn - leaf.gfn) / e->npages;
+	for (i = 0; i < n; i++)
+		first[i] = 0;
+	atomic_fetch_sub(&pt->nleaves, 1);
+	atomic_fetch_sub(&pt->nentries, n);
+	atomic_fetch_add(&pt->unmaps, 1);
+	if (sc->flush_lo > leaf.gfn)
+		sc->flush_lo = leaf.gfn;
+	if (sc->flush_hi < leaf.gfn + leaf.npages)
+		sc->flush_hi = leaf.gfn + leaf.npages;
+	return 0;
+}
+
+struct clear {
+	struct gmem_pt *pt;
+	struct sync *sc;
+	uint64_t lo, hi;
+};
+
+/* Whether the table of level holding gfn lies inside the cleared range:
+ * then it goes whole, and nobody needs to look at it again. */
+static bool table_inside(const struct clear *c, uint64_t gfn,
+			 unsigned int level)
+{
+	const struct gmem_pt_level *l = &c->pt->geom.level[level];
+	uint64_t span = UINT64_C(1) << (l->entry_shift + l->index_bits -
+					GMEM_FRAME_SHIFT);
+	uint64_t base = gfn & ~(span - 1);
+
+	return level > 0 && base >= c->lo && base + span <= c->hi;
+}
+
+/* Leaves go; tables that lie inside the range go after their entries.
+ * A table the range only crosses may be left empty: touched. */
+static int clear_visit(void *ctx, const struct gmem_pt_entry *e,
+		       uint32_t visit)
+{
+	struct clear *c = ctx;
+
+	if (visit == GMEM_PT_VISIT_LEAF) {
+		int err = unmap_leaf(c->pt, c->sc, e);
+
+		if (!err && !table_inside(c, e->gfn, e->level))
+			touch(c->sc, e->gfn, e->level);
+		return err;
+	}
+	if (e->gfn >= c->lo && e->gfn + e->npages <= c->hi) {
+		table_gone(c->pt, e);
+		if (!table_inside(c, e->gfn, e->level))
+			touch(c->sc, e->gfn, e->level);
+	}
+	return 0;
+}
+
+/* Removes every leaf and table inside [lo, hi). */
+static int clear_range(struct gmem_pt *pt, struct sync *sc, uint64_t lo,
+		       uint64_t hi)
+{
+	struct clear c = { pt, sc, lo, hi };
+
+	return pt_walk(pt, lo, hi, clear_visit, &c,
+		       GMEM_PT_VISIT_LEAF | GMEM_PT_VISIT_TABLE_POST);
+}
+
+int pt_clear_all(struct gmem_pt *pt)
+{
+	uint64_t end = pt->rule.space_shift < 64
+			       ? UINT64_C(1) << pt->rule.space_shift
+			       : UINT64_MAX;
+	struct sync sc = { .pt = pt, .flush_lo = UINT64_MAX };
+	int err = clear_range(pt, &sc, 0, end);
+
+	if (pt->sink.flush && sc.flush_hi)
+		pt->sink.flush(pt->sink.ctx, sc.flush_lo,
+			       sc.flush_hi - sc.flush_lo);
+	return err;
+}
+
+/*
+ * Counts, or makes, the tables on the path to a leaf of level. Tables
+ * made are touched if the leaf does not follow (a sink's error), so
+ * that they do not stay empty.
+ */
+static int make_path(struct sync *sc, uint64_t gfn, unsigned int level,
+		     uint64_t **table)
+{
+	struct gmem_pt *pt = sc->pt;
+	uint64_t *t = pt->root;
+	unsigned int l;
+
+	for (l = 0; l < level; l++) {
+		uint64_t *p = &t[pt_index(pt, l, gfn)], span, base, pa;
+		struct pt_decoded d;
+
+		pt_decode(pt, *p, l, &d);
+		if (d.kind == PT_TABLE) {
+			t = pt_virt(pt, d.addr);
+			continue;
+		}
+		span = pt_entry_frames(pt, l);
+		base = gfn & ~(span - 1);
+		if (!sc->apply) {
+			/* Leaves are mapped in address order: a table
+			 * counted once serves all that follow in it. */
+			for (; l < level; l++) {
+				base = gfn & ~(pt_entry_frames(pt, l) - 1);
+				if (sc->counted[l + 1] != base + 1) {
+					sc->counted[l + 1] = base + 1;
+					sc->need[l + 1]++;
+				}
+			}
+			return 0;
+		}
+		if (d.kind != PT_EMPTY || !pt->spare[l + 1])
+			return -EIO;	/* counted wrong: never expected */
+		if (pt->sink.table_add) {
+			int err = pt->sink.table_add(pt->sink.ctx, base, span,
+						     l + 1);
+
+			if (err) {
+				touch(sc, gfn, l);
+				return err;
+			}
+		}
+		t = pt_page_alloc(pt, l + 1, &pa);
+		*p = pt->fmt->table(pa);
+		atomic_fetch_add(&pt->ntables, 1);
+		atomic_fetch_add(&pt->table_bytes, pt_page_bytes(pt, l + 1));
+	}
+	*table = t;
+	return 0;
+}
+
+static int map_leaf(struct sync *sc, uint64_t lo, const struct pt_leaf_size *s,
+		    uint64_t pfn, uint32_t prot)
+{
+	struct gmem_pt *pt = sc->pt;
+	unsigned int i, n = run_entries(pt, s);
+	bool last = s->level + 1u == pt->geom.nlevels;
+	uint64_t step = pt_entry_frames(pt, s->level), *table = NULL;
+	struct gmem_pt_leaf leaf = {
+		.gfn = lo, .pfn = pfn, .npages = step * n, .level = s->level,
+		.flags = s->contig ? GMEM_PT_LEAF_CONTIG : 0 };
+	int err;
+
+	if (pfn + leaf.npages > UINT64_C(1) << (pt->fmt->oa_bits - 12))
+		return -ERANGE;
+	err = make_path(sc, lo, s->level, &table);
+	if (err || !sc->apply)
+		return err;
+	if (pt->sink.map) {
+		err = pt->sink.map(pt->sink.ctx, &leaf, prot);
+		if (err) {
+			touch(sc, lo, s->level);
+			return err;
+		}
+	}
+	table += pt_index(pt, s->level, lo);
+	for (i = 0; i < n; i++)
+		table[i] = pt->fmt->leaf((pfn + i * step) << GMEM_FRAME_SHIFT,
+					 prot, s->contig, pt->memtype,
+					 s->level, last);
+	atomic_fetch_add(&pt->nleaves, 1);
+	atomic_fetch_add(&pt->nentries, n);
+	atomic_fetch_add(&pt->maps, 1);
+	return 0;
+}
+
+/* Clears what the table has inside a block, if anything. */
+static int clear_block(struct sync *sc, uint64_t lo, uint64_t n,
+		       const struct old *o)
+{
+	if (o->kind == OLD_NONE || !sc->apply)
+		return 0;
+	return clear_range(sc->pt, sc, lo, lo + n);
+}
+
+/*
+ * Block lo of size i. fresh: the table has nothing in it (its leaf was
+ * just removed, or, when counting, is to be).
+ */
+static int visit(struct sync *sc, unsigned int i, uint64_t lo, bool fresh)
+{
+	struct gmem_pt *pt = sc->pt;
+	const struct pt_leaf_size *s = &pt->sz.s[i];
+	uint64_t n = UINT64_C(1) << s->shift, c, cn, c_lo, c_hi, at;
+	struct old o = { .kind = OLD_NONE };
+	unsigned int attr = 0;
+	uint32_t b;
+	int err;
+
+	b = pt_block_check(pt->guest, &pt->rule, lo, s->shift, PT_NO_REF,
+			   &attr, &at);
+	if (!fresh)
+		old_of(pt, lo, s, &o);
+	if (b == PT_BLOCK_EMPTY)
+		return clear_block(sc, lo, n, &o);
+	if (b == GMEM_PT_BLOCK_NONE &&
+	    !(o.kind == OLD_SOME && (pt->flags & GMEM_PT_NO_PROMOTE) &&
+	      !((sc->flags & PT_RANGE_JOIN) && lo >= sc->join_lo &&
+		lo + n <= sc->join_hi))) {
+		uint32_t prot = pt->prot[pt->rule.by_attr ? attr : 0];
+		uint64_t pfn = guest_pfn(pt->guest, lo);
+
+		if (o.kind == OLD_LEAF && o.pfn == pfn && o.prot == prot)
+			return 0;
+		err = clear_block(sc, lo, n, &o);
+		return err ? err : map_leaf(sc, lo, s, pfn, prot);
+	}
+	if (i + 1u == pt->sz.n)
+		return -EIO;	/* the granule is always uniform */
+	if (o.kind == OLD_LEAF) {
+		err = clear_block(sc, lo, n, &o);
+		if (err)
+			return err;
+		fresh = true;
+	}
+	/* Down to the smaller blocks holding frames of the range: only
+	 * they can differ. A fresh block is built whole. */
+	cn = UINT64_C(1) << pt->sz.s[i + 1].shift;
+	c_lo = fresh || sc->lo <= lo ? lo : sc->lo & ~(cn - 1);
+	c_hi = fresh || sc->hi >= lo + n ? lo + n : sc->hi;
+	for (c = c_lo; c < c_hi; c += cn) {
+		err = visit(sc, i + 1, c, fresh);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static bool table_empty(const uint64_t *t, uint64_t nent)
+{
+	uint64_t i;
+
+	for (i = 0; i < nent; i++)
+		if (t[i])
+			return false;
+	return true;
+}
+
+static int prune_visit(void *ctx, const struct gmem_pt_entry *e,
+		       uint32_t visit)
+{
+	struct gmem_pt *pt = ctx;
+	unsigned int child = e->level + 1;
+
+	(void)visit;
+	if (table_empty(pt_virt(pt, e->table_pa),
+			UINT64_C(1) << pt->geom.level[child].index_bits))
+		table_gone(pt, e);
+	return 0;
+}
+
+/* Frees the touched tables left empty, deepest first, and their parents
+ * in turn. */
+static void prune(struct sync *sc)
+{
+	struct gmem_pt *pt = sc->pt;
+
+	if (sc->touched_over) {
+		uint64_t top = UINT64_C(1) << pt->sz.s[0].shift;
+
+		pt_walk(pt, sc->lo & ~(top - 1),
+			sc->hi > UINT64_MAX - top ? UINT64_MAX
+						  : (sc->hi + top - 1) & ~(top - 1),
+			prune_visit, pt, GMEM_PT_VISIT_TABLE_POST);
+		sc->ntouched = 0;
+	}
+	while (sc->ntouched) {
+		unsigned int k, deepest = 0, level;
+		uint64_t gfn;
+		uint64_t *p;
+		struct pt_decoded d;
+
+		for (k = 1; k < sc->ntouched; k++)
+			if (sc->touched[k].level > sc->touched[deepest].level)
+				deepest = k;
+		gfn = sc->touched[deepest].gfn;
+		level = sc->touched[deepest].level;
+		sc->touched[deepest] = sc->touched[--sc->ntouched];
+		if (level == 0)
+			continue;	/* the root stays */
+		level--;
+		p = entry_at(pt, gfn, &level, &d);
+		if (d.kind == PT_TABLE &&
+		    table_empty(pt_virt(pt, d.addr),
+				UINT64_C(1) << pt->geom.level[level + 1].index_bits)) {
+			struct gmem_pt_entry e;
+			uint64_t span = pt_entry_frames(pt, level);
+
+			pt_entry_fill(pt, p, gfn & ~(span - 1), level, &d, &e);
+			table_gone(pt, &e);
+			if (sc->ntouched < TOUCHED_MAX) {
+				sc->touched[sc->ntouched].gfn = gfn;
+				sc->touched[sc->ntouched++].level = level;
+			}
+		}
+	}
+}
+
+static int walk_range(struct sync *sc)
+{
+	uint64_t top = UINT64_C(1) << sc->pt->sz.s[0].shift, t;
+	int err = 0;
+
+	for (t = sc->lo & ~(top - 1); !err && t < sc->hi; t += top)
+		err = visit(sc, 0, t, false);
+	return err;
+}
+
+/*
+ * One pending range, one batch: count, allocate, change, prune, flush.
+ * A range the table may differ from anywhere (FULL) is looked at in
+ * whole blocks of the largest size.
+ */
+int pt_sync_range(struct gmem_pt *pt, const struct pt_pending *r)
+{
+	uint64_t top = UINT64_C(1) << pt->sz.s[0].shift;
+	struct sync sc = { .pt = pt, .flags = r->flags, .lo = r->lo,
+			   .hi = r->hi, .join_lo = r->lo, .join_hi = r->hi,
+			   .flush_lo = UINT64_MAX };
+	unsigned int l;
+	int err;
+
+	if (pt->rule.space_shift < 64) {
+		uint64_t space = UINT64_C(1) << pt->rule.space_shift;
+
+		if (sc.lo >= space)
+			return 0;
+		if (sc.hi > space)
+			sc.hi = space;
+	}
+	if (r->flags & PT_RANGE_FULL) {
+		sc.lo &= ~(top - 1);
+		sc.hi = sc.hi > UINT64_MAX - top ? UINT64_MAX
+						 : (sc.hi + top - 1) & ~(top - 1);
+	}
+	err = walk_range(&sc);
+	for (l = 1; !err && l < pt->geom.nlevels; l++)
+		err = pt_spare_fill(pt, l, sc.need[l]);
+	if (err)
+		return err;
+	sc.apply = true;
+	err = walk_range(&sc);
+	prune(&sc);
+	if (pt->sink.flush)
+		pt->sink.flush(pt->sink.ctx, sc.flush_hi ? sc.flush_lo : 0,
+			       sc.flush_hi ? sc.flush_hi - sc.flush_lo : 0);
+	return err;
+}
+
+/*
+ * Joins first: a range that may join leaves would otherwise remove a
+ * leaf that another range of the same sync has just mapped inside.
+ */
+int gmem_pt_sync(struct gmem_pt *pt)
+{
+	uint32_t i, n = 0, pass;
+	int err = 0;
+
+	if (!pt)
+		return -EINVAL;
+	for (pass = 0; !err && pass < 2; pass++)
+		for (i = 0; !err && i < pt->npending; i++) {
+			struct pt_pending *r = &pt->pending[i];
+
+			if ((r->flags & PT_RANGE_DONE) ||
+			    (pass == 0) != !!(r->flags & PT_RANGE_JOIN))
+				continue;
+			err = pt_sync_range(pt, r);
+			/* A batch stopped part-way leaves the table other
+			 * than the cover anywhere in its blocks. */
+			if (err && err != -ENOMEM)
+				r->flags |= PT_RANGE_FULL;
+			if (!err)
+				r->flags |= PT_RANGE_DONE;
+		}
+	for (i = 0; i < pt->npending; i++)
+		if (!(pt->pending[i].flags & PT_RANGE_DONE))
+			pt->pending[n++] = pt->pending[i];
+	pt->npending = n;
+	pt_spare_trim(pt, PT_SPARE_KEEP);
+	atomic_fetch_add(&pt->syncs, 1);
+	return err;
+}
