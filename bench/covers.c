@@ -17,19 +17,14 @@
 #define GIB GMEM_BLOCK_FRAMES
 #define PIECE 512
 
-enum pattern { UNIFORM, ONE_FRAME_PER_GIB, ALTERNATING, ONE_PIECE_PER_GIB };
-
-static const struct guest_kind {
-	const char *name;
-	uint64_t gib;
-	enum pattern pattern;
-} kinds[] = {
+const struct guest_kind guest_kinds[] = {
 	{ "4 GiB uniform", 4, UNIFORM },
 	{ "4 GiB, 1 frame/GiB", 4, ONE_FRAME_PER_GIB },
 	{ "4 GiB alternating", 4, ALTERNATING },
 	{ "16 TiB uniform", 16384, UNIFORM },
 	{ "16 TiB, 2 MiB frag/GiB", 16384, ONE_PIECE_PER_GIB },
 };
+const unsigned int nguest_kinds = sizeof(guest_kinds) / sizeof(guest_kinds[0]);
 
 static const struct { enum gmem_pt_view view; const char *name; } views[] = {
 	{ GMEM_PT_VIEW_ALL, "all" },
@@ -42,9 +37,8 @@ static const struct { enum gmem_pt_arch arch; const char *name; } geoms[] = {
 	{ GMEM_PT_ARM64_4K, "arm64-4K" },
 };
 
-/* A guest of the kind: private, then the pattern's frames shared. */
-static struct gmem_guest *guest_new(const struct guest_kind *k,
-				    struct gmem_pool **pool)
+struct gmem_guest *guest_new(const struct guest_kind *k,
+			     struct gmem_pool **pool)
 {
 	struct gmem_guest *g;
 	uint64_t b, f;
@@ -89,9 +83,9 @@ int covers_run(int runs, struct cover_row *rows, int max)
 	size_t k, v, gi;
 	int n = 0, r;
 
-	for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+	for (k = 0; k < nguest_kinds; k++) {
 		struct gmem_pool *pool;
-		struct gmem_guest *g = guest_new(&kinds[k], &pool);
+		struct gmem_guest *g = guest_new(&guest_kinds[k], &pool);
 
 		for (gi = 0; gi < sizeof(geoms) / sizeof(geoms[0]); gi++) {
 			GMEM_OPTS(gmem_pt_geometry, geom, .nlevels = 0);
@@ -109,7 +103,7 @@ int covers_run(int runs, struct cover_row *rows, int max)
 
 					if (gmem_pt_view_cover(g, views[v].view,
 							       &geom, 0,
-							       kinds[k].gib * GIB,
+							       guest_kinds[k].gib * GIB,
 							       count_leaf, &frames,
 							       &o))
 						exit(1);
@@ -118,7 +112,7 @@ int covers_run(int runs, struct cover_row *rows, int max)
 					row->entries = o.nentries;
 					row->frames = frames;
 				}
-				row->guest = kinds[k].name;
+				row->guest = guest_kinds[k].name;
 				row->view = views[v].name;
 				row->geom = geoms[gi].name;
 				row->ms = median(t, runs);

@@ -5,6 +5,26 @@
 
 #include <stdint.h>
 
+enum pattern { UNIFORM, ONE_FRAME_PER_GIB, ALTERNATING, ONE_PIECE_PER_GIB };
+
+/* The guests the page-table sections measure. */
+struct guest_kind {
+	const char *name;
+	uint64_t gib;
+	enum pattern pattern;
+};
+
+extern const struct guest_kind guest_kinds[];
+extern const unsigned int nguest_kinds;
+
+struct gmem_pool;
+struct gmem_guest;
+
+/* A guest of the kind over a pool of its own: private, then the
+ * pattern's frames shared. Exits on failure. */
+struct gmem_guest *guest_new(const struct guest_kind *k,
+			     struct gmem_pool **pool);
+
 struct cover_row {
 	const char *guest, *geom, *view;
 	double ms;

@@ -16,6 +16,7 @@
 
 #include <gmem.h>
 
+#include "builders.h"
 #include "covers.h"
 #include "impl.h"
 #include "util.h"
@@ -283,6 +284,43 @@ static const struct row *find_row(const char *w, const char *impl)
 	return NULL;
 }
 
+static const struct build_row *find_build_in(const struct build_row *r, int n,
+					    const char *guest, const char *view)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(r[i].guest, guest) && !strcmp(r[i].format, "EPT") &&
+		    !strcmp(r[i].view, view))
+			return &r[i];
+	abort();
+}
+
+static const struct incr_row *find_incr(const struct incr_row *r, int n,
+					const char *work, const char *view)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(r[i].work, work) && !strcmp(r[i].view, view) &&
+		    !strcmp(r[i].impl, "libgmem"))
+			return &r[i];
+	abort();
+}
+
+/* The larger sync cost of the workloads in a view. */
+static double max_sync(const struct incr_row *r, int n, const char *view)
+{
+	double m = 0;
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(r[i].view, view) && !strcmp(r[i].impl, "libgmem") &&
+		    r[i].sync_ns > m)
+			m = r[i].sync_ns;
+	return m;
+}
+
 struct target {
 	const char *what;
 	double value, limit;
@@ -332,10 +370,12 @@ int main(int argc, char **argv)
 	const char *trace = NULL;
 	uint64_t seed = 0x5eed, uni, alt;
 	int runs = 9, json = 0, c, i, nw = 5;
-	struct target t[16];
+	struct target t[24];
 	struct cover_row crow[64];
+	struct build_row brow[64];
+	struct incr_row irow[32];
 	struct w5 w5;
-	int nc;
+	int nc, nb, ni;
 	int nt = 0;
 
 	while ((c = getopt_long(argc, argv, "r:s:jt:h", lopts, NULL)) != -1) {
@@ -389,6 +429,8 @@ int main(int argc, char **argv)
 	uni = (gmem_meta_pattern(68, 0) - gmem_meta_pattern(4, 0)) / 64;
 	alt = gmem_meta_pattern(1, 1);
 	nc = covers_run(runs < 5 ? runs : 5, crow, 64);
+	nb = builds_run(runs < 5 ? runs : 5, brow, 64);
+	ni = incr_run(runs < 5 ? runs : 5, irow, 32);
 
 	if (json) {
 		printf("{\"version\":%u,\"runs\":%d,\"seed\":%llu,\"results\":[",
@@ -411,6 +453,10 @@ int main(int argc, char **argv)
 		       (unsigned long long)w5.meta_bytes,
 		       (unsigned long long)uni, (unsigned long long)alt);
 		covers_print(crow, nc, json);
+		printf("],\"builds\":[");
+		builds_print(brow, nb, json);
+		printf("],\"incremental\":[");
+		incr_print(irow, ni, json);
 		printf("],\"targets\":[");
 	} else {
 		printf("gmem-bench %u.%u.%u: median of %d runs, seed %#llx, "
@@ -445,6 +491,8 @@ int main(int argc, char **argv)
 		       (unsigned long long)uni, (unsigned long long)alt,
 		       (unsigned long long)(GIB / 8));
 		covers_print(crow, nc, json);
+		builds_print(brow, nb, json);
+		incr_print(irow, ni, json);
 	}
 	t[nt++] = (struct target){ "W1 ns/op", find_row("W1", "libgmem")->r.ns_per_op, 25, 1 };
 	t[nt++] = (struct target){ "W1 libgmem / bitmap", 1 / find_row("W1", "bitmap")->ratio, 1.3, 1 };
@@ -458,6 +506,10 @@ int main(int argc, char **argv)
 	t[nt++] = (struct target){ "metadata KiB, alternating 1 GiB", (double)alt / 1024, 40, 1 };
 	t[nt++] = (struct target){ "W5 ms", w5.total_ms, 1000, 1 };
 	t[nt++] = (struct target){ "W5 metadata MiB", (double)w5.meta_bytes / (1 << 20), 64, 1 };
+	t[nt++] = (struct target){ "16 TiB uniform build ms (EPT, all)", find_build_in(brow, nb, "16 TiB uniform", "all")->ms, 10, 1 };
+	t[nt++] = (struct target){ "16 TiB uniform table KiB (EPT, all)", (double)find_build_in(brow, nb, "16 TiB uniform", "all")->table_bytes / 1024, 1024, 1 };
+	t[nt++] = (struct target){ "sync ns per conversion, all view (max)", max_sync(irow, ni, "all"), 50, 1 };
+	t[nt++] = (struct target){ "ns per op emitted (toggle, private)", find_incr(irow, ni, "toggle in uniform", "private")->ns_per_op, 10, 1 };
 	print_targets(t, nt, json);
 	if (json)
 		printf("]}\n");

@@ -43,6 +43,14 @@ struct sync {
 	uint32_t need[GMEM_PT_MAX_LEVELS];
 	uint64_t counted[GMEM_PT_MAX_LEVELS];	/* last table counted, + 1 */
 	uint64_t flush_lo, flush_hi;
+	/* The table leaves of one level went to last (consecutive leaves
+	 * mostly share it): [cache_base, + cache_span) at cache_level. */
+	bool cache_ok;
+	unsigned int cache_level;
+	uint64_t cache_base, cache_span, *cache_table;
+	/* Counts, added to the builder's at the end of the batch. */
+	int64_t leaves, entries, tables, table_bytes;
+	uint64_t maps, unmaps;
 	uint32_t ntouched;
 	bool touched_over;
 	struct {
@@ -140,16 +148,18 @@ static void leaf_of(const struct gmem_pt *pt, const struct gmem_pt_entry *e,
 	leaf->flags = e->flags;
 }
 
-static void table_gone(struct gmem_pt *pt, const struct gmem_pt_entry *e)
+static void table_gone(struct sync *sc, const struct gmem_pt_entry *e)
 {
+	struct gmem_pt *pt = sc->pt;
 	unsigned int child = e->level + 1;
 
 	if (pt->sink.table_del)
 		pt->sink.table_del(pt->sink.ctx, e->gfn, e->npages, child);
 	*e->ptep = 0;
 	pt_page_free(pt, child, pt_virt(pt, e->table_pa), e->table_pa);
-	atomic_fetch_sub(&pt->ntables, 1);
-	atomic_fetch_sub(&pt->table_bytes, pt_page_bytes(pt, child));
+	sc->tables--;
+	sc->table_bytes -= (int64_t)pt_page_bytes(pt, child);
+	sc->cache_ok = false;
 }
 
 /* Unmaps a leaf (a contiguous run whole); the sink first. */
@@ -167,13 +177,22 @@ static int unmap_leaf(struct gmem_pt *pt, struct sync *sc,
 		if (err)
 			return err;
 	}
-	n = (unsigned int)(leaf.npages / e->npages);
-	first = e->ptep - (e->gfn - leaf.gfn) / e->npages;
-	for (i = 0; i < n; i++)
-		first[i] = 0;
-	atomic_fetch_sub(&pt->nleaves, 1);
-	atomic_fetch_sub(&pt->nentries, n);
-	atomic_fetch_add(&pt->unmaps, 1);
+	if (e->flags & GMEM_PT_LEAF_CONTIG) {
+		unsigned int cb = pt->geom.level[e->level].contig_bits;
+		unsigned int es = pt->geom.level[e->level].entry_shift -
+				  GMEM_FRAME_SHIFT;
+
+		n = 1u << cb;
+		first = e->ptep - ((e->gfn - leaf.gfn) >> es);
+		for (i = 0; i < n; i++)
+			first[i] = 0;
+	} else {
+		n = 1;
+		*e->ptep = 0;
+	}
+	sc->leaves--;
+	sc->entries -= n;
+	sc->unmaps++;
 	if (sc->flush_lo > leaf.gfn)
 		sc->flush_lo = leaf.gfn;
 	if (sc->flush_hi < leaf.gfn + leaf.npages)
@@ -215,7 +234,7 @@ static int clear_visit(void *ctx, const struct gmem_pt_entry *e,
 		return err;
 	}
 	if (e->gfn >= c->lo && e->gfn + e->npages <= c->hi) {
-		table_gone(c->pt, e);
+		table_gone(c->sc, e);
 		if (!table_inside(c, e->gfn, e->level))
 			touch(c->sc, e->gfn, e->level);
 	}
@@ -228,8 +247,22 @@ static int clear_range(struct gmem_pt *pt, struct sync *sc, uint64_t lo,
 {
 	struct clear c = { pt, sc, lo, hi };
 
+	sc->cache_ok = false;
 	return pt_walk(pt, lo, hi, clear_visit, &c,
 		       GMEM_PT_VISIT_LEAF | GMEM_PT_VISIT_TABLE_POST);
+}
+
+/* The batch's counts, to the builder's (read by any thread). */
+static void account(const struct sync *sc)
+{
+	struct gmem_pt *pt = sc->pt;
+
+	atomic_fetch_add(&pt->nleaves, (uint64_t)sc->leaves);
+	atomic_fetch_add(&pt->nentries, (uint64_t)sc->entries);
+	atomic_fetch_add(&pt->ntables, (uint64_t)sc->tables);
+	atomic_fetch_add(&pt->table_bytes, (uint64_t)sc->table_bytes);
+	atomic_fetch_add(&pt->maps, sc->maps);
+	atomic_fetch_add(&pt->unmaps, sc->unmaps);
 }
 
 int pt_clear_all(struct gmem_pt *pt)
@@ -240,6 +273,7 @@ int pt_clear_all(struct gmem_pt *pt)
 	struct sync sc = { .pt = pt, .flush_lo = UINT64_MAX };
 	int err = clear_range(pt, &sc, 0, end);
 
+	account(&sc);
 	if (pt->sink.flush && sc.flush_hi)
 		pt->sink.flush(pt->sink.ctx, sc.flush_lo,
 			       sc.flush_hi - sc.flush_lo);
@@ -258,6 +292,11 @@ static int make_path(struct sync *sc, uint64_t gfn, unsigned int level,
 	uint64_t *t = pt->root;
 	unsigned int l;
 
+	if (sc->cache_ok && sc->cache_level == level &&
+	    gfn - sc->cache_base < sc->cache_span) {
+		*table = sc->cache_table;
+		return 0;
+	}
 	for (l = 0; l < level; l++) {
 		uint64_t *p = &t[pt_index(pt, l, gfn)], span, base, pa;
 		struct pt_decoded d;
@@ -279,7 +318,7 @@ static int make_path(struct sync *sc, uint64_t gfn, unsigned int level,
 					sc->need[l + 1]++;
 				}
 			}
-			return 0;
+			break;
 		}
 		if (d.kind != PT_EMPTY || !pt->spare[l + 1])
 			return -EIO;	/* counted wrong: never expected */
@@ -294,10 +333,16 @@ static int make_path(struct sync *sc, uint64_t gfn, unsigned int level,
 		}
 		t = pt_page_alloc(pt, l + 1, &pa);
 		*p = pt->fmt->table(pa);
-		atomic_fetch_add(&pt->ntables, 1);
-		atomic_fetch_add(&pt->table_bytes, pt_page_bytes(pt, l + 1));
+		sc->tables++;
+		sc->table_bytes += (int64_t)pt_page_bytes(pt, l + 1);
 	}
 	*table = t;
+	sc->cache_ok = true;
+	sc->cache_level = level;
+	sc->cache_span = pt_entry_frames(pt, level)
+			 << pt->geom.level[level].index_bits;
+	sc->cache_base = gfn & ~(sc->cache_span - 1);
+	sc->cache_table = t;
 	return 0;
 }
 
@@ -326,13 +371,14 @@ static int map_leaf(struct sync *sc, uint64_t lo, const struct pt_leaf_size *s,
 		}
 	}
 	table += pt_index(pt, s->level, lo);
-	for (i = 0; i < n; i++)
-		table[i] = pt->fmt->leaf((pfn + i * step) << GMEM_FRAME_SHIFT,
-					 prot, s->contig, pt->memtype,
-					 s->level, last);
-	atomic_fetch_add(&pt->nleaves, 1);
-	atomic_fetch_add(&pt->nentries, n);
-	atomic_fetch_add(&pt->maps, 1);
+	/* One entry, or a contiguous run: each maps its part. */
+	table[0] = pt->fmt->leaf(pfn << GMEM_FRAME_SHIFT, prot, s->contig,
+				 pt->memtype, s->level, last);
+	for (i = 1; i < n; i++)
+		table[i] = table[0] + ((i * step) << GMEM_FRAME_SHIFT);
+	sc->leaves++;
+	sc->entries += n;
+	sc->maps++;
 	return 0;
 }
 
@@ -343,6 +389,69 @@ static int clear_block(struct sync *sc, uint64_t lo, uint64_t n,
 	if (o->kind == OLD_NONE || !sc->apply)
 		return 0;
 	return clear_range(sc->pt, sc, lo, lo + n);
+}
+
+static int fresh_leaf(void *ctx, const struct gmem_pt_leaf *leaf,
+		      unsigned int attr)
+{
+	struct sync *sc = ctx;
+	const struct gmem_pt *pt = sc->pt;
+
+	return map_leaf(sc, leaf->gfn,
+			&pt->sz.s[pt->size_at[leaf->level]
+					 [!!(leaf->flags & GMEM_PT_LEAF_CONTIG)]],
+			leaf->pfn, pt->prot[pt->rule.by_attr ? attr : 0]);
+}
+
+/*
+ * Counting the tables a fresh block needs: an entry of level k needs a
+ * table below it unless one leaf maps it or nothing in it is in the
+ * view. Entries, not leaves, are looked at, and none of the last level.
+ */
+static void count_fresh(struct sync *sc, uint64_t lo, uint64_t hi,
+			unsigned int k)
+{
+	const struct gmem_pt *pt = sc->pt;
+	const struct gmem_pt_level *l = &pt->geom.level[k];
+	unsigned int shift = l->entry_shift - GMEM_FRAME_SHIFT, attr;
+	uint64_t e, span = UINT64_C(1) << shift, at;
+
+	for (e = lo; e < hi; e += span) {
+		uint32_t b = pt_block_check(pt->guest, &pt->rule, e, shift,
+					    PT_NO_REF, &attr, &at);
+
+		if (b == PT_BLOCK_EMPTY ||
+		    (b == GMEM_PT_BLOCK_NONE && l->leaf &&
+		     shift <= pt->rule.accept_shift))
+			continue;
+		if (sc->counted[k + 1] != e + 1) {
+			sc->counted[k + 1] = e + 1;
+			sc->need[k + 1]++;
+		}
+		if (k + 2u < pt->geom.nlevels)
+			count_fresh(sc, e, e + span, k + 1);
+	}
+}
+
+/* The new cover of a block the table has nothing in: the view's cover
+ * there, leaf by leaf, without looking at its smaller blocks one by one;
+ * when counting, the tables it needs. */
+static int fresh_cover(struct sync *sc, uint64_t lo, uint64_t hi,
+		       unsigned int level)
+{
+	struct pt_tally t = { 0, 0 };
+	const struct gmem_pt *pt = sc->pt;
+	uint64_t *table;
+
+	if (!sc->apply) {
+		int err = make_path(sc, lo, level, &table);
+
+		if (!err)
+			count_fresh(sc, lo, hi, level);
+		return err;
+	}
+	return pt_view_cover(pt->guest, &pt->rule, &pt->geom, &pt->sz, lo, hi,
+			     fresh_leaf, sc, &t);
 }
 
 /*
@@ -361,8 +470,10 @@ static int visit(struct sync *sc, unsigned int i, uint64_t lo, bool fresh)
 
 	b = pt_block_check(pt->guest, &pt->rule, lo, s->shift, PT_NO_REF,
 			   &attr, &at);
-	if (!fresh)
+	if (!fresh) {
 		old_of(pt, lo, s, &o);
+		fresh = o.kind == OLD_NONE;
+	}
 	if (b == PT_BLOCK_EMPTY)
 		return clear_block(sc, lo, n, &o);
 	if (b == GMEM_PT_BLOCK_NONE &&
@@ -385,6 +496,8 @@ static int visit(struct sync *sc, unsigned int i, uint64_t lo, bool fresh)
 			return err;
 		fresh = true;
 	}
+	if (fresh)
+		return fresh_cover(sc, lo, lo + n, s->level);
 	/* Down to the smaller blocks holding frames of the range: only
 	 * they can differ. A fresh block is built whole. */
 	cn = UINT64_C(1) << pt->sz.s[i + 1].shift;
@@ -411,13 +524,13 @@ static bool table_empty(const uint64_t *t, uint64_t nent)
 static int prune_visit(void *ctx, const struct gmem_pt_entry *e,
 		       uint32_t visit)
 {
-	struct gmem_pt *pt = ctx;
+	struct sync *sc = ctx;
 	unsigned int child = e->level + 1;
 
 	(void)visit;
-	if (table_empty(pt_virt(pt, e->table_pa),
-			UINT64_C(1) << pt->geom.level[child].index_bits))
-		table_gone(pt, e);
+	if (table_empty(pt_virt(sc->pt, e->table_pa),
+			UINT64_C(1) << sc->pt->geom.level[child].index_bits))
+		table_gone(sc, e);
 	return 0;
 }
 
@@ -433,7 +546,7 @@ static void prune(struct sync *sc)
 		pt_walk(pt, sc->lo & ~(top - 1),
 			sc->hi > UINT64_MAX - top ? UINT64_MAX
 						  : (sc->hi + top - 1) & ~(top - 1),
-			prune_visit, pt, GMEM_PT_VISIT_TABLE_POST);
+			prune_visit, sc, GMEM_PT_VISIT_TABLE_POST);
 		sc->ntouched = 0;
 	}
 	while (sc->ntouched) {
@@ -459,7 +572,7 @@ static void prune(struct sync *sc)
 			uint64_t span = pt_entry_frames(pt, level);
 
 			pt_entry_fill(pt, p, gfn & ~(span - 1), level, &d, &e);
-			table_gone(pt, &e);
+			table_gone(sc, &e);
 			if (sc->ntouched < TOUCHED_MAX) {
 				sc->touched[sc->ntouched].gfn = gfn;
 				sc->touched[sc->ntouched++].level = level;
@@ -473,6 +586,7 @@ static int walk_range(struct sync *sc)
 	uint64_t top = UINT64_C(1) << sc->pt->sz.s[0].shift, t;
 	int err = 0;
 
+	sc->cache_ok = false;
 	for (t = sc->lo & ~(top - 1); !err && t < sc->hi; t += top)
 		err = visit(sc, 0, t, false);
 	return err;
@@ -513,6 +627,7 @@ int pt_sync_range(struct gmem_pt *pt, const struct pt_pending *r)
 	sc.apply = true;
 	err = walk_range(&sc);
 	prune(&sc);
+	account(&sc);
 	if (pt->sink.flush)
 		pt->sink.flush(pt->sink.ctx, sc.flush_hi ? sc.flush_lo : 0,
 			       sc.flush_hi ? sc.flush_hi - sc.flush_lo : 0);

@@ -83,6 +83,36 @@ struct pt_spare {
  * go to the allocator each time. */
 #define PT_SPARE_KEEP 4u
 
+/* A leaf of a view's cover, with the attribute of its frames (that of
+ * the run it belongs to; 0 when the rule does not go by attribute). */
+typedef int (*pt_attr_leaf_fn)(void *ctx, const struct gmem_pt_leaf *leaf,
+			       unsigned int attr);
+
+struct pt_attr_ctx {
+	pt_attr_leaf_fn fn;
+	void *ctx;
+	unsigned int attr;
+};
+
+/* A gmem_pt_leaf_fn calling a pt_attr_ctx's fn with its attribute. */
+static inline int pt_attr_leaf(void *ctx, const struct gmem_pt_leaf *leaf)
+{
+	const struct pt_attr_ctx *ac = ctx;
+
+	return ac->fn(ac->ctx, leaf, ac->attr);
+}
+
+/*
+ * The minimal cover, by sizes sz, of the frames of [gfn, end) in a region
+ * and in rule's view, leaves uniform in attribute where rule->by_attr;
+ * fn may be NULL to count only. gmem_pt_view_cover and the builders'
+ * fresh blocks both come here.
+ */
+int pt_view_cover(const struct gmem_guest *g, const struct pt_rule *rule,
+		  const struct gmem_pt_geometry *geom, const struct pt_sizes *sz,
+		  uint64_t gfn, uint64_t end, pt_attr_leaf_fn fn, void *ctx,
+		  struct pt_tally *t);
+
 /* A range the next sync must look at. */
 struct pt_pending {
 	uint64_t lo, hi;
@@ -99,6 +129,8 @@ struct gmem_pt {
 	struct gmem_pt_geometry geom;
 	struct pt_sizes sz;		/* leaf sizes, within the accept size */
 	struct pt_sizes all;		/* every leaf size, for explain */
+	uint8_t size_at[GMEM_PT_MAX_LEVELS][2];	/* sz index by level and
+						 * contiguous hint */
 	struct pt_rule rule;
 	const struct pt_format *fmt;
 	uint32_t flags;

@@ -5,7 +5,7 @@
 
 #include "guest.h"
 #include "opts.h"
-#include "pt.h"
+#include "pt_table.h"
 
 /* The end of the linear mapping from gfn, which is in a bound slot: the
  * next slot whose block does not follow on in host frames, or limit. */
@@ -44,17 +44,66 @@ static int cover_stretch(const struct gmem_guest *g,
 	return 0;
 }
 
+int pt_view_cover(const struct gmem_guest *g, const struct pt_rule *rule,
+		  const struct gmem_pt_geometry *geom, const struct pt_sizes *sz,
+		  uint64_t gfn, uint64_t end, pt_attr_leaf_fn fn, void *ctx,
+		  struct pt_tally *t)
+{
+	uint32_t i;
+	int err = 0;
+
+	for (i = 0; !err && i < g->nregions && g->regions[i]->gfn < end; i++) {
+		const struct region *reg = g->regions[i];
+		uint64_t at = reg->gfn > gfn ? reg->gfn : gfn;
+		uint64_t stop = reg->end < end ? reg->end : end;
+
+		while (!err && at < stop) {
+			struct gmem_run run = { .npages = stop - at };
+			struct pt_attr_ctx ac = { fn, ctx, 0 };
+
+
+			if (rule->by_attr)
+				guest_run(g, at, stop - at, true, &run);
+			ac.attr = run.attr;
+			if (!rule->by_attr || rule->view == GMEM_PT_VIEW_ALL ||
+			    run.attr == (rule->view == GMEM_PT_VIEW_SHARED))
+				err = cover_stretch(g, geom, sz, at,
+						    at + run.npages,
+						    fn ? pt_attr_leaf : NULL, &ac,
+						    t);
+			at += run.npages;
+		}
+	}
+	return err;
+}
+
+/* The public callback, which has no use for the attribute. */
+struct plain {
+	gmem_pt_leaf_fn fn;
+	void *ctx;
+};
+
+static int plain_leaf(void *ctx, const struct gmem_pt_leaf *leaf,
+		      unsigned int attr)
+{
+	const struct plain *p = ctx;
+
+	(void)attr;
+	return p->fn(p->ctx, leaf);
+}
+
 int gmem_pt_view_cover(const struct gmem_guest *g, enum gmem_pt_view view,
 		       const struct gmem_pt_geometry *geom, uint64_t gfn,
 		       uint64_t npages, gmem_pt_leaf_fn fn, void *ctx,
 		       struct gmem_pt_cover_opts *opts)
 {
 	uint32_t flags = OPTS_GET(opts, flags, 0);
-	uint64_t end = gfn + npages;
+	struct pt_rule rule = { .view = view,
+				.by_attr = view != GMEM_PT_VIEW_ALL };
+	struct plain pc = { fn, ctx };
 	struct pt_tally t = { 0, 0 };
 	struct pt_sizes sz;
 	int err = opts_check(opts, sizeof(*opts));
-	uint32_t i;
 
 	if (err)
 		return err;
@@ -64,24 +113,8 @@ int gmem_pt_view_cover(const struct gmem_guest *g, enum gmem_pt_view view,
 		return -EINVAL;
 	if (gfn >= GMEM_FRAME_LIMIT || npages > GMEM_FRAME_LIMIT - gfn)
 		return -EOVERFLOW;
-	for (i = 0; !err && i < g->nregions; i++) {
-		const struct region *r = g->regions[i];
-		uint64_t at = r->gfn > gfn ? r->gfn : gfn;
-		uint64_t stop = r->end < end ? r->end : end;
-
-		while (!err && at < stop) {
-			struct gmem_run run = { .npages = stop - at };
-
-			if (view != GMEM_PT_VIEW_ALL)
-				guest_run(g, at, stop - at, true, &run);
-			if (view == GMEM_PT_VIEW_ALL ||
-			    run.attr == (view == GMEM_PT_VIEW_SHARED))
-				err = cover_stretch(g, geom, &sz, at,
-						    at + run.npages, fn, ctx,
-						    &t);
-			at += run.npages;
-		}
-	}
+	err = pt_view_cover(g, &rule, geom, &sz, gfn, gfn + npages,
+			    fn ? plain_leaf : NULL, &pc, &t);
 	OPTS_SET(opts, nleaves, t.nleaves);
 	OPTS_SET(opts, nentries, t.nentries);
 	return err;

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs the main job: gmem-bench on
-# its built-in defaults (extra arguments go to gmem-bench).
+# its built-in defaults (extra arguments go to gmem-bench), then the
+# page-table demo, gmem-pt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build build -j"$(nproc)"
-exec build/bench/gmem-bench "$@"
+build/bench/gmem-bench "$@"
+echo
+exec build/tools/gmem-pt
