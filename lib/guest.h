@@ -103,6 +103,10 @@ int guest_range(const struct gmem_guest *g, uint64_t gfn, uint64_t npages,
  * slot is uniform. */
 unsigned int slot_get(const struct slot *s, uint32_t off);
 
+/* Which pieces of a bound slot hold both attributes, as a mask per
+ * group of pieces (all clear for a uniform slot). */
+void slot_mixed_pieces(const struct slot *s, uint64_t mixed[SLOT_GROUPS]);
+
 /* state_range of a bound slot, without a hold where it can be. */
 unsigned int slot_range(const struct slot *s, uint32_t a, uint32_t b);
 

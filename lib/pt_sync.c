@@ -51,6 +51,7 @@ struct sync {
 	/* Counts, added to the builder's at the end of the batch. */
 	int64_t leaves, entries, tables, table_bytes;
 	uint64_t maps, unmaps;
+	uint32_t prot;			/* of the stretch being covered */
 	uint32_t ntouched;
 	bool touched_over;
 	struct {
@@ -134,20 +135,6 @@ static void touch(struct sync *sc, uint64_t gfn, unsigned int level)
 	sc->touched[sc->ntouched++].level = level;
 }
 
-static void leaf_of(const struct gmem_pt *pt, const struct gmem_pt_entry *e,
-		    struct gmem_pt_leaf *leaf)
-{
-	unsigned int cb = e->flags & GMEM_PT_LEAF_CONTIG
-				  ? pt->geom.level[e->level].contig_bits
-				  : 0;
-
-	leaf->npages = e->npages << cb;
-	leaf->gfn = e->gfn & ~(leaf->npages - 1);
-	leaf->pfn = e->pfn - (e->gfn - leaf->gfn);
-	leaf->level = e->level;
-	leaf->flags = e->flags;
-}
-
 static void table_gone(struct sync *sc, const struct gmem_pt_entry *e)
 {
 	struct gmem_pt *pt = sc->pt;
@@ -166,37 +153,34 @@ static void table_gone(struct sync *sc, const struct gmem_pt_entry *e)
 static int unmap_leaf(struct gmem_pt *pt, struct sync *sc,
 		      const struct gmem_pt_entry *e)
 {
-	struct gmem_pt_leaf leaf;
-	unsigned int i, n;
-	uint64_t *first;
+	uint64_t gfn = e->gfn, npages = e->npages, *first = e->ptep;
+	unsigned int i, n = 1;
 
-	leaf_of(pt, e, &leaf);
+	if (e->flags & GMEM_PT_LEAF_CONTIG) {
+		unsigned int cb = pt->geom.level[e->level].contig_bits;
+
+		n = 1u << cb;
+		npages <<= cb;
+		gfn &= ~(npages - 1);
+		first -= (e->gfn - gfn) / e->npages;
+	}
 	if (pt->sink.unmap) {
+		struct gmem_pt_leaf leaf = { gfn, e->pfn - (e->gfn - gfn),
+					     npages, e->level, e->flags };
 		int err = pt->sink.unmap(pt->sink.ctx, &leaf);
 
 		if (err)
 			return err;
 	}
-	if (e->flags & GMEM_PT_LEAF_CONTIG) {
-		unsigned int cb = pt->geom.level[e->level].contig_bits;
-		unsigned int es = pt->geom.level[e->level].entry_shift -
-				  GMEM_FRAME_SHIFT;
-
-		n = 1u << cb;
-		first = e->ptep - ((e->gfn - leaf.gfn) >> es);
-		for (i = 0; i < n; i++)
-			first[i] = 0;
-	} else {
-		n = 1;
-		*e->ptep = 0;
-	}
+	for (i = 0; i < n; i++)
+		first[i] = 0;
 	sc->leaves--;
 	sc->entries -= n;
 	sc->unmaps++;
-	if (sc->flush_lo > leaf.gfn)
-		sc->flush_lo = leaf.gfn;
-	if (sc->flush_hi < leaf.gfn + leaf.npages)
-		sc->flush_hi = leaf.gfn + leaf.npages;
+	if (sc->flush_lo > gfn)
+		sc->flush_lo = gfn;
+	if (sc->flush_hi < gfn + npages)
+		sc->flush_hi = gfn + npages;
 	return 0;
 }
 
@@ -332,7 +316,7 @@ static int make_path(struct sync *sc, uint64_t gfn, unsigned int level,
 			}
 		}
 		t = pt_page_alloc(pt, l + 1, &pa);
-		*p = pt->fmt->table(pa);
+		*p = pt_format_table(pt->fmt->id, pa);
 		sc->tables++;
 		sc->table_bytes += (int64_t)pt_page_bytes(pt, l + 1);
 	}
@@ -352,18 +336,25 @@ static int map_leaf(struct sync *sc, uint64_t lo, const struct pt_leaf_size *s,
 	struct gmem_pt *pt = sc->pt;
 	unsigned int i, n = run_entries(pt, s);
 	bool last = s->level + 1u == pt->geom.nlevels;
-	uint64_t step = pt_entry_frames(pt, s->level), *table = NULL;
-	struct gmem_pt_leaf leaf = {
-		.gfn = lo, .pfn = pfn, .npages = step * n, .level = s->level,
-		.flags = s->contig ? GMEM_PT_LEAF_CONTIG : 0 };
-	int err;
+	uint64_t step = pt_entry_frames(pt, s->level), *table;
+	int err = 0;
 
-	if (pfn + leaf.npages > UINT64_C(1) << (pt->fmt->oa_bits - 12))
+	if (pfn + step * n > UINT64_C(1) << (pt->fmt->oa_bits - GMEM_FRAME_SHIFT))
 		return -ERANGE;
-	err = make_path(sc, lo, s->level, &table);
+	/* Consecutive leaves mostly go to the table the last one went to. */
+	if (sc->cache_ok && sc->cache_level == s->level &&
+	    lo - sc->cache_base < sc->cache_span)
+		table = sc->cache_table;
+	else
+		err = make_path(sc, lo, s->level, &table);
 	if (err || !sc->apply)
 		return err;
 	if (pt->sink.map) {
+		struct gmem_pt_leaf leaf = {
+			.gfn = lo, .pfn = pfn, .npages = step * n,
+			.level = s->level,
+			.flags = s->contig ? GMEM_PT_LEAF_CONTIG : 0 };
+
 		err = pt->sink.map(pt->sink.ctx, &leaf, prot);
 		if (err) {
 			touch(sc, lo, s->level);
@@ -372,8 +363,8 @@ static int map_leaf(struct sync *sc, uint64_t lo, const struct pt_leaf_size *s,
 	}
 	table += pt_index(pt, s->level, lo);
 	/* One entry, or a contiguous run: each maps its part. */
-	table[0] = pt->fmt->leaf(pfn << GMEM_FRAME_SHIFT, prot, s->contig,
-				 pt->memtype, s->level, last);
+	table[0] = pt_format_leaf(pt->fmt->id, pfn << GMEM_FRAME_SHIFT, prot,
+				  s->contig, pt->memtype, s->level, last);
 	for (i = 1; i < n; i++)
 		table[i] = table[0] + ((i * step) << GMEM_FRAME_SHIFT);
 	sc->leaves++;
@@ -391,8 +382,7 @@ static int clear_block(struct sync *sc, uint64_t lo, uint64_t n,
 	return clear_range(sc->pt, sc, lo, lo + n);
 }
 
-static int fresh_leaf(void *ctx, const struct gmem_pt_leaf *leaf,
-		      unsigned int attr)
+static int fresh_leaf(void *ctx, const struct gmem_pt_leaf *leaf)
 {
 	struct sync *sc = ctx;
 	const struct gmem_pt *pt = sc->pt;
@@ -400,22 +390,90 @@ static int fresh_leaf(void *ctx, const struct gmem_pt_leaf *leaf,
 	return map_leaf(sc, leaf->gfn,
 			&pt->sz.s[pt->size_at[leaf->level]
 					 [!!(leaf->flags & GMEM_PT_LEAF_CONTIG)]],
-			leaf->pfn, pt->prot[pt->rule.by_attr ? attr : 0]);
+			leaf->pfn, sc->prot);
+}
+
+/* A stretch of a fresh block: its cover, with the permissions of its
+ * attribute. */
+static int fresh_stretch(void *ctx, uint64_t gfn, uint64_t end,
+			 unsigned int attr)
+{
+	struct sync *sc = ctx;
+	const struct gmem_pt *pt = sc->pt;
+	struct pt_tally t = { 0, 0 };
+
+	sc->prot = pt->prot[pt->rule.by_attr ? attr : 0];
+	return pt_cover_run(&pt->geom, &pt->sz, gfn, guest_pfn(pt->guest, gfn),
+			    end - gfn, fresh_leaf, sc, &t);
+}
+
+static void count_table(struct sync *sc, unsigned int level, uint64_t base)
+{
+	if (sc->counted[level] != base + 1) {
+		sc->counted[level] = base + 1;
+		sc->need[level]++;
+	}
 }
 
 /*
- * Counting the tables a fresh block needs: an entry of level k needs a
- * table below it unless one leaf maps it or nothing in it is in the
- * view. Entries, not leaves, are looked at, and none of the last level.
+ * Counting the tables that a stretch [a, b) of a fresh block needs
+ * below its entries of level k: an entry needs one unless a leaf maps it
+ * whole, which the stretch allows for every entry inside it when the
+ * level holds leaves of that size. So only the entries at the stretch's
+ * two ends are looked into: the count costs the stretches, not the
+ * leaves. Entries larger than a slot also depend on where the blocks
+ * lie: those ask pt_block_check.
  */
-static void count_fresh(struct sync *sc, uint64_t lo, uint64_t hi,
-			unsigned int k)
+static void count_entries(struct sync *sc, uint64_t lo, uint64_t hi,
+			  unsigned int k);
+
+/*
+ * Entries that are 2 MiB pieces of one slot whole in a region: the
+ * pieces' summary says at once which are mixed, and only those need a
+ * table (in a view by attribute; in the ALL view none is mixed).
+ */
+static bool count_pieces(struct sync *sc, uint64_t lo, uint64_t hi,
+			 unsigned int k)
+{
+	const struct gmem_pt *pt = sc->pt;
+	const struct slot *s = guest_slot(pt->guest, lo);
+	uint64_t mixed[SLOT_GROUPS], p;
+
+	if (!pt->rule.by_attr || !s || !s->region ||
+	    ((lo ^ (hi - 1)) >> SLOT_SHIFT) ||
+	    pt->geom.level[k].entry_shift - GMEM_FRAME_SHIFT != PIECE_SHIFT)
+		return false;
+	slot_mixed_pieces(s, mixed);
+	for (p = slot_off(lo) >> PIECE_SHIFT;
+	     p < (slot_off(hi - 1) >> PIECE_SHIFT) + 1; p++) {
+		uint64_t e = (lo & ~(uint64_t)(SLOT_FRAMES - 1)) +
+			     (p << PIECE_SHIFT);
+
+		if (!(mixed[p >> GROUP_SHIFT] & piece_bit((uint32_t)p)))
+			continue;
+		count_table(sc, k + 1, e);
+		if (k + 2u < pt->geom.nlevels)
+			count_entries(sc, e, e + PIECE_FRAMES, k + 1);
+	}
+	return true;
+}
+
+/*
+ * Counting the tables a fresh block [lo, hi) needs below its entries of
+ * level k: an entry needs one unless one leaf maps it or nothing in it
+ * is in the view. Entries are looked at, not leaves, and none of the
+ * last level.
+ */
+static void count_entries(struct sync *sc, uint64_t lo, uint64_t hi,
+			  unsigned int k)
 {
 	const struct gmem_pt *pt = sc->pt;
 	const struct gmem_pt_level *l = &pt->geom.level[k];
 	unsigned int shift = l->entry_shift - GMEM_FRAME_SHIFT, attr;
 	uint64_t e, span = UINT64_C(1) << shift, at;
 
+	if (count_pieces(sc, lo, hi, k))
+		return;
 	for (e = lo; e < hi; e += span) {
 		uint32_t b = pt_block_check(pt->guest, &pt->rule, e, shift,
 					    PT_NO_REF, &attr, &at);
@@ -424,12 +482,9 @@ static void count_fresh(struct sync *sc, uint64_t lo, uint64_t hi,
 		    (b == GMEM_PT_BLOCK_NONE && l->leaf &&
 		     shift <= pt->rule.accept_shift))
 			continue;
-		if (sc->counted[k + 1] != e + 1) {
-			sc->counted[k + 1] = e + 1;
-			sc->need[k + 1]++;
-		}
+		count_table(sc, k + 1, e);
 		if (k + 2u < pt->geom.nlevels)
-			count_fresh(sc, e, e + span, k + 1);
+			count_entries(sc, e, e + span, k + 1);
 	}
 }
 
@@ -439,7 +494,6 @@ static void count_fresh(struct sync *sc, uint64_t lo, uint64_t hi,
 static int fresh_cover(struct sync *sc, uint64_t lo, uint64_t hi,
 		       unsigned int level)
 {
-	struct pt_tally t = { 0, 0 };
 	const struct gmem_pt *pt = sc->pt;
 	uint64_t *table;
 
@@ -447,11 +501,11 @@ static int fresh_cover(struct sync *sc, uint64_t lo, uint64_t hi,
 		int err = make_path(sc, lo, level, &table);
 
 		if (!err)
-			count_fresh(sc, lo, hi, level);
+			count_entries(sc, lo, hi, level);
 		return err;
 	}
-	return pt_view_cover(pt->guest, &pt->rule, &pt->geom, &pt->sz, lo, hi,
-			     fresh_leaf, sc, &t);
+	return pt_view_stretches(pt->guest, &pt->rule, lo, hi, fresh_stretch,
+				 sc);
 }
 
 /*

@@ -14,27 +14,13 @@
 
 #include "heap.h"
 #include "pt.h"
+#include "pt_format.h"
 
 struct gmem_guest;
 
-enum pt_kind { PT_EMPTY, PT_LEAF, PT_TABLE };
-
-/* An entry decoded. */
-struct pt_decoded {
-	enum pt_kind kind;
-	uint64_t addr;		/* leaf: output address; table: its address */
-	uint32_t prot;
-	bool contig;
-};
-
-/* How one format writes and reads entries. level indexes geometry's
- * level[]; last: it is the last level (arm64 pages differ from blocks). */
+/* A format's properties (its entries: pt_format.h). */
 struct pt_format {
-	uint64_t (*leaf)(uint64_t addr, uint32_t prot, bool contig,
-			 uint32_t memtype, unsigned int level, bool last);
-	uint64_t (*table)(uint64_t addr);
-	void (*decode)(uint64_t e, unsigned int level, bool last,
-		       struct pt_decoded *d);
+	enum gmem_pt_format id;
 	uint32_t memtype;	/* default */
 	uint8_t oa_bits;	/* output addresses below 2^oa_bits */
 	uint8_t table_align;	/* log2 of the least table size and
@@ -92,6 +78,7 @@ struct pt_attr_ctx {
 	pt_attr_leaf_fn fn;
 	void *ctx;
 	unsigned int attr;
+	const struct gmem_guest *g;
 };
 
 /* A gmem_pt_leaf_fn calling a pt_attr_ctx's fn with its attribute. */
@@ -101,6 +88,15 @@ static inline int pt_attr_leaf(void *ctx, const struct gmem_pt_leaf *leaf)
 
 	return ac->fn(ac->ctx, leaf, ac->attr);
 }
+
+/* A stretch: frames [gfn, end) of one region, in the view, mapped
+ * linearly, of one attribute when the rule goes by attribute. */
+typedef int (*pt_stretch_fn)(void *ctx, uint64_t gfn, uint64_t end,
+			     unsigned int attr);
+
+/* The stretches of [gfn, end), in address order. */
+int pt_view_stretches(const struct gmem_guest *g, const struct pt_rule *rule,
+		      uint64_t gfn, uint64_t end, pt_stretch_fn fn, void *ctx);
 
 /*
  * The minimal cover, by sizes sz, of the frames of [gfn, end) in a region
@@ -178,7 +174,8 @@ static inline unsigned int pt_index(const struct gmem_pt *pt,
 static inline void pt_decode(const struct gmem_pt *pt, uint64_t e,
 			     unsigned int level, struct pt_decoded *d)
 {
-	pt->fmt->decode(e, level, level + 1 == pt->geom.nlevels, d);
+	pt_format_decode(pt->fmt->id, e, level, level + 1 == pt->geom.nlevels,
+			 d);
 }
 
 static inline void *pt_virt(const struct gmem_pt *pt, uint64_t pa)

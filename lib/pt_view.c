@@ -26,28 +26,8 @@ static uint64_t linear_end(const struct gmem_guest *g, uint64_t gfn,
 	return limit;
 }
 
-/* Covers [gfn, end), in one region and in the view, extent by extent. */
-static int cover_stretch(const struct gmem_guest *g,
-			 const struct gmem_pt_geometry *geom,
-			 const struct pt_sizes *sz, uint64_t gfn, uint64_t end,
-			 gmem_pt_leaf_fn fn, void *ctx, struct pt_tally *t)
-{
-	while (gfn < end) {
-		uint64_t stop = linear_end(g, gfn, end);
-		int err = pt_cover_run(geom, sz, gfn, guest_pfn(g, gfn),
-				       stop - gfn, fn, ctx, t);
-
-		if (err)
-			return err;
-		gfn = stop;
-	}
-	return 0;
-}
-
-int pt_view_cover(const struct gmem_guest *g, const struct pt_rule *rule,
-		  const struct gmem_pt_geometry *geom, const struct pt_sizes *sz,
-		  uint64_t gfn, uint64_t end, pt_attr_leaf_fn fn, void *ctx,
-		  struct pt_tally *t)
+int pt_view_stretches(const struct gmem_guest *g, const struct pt_rule *rule,
+		      uint64_t gfn, uint64_t end, pt_stretch_fn fn, void *ctx)
 {
 	uint32_t i;
 	int err = 0;
@@ -59,22 +39,53 @@ int pt_view_cover(const struct gmem_guest *g, const struct pt_rule *rule,
 
 		while (!err && at < stop) {
 			struct gmem_run run = { .npages = stop - at };
-			struct pt_attr_ctx ac = { fn, ctx, 0 };
-
+			uint64_t f, e, to;
 
 			if (rule->by_attr)
 				guest_run(g, at, stop - at, true, &run);
-			ac.attr = run.attr;
-			if (!rule->by_attr || rule->view == GMEM_PT_VIEW_ALL ||
-			    run.attr == (rule->view == GMEM_PT_VIEW_SHARED))
-				err = cover_stretch(g, geom, sz, at,
-						    at + run.npages,
-						    fn ? pt_attr_leaf : NULL, &ac,
-						    t);
-			at += run.npages;
+			to = at + run.npages;
+			if (rule->by_attr && rule->view != GMEM_PT_VIEW_ALL &&
+			    run.attr != (rule->view == GMEM_PT_VIEW_SHARED)) {
+				at = to;
+				continue;
+			}
+			/* Cut where the blocks stop following on. */
+			for (f = at; !err && f < to; f = e) {
+				e = linear_end(g, f, to);
+				err = fn(ctx, f, e, rule->by_attr ? run.attr : 0);
+			}
+			at = to;
 		}
 	}
 	return err;
+}
+
+struct cover_ctx {
+	const struct gmem_pt_geometry *geom;
+	const struct pt_sizes *sz;
+	struct pt_tally *t;
+	struct pt_attr_ctx ac;
+};
+
+static int cover_stretch(void *ctx, uint64_t gfn, uint64_t end,
+			 unsigned int attr)
+{
+	struct cover_ctx *c = ctx;
+	const struct gmem_guest *g = c->ac.g;
+
+	c->ac.attr = attr;
+	return pt_cover_run(c->geom, c->sz, gfn, guest_pfn(g, gfn), end - gfn,
+			    c->ac.fn ? pt_attr_leaf : NULL, &c->ac, c->t);
+}
+
+int pt_view_cover(const struct gmem_guest *g, const struct pt_rule *rule,
+		  const struct gmem_pt_geometry *geom, const struct pt_sizes *sz,
+		  uint64_t gfn, uint64_t end, pt_attr_leaf_fn fn, void *ctx,
+		  struct pt_tally *t)
+{
+	struct cover_ctx c = { geom, sz, t, { fn, ctx, 0, g } };
+
+	return pt_view_stretches(g, rule, gfn, end, cover_stretch, &c);
 }
 
 /* The public callback, which has no use for the attribute. */

@@ -46,6 +46,8 @@ static int walk_table(const struct walk *w, uint64_t *table,
 		struct gmem_pt_entry e;
 		struct pt_decoded d;
 
+		if (!table[i])
+			continue;	/* empty entries are written as 0 */
 		pt_decode(pt, table[i], level, &d);
 		if (d.kind == PT_EMPTY)
 			continue;

@@ -118,6 +118,18 @@ unsigned int slot_range(const struct slot *s, uint32_t a, uint32_t b)
 	return slot_range_inline(s, a, b);
 }
 
+void slot_mixed_pieces(const struct slot *s, uint64_t mixed[SLOT_GROUPS])
+{
+	const struct slot_detail *d;
+	unsigned int i;
+
+	slot_state_lock(slot_lockw(s));
+	d = s->detail;
+	for (i = 0; i < SLOT_GROUPS; i++)
+		mixed[i] = d ? d->mixed[i] : 0;
+	slot_state_unlock(slot_lockw(s));
+}
+
 /* The attribute at a and the end of its run in [a, b) of slot s. */
 static unsigned int slot_run(const struct slot *s, uint32_t a, uint32_t b,
 			     bool lock, uint32_t *stop)
