@@ -248,11 +248,8 @@ static int setup_sizes(struct gmem_pt *pt, uint64_t accept)
 	pt->rule.space_shift = pt->all.space_shift;
 	pt->rule.accept_shift = accept ? (uint8_t)__builtin_ctzll(accept) : 64;
 	for (i = 0; i < pt->all.n; i++)
-		if (pt->all.s[i].shift <= pt->rule.accept_shift) {
-			pt->size_at[pt->all.s[i].level][pt->all.s[i].contig] =
-				(uint8_t)n;
+		if (pt->all.s[i].shift <= pt->rule.accept_shift)
 			pt->sz.s[n++] = pt->all.s[i];
-		}
 	pt->sz.n = n;
 	/* The granule must fit both the guest's conversions and the
 	 * accept size. */

@@ -203,6 +203,68 @@ static bool table_inside(const struct clear *c, uint64_t gfn,
 	return level > 0 && base >= c->lo && base + span <= c->hi;
 }
 
+/*
+ * A table inside the range: its leaves unmapped and the table dropped
+ * whole, its tables below it first, reading its entries directly rather
+ * than visiting each. A sink's error stops it with the table holding
+ * what is left.
+ */
+static int drop_table(struct sync *sc, const struct gmem_pt_entry *e)
+{
+	struct gmem_pt *pt = sc->pt;
+	unsigned int level = e->level + 1, cb = pt->geom.level[level].contig_bits;
+	uint64_t n = UINT64_C(1) << pt->geom.level[level].index_bits, i;
+	uint64_t step = pt_entry_frames(pt, level);
+	uint64_t *t = pt_virt(pt, e->table_pa);
+	uint64_t lo = UINT64_MAX, hi = 0;
+	int err = 0;
+
+	for (i = 0; !err && i < n; i++) {
+		struct pt_decoded d;
+		uint64_t run;
+
+		if (!t[i])
+			continue;
+		pt_decode(pt, t[i], level, &d);
+		if (d.kind == PT_TABLE) {
+			struct gmem_pt_entry sub;
+
+			pt_entry_fill(pt, &t[i], e->gfn + i * step, level, &d,
+				      &sub);
+			err = drop_table(sc, &sub);
+			continue;
+		}
+		/* A contiguous run is one leaf, of all its entries. */
+		run = d.contig ? UINT64_C(1) << cb : 1;
+		if (pt->sink.unmap) {
+			struct gmem_pt_leaf leaf = {
+				e->gfn + i * step, d.addr >> GMEM_FRAME_SHIFT,
+				step * run, level,
+				d.contig ? GMEM_PT_LEAF_CONTIG : 0 };
+
+			err = pt->sink.unmap(pt->sink.ctx, &leaf);
+			if (err)
+				break;
+		}
+		sc->leaves--;
+		sc->unmaps++;
+		sc->entries -= (int64_t)run;
+		if (lo == UINT64_MAX)
+			lo = e->gfn + i * step;
+		hi = e->gfn + (i + run) * step;
+		t[i] = 0;
+		for (; run > 1; run--)
+			t[++i] = 0;
+	}
+	if (hi && sc->flush_lo > lo)
+		sc->flush_lo = lo;
+	if (sc->flush_hi < hi)
+		sc->flush_hi = hi;
+	if (!err)
+		table_gone(sc, e);
+	return err;
+}
+
 /* Leaves go; tables that lie inside the range go after their entries.
  * A table the range only crosses may be left empty: touched. */
 static int clear_visit(void *ctx, const struct gmem_pt_entry *e,
@@ -210,6 +272,16 @@ static int clear_visit(void *ctx, const struct gmem_pt_entry *e,
 {
 	struct clear *c = ctx;
 
+	if (visit == GMEM_PT_VISIT_TABLE_PRE) {
+		int err = 0;
+
+		if (e->gfn >= c->lo && e->gfn + e->npages <= c->hi) {
+			err = drop_table(c->sc, e);
+			if (!table_inside(c, e->gfn, e->level))
+				touch(c->sc, e->gfn, e->level);
+		}
+		return err;
+	}
 	if (visit == GMEM_PT_VISIT_LEAF) {
 		int err = unmap_leaf(c->pt, c->sc, e);
 
@@ -233,7 +305,8 @@ static int clear_range(struct gmem_pt *pt, struct sync *sc, uint64_t lo,
 
 	sc->cache_ok = false;
 	return pt_walk(pt, lo, hi, clear_visit, &c,
-		       GMEM_PT_VISIT_LEAF | GMEM_PT_VISIT_TABLE_POST);
+		       GMEM_PT_VISIT_LEAF | GMEM_PT_VISIT_TABLE_PRE |
+			       GMEM_PT_VISIT_TABLE_POST);
 }
 
 /* The batch's counts, to the builder's (read by any thread). */
@@ -382,29 +455,96 @@ static int clear_block(struct sync *sc, uint64_t lo, uint64_t n,
 	return clear_range(sc->pt, sc, lo, lo + n);
 }
 
-static int fresh_leaf(void *ctx, const struct gmem_pt_leaf *leaf)
+/*
+ * k leaves of size s from gfn, all in one table: one path, the sink told
+ * of each, and a run of stores (a fresh block's leaves of one size lie
+ * side by side).
+ */
+static int map_run(struct sync *sc, uint64_t gfn,
+		   const struct pt_leaf_size *s, uint64_t pfn, uint64_t k)
 {
-	struct sync *sc = ctx;
-	const struct gmem_pt *pt = sc->pt;
+	struct gmem_pt *pt = sc->pt;
+	uint64_t step = pt_entry_frames(pt, s->level), j, *table = NULL, e0;
+	uint64_t n = k * run_entries(pt, s);
+	int err;
 
-	return map_leaf(sc, leaf->gfn,
-			&pt->sz.s[pt->size_at[leaf->level]
-					 [!!(leaf->flags & GMEM_PT_LEAF_CONTIG)]],
-			leaf->pfn, sc->prot);
+	if (pfn + step * n > UINT64_C(1) << (pt->fmt->oa_bits - GMEM_FRAME_SHIFT))
+		return -ERANGE;
+	err = make_path(sc, gfn, s->level, &table);
+	if (err)
+		return err;
+	/* The sink accepts a prefix of the run: only that is written. */
+	if (pt->sink.map) {
+		struct gmem_pt_leaf leaf = {
+			gfn, pfn, step * (n / k), s->level,
+			s->contig ? GMEM_PT_LEAF_CONTIG : 0 };
+
+		for (j = 0; j < k; j++) {
+			err = pt->sink.map(pt->sink.ctx, &leaf, sc->prot);
+			if (err)
+				break;
+			leaf.gfn += leaf.npages;
+			leaf.pfn += leaf.npages;
+		}
+		if (err)
+			touch(sc, gfn, s->level);
+		n = n / k * j;
+		k = j;
+	}
+	table += pt_index(pt, s->level, gfn);
+	e0 = pt_format_leaf(pt->fmt->id, pfn << GMEM_FRAME_SHIFT, sc->prot,
+			    s->contig, pt->memtype, s->level,
+			    s->level + 1u == pt->geom.nlevels);
+	for (j = 0; j < n; j++)
+		table[j] = e0 + ((j * step) << GMEM_FRAME_SHIFT);
+	sc->leaves += (int64_t)k;
+	sc->entries += (int64_t)n;
+	sc->maps += k;
+	return err;
 }
 
-/* A stretch of a fresh block: its cover, with the permissions of its
- * attribute. */
+/*
+ * A stretch of a fresh block: its cover, with the permissions of its
+ * attribute. The cover's leaves come in runs of one size: up to where a
+ * larger leaf could start, the stretch ends or the table does.
+ */
 static int fresh_stretch(void *ctx, uint64_t gfn, uint64_t end,
 			 unsigned int attr)
 {
 	struct sync *sc = ctx;
 	const struct gmem_pt *pt = sc->pt;
-	struct pt_tally t = { 0, 0 };
+	uint64_t pfn = guest_pfn(pt->guest, gfn);
 
 	sc->prot = pt->prot[pt->rule.by_attr ? attr : 0];
-	return pt_cover_run(&pt->geom, &pt->sz, gfn, guest_pfn(pt->guest, gfn),
-			    end - gfn, fresh_leaf, sc, &t);
+	while (gfn < end) {
+		const struct pt_leaf_size *s = pt->sz.s;
+		const struct gmem_pt_level *l;
+		uint64_t size, stop, span;
+		int err;
+
+		while (((gfn | pfn) & ((UINT64_C(1) << s->shift) - 1)) ||
+		       end - gfn < UINT64_C(1) << s->shift)
+			s++;
+		size = UINT64_C(1) << s->shift;
+		l = &pt->geom.level[s->level];
+		span = UINT64_C(1) << (l->entry_shift + l->index_bits -
+				       GMEM_FRAME_SHIFT);
+		stop = (gfn | (span - 1)) + 1;
+		if (s != pt->sz.s) {
+			uint64_t big = UINT64_C(1) << s[-1].shift;
+
+			if (((gfn | (big - 1)) + 1) < stop)
+				stop = (gfn | (big - 1)) + 1;
+		}
+		if (end < stop)
+			stop = end;
+		err = map_run(sc, gfn, s, pfn, (stop - gfn) >> s->shift);
+		if (err)
+			return err;
+		pfn += stop - gfn - ((stop - gfn) & (size - 1));
+		gfn += stop - gfn - ((stop - gfn) & (size - 1));
+	}
+	return 0;
 }
 
 static void count_table(struct sync *sc, unsigned int level, uint64_t base)

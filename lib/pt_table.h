@@ -69,45 +69,15 @@ struct pt_spare {
  * go to the allocator each time. */
 #define PT_SPARE_KEEP 4u
 
-/* A leaf of a view's cover, with the attribute of its frames (that of
- * the run it belongs to; 0 when the rule does not go by attribute). */
-typedef int (*pt_attr_leaf_fn)(void *ctx, const struct gmem_pt_leaf *leaf,
-			       unsigned int attr);
-
-struct pt_attr_ctx {
-	pt_attr_leaf_fn fn;
-	void *ctx;
-	unsigned int attr;
-	const struct gmem_guest *g;
-};
-
-/* A gmem_pt_leaf_fn calling a pt_attr_ctx's fn with its attribute. */
-static inline int pt_attr_leaf(void *ctx, const struct gmem_pt_leaf *leaf)
-{
-	const struct pt_attr_ctx *ac = ctx;
-
-	return ac->fn(ac->ctx, leaf, ac->attr);
-}
-
 /* A stretch: frames [gfn, end) of one region, in the view, mapped
  * linearly, of one attribute when the rule goes by attribute. */
 typedef int (*pt_stretch_fn)(void *ctx, uint64_t gfn, uint64_t end,
 			     unsigned int attr);
 
-/* The stretches of [gfn, end), in address order. */
+/* The stretches of [gfn, end), in address order: what
+ * gmem_pt_view_cover covers, and the builders' fresh blocks. */
 int pt_view_stretches(const struct gmem_guest *g, const struct pt_rule *rule,
 		      uint64_t gfn, uint64_t end, pt_stretch_fn fn, void *ctx);
-
-/*
- * The minimal cover, by sizes sz, of the frames of [gfn, end) in a region
- * and in rule's view, leaves uniform in attribute where rule->by_attr;
- * fn may be NULL to count only. gmem_pt_view_cover and the builders'
- * fresh blocks both come here.
- */
-int pt_view_cover(const struct gmem_guest *g, const struct pt_rule *rule,
-		  const struct gmem_pt_geometry *geom, const struct pt_sizes *sz,
-		  uint64_t gfn, uint64_t end, pt_attr_leaf_fn fn, void *ctx,
-		  struct pt_tally *t);
 
 /* A range the next sync must look at. */
 struct pt_pending {
@@ -125,8 +95,6 @@ struct gmem_pt {
 	struct gmem_pt_geometry geom;
 	struct pt_sizes sz;		/* leaf sizes, within the accept size */
 	struct pt_sizes all;		/* every leaf size, for explain */
-	uint8_t size_at[GMEM_PT_MAX_LEVELS][2];	/* sz index by level and
-						 * contiguous hint */
 	struct pt_rule rule;
 	const struct pt_format *fmt;
 	uint32_t flags;

@@ -61,46 +61,22 @@ int pt_view_stretches(const struct gmem_guest *g, const struct pt_rule *rule,
 }
 
 struct cover_ctx {
+	const struct gmem_guest *g;
 	const struct gmem_pt_geometry *geom;
 	const struct pt_sizes *sz;
-	struct pt_tally *t;
-	struct pt_attr_ctx ac;
+	gmem_pt_leaf_fn fn;
+	void *ctx;
+	struct pt_tally t;
 };
 
 static int cover_stretch(void *ctx, uint64_t gfn, uint64_t end,
 			 unsigned int attr)
 {
 	struct cover_ctx *c = ctx;
-	const struct gmem_guest *g = c->ac.g;
-
-	c->ac.attr = attr;
-	return pt_cover_run(c->geom, c->sz, gfn, guest_pfn(g, gfn), end - gfn,
-			    c->ac.fn ? pt_attr_leaf : NULL, &c->ac, c->t);
-}
-
-int pt_view_cover(const struct gmem_guest *g, const struct pt_rule *rule,
-		  const struct gmem_pt_geometry *geom, const struct pt_sizes *sz,
-		  uint64_t gfn, uint64_t end, pt_attr_leaf_fn fn, void *ctx,
-		  struct pt_tally *t)
-{
-	struct cover_ctx c = { geom, sz, t, { fn, ctx, 0, g } };
-
-	return pt_view_stretches(g, rule, gfn, end, cover_stretch, &c);
-}
-
-/* The public callback, which has no use for the attribute. */
-struct plain {
-	gmem_pt_leaf_fn fn;
-	void *ctx;
-};
-
-static int plain_leaf(void *ctx, const struct gmem_pt_leaf *leaf,
-		      unsigned int attr)
-{
-	const struct plain *p = ctx;
 
 	(void)attr;
-	return p->fn(p->ctx, leaf);
+	return pt_cover_run(c->geom, c->sz, gfn, guest_pfn(c->g, gfn),
+			    end - gfn, c->fn, c->ctx, &c->t);
 }
 
 int gmem_pt_view_cover(const struct gmem_guest *g, enum gmem_pt_view view,
@@ -111,8 +87,7 @@ int gmem_pt_view_cover(const struct gmem_guest *g, enum gmem_pt_view view,
 	uint32_t flags = OPTS_GET(opts, flags, 0);
 	struct pt_rule rule = { .view = view,
 				.by_attr = view != GMEM_PT_VIEW_ALL };
-	struct plain pc = { fn, ctx };
-	struct pt_tally t = { 0, 0 };
+	struct cover_ctx c = { g, geom, NULL, fn, ctx, { 0, 0 } };
 	struct pt_sizes sz;
 	int err = opts_check(opts, sizeof(*opts));
 
@@ -124,9 +99,9 @@ int gmem_pt_view_cover(const struct gmem_guest *g, enum gmem_pt_view view,
 		return -EINVAL;
 	if (gfn >= GMEM_FRAME_LIMIT || npages > GMEM_FRAME_LIMIT - gfn)
 		return -EOVERFLOW;
-	err = pt_view_cover(g, &rule, geom, &sz, gfn, gfn + npages,
-			    fn ? plain_leaf : NULL, &pc, &t);
-	OPTS_SET(opts, nleaves, t.nleaves);
-	OPTS_SET(opts, nentries, t.nentries);
+	c.sz = &sz;
+	err = pt_view_stretches(g, &rule, gfn, gfn + npages, cover_stretch, &c);
+	OPTS_SET(opts, nleaves, c.t.nleaves);
+	OPTS_SET(opts, nentries, c.t.nentries);
 	return err;
 }
