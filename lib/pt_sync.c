@@ -29,36 +29,7 @@
 #include <string.h>
 
 #include "guest.h"
-#include "pt_table.h"
-
-/* Tables whose entries were cleared, checked for emptiness at the end. */
-#define TOUCHED_MAX 32
-
-struct sync {
-	struct gmem_pt *pt;
-	bool apply;			/* false: count tables only */
-	uint32_t flags;			/* PT_RANGE_* of the range */
-	uint64_t lo, hi;		/* the range */
-	uint64_t join_lo, join_hi;	/* where joins are allowed */
-	uint32_t need[GMEM_PT_MAX_LEVELS];
-	uint64_t counted[GMEM_PT_MAX_LEVELS];	/* last table counted, + 1 */
-	uint64_t flush_lo, flush_hi;
-	/* The table leaves of one level went to last (consecutive leaves
-	 * mostly share it): [cache_base, + cache_span) at cache_level. */
-	bool cache_ok;
-	unsigned int cache_level;
-	uint64_t cache_base, cache_span, *cache_table;
-	/* Counts, added to the builder's at the end of the batch. */
-	int64_t leaves, entries, tables, table_bytes;
-	uint64_t maps, unmaps;
-	uint32_t prot;			/* of the stretch being covered */
-	uint32_t ntouched;
-	bool touched_over;
-	struct {
-		uint64_t gfn;
-		uint32_t level;
-	} touched[TOUCHED_MAX];
-};
+#include "pt_edit.h"
 
 /* What the table has for a block. */
 enum old_kind { OLD_NONE, OLD_LEAF, OLD_SOME };
@@ -69,38 +40,12 @@ struct old {
 	uint32_t prot;
 };
 
-/* The entry of level for gfn, or where the path ends above it: *level
- * becomes the level of the entry returned. */
-static uint64_t *entry_at(const struct gmem_pt *pt, uint64_t gfn,
-			  unsigned int *level, struct pt_decoded *d)
-{
-	uint64_t *table = pt->root;
-	unsigned int l;
-
-	for (l = 0;; l++) {
-		uint64_t *p = &table[pt_index(pt, l, gfn)];
-
-		pt_decode(pt, *p, l, d);
-		if (l == *level || d->kind != PT_TABLE) {
-			*level = l;
-			return p;
-		}
-		table = pt_virt(pt, d->addr);
-	}
-}
-
-static unsigned int run_entries(const struct gmem_pt *pt,
-				const struct pt_leaf_size *s)
-{
-	return s->contig ? 1u << pt->geom.level[s->level].contig_bits : 1;
-}
-
 static void old_of(const struct gmem_pt *pt, uint64_t lo,
 		   const struct pt_leaf_size *s, struct old *o)
 {
-	unsigned int level = s->level, i, n = run_entries(pt, s);
+	unsigned int level = s->level, i, n = pt_run_entries(pt, s);
 	struct pt_decoded d;
-	uint64_t *p = entry_at(pt, lo, &level, &d);
+	uint64_t *p = pt_entry_at(pt, lo, &level, &d);
 
 	o->kind = OLD_SOME;
 	if (level < s->level) {
@@ -120,387 +65,13 @@ static void old_of(const struct gmem_pt *pt, uint64_t lo,
 	o->kind = OLD_NONE;
 }
 
-static void touch(struct sync *sc, uint64_t gfn, unsigned int level)
-{
-	if (sc->ntouched && sc->touched[sc->ntouched - 1].level == level &&
-	    !((sc->touched[sc->ntouched - 1].gfn ^ gfn) >>
-	      (sc->pt->geom.level[level].entry_shift - GMEM_FRAME_SHIFT +
-	       sc->pt->geom.level[level].index_bits)))
-		return;
-	if (sc->ntouched == TOUCHED_MAX) {
-		sc->touched_over = true;
-		return;
-	}
-	sc->touched[sc->ntouched].gfn = gfn;
-	sc->touched[sc->ntouched++].level = level;
-}
-
-static void table_gone(struct sync *sc, const struct gmem_pt_entry *e)
-{
-	struct gmem_pt *pt = sc->pt;
-	unsigned int child = e->level + 1;
-
-	if (pt->sink.table_del)
-		pt->sink.table_del(pt->sink.ctx, e->gfn, e->npages, child);
-	*e->ptep = 0;
-	pt_page_free(pt, child, pt_virt(pt, e->table_pa), e->table_pa);
-	sc->tables--;
-	sc->table_bytes -= (int64_t)pt_page_bytes(pt, child);
-	sc->cache_ok = false;
-}
-
-/* Unmaps a leaf (a contiguous run whole); the sink first. */
-static int unmap_leaf(struct gmem_pt *pt, struct sync *sc,
-		      const struct gmem_pt_entry *e)
-{
-	uint64_t gfn = e->gfn, npages = e->npages, *first = e->ptep;
-	unsigned int i, n = 1;
-
-	if (e->flags & GMEM_PT_LEAF_CONTIG) {
-		unsigned int cb = pt->geom.level[e->level].contig_bits;
-
-		n = 1u << cb;
-		npages <<= cb;
-		gfn &= ~(npages - 1);
-		first -= (e->gfn - gfn) / e->npages;
-	}
-	if (pt->sink.unmap) {
-		struct gmem_pt_leaf leaf = { gfn, e->pfn - (e->gfn - gfn),
-					     npages, e->level, e->flags };
-		int err = pt->sink.unmap(pt->sink.ctx, &leaf);
-
-		if (err)
-			return err;
-	}
-	for (i = 0; i < n; i++)
-		first[i] = 0;
-	sc->leaves--;
-	sc->entries -= n;
-	sc->unmaps++;
-	if (sc->flush_lo > gfn)
-		sc->flush_lo = gfn;
-	if (sc->flush_hi < gfn + npages)
-		sc->flush_hi = gfn + npages;
-	return 0;
-}
-
-struct clear {
-	struct gmem_pt *pt;
-	struct sync *sc;
-	uint64_t lo, hi;
-};
-
-/* Whether the table of level holding gfn lies inside the cleared range:
- * then it goes whole, and nobody needs to look at it again. */
-static bool table_inside(const struct clear *c, uint64_t gfn,
-			 unsigned int level)
-{
-	const struct gmem_pt_level *l = &c->pt->geom.level[level];
-	uint64_t span = UINT64_C(1) << (l->entry_shift + l->index_bits -
-					GMEM_FRAME_SHIFT);
-	uint64_t base = gfn & ~(span - 1);
-
-	return level > 0 && base >= c->lo && base + span <= c->hi;
-}
-
-/*
- * A table inside the range: its leaves unmapped and the table dropped
- * whole, its tables below it first, reading its entries directly rather
- * than visiting each. A sink's error stops it with the table holding
- * what is left.
- */
-static int drop_table(struct sync *sc, const struct gmem_pt_entry *e)
-{
-	struct gmem_pt *pt = sc->pt;
-	unsigned int level = e->level + 1, cb = pt->geom.level[level].contig_bits;
-	uint64_t n = UINT64_C(1) << pt->geom.level[level].index_bits, i;
-	uint64_t step = pt_entry_frames(pt, level);
-	uint64_t *t = pt_virt(pt, e->table_pa);
-	uint64_t lo = UINT64_MAX, hi = 0;
-	int err = 0;
-
-	for (i = 0; !err && i < n; i++) {
-		struct pt_decoded d;
-		uint64_t run;
-
-		if (!t[i])
-			continue;
-		pt_decode(pt, t[i], level, &d);
-		if (d.kind == PT_TABLE) {
-			struct gmem_pt_entry sub;
-
-			pt_entry_fill(pt, &t[i], e->gfn + i * step, level, &d,
-				      &sub);
-			err = drop_table(sc, &sub);
-			continue;
-		}
-		/* A contiguous run is one leaf, of all its entries. */
-		run = d.contig ? UINT64_C(1) << cb : 1;
-		if (pt->sink.unmap) {
-			struct gmem_pt_leaf leaf = {
-				e->gfn + i * step, d.addr >> GMEM_FRAME_SHIFT,
-				step * run, level,
-				d.contig ? GMEM_PT_LEAF_CONTIG : 0 };
-
-			err = pt->sink.unmap(pt->sink.ctx, &leaf);
-			if (err)
-				break;
-		}
-		sc->leaves--;
-		sc->unmaps++;
-		sc->entries -= (int64_t)run;
-		if (lo == UINT64_MAX)
-			lo = e->gfn + i * step;
-		hi = e->gfn + (i + run) * step;
-		t[i] = 0;
-		for (; run > 1; run--)
-			t[++i] = 0;
-	}
-	if (hi && sc->flush_lo > lo)
-		sc->flush_lo = lo;
-	if (sc->flush_hi < hi)
-		sc->flush_hi = hi;
-	if (!err)
-		table_gone(sc, e);
-	return err;
-}
-
-/* Leaves go; tables that lie inside the range go after their entries.
- * A table the range only crosses may be left empty: touched. */
-static int clear_visit(void *ctx, const struct gmem_pt_entry *e,
-		       uint32_t visit)
-{
-	struct clear *c = ctx;
-
-	if (visit == GMEM_PT_VISIT_TABLE_PRE) {
-		int err = 0;
-
-		if (e->gfn >= c->lo && e->gfn + e->npages <= c->hi) {
-			err = drop_table(c->sc, e);
-			if (!table_inside(c, e->gfn, e->level))
-				touch(c->sc, e->gfn, e->level);
-		}
-		return err;
-	}
-	if (visit == GMEM_PT_VISIT_LEAF) {
-		int err = unmap_leaf(c->pt, c->sc, e);
-
-		if (!err && !table_inside(c, e->gfn, e->level))
-			touch(c->sc, e->gfn, e->level);
-		return err;
-	}
-	if (e->gfn >= c->lo && e->gfn + e->npages <= c->hi) {
-		table_gone(c->sc, e);
-		if (!table_inside(c, e->gfn, e->level))
-			touch(c->sc, e->gfn, e->level);
-	}
-	return 0;
-}
-
-/* Removes every leaf and table inside [lo, hi). */
-static int clear_range(struct gmem_pt *pt, struct sync *sc, uint64_t lo,
-		       uint64_t hi)
-{
-	struct clear c = { pt, sc, lo, hi };
-
-	sc->cache_ok = false;
-	return pt_walk(pt, lo, hi, clear_visit, &c,
-		       GMEM_PT_VISIT_LEAF | GMEM_PT_VISIT_TABLE_PRE |
-			       GMEM_PT_VISIT_TABLE_POST);
-}
-
-/* The batch's counts, to the builder's (read by any thread). */
-static void account(const struct sync *sc)
-{
-	struct gmem_pt *pt = sc->pt;
-
-	atomic_fetch_add(&pt->nleaves, (uint64_t)sc->leaves);
-	atomic_fetch_add(&pt->nentries, (uint64_t)sc->entries);
-	atomic_fetch_add(&pt->ntables, (uint64_t)sc->tables);
-	atomic_fetch_add(&pt->table_bytes, (uint64_t)sc->table_bytes);
-	atomic_fetch_add(&pt->maps, sc->maps);
-	atomic_fetch_add(&pt->unmaps, sc->unmaps);
-}
-
-int pt_clear_all(struct gmem_pt *pt)
-{
-	uint64_t end = pt->rule.space_shift < 64
-			       ? UINT64_C(1) << pt->rule.space_shift
-			       : UINT64_MAX;
-	struct sync sc = { .pt = pt, .flush_lo = UINT64_MAX };
-	int err = clear_range(pt, &sc, 0, end);
-
-	account(&sc);
-	if (pt->sink.flush && sc.flush_hi)
-		pt->sink.flush(pt->sink.ctx, sc.flush_lo,
-			       sc.flush_hi - sc.flush_lo);
-	return err;
-}
-
-/*
- * Counts, or makes, the tables on the path to a leaf of level. Tables
- * made are touched if the leaf does not follow (a sink's error), so
- * that they do not stay empty.
- */
-static int make_path(struct sync *sc, uint64_t gfn, unsigned int level,
-		     uint64_t **table)
-{
-	struct gmem_pt *pt = sc->pt;
-	uint64_t *t = pt->root;
-	unsigned int l;
-
-	if (sc->cache_ok && sc->cache_level == level &&
-	    gfn - sc->cache_base < sc->cache_span) {
-		*table = sc->cache_table;
-		return 0;
-	}
-	for (l = 0; l < level; l++) {
-		uint64_t *p = &t[pt_index(pt, l, gfn)], span, base, pa;
-		struct pt_decoded d;
-
-		pt_decode(pt, *p, l, &d);
-		if (d.kind == PT_TABLE) {
-			t = pt_virt(pt, d.addr);
-			continue;
-		}
-		span = pt_entry_frames(pt, l);
-		base = gfn & ~(span - 1);
-		if (!sc->apply) {
-			/* Leaves are mapped in address order: a table
-			 * counted once serves all that follow in it. */
-			for (; l < level; l++) {
-				base = gfn & ~(pt_entry_frames(pt, l) - 1);
-				if (sc->counted[l + 1] != base + 1) {
-					sc->counted[l + 1] = base + 1;
-					sc->need[l + 1]++;
-				}
-			}
-			break;
-		}
-		if (d.kind != PT_EMPTY || !pt->spare[l + 1])
-			return -EIO;	/* counted wrong: never expected */
-		if (pt->sink.table_add) {
-			int err = pt->sink.table_add(pt->sink.ctx, base, span,
-						     l + 1);
-
-			if (err) {
-				touch(sc, gfn, l);
-				return err;
-			}
-		}
-		t = pt_page_alloc(pt, l + 1, &pa);
-		*p = pt_format_table(pt->fmt->id, pa);
-		sc->tables++;
-		sc->table_bytes += (int64_t)pt_page_bytes(pt, l + 1);
-	}
-	*table = t;
-	sc->cache_ok = true;
-	sc->cache_level = level;
-	sc->cache_span = pt_entry_frames(pt, level)
-			 << pt->geom.level[level].index_bits;
-	sc->cache_base = gfn & ~(sc->cache_span - 1);
-	sc->cache_table = t;
-	return 0;
-}
-
-static int map_leaf(struct sync *sc, uint64_t lo, const struct pt_leaf_size *s,
-		    uint64_t pfn, uint32_t prot)
-{
-	struct gmem_pt *pt = sc->pt;
-	unsigned int i, n = run_entries(pt, s);
-	bool last = s->level + 1u == pt->geom.nlevels;
-	uint64_t step = pt_entry_frames(pt, s->level), *table;
-	int err = 0;
-
-	if (pfn + step * n > UINT64_C(1) << (pt->fmt->oa_bits - GMEM_FRAME_SHIFT))
-		return -ERANGE;
-	/* Consecutive leaves mostly go to the table the last one went to. */
-	if (sc->cache_ok && sc->cache_level == s->level &&
-	    lo - sc->cache_base < sc->cache_span)
-		table = sc->cache_table;
-	else
-		err = make_path(sc, lo, s->level, &table);
-	if (err || !sc->apply)
-		return err;
-	if (pt->sink.map) {
-		struct gmem_pt_leaf leaf = {
-			.gfn = lo, .pfn = pfn, .npages = step * n,
-			.level = s->level,
-			.flags = s->contig ? GMEM_PT_LEAF_CONTIG : 0 };
-
-		err = pt->sink.map(pt->sink.ctx, &leaf, prot);
-		if (err) {
-			touch(sc, lo, s->level);
-			return err;
-		}
-	}
-	table += pt_index(pt, s->level, lo);
-	/* One entry, or a contiguous run: each maps its part. */
-	table[0] = pt_format_leaf(pt->fmt->id, pfn << GMEM_FRAME_SHIFT, prot,
-				  s->contig, pt->memtype, s->level, last);
-	for (i = 1; i < n; i++)
-		table[i] = table[0] + ((i * step) << GMEM_FRAME_SHIFT);
-	sc->leaves++;
-	sc->entries += n;
-	sc->maps++;
-	return 0;
-}
-
 /* Clears what the table has inside a block, if anything. */
-static int clear_block(struct sync *sc, uint64_t lo, uint64_t n,
+static int clear_block(struct pt_batch *sc, uint64_t lo, uint64_t n,
 		       const struct old *o)
 {
 	if (o->kind == OLD_NONE || !sc->apply)
 		return 0;
-	return clear_range(sc->pt, sc, lo, lo + n);
-}
-
-/*
- * k leaves of size s from gfn, all in one table: one path, the sink told
- * of each, and a run of stores (a fresh block's leaves of one size lie
- * side by side).
- */
-static int map_run(struct sync *sc, uint64_t gfn,
-		   const struct pt_leaf_size *s, uint64_t pfn, uint64_t k)
-{
-	struct gmem_pt *pt = sc->pt;
-	uint64_t step = pt_entry_frames(pt, s->level), j, *table = NULL, e0;
-	uint64_t n = k * run_entries(pt, s);
-	int err;
-
-	if (pfn + step * n > UINT64_C(1) << (pt->fmt->oa_bits - GMEM_FRAME_SHIFT))
-		return -ERANGE;
-	err = make_path(sc, gfn, s->level, &table);
-	if (err)
-		return err;
-	/* The sink accepts a prefix of the run: only that is written. */
-	if (pt->sink.map) {
-		struct gmem_pt_leaf leaf = {
-			gfn, pfn, step * (n / k), s->level,
-			s->contig ? GMEM_PT_LEAF_CONTIG : 0 };
-
-		for (j = 0; j < k; j++) {
-			err = pt->sink.map(pt->sink.ctx, &leaf, sc->prot);
-			if (err)
-				break;
-			leaf.gfn += leaf.npages;
-			leaf.pfn += leaf.npages;
-		}
-		if (err)
-			touch(sc, gfn, s->level);
-		n = n / k * j;
-		k = j;
-	}
-	table += pt_index(pt, s->level, gfn);
-	e0 = pt_format_leaf(pt->fmt->id, pfn << GMEM_FRAME_SHIFT, sc->prot,
-			    s->contig, pt->memtype, s->level,
-			    s->level + 1u == pt->geom.nlevels);
-	for (j = 0; j < n; j++)
-		table[j] = e0 + ((j * step) << GMEM_FRAME_SHIFT);
-	sc->leaves += (int64_t)k;
-	sc->entries += (int64_t)n;
-	sc->maps += k;
-	return err;
+	return pt_clear_range(sc->pt, sc, lo, lo + n);
 }
 
 /*
@@ -511,7 +82,7 @@ static int map_run(struct sync *sc, uint64_t gfn,
 static int fresh_stretch(void *ctx, uint64_t gfn, uint64_t end,
 			 unsigned int attr)
 {
-	struct sync *sc = ctx;
+	struct pt_batch *sc = ctx;
 	const struct gmem_pt *pt = sc->pt;
 	uint64_t pfn = guest_pfn(pt->guest, gfn);
 
@@ -538,7 +109,7 @@ static int fresh_stretch(void *ctx, uint64_t gfn, uint64_t end,
 		}
 		if (end < stop)
 			stop = end;
-		err = map_run(sc, gfn, s, pfn, (stop - gfn) >> s->shift);
+		err = pt_map_run(sc, gfn, s, pfn, (stop - gfn) >> s->shift);
 		if (err)
 			return err;
 		pfn += stop - gfn - ((stop - gfn) & (size - 1));
@@ -547,7 +118,7 @@ static int fresh_stretch(void *ctx, uint64_t gfn, uint64_t end,
 	return 0;
 }
 
-static void count_table(struct sync *sc, unsigned int level, uint64_t base)
+static void count_table(struct pt_batch *sc, unsigned int level, uint64_t base)
 {
 	if (sc->counted[level] != base + 1) {
 		sc->counted[level] = base + 1;
@@ -564,7 +135,7 @@ static void count_table(struct sync *sc, unsigned int level, uint64_t base)
  * leaves. Entries larger than a slot also depend on where the blocks
  * lie: those ask pt_block_check.
  */
-static void count_entries(struct sync *sc, uint64_t lo, uint64_t hi,
+static void count_entries(struct pt_batch *sc, uint64_t lo, uint64_t hi,
 			  unsigned int k);
 
 /*
@@ -572,7 +143,7 @@ static void count_entries(struct sync *sc, uint64_t lo, uint64_t hi,
  * pieces' summary says at once which are mixed, and only those need a
  * table (in a view by attribute; in the ALL view none is mixed).
  */
-static bool count_pieces(struct sync *sc, uint64_t lo, uint64_t hi,
+static bool count_pieces(struct pt_batch *sc, uint64_t lo, uint64_t hi,
 			 unsigned int k)
 {
 	const struct gmem_pt *pt = sc->pt;
@@ -604,7 +175,7 @@ static bool count_pieces(struct sync *sc, uint64_t lo, uint64_t hi,
  * is in the view. Entries are looked at, not leaves, and none of the
  * last level.
  */
-static void count_entries(struct sync *sc, uint64_t lo, uint64_t hi,
+static void count_entries(struct pt_batch *sc, uint64_t lo, uint64_t hi,
 			  unsigned int k)
 {
 	const struct gmem_pt *pt = sc->pt;
@@ -631,14 +202,14 @@ static void count_entries(struct sync *sc, uint64_t lo, uint64_t hi,
 /* The new cover of a block the table has nothing in: the view's cover
  * there, leaf by leaf, without looking at its smaller blocks one by one;
  * when counting, the tables it needs. */
-static int fresh_cover(struct sync *sc, uint64_t lo, uint64_t hi,
+static int fresh_cover(struct pt_batch *sc, uint64_t lo, uint64_t hi,
 		       unsigned int level)
 {
 	const struct gmem_pt *pt = sc->pt;
 	uint64_t *table;
 
 	if (!sc->apply) {
-		int err = make_path(sc, lo, level, &table);
+		int err = pt_make_path(sc, lo, level, &table);
 
 		if (!err)
 			count_entries(sc, lo, hi, level);
@@ -652,7 +223,7 @@ static int fresh_cover(struct sync *sc, uint64_t lo, uint64_t hi,
  * Block lo of size i. fresh: the table has nothing in it (its leaf was
  * just removed, or, when counting, is to be).
  */
-static int visit(struct sync *sc, unsigned int i, uint64_t lo, bool fresh)
+static int visit(struct pt_batch *sc, unsigned int i, uint64_t lo, bool fresh)
 {
 	struct gmem_pt *pt = sc->pt;
 	const struct pt_leaf_size *s = &pt->sz.s[i];
@@ -680,7 +251,8 @@ static int visit(struct sync *sc, unsigned int i, uint64_t lo, bool fresh)
 		if (o.kind == OLD_LEAF && o.pfn == pfn && o.prot == prot)
 			return 0;
 		err = clear_block(sc, lo, n, &o);
-		return err ? err : map_leaf(sc, lo, s, pfn, prot);
+		sc->prot = prot;
+		return err ? err : pt_map_run(sc, lo, s, pfn, 1);
 	}
 	if (i + 1u == pt->sz.n)
 		return -EIO;	/* the granule is always uniform */
@@ -705,77 +277,7 @@ static int visit(struct sync *sc, unsigned int i, uint64_t lo, bool fresh)
 	return 0;
 }
 
-static bool table_empty(const uint64_t *t, uint64_t nent)
-{
-	uint64_t i;
-
-	for (i = 0; i < nent; i++)
-		if (t[i])
-			return false;
-	return true;
-}
-
-static int prune_visit(void *ctx, const struct gmem_pt_entry *e,
-		       uint32_t visit)
-{
-	struct sync *sc = ctx;
-	unsigned int child = e->level + 1;
-
-	(void)visit;
-	if (table_empty(pt_virt(sc->pt, e->table_pa),
-			UINT64_C(1) << sc->pt->geom.level[child].index_bits))
-		table_gone(sc, e);
-	return 0;
-}
-
-/* Frees the touched tables left empty, deepest first, and their parents
- * in turn. */
-static void prune(struct sync *sc)
-{
-	struct gmem_pt *pt = sc->pt;
-
-	if (sc->touched_over) {
-		uint64_t top = UINT64_C(1) << pt->sz.s[0].shift;
-
-		pt_walk(pt, sc->lo & ~(top - 1),
-			sc->hi > UINT64_MAX - top ? UINT64_MAX
-						  : (sc->hi + top - 1) & ~(top - 1),
-			prune_visit, sc, GMEM_PT_VISIT_TABLE_POST);
-		sc->ntouched = 0;
-	}
-	while (sc->ntouched) {
-		unsigned int k, deepest = 0, level;
-		uint64_t gfn;
-		uint64_t *p;
-		struct pt_decoded d;
-
-		for (k = 1; k < sc->ntouched; k++)
-			if (sc->touched[k].level > sc->touched[deepest].level)
-				deepest = k;
-		gfn = sc->touched[deepest].gfn;
-		level = sc->touched[deepest].level;
-		sc->touched[deepest] = sc->touched[--sc->ntouched];
-		if (level == 0)
-			continue;	/* the root stays */
-		level--;
-		p = entry_at(pt, gfn, &level, &d);
-		if (d.kind == PT_TABLE &&
-		    table_empty(pt_virt(pt, d.addr),
-				UINT64_C(1) << pt->geom.level[level + 1].index_bits)) {
-			struct gmem_pt_entry e;
-			uint64_t span = pt_entry_frames(pt, level);
-
-			pt_entry_fill(pt, p, gfn & ~(span - 1), level, &d, &e);
-			table_gone(sc, &e);
-			if (sc->ntouched < TOUCHED_MAX) {
-				sc->touched[sc->ntouched].gfn = gfn;
-				sc->touched[sc->ntouched++].level = level;
-			}
-		}
-	}
-}
-
-static int walk_range(struct sync *sc)
+static int walk_range(struct pt_batch *sc)
 {
 	uint64_t top = UINT64_C(1) << sc->pt->sz.s[0].shift, t;
 	int err = 0;
@@ -794,7 +296,7 @@ static int walk_range(struct sync *sc)
 int pt_sync_range(struct gmem_pt *pt, const struct pt_pending *r)
 {
 	uint64_t top = UINT64_C(1) << pt->sz.s[0].shift;
-	struct sync sc = { .pt = pt, .flags = r->flags, .lo = r->lo,
+	struct pt_batch sc = { .pt = pt, .flags = r->flags, .lo = r->lo,
 			   .hi = r->hi, .join_lo = r->lo, .join_hi = r->hi,
 			   .flush_lo = UINT64_MAX };
 	unsigned int l;
@@ -820,8 +322,8 @@ int pt_sync_range(struct gmem_pt *pt, const struct pt_pending *r)
 		return err;
 	sc.apply = true;
 	err = walk_range(&sc);
-	prune(&sc);
-	account(&sc);
+	pt_prune(&sc);
+	pt_account(&sc);
 	if (pt->sink.flush)
 		pt->sink.flush(pt->sink.ctx, sc.flush_hi ? sc.flush_lo : 0,
 			       sc.flush_hi ? sc.flush_hi - sc.flush_lo : 0);
@@ -862,3 +364,4 @@ int gmem_pt_sync(struct gmem_pt *pt)
 	atomic_fetch_add(&pt->syncs, 1);
 	return err;
 }
+
