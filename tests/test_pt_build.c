@@ -1224,8 +1224,9 @@ START_TEST(sink_error_partway)
 END_TEST
 
 /*
- * GMEM_PT_NO_PROMOTE keeps a split range split until gmem_pt_join, and
- * the accept size caps every leaf; explain names both.
+ * GMEM_PT_NO_PROMOTE keeps a split range split until gmem_pt_join, the
+ * accept size caps every leaf, and permissions that differ keep leaves
+ * to one attribute; explain names all three.
  */
 START_TEST(policies)
 {
@@ -1234,6 +1235,8 @@ START_TEST(policies)
 				       { 0, 0 }, 0 };
 	static const struct cfg acc = { GMEM_PT_X86_4LEVEL, GMEM_PT_FORMAT_EPT,
 					GMEM_PT_VIEW_ALL, 0, { 0, 0 }, 512 };
+	static const struct cfg perm = { GMEM_PT_X86_4LEVEL, GMEM_PT_FORMAT_EPT,
+					 GMEM_PT_VIEW_ALL, 0, { 0, RW_NX }, 0 };
 	GMEM_OPTS(gmem_pt_explain, ex, .flags = 0);
 	struct gmem_pool *pool;
 	struct gmem_guest *g;
@@ -1282,6 +1285,18 @@ START_TEST(policies)
 	EXPECT_EQ(stats_of(b.pt).ntables, 2);
 	bld_teardown(&a);
 	bld_teardown(&b);
+	/* Permissions that differ in the ALL view split at attributes. */
+	bld_setup(&a, &perm, g);
+	convert_both(g, &m, 700, 1, GMEM_ATTR_SHARED);
+	ck_assert_int_eq(rec_sync(&a.rec, a.pt), 0);
+	ck_assert_int_eq(gmem_pt_explain_table(a.pt, 701, &ex), 0);
+	EXPECT_EQ(ex.leaf.npages, 1);
+	EXPECT_EQ(ex.why[1].blocker, GMEM_PT_BLOCK_PROT);
+	EXPECT_EQ(ex.why[1].at_gfn, 700);
+	ck_assert_int_eq(gmem_pt_explain_table(a.pt, 700, &ex), 0);
+	EXPECT_EQ(ex.why[1].at_gfn, 512);
+	full_check(&a, g, &m);
+	bld_teardown(&a);
 	small_guest_done(pool, g, &m);
 }
 END_TEST
