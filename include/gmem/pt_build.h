@@ -120,8 +120,9 @@ struct gmem_pt_opts {
 	/* The largest leaf in frames (a power of two), for a guest that
 	 * accepted its memory at that size; 0: no limit. */
 	uint64_t accept_npages;
-	/* EPT memory type of leaves (default 6, write-back) or arm64
-	 * stage-2 MemAttr[3:0] (default 0xf, normal write-back). */
+	/* EPT memory type of leaves or arm64 stage-2 MemAttr[3:0]; 0
+	 * means the default: 6 (write-back) for EPT, 0xf (normal
+	 * write-back) for stage 2. */
 	uint32_t memtype;
 	uint32_t reserved;
 	const struct gmem_pt_page_ops *pages;
@@ -151,11 +152,12 @@ GMEM_API int gmem_pt_destroy(struct gmem_pt *pt);
 
 /*
  * Applies the changes since the last sync: conversions the builder heard
- * of, and ranges passed to gmem_pt_mark or gmem_pt_join. Each aligned
- * range of the largest leaf size is one batch, changed at once or not
- * at all when tables cannot be allocated (-ENOMEM: the table is the one
- * of before for that range, which stays pending); a sink's error is
- * returned as it is. Either way a later sync completes the work.
+ * of, and ranges passed to gmem_pt_mark or gmem_pt_join. Each range heard
+ * of (adjacent ones joined) is one batch, ending with one flush: changed
+ * whole, or not at all when tables cannot be allocated (-ENOMEM: the
+ * table is the one of before for it, and it stays pending with those
+ * after it). A sink's error is returned as it is, the table holding what
+ * the sink accepted. Either way a later sync completes the work.
  */
 GMEM_API int gmem_pt_sync(struct gmem_pt *pt);
 
