@@ -333,6 +333,52 @@ static double pass(const struct convs *c, enum gmem_pt_view view,
 	return t0 / (double)(n - c->warm);
 }
 
+/*
+ * What a sync adds to a single-frame conversion in the ALL view, where
+ * conversions change no leaf: blocks of conversions with and without a
+ * sync after each, alternating on one guest and builder so that both see
+ * the same state and caches; the median block of each, and the median
+ * over the runs. Taking apart
+ * separate passes would leave the difference in the noise of the
+ * conversions themselves.
+ */
+double all_view_sync_ns(int runs)
+{
+	enum { BLOCK = 4096, BLOCKS = 32 };
+	const struct guest_kind k = { "4 GiB", 4, UNIFORM };
+	struct gmem_pool *pool;
+	struct gmem_guest *g = guest_new(&k, &pool);
+	struct gmem_pt *pt = pt_new(g, GMEM_PT_VIEW_ALL, GMEM_PT_X86_4LEVEL,
+				    GMEM_PT_FORMAT_EPT);
+	double with[BLOCKS], without[BLOCKS], diff[64], d;
+	uint64_t f[BLOCK];
+	int b, i, r;
+
+	for (i = 0; i < BLOCK; i++)
+		f[i] = rnd() % GIB;
+	for (r = 0; r < runs; r++) {
+		for (b = 0; b < 2 * BLOCKS; b++) {
+			double t0 = now_ns();
+
+			/* Each block toggles the same frames twice: the guest
+			 * ends as it began. */
+			for (i = 0; i < 2 * BLOCK; i++) {
+				gmem_convert(g, f[i % BLOCK], 1, i < BLOCK, NULL);
+				if (b & 1)
+					gmem_pt_sync(pt);
+			}
+			(b & 1 ? with : without)[b / 2] =
+				(now_ns() - t0) / (2 * BLOCK);
+		}
+		diff[r] = median(with, BLOCKS) - median(without, BLOCKS);
+	}
+	gmem_pt_destroy(pt);
+	gmem_guest_destroy(g);
+	gmem_pool_destroy(pool);
+	d = median(diff, runs);
+	return d > 0 ? d : 0;
+}
+
 int incr_run(int runs, struct incr_row *rows, int max)
 {
 	struct convs w[2];

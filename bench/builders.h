@@ -23,6 +23,8 @@ struct incr_row {
 };
 
 int incr_run(int runs, struct incr_row *rows, int max);
+/* ns a sync adds to a single-frame conversion in the ALL view. */
+double all_view_sync_ns(int runs);
 void incr_print(const struct incr_row *rows, int n, int json);
 
 #endif
