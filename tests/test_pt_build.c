@@ -514,7 +514,7 @@ static void check_window(const struct bld *b, struct gmem_guest *g,
 struct walked {
 	const struct bld *b;
 	struct leaves l;
-	uint64_t ntables, pending_contig;
+	uint64_t ntables;
 };
 
 /* Leaves by the public walker: a contiguous run's entries make one. */
@@ -643,7 +643,7 @@ static void full_check(struct bld *b, struct gmem_guest *g,
 	GMEM_OPTS(gmem_pt_walker, wk, .fn = walked_visit,
 		  .flags = GMEM_PT_VISIT_LEAF | GMEM_PT_VISIT_TABLE_PRE);
 	GMEM_OPTS(gmem_pt_stats, st, .nleaves = 0);
-	struct walked w = { b, { 0 }, 0, 0 };
+	struct walked w = { b, { 0 }, 0 };
 	struct leaves want = { 0 };
 	struct ref_pages pages2;
 	struct rec rec2;
@@ -1159,11 +1159,6 @@ START_TEST(metadata_failure)
 }
 END_TEST
 
-struct pair {
-	const struct bld *b;
-	struct leaves l;
-};
-
 /*
  * A sink failing at each of its calls: the sync returns its error, the
  * table holds exactly what the sink accepted, and the next sync
@@ -1192,7 +1187,7 @@ START_TEST(sink_error_partway)
 		for (k = 1, stride = 1;; k += stride, stride += k > 16) {
 			GMEM_OPTS(gmem_pt_walker, wk, .fn = walked_visit,
 				  .flags = GMEM_PT_VISIT_LEAF | GMEM_PT_VISIT_TABLE_PRE);
-			struct walked w = { &b, { 0 }, 0, 0 };
+			struct walked w = { &b, { 0 }, 0 };
 			struct leaves have = { 0 };
 			int err;
 
