@@ -73,7 +73,8 @@ static int unmap_leaf(struct gmem_pt *pt, struct pt_batch *sc,
 		n = 1u << cb;
 		npages <<= cb;
 		gfn &= ~(npages - 1);
-		first -= (e->gfn - gfn) / e->npages;
+		first -= (e->gfn - gfn) >> (pt->geom.level[e->level].entry_shift -
+					    GMEM_FRAME_SHIFT);
 	}
 	if (pt->sink.unmap) {
 		struct gmem_pt_leaf leaf = { gfn, e->pfn - (e->gfn - gfn),
@@ -96,23 +97,9 @@ static int unmap_leaf(struct gmem_pt *pt, struct pt_batch *sc,
 }
 
 struct clear {
-	struct gmem_pt *pt;
 	struct pt_batch *sc;
 	uint64_t lo, hi;
 };
-
-/* Whether the table of level holding gfn lies inside the cleared range:
- * then it goes whole, and nobody needs to look at it again. */
-static bool table_inside(const struct clear *c, uint64_t gfn,
-			 unsigned int level)
-{
-	const struct gmem_pt_level *l = &c->pt->geom.level[level];
-	uint64_t span = UINT64_C(1) << (l->entry_shift + l->index_bits -
-					GMEM_FRAME_SHIFT);
-	uint64_t base = gfn & ~(span - 1);
-
-	return level > 0 && base >= c->lo && base + span <= c->hi;
-}
 
 /*
  * A table inside the range: its leaves unmapped and the table dropped
@@ -176,61 +163,37 @@ static int drop_table(struct pt_batch *sc, const struct gmem_pt_entry *e)
 	return err;
 }
 
-/* Leaves go; tables that lie inside the range go after their entries.
- * A table the range only crosses may be left empty: touched. */
+/*
+ * Tables inside the range are dropped whole before the walk enters them,
+ * so the walk meets only leaves of the tables the range crosses: those
+ * tables may be left empty, and are touched.
+ */
 static int clear_visit(void *ctx, const struct gmem_pt_entry *e,
 		       uint32_t visit)
 {
 	struct clear *c = ctx;
+	int err = 0;
 
-	if (visit == GMEM_PT_VISIT_TABLE_PRE) {
-		int err = 0;
-
-		if (e->gfn >= c->lo && e->gfn + e->npages <= c->hi) {
-			err = drop_table(c->sc, e);
-			if (!table_inside(c, e->gfn, e->level))
-				pt_touch(c->sc, e->gfn, e->level);
-		}
-		return err;
-	}
-	if (visit == GMEM_PT_VISIT_LEAF) {
-		int err = unmap_leaf(c->pt, c->sc, e);
-
-		if (!err && !table_inside(c, e->gfn, e->level))
-			pt_touch(c->sc, e->gfn, e->level);
-		return err;
-	}
-	if (e->gfn >= c->lo && e->gfn + e->npages <= c->hi) {
-		table_gone(c->sc, e);
-		if (!table_inside(c, e->gfn, e->level))
-			pt_touch(c->sc, e->gfn, e->level);
-	}
-	return 0;
+	if (visit == GMEM_PT_VISIT_LEAF)
+		err = unmap_leaf(c->sc->pt, c->sc, e);
+	else if (e->gfn >= c->lo && e->gfn + e->npages <= c->hi)
+		err = drop_table(c->sc, e);
+	else
+		return 0;
+	if (!err)
+		pt_touch(c->sc, e->gfn, e->level);
+	return err;
 }
 
 /* Removes every leaf and table inside [lo, hi). */
 int pt_clear_range(struct gmem_pt *pt, struct pt_batch *sc, uint64_t lo,
 		       uint64_t hi)
 {
-	struct clear c = { pt, sc, lo, hi };
+	struct clear c = { sc, lo, hi };
 
 	sc->cache_ok = false;
 	return pt_walk(pt, lo, hi, clear_visit, &c,
-		       GMEM_PT_VISIT_LEAF | GMEM_PT_VISIT_TABLE_PRE |
-			       GMEM_PT_VISIT_TABLE_POST);
-}
-
-/* The batch's counts, to the builder's (read by any thread). */
-void pt_account(const struct pt_batch *sc)
-{
-	struct gmem_pt *pt = sc->pt;
-
-	atomic_fetch_add(&pt->nleaves, (uint64_t)sc->leaves);
-	atomic_fetch_add(&pt->nentries, (uint64_t)sc->entries);
-	atomic_fetch_add(&pt->ntables, (uint64_t)sc->tables);
-	atomic_fetch_add(&pt->table_bytes, (uint64_t)sc->table_bytes);
-	atomic_fetch_add(&pt->maps, sc->maps);
-	atomic_fetch_add(&pt->unmaps, sc->unmaps);
+		       GMEM_PT_VISIT_LEAF | GMEM_PT_VISIT_TABLE_PRE);
 }
 
 int pt_clear_all(struct gmem_pt *pt)
@@ -241,11 +204,18 @@ int pt_clear_all(struct gmem_pt *pt)
 	struct pt_batch sc = { .pt = pt, .flush_lo = UINT64_MAX };
 	int err = pt_clear_range(pt, &sc, 0, end);
 
-	pt_account(&sc);
-	if (pt->sink.flush && sc.flush_hi)
-		pt->sink.flush(pt->sink.ctx, sc.flush_lo,
-			       sc.flush_hi - sc.flush_lo);
+	pt_batch_end(&sc);
 	return err;
+}
+
+/* Leaves are mapped in address order: a table counted once serves all
+ * that follow in it. */
+void pt_count_table(struct pt_batch *sc, unsigned int level, uint64_t base)
+{
+	if (sc->counted[level] != base + 1) {
+		sc->counted[level] = base + 1;
+		sc->need[level]++;
+	}
 }
 
 /*
@@ -277,15 +247,9 @@ int pt_make_path(struct pt_batch *sc, uint64_t gfn, unsigned int level,
 		span = pt_entry_frames(pt, l);
 		base = gfn & ~(span - 1);
 		if (!sc->apply) {
-			/* Leaves are mapped in address order: a table
-			 * counted once serves all that follow in it. */
-			for (; l < level; l++) {
-				base = gfn & ~(pt_entry_frames(pt, l) - 1);
-				if (sc->counted[l + 1] != base + 1) {
-					sc->counted[l + 1] = base + 1;
-					sc->need[l + 1]++;
-				}
-			}
+			for (; l < level; l++)
+				pt_count_table(sc, l + 1,
+					       gfn & ~(pt_entry_frames(pt, l) - 1));
 			break;
 		}
 		if (d.kind != PT_EMPTY || !pt->spare[l + 1])
@@ -385,21 +349,15 @@ static int prune_visit(void *ctx, const struct gmem_pt_entry *e,
 	return 0;
 }
 
-/* Frees the touched tables left empty, deepest first, and their parents
- * in turn. */
-void pt_prune(struct pt_batch *sc)
+/*
+ * Frees the touched tables left empty, deepest first, and their parents
+ * in turn; if more were touched than the list holds, every table of the
+ * batch's blocks is looked at instead.
+ */
+static void prune(struct pt_batch *sc)
 {
 	struct gmem_pt *pt = sc->pt;
 
-	if (sc->touched_over) {
-		uint64_t top = UINT64_C(1) << pt->sz.s[0].shift;
-
-		pt_walk(pt, sc->lo & ~(top - 1),
-			sc->hi > UINT64_MAX - top ? UINT64_MAX
-						  : (sc->hi + top - 1) & ~(top - 1),
-			prune_visit, sc, GMEM_PT_VISIT_TABLE_POST);
-		sc->ntouched = 0;
-	}
 	while (sc->ntouched) {
 		unsigned int k, deepest = 0, level;
 		uint64_t gfn;
@@ -424,11 +382,39 @@ void pt_prune(struct pt_batch *sc)
 
 			pt_entry_fill(pt, p, gfn & ~(span - 1), level, &d, &e);
 			table_gone(sc, &e);
-			if (sc->ntouched < TOUCHED_MAX) {
-				sc->touched[sc->ntouched].gfn = gfn;
-				sc->touched[sc->ntouched++].level = level;
-			}
+			pt_touch(sc, gfn, level);
 		}
+	}
+	if (sc->touched_over) {
+		uint64_t top = UINT64_C(1) << pt->sz.s[0].shift;
+
+		pt_walk(pt, sc->lo & ~(top - 1),
+			sc->hi > UINT64_MAX - top ? UINT64_MAX
+						  : (sc->hi + top - 1) & ~(top - 1),
+			prune_visit, sc, GMEM_PT_VISIT_TABLE_POST);
 	}
 }
 
+/* The batch's counts, to the builder's (read by any thread). */
+static void account(const struct pt_batch *sc)
+{
+	struct gmem_pt *pt = sc->pt;
+
+	atomic_fetch_add(&pt->nleaves, (uint64_t)sc->leaves);
+	atomic_fetch_add(&pt->nentries, (uint64_t)sc->entries);
+	atomic_fetch_add(&pt->ntables, (uint64_t)sc->tables);
+	atomic_fetch_add(&pt->table_bytes, (uint64_t)sc->table_bytes);
+	atomic_fetch_add(&pt->maps, sc->maps);
+	atomic_fetch_add(&pt->unmaps, sc->unmaps);
+}
+
+void pt_batch_end(struct pt_batch *sc)
+{
+	struct gmem_pt *pt = sc->pt;
+
+	prune(sc);
+	account(sc);
+	if (pt->sink.flush)
+		pt->sink.flush(pt->sink.ctx, sc->flush_hi ? sc->flush_lo : 0,
+			       sc->flush_hi ? sc->flush_hi - sc->flush_lo : 0);
+}

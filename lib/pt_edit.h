@@ -65,10 +65,11 @@ int pt_map_run(struct pt_batch *sc, uint64_t gfn, const struct pt_leaf_size *s,
 int pt_clear_range(struct gmem_pt *pt, struct pt_batch *sc, uint64_t lo,
 		   uint64_t hi);
 
-/* Frees the tables the batch left empty. */
-void pt_prune(struct pt_batch *sc);
+/* Counts a table of level starting at base that the batch will need. */
+void pt_count_table(struct pt_batch *sc, unsigned int level, uint64_t base);
 
-/* Adds the batch's counts to the builder's. */
-void pt_account(const struct pt_batch *sc);
+/* Ends a batch: frees the tables it left empty, adds its counts to the
+ * builder's and tells the sink the range to flush. */
+void pt_batch_end(struct pt_batch *sc);
 
 #endif

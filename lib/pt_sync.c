@@ -90,13 +90,12 @@ static int fresh_stretch(void *ctx, uint64_t gfn, uint64_t end,
 	while (gfn < end) {
 		const struct pt_leaf_size *s = pt->sz.s;
 		const struct gmem_pt_level *l;
-		uint64_t size, stop, span;
+		uint64_t stop, span, k;
 		int err;
 
 		while (((gfn | pfn) & ((UINT64_C(1) << s->shift) - 1)) ||
 		       end - gfn < UINT64_C(1) << s->shift)
 			s++;
-		size = UINT64_C(1) << s->shift;
 		l = &pt->geom.level[s->level];
 		span = UINT64_C(1) << (l->entry_shift + l->index_bits -
 				       GMEM_FRAME_SHIFT);
@@ -109,32 +108,16 @@ static int fresh_stretch(void *ctx, uint64_t gfn, uint64_t end,
 		}
 		if (end < stop)
 			stop = end;
-		err = pt_map_run(sc, gfn, s, pfn, (stop - gfn) >> s->shift);
+		k = (stop - gfn) >> s->shift;
+		err = pt_map_run(sc, gfn, s, pfn, k);
 		if (err)
 			return err;
-		pfn += stop - gfn - ((stop - gfn) & (size - 1));
-		gfn += stop - gfn - ((stop - gfn) & (size - 1));
+		gfn += k << s->shift;
+		pfn += k << s->shift;
 	}
 	return 0;
 }
 
-static void count_table(struct pt_batch *sc, unsigned int level, uint64_t base)
-{
-	if (sc->counted[level] != base + 1) {
-		sc->counted[level] = base + 1;
-		sc->need[level]++;
-	}
-}
-
-/*
- * Counting the tables that a stretch [a, b) of a fresh block needs
- * below its entries of level k: an entry needs one unless a leaf maps it
- * whole, which the stretch allows for every entry inside it when the
- * level holds leaves of that size. So only the entries at the stretch's
- * two ends are looked into: the count costs the stretches, not the
- * leaves. Entries larger than a slot also depend on where the blocks
- * lie: those ask pt_block_check.
- */
 static void count_entries(struct pt_batch *sc, uint64_t lo, uint64_t hi,
 			  unsigned int k);
 
@@ -162,7 +145,7 @@ static bool count_pieces(struct pt_batch *sc, uint64_t lo, uint64_t hi,
 
 		if (!(mixed[p >> GROUP_SHIFT] & piece_bit((uint32_t)p)))
 			continue;
-		count_table(sc, k + 1, e);
+		pt_count_table(sc, k + 1, e);
 		if (k + 2u < pt->geom.nlevels)
 			count_entries(sc, e, e + PIECE_FRAMES, k + 1);
 	}
@@ -193,7 +176,7 @@ static void count_entries(struct pt_batch *sc, uint64_t lo, uint64_t hi,
 		    (b == GMEM_PT_BLOCK_NONE && l->leaf &&
 		     shift <= pt->rule.accept_shift))
 			continue;
-		count_table(sc, k + 1, e);
+		pt_count_table(sc, k + 1, e);
 		if (k + 2u < pt->geom.nlevels)
 			count_entries(sc, e, e + span, k + 1);
 	}
@@ -219,26 +202,20 @@ static int fresh_cover(struct pt_batch *sc, uint64_t lo, uint64_t hi,
 				 sc);
 }
 
-/*
- * Block lo of size i. fresh: the table has nothing in it (its leaf was
- * just removed, or, when counting, is to be).
- */
-static int visit(struct pt_batch *sc, unsigned int i, uint64_t lo, bool fresh)
+/* Block lo of size i, against what the table has for it. */
+static int visit(struct pt_batch *sc, unsigned int i, uint64_t lo)
 {
 	struct gmem_pt *pt = sc->pt;
 	const struct pt_leaf_size *s = &pt->sz.s[i];
 	uint64_t n = UINT64_C(1) << s->shift, c, cn, c_lo, c_hi, at;
-	struct old o = { .kind = OLD_NONE };
 	unsigned int attr = 0;
+	struct old o;
 	uint32_t b;
 	int err;
 
 	b = pt_block_check(pt->guest, &pt->rule, lo, s->shift, PT_NO_REF,
 			   &attr, &at);
-	if (!fresh) {
-		old_of(pt, lo, s, &o);
-		fresh = o.kind == OLD_NONE;
-	}
+	old_of(pt, lo, s, &o);
 	if (b == PT_BLOCK_EMPTY)
 		return clear_block(sc, lo, n, &o);
 	if (b == GMEM_PT_BLOCK_NONE &&
@@ -256,21 +233,19 @@ static int visit(struct pt_batch *sc, unsigned int i, uint64_t lo, bool fresh)
 	}
 	if (i + 1u == pt->sz.n)
 		return -EIO;	/* the granule is always uniform */
-	if (o.kind == OLD_LEAF) {
+	/* A block the table has nothing in, or whose leaf no longer
+	 * holds, is built whole. */
+	if (o.kind != OLD_SOME) {
 		err = clear_block(sc, lo, n, &o);
-		if (err)
-			return err;
-		fresh = true;
+		return err ? err : fresh_cover(sc, lo, lo + n, s->level);
 	}
-	if (fresh)
-		return fresh_cover(sc, lo, lo + n, s->level);
 	/* Down to the smaller blocks holding frames of the range: only
-	 * they can differ. A fresh block is built whole. */
+	 * they can differ. */
 	cn = UINT64_C(1) << pt->sz.s[i + 1].shift;
-	c_lo = fresh || sc->lo <= lo ? lo : sc->lo & ~(cn - 1);
-	c_hi = fresh || sc->hi >= lo + n ? lo + n : sc->hi;
+	c_lo = sc->lo <= lo ? lo : sc->lo & ~(cn - 1);
+	c_hi = sc->hi >= lo + n ? lo + n : sc->hi;
 	for (c = c_lo; c < c_hi; c += cn) {
-		err = visit(sc, i + 1, c, fresh);
+		err = visit(sc, i + 1, c);
 		if (err)
 			return err;
 	}
@@ -284,7 +259,7 @@ static int walk_range(struct pt_batch *sc)
 
 	sc->cache_ok = false;
 	for (t = sc->lo & ~(top - 1); !err && t < sc->hi; t += top)
-		err = visit(sc, 0, t, false);
+		err = visit(sc, 0, t);
 	return err;
 }
 
@@ -322,11 +297,7 @@ int pt_sync_range(struct gmem_pt *pt, const struct pt_pending *r)
 		return err;
 	sc.apply = true;
 	err = walk_range(&sc);
-	pt_prune(&sc);
-	pt_account(&sc);
-	if (pt->sink.flush)
-		pt->sink.flush(pt->sink.ctx, sc.flush_hi ? sc.flush_lo : 0,
-			       sc.flush_hi ? sc.flush_hi - sc.flush_lo : 0);
+	pt_batch_end(&sc);
 	return err;
 }
 
