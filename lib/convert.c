@@ -416,13 +416,20 @@ int gmem_listener_add(struct gmem_guest *g, gmem_listener_fn fn, void *ctx,
 {
 	int err = opts_check(opts, sizeof(*opts));
 	unsigned int flags = OPTS_GET(opts, flags, 0);
-	struct gmem_listener *l;
-	uint32_t i;
 
 	if (err)
 		return err;
 	if (!g || !fn || !out || (flags & ~GMEM_LISTENER_REPLAY))
 		return -EINVAL;
+	return listener_add(g, fn, ctx, flags, false, out);
+}
+
+int listener_add(struct gmem_guest *g, gmem_listener_fn fn, void *ctx,
+		 unsigned int flags, bool last, struct gmem_listener **out)
+{
+	struct gmem_listener *l;
+	uint32_t i, pos;
+
 	l = heap_alloc(&g->heap, sizeof(*l), 8);
 	if (!l)
 		return -ENOMEM;
@@ -444,6 +451,7 @@ int gmem_listener_add(struct gmem_guest *g, gmem_listener_fn fn, void *ctx,
 	l->guest = g;
 	l->fn = fn;
 	l->ctx = ctx;
+	l->last = last;
 	for (i = 0; (flags & GMEM_LISTENER_REPLAY) && i < g->nregions; i++) {
 		const struct region *r = g->regions[i];
 		uint64_t at = r->gfn;
@@ -458,7 +466,13 @@ int gmem_listener_add(struct gmem_guest *g, gmem_listener_fn fn, void *ctx,
 				fn(ctx, GMEM_PHASE_COMMIT, &run);
 		}
 	}
-	g->listeners[g->nlisteners++] = l;
+	for (pos = g->nlisteners;
+	     !last && pos && g->listeners[pos - 1]->last; pos--)
+		;
+	memmove(&g->listeners[pos + 1], &g->listeners[pos],
+		(g->nlisteners - pos) * sizeof(*g->listeners));
+	g->listeners[pos] = l;
+	g->nlisteners++;
 	*out = l;
 	return 0;
 }

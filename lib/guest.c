@@ -73,6 +73,8 @@ int gmem_guest_destroy(struct gmem_guest *g)
 
 	if (!g)
 		return 0;
+	if (g->views)
+		return -EBUSY;
 	while (g->nlisteners)
 		gmem_listener_remove(g->listeners[0]);
 	heap_free(&g->heap, g->listeners,
@@ -280,6 +282,8 @@ int gmem_region_add(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 		return -EINVAL;
 	if (gfn >= GMEM_FRAME_LIMIT || npages > GMEM_FRAME_LIMIT - gfn)
 		return -EOVERFLOW;
+	if (g->views)
+		return -EBUSY;
 	idx = region_index(g, gfn);
 	if ((idx < g->nregions && g->regions[idx]->gfn < gfn + npages) ||
 	    (idx > 0 && g->regions[idx - 1]->end > gfn))
@@ -302,6 +306,8 @@ int gmem_region_remove(struct gmem_guest *g, uint64_t gfn, uint64_t npages)
 
 	if (!g || !npages)
 		return -EINVAL;
+	if (g->views)
+		return -EBUSY;
 	idx = region_index(g, gfn);
 	if (idx == g->nregions || g->regions[idx]->gfn != gfn ||
 	    g->regions[idx]->end - gfn != npages)

@@ -18,6 +18,7 @@ struct gmem_listener {
 	struct gmem_guest *guest;
 	gmem_listener_fn fn;
 	void *ctx;
+	bool last;		/* called after every other listener */
 };
 
 struct gmem_guest {
@@ -32,6 +33,7 @@ struct gmem_guest {
 	uint64_t slot_base, nslots;
 	struct gmem_listener **listeners;	/* registration order */
 	uint32_t nlisteners, listeners_cap;
+	uint32_t views;			/* regions stay as they are while > 0 */
 };
 
 static inline struct slot *guest_slot(const struct gmem_guest *g,
@@ -85,6 +87,13 @@ static inline void slot_span(uint64_t si, uint64_t gfn, uint64_t end,
 	*a = gfn > start ? (uint32_t)(gfn - start) : 0;
 	*b = end < start + SLOT_FRAMES ? (uint32_t)(end - start) : SLOT_FRAMES;
 }
+
+/*
+ * gmem_listener_add with GMEM_LISTENER_* flags; a last listener is called
+ * after every other (for its PREPARE, once all others consented).
+ */
+int listener_add(struct gmem_guest *g, gmem_listener_fn fn, void *ctx,
+		 unsigned int flags, bool last, struct gmem_listener **out);
 
 /* The region holding gfn, or NULL. */
 const struct region *guest_region(const struct gmem_guest *g, uint64_t gfn);

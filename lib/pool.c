@@ -29,6 +29,7 @@ struct gmem_pool {
 	struct segment *segs;	/* ascending pfn */
 	uint32_t nsegs, cap;
 	uint64_t guests;
+	const struct pool_source *src;	/* a backend's, or NULL */
 };
 
 struct run {
@@ -80,25 +81,51 @@ static void seg_release(struct gmem_pool *pool, struct segment *s)
 	heap_free(&pool->heap, s->direct, bitmap_bytes(s->nblocks));
 }
 
+static bool busy_locked(const struct gmem_pool *pool)
+{
+	uint32_t i;
+
+	for (i = 0; i < pool->nsegs; i++) {
+		const struct segment *s = &pool->segs[i];
+
+		if (bits_find(s->used, s->nblocks, 0, true) < s->nblocks)
+			return true;
+	}
+	return pool->guests;
+}
+
+bool pool_busy(struct gmem_pool *pool)
+{
+	bool busy;
+
+	pthread_mutex_lock(&pool->lock);
+	busy = busy_locked(pool);
+	pthread_mutex_unlock(&pool->lock);
+	return busy;
+}
+
+void pool_set_source(struct gmem_pool *pool, const struct pool_source *src)
+{
+	pool->src = src;
+}
+
+/* A backend's pool goes with its backend (pool_destroy). */
 int gmem_pool_destroy(struct gmem_pool *pool)
+{
+	if (pool && pool->src)
+		return -EBUSY;
+	return pool_destroy(pool);
+}
+
+int pool_destroy(struct gmem_pool *pool)
 {
 	struct heap heap;
 	uint32_t i;
 
 	if (!pool)
 		return 0;
-	pthread_mutex_lock(&pool->lock);
-	for (i = 0; i < pool->nsegs; i++) {
-		struct segment *s = &pool->segs[i];
-
-		if (bits_find(s->used, s->nblocks, 0, true) < s->nblocks)
-			break;
-	}
-	if (i < pool->nsegs || pool->guests) {
-		pthread_mutex_unlock(&pool->lock);
+	if (pool_busy(pool))
 		return -EBUSY;
-	}
-	pthread_mutex_unlock(&pool->lock);
 	for (i = 0; i < pool->nsegs; i++)
 		seg_release(pool, &pool->segs[i]);
 	heap_free(&pool->heap, pool->segs, pool->cap * sizeof(*pool->segs));
@@ -129,9 +156,18 @@ static uint32_t seg_search(const struct gmem_pool *pool, uint64_t pfn)
 	return lo;
 }
 
+/* A backend's pool holds only the backend's frames. */
 int gmem_pool_add_frames(struct gmem_pool *pool, uint64_t pfn,
 			 uint64_t npages, int node,
 			 struct gmem_pool_add_info *info)
+{
+	if (pool && pool->src)
+		return -EPERM;
+	return pool_add_frames(pool, pfn, npages, node, info);
+}
+
+int pool_add_frames(struct gmem_pool *pool, uint64_t pfn, uint64_t npages,
+		    int node, struct gmem_pool_add_info *info)
 {
 	struct gmem_pool_add_info res = { .sz = sizeof(res) };
 	uint64_t first, end;
@@ -375,6 +411,59 @@ too_small:
 	return -E2BIG;
 }
 
+static int alloc_try(struct gmem_pool *pool, uint64_t nblocks, int node,
+		     unsigned int flags, bool direct, struct gmem_extent *ext,
+		     uint32_t *next)
+{
+	uint32_t cap = *next;
+	int err;
+
+	pthread_mutex_lock(&pool->lock);
+	err = alloc_locked(pool, nblocks, node, flags, direct, ext, next);
+	pthread_mutex_unlock(&pool->lock);
+	if (err)
+		*next = cap;
+	return err;
+}
+
+static void free_blocks_of(struct gmem_pool *pool, const struct gmem_extent *ext,
+			   uint32_t n)
+{
+	pthread_mutex_lock(&pool->lock);
+	while (n--)
+		mark(pool, ext[n].pfn, ext[n].nblocks, false, false);
+	pthread_mutex_unlock(&pool->lock);
+}
+
+/* An allocation, growing a backend's pool when it lacks the blocks. The
+ * blocks stay held while the source prepares them, so a failure there
+ * gives back exactly what was taken. */
+static int alloc_blocks(struct gmem_pool *pool, uint64_t nblocks, int node,
+			unsigned int flags, bool direct,
+			struct gmem_extent *ext, uint32_t *next)
+{
+	const struct pool_source *src = pool->src;
+	unsigned int first = flags;
+	uint32_t i;
+	int err;
+
+	if (src && src->node_first && node >= 0)
+		first |= GMEM_ALLOC_NODE_STRICT;
+	err = alloc_try(pool, nblocks, node, first, direct, ext, next);
+	if (err == -ENOSPC && src) {
+		err = src->grow(src->ctx, nblocks, node);
+		if (!err)
+			err = alloc_try(pool, nblocks, node, flags, direct,
+					ext, next);
+	}
+	for (i = 0; !err && src && i < *next; i++) {
+		err = src->prepare(src->ctx, ext[i].pfn, ext[i].nblocks);
+		if (err)
+			free_blocks_of(pool, ext, *next);
+	}
+	return err;
+}
+
 int gmem_pool_alloc(struct gmem_pool *pool, uint64_t nblocks,
 		    const struct gmem_pool_alloc_opts *opts,
 		    struct gmem_extent *ext, uint32_t *next)
@@ -390,21 +479,13 @@ int gmem_pool_alloc(struct gmem_pool *pool, uint64_t nblocks,
 	    (flags & ~(GMEM_ALLOC_NODE_STRICT | GMEM_ALLOC_CONTIG)) ||
 	    ((flags & GMEM_ALLOC_NODE_STRICT) && node < 0))
 		return -EINVAL;
-	pthread_mutex_lock(&pool->lock);
-	err = alloc_locked(pool, nblocks, node, flags, true, ext, next);
-	pthread_mutex_unlock(&pool->lock);
-	return err;
+	return alloc_blocks(pool, nblocks, node, flags, true, ext, next);
 }
 
 int pool_alloc_guest(struct gmem_pool *pool, uint64_t nblocks, int node,
 		     struct gmem_extent *ext, uint32_t *next)
 {
-	int err;
-
-	pthread_mutex_lock(&pool->lock);
-	err = alloc_locked(pool, nblocks, node, 0, false, ext, next);
-	pthread_mutex_unlock(&pool->lock);
-	return err;
+	return alloc_blocks(pool, nblocks, node, 0, false, ext, next);
 }
 
 /* Whether every block of the range is in a segment and used (direct). */
@@ -439,15 +520,19 @@ int gmem_pool_free(struct gmem_pool *pool, uint64_t pfn, uint64_t nblocks)
 		return -EINVAL;
 	pthread_mutex_lock(&pool->lock);
 	if (all_used(pool, pfn, nblocks, true))
-		mark(pool, pfn, nblocks, false, false);
+		mark(pool, pfn, nblocks, true, false);	/* claimed: held */
 	else
 		err = -EINVAL;
 	pthread_mutex_unlock(&pool->lock);
+	if (!err)
+		pool_free_guest(pool, pfn, nblocks);
 	return err;
 }
 
 void pool_free_guest(struct gmem_pool *pool, uint64_t pfn, uint64_t nblocks)
 {
+	if (pool->src)
+		pool->src->release(pool->src->ctx, pfn, nblocks);
 	pthread_mutex_lock(&pool->lock);
 	mark(pool, pfn, nblocks, false, false);
 	pthread_mutex_unlock(&pool->lock);

@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
 	gcc g++ make cmake pkg-config
-	libjemalloc-dev check libsubunit-dev
+	libjemalloc-dev libnuma-dev check libsubunit-dev
 	valgrind abigail-tools
 )
 

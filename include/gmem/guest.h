@@ -48,7 +48,7 @@ GMEM_API int gmem_guest_create(struct gmem_pool *pool,
 
 /*
  * Destroys a guest and returns its blocks to the pool. Exclusive. A NULL
- * guest is a no-op.
+ * guest is a no-op; -EBUSY while it has a view (gmem/view.h).
  */
 GMEM_API int gmem_guest_destroy(struct gmem_guest *guest);
 
@@ -64,7 +64,8 @@ struct gmem_region_opts {
  * slots it is the first to touch (one ascending run when the pool has
  * one). -EEXIST if it overlaps a region, -ENOSPC if the pool lacks
  * blocks, -ENOMEM if metadata cannot be allocated; nothing changes on
- * error. Listeners are not told of new regions. Exclusive.
+ * error. Listeners are not told of new regions. -EBUSY while the guest
+ * has a view (gmem/view.h). Exclusive.
  */
 GMEM_API int gmem_region_add(struct gmem_guest *guest, uint64_t gfn,
 			     uint64_t npages,
@@ -73,7 +74,7 @@ GMEM_API int gmem_region_add(struct gmem_guest *guest, uint64_t gfn,
 /*
  * Removes the region that is exactly [gfn, gfn + npages), returning to
  * the pool the blocks no other region touches. -ENOENT if there is no
- * such region. Exclusive.
+ * such region, -EBUSY while the guest has a view. Exclusive.
  */
 GMEM_API int gmem_region_remove(struct gmem_guest *guest, uint64_t gfn,
 				uint64_t npages);

@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The VMM's view of a guest on a backend (since 1.2).
+ *
+ * A view reserves, once per region, an address range the size of the
+ * region (PROT_NONE) and keeps it equal to the guest's state: shared runs
+ * mapped read-write from the backend at their offsets, private runs
+ * inaccessible. It follows conversions through a listener that runs
+ * after every other listener of the guest, with one system call per
+ * maximal changed run (and per stretch of contiguous blocks in it),
+ * never one per frame.
+ *
+ * Both changes are made in the conversion's PREPARE step, so a failing
+ * system call refuses the conversion and the view is put back; a run
+ * becoming shared is therefore visible to the VMM from PREPARE on, which
+ * is the guest's request anyway.
+ *
+ * Content, chosen per view:
+ *  PRESERVE  in-place conversion: contents are kept across changes.
+ *  DISCARD   the side being left is punched out (FALLOC_FL_PUNCH_HOLE,
+ *            or MADV_DONTNEED for anonymous memory) and reads back as
+ *            zeros: private data never reaches the VMM. A conversion
+ *            refused after its PREPARE has discarded the runs it reached.
+ *
+ * While a view exists, the guest's regions cannot be added or removed
+ * (-EBUSY). Region view addresses are congruent to guest-physical
+ * addresses modulo 1 GiB, so a hypervisor may map them with large pages.
+ *
+ * Thread safety: create, destroy and resync are exclusive on the guest;
+ * the rest may run concurrently with conversions.
+ */
+#ifndef GMEM_VIEW_H
+#define GMEM_VIEW_H
+
+#include <gmem/common.h>
+#include <gmem/guest.h>
+#include <gmem/backend.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum gmem_content {
+	GMEM_CONTENT_PRESERVE = 0,
+	GMEM_CONTENT_DISCARD = 1,
+};
+
+/* Allocate all of the guest's memory at creation, and map in the page
+ * tables of every run that becomes shared (MADV_POPULATE_WRITE). */
+#define GMEM_VIEW_POPULATE (1u << 0)
+/*
+ * Also map all of the guest's memory read-write once, for a hypervisor
+ * that needs an address for private memory too (a KVM memory slot of a
+ * guest not on guest_memfd). The VMM must not touch it: it is the
+ * guest's mapping, not the VMM's view. File backends only.
+ */
+#define GMEM_VIEW_GUEST_MAP (1u << 1)
+
+struct gmem_view_opts {
+	size_t sz;
+	unsigned int content;	/* enum gmem_content */
+	unsigned int flags;	/* GMEM_VIEW_* */
+};
+
+struct gmem_view;
+
+/*
+ * Makes the view of guest, whose pool must be be's. One view per guest
+ * (-EBUSY). -EINVAL if the guest's conversion granule is below be's page
+ * size; otherwise the error of the system call that failed.
+ */
+GMEM_API int gmem_view_create(struct gmem_guest *guest,
+			      struct gmem_backend *be,
+			      const struct gmem_view_opts *opts,
+			      struct gmem_view **view);
+/* Unmaps and frees the view. A NULL view is a no-op. */
+GMEM_API int gmem_view_destroy(struct gmem_view *view);
+
+/* The VMM's address of guest frame gfn; -ENOENT outside every region. */
+GMEM_API int gmem_view_addr(const struct gmem_view *view, uint64_t gfn,
+			    void **addr);
+/* The guest mapping's address of gfn; -EOPNOTSUPP without GUEST_MAP. */
+GMEM_API int gmem_view_guest_addr(const struct gmem_view *view, uint64_t gfn,
+				  void **addr);
+
+/* Allocates the memory of [gfn, gfn + npages) and maps in its shared
+ * runs' page tables, in one region. */
+GMEM_API int gmem_view_populate(struct gmem_view *view, uint64_t gfn,
+				uint64_t npages);
+
+/*
+ * Maps every region again from the guest's state. Needed only after a
+ * conversion was refused and the undo of its view change failed too
+ * (stats.stale): the view is then left inaccessible where it could not
+ * be put back, never more accessible than the guest's state.
+ */
+GMEM_API int gmem_view_resync(struct gmem_view *view);
+
+struct gmem_view_stats {
+	size_t sz;
+	uint64_t runs_mapped;		/* runs that became shared */
+	uint64_t runs_unmapped;		/* runs that became private */
+	uint64_t runs_discarded;	/* runs punched out (DISCARD) */
+	uint64_t stale;			/* failed undos since the last resync */
+};
+GMEM_API int gmem_view_stats(const struct gmem_view *view,
+			     struct gmem_view_stats *stats);
+
+/*
+ * Registers the region starting at gfn as KVM memory slots of vm_fd with
+ * KVM_SET_USER_MEMORY_REGION2: one slot per stretch of contiguous blocks,
+ * numbered from slot; *nslots receives how many. On guest_memfd, the
+ * slots take the backend's file and offsets (the view's address for
+ * KVM's own accesses); on the others, the guest mapping (GUEST_MAP) if
+ * the view has one, else the view. On error no slot stays registered.
+ */
+GMEM_API int gmem_view_kvm_bind(struct gmem_view *view, int vm_fd,
+				uint64_t gfn, uint32_t slot,
+				uint32_t *nslots);
+/* Deletes the slots gmem_view_kvm_bind made for the region at gfn. */
+GMEM_API int gmem_view_kvm_unbind(struct gmem_view *view, int vm_fd,
+				  uint64_t gfn, uint32_t slot);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GMEM_VIEW_H */

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The view object, shared by the view and its KVM binding. */
+#ifndef GMEM_LIB_VIEW_H
+#define GMEM_LIB_VIEW_H
+
+#include <stdatomic.h>
+
+#include <gmem/view.h>
+
+struct view_region {
+	uint64_t gfn, npages;
+	char *base;		/* the VMM's view of gfn; NULL: anonymous */
+	char *guest_base;	/* GMEM_VIEW_GUEST_MAP, or NULL */
+	void *resv, *guest_resv;	/* the reservations holding them */
+};
+
+struct gmem_view {
+	struct gmem_guest *g;
+	struct gmem_backend *be;
+	struct gmem_listener *listener;
+	unsigned int content;	/* enum gmem_content */
+	unsigned int flags;	/* GMEM_VIEW_* */
+	struct view_region *regs;	/* the guest's regions, ascending */
+	uint32_t nregs;
+	_Atomic uint64_t mapped, unmapped, discarded, stale;
+};
+
+/* Called per stretch: frames [gfn, ...) of r whose file bytes
+ * [off, off + len) are contiguous. */
+typedef int (*stretch_fn)(const struct gmem_view *v,
+			  const struct view_region *r, uint64_t gfn,
+			  uint64_t off, uint64_t len, void *arg);
+/* Cuts [gfn, end) of r into maximal stretches, in address order; stops
+ * at the first error fn returns. */
+int view_for_stretches(const struct gmem_view *v, const struct view_region *r,
+		       uint64_t gfn, uint64_t end, stretch_fn fn, void *arg);
+
+#endif

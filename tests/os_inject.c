@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "os_inject.h"
+
+static int should_fail(struct os_inject *in, enum inject_kind k)
+{
+	in->calls++;
+	in->by_kind[k]++;
+	if (!in->fail_at)
+		return 0;
+	if (++in->armed_calls != in->fail_at &&
+	    !(in->sticky && in->armed_calls > in->fail_at))
+		return 0;
+	in->failed++;
+	return -in->err;
+}
+
+static int i_mmap(void *ctx, void *addr, size_t len, int prot, int flags,
+		  int fd, int64_t off, void **out)
+{
+	struct os_inject *in = ctx;
+	int err = should_fail(in, INJ_MMAP);
+
+	return err ? err : in->sys.mmap(in->sys.ctx, addr, len, prot, flags,
+					fd, off, out);
+}
+
+static int i_munmap(void *ctx, void *addr, size_t len)
+{
+	struct os_inject *in = ctx;
+	int err = should_fail(in, INJ_MUNMAP);
+
+	return err ? err : in->sys.munmap(in->sys.ctx, addr, len);
+}
+
+static int i_mprotect(void *ctx, void *addr, size_t len, int prot)
+{
+	struct os_inject *in = ctx;
+	int err = should_fail(in, INJ_MPROTECT);
+
+	return err ? err : in->sys.mprotect(in->sys.ctx, addr, len, prot);
+}
+
+static int i_madvise(void *ctx, void *addr, size_t len, int advice)
+{
+	struct os_inject *in = ctx;
+	int err = should_fail(in, INJ_MADVISE);
+
+	return err ? err : in->sys.madvise(in->sys.ctx, addr, len, advice);
+}
+
+static int i_fallocate(void *ctx, int fd, int mode, int64_t off, int64_t len)
+{
+	struct os_inject *in = ctx;
+	int err = should_fail(in, INJ_FALLOCATE);
+
+	return err ? err : in->sys.fallocate(in->sys.ctx, fd, mode, off, len);
+}
+
+static int i_ftruncate(void *ctx, int fd, int64_t len)
+{
+	struct os_inject *in = ctx;
+	int err = should_fail(in, INJ_FTRUNCATE);
+
+	return err ? err : in->sys.ftruncate(in->sys.ctx, fd, len);
+}
+
+static int i_mbind(void *ctx, void *addr, size_t len, int mode,
+		   const unsigned long *mask, unsigned long maxnode,
+		   unsigned int flags)
+{
+	struct os_inject *in = ctx;
+	int err = should_fail(in, INJ_MBIND);
+
+	return err ? err : in->sys.mbind(in->sys.ctx, addr, len, mode, mask,
+					 maxnode, flags);
+}
+
+void os_inject_init(struct os_inject *in)
+{
+	*in = (struct os_inject){ 0 };
+	in->sys.sz = sizeof(in->sys);
+	gmem_os_default(&in->sys);
+	in->ops = (struct gmem_os_ops){
+		.sz = sizeof(in->ops), .ctx = in,
+		.mmap = i_mmap, .munmap = i_munmap, .mprotect = i_mprotect,
+		.madvise = i_madvise, .fallocate = i_fallocate,
+		.ftruncate = i_ftruncate, .mbind = i_mbind,
+	};
+}
+
+void os_inject_arm(struct os_inject *in, uint64_t n, int err)
+{
+	in->fail_at = n;
+	in->armed_calls = 0;
+	in->err = err;
+	in->sticky = false;
+}
+
+void os_inject_arm_from(struct os_inject *in, uint64_t n, int err)
+{
+	os_inject_arm(in, n, err);
+	in->sticky = true;
+}

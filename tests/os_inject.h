@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Operating-system hooks for tests: the system calls underneath, every
+ * call counted by kind, and the Nth call from arming made to fail with a
+ * chosen errno.
+ */
+#ifndef GMEM_TEST_OS_INJECT_H
+#define GMEM_TEST_OS_INJECT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <gmem.h>
+
+enum inject_kind {
+	INJ_MMAP, INJ_MUNMAP, INJ_MPROTECT, INJ_MADVISE, INJ_FALLOCATE,
+	INJ_FTRUNCATE, INJ_MBIND, INJ_NKINDS
+};
+
+struct os_inject {
+	struct gmem_os_ops ops;		/* pass this to the backend */
+	struct gmem_os_ops sys;		/* the defaults underneath */
+	uint64_t calls;			/* all kinds, since init */
+	uint64_t by_kind[INJ_NKINDS];
+	uint64_t fail_at;		/* 1-based call since arming; 0: never */
+	uint64_t armed_calls;
+	int err;			/* positive errno to fail with */
+	bool sticky;			/* fail every call from fail_at on */
+	int failed;			/* calls failed so far */
+};
+
+void os_inject_init(struct os_inject *in);
+/* The nth call from now fails with -err; n == 0 disarms. */
+void os_inject_arm(struct os_inject *in, uint64_t n, int err);
+/* Every call from the nth on fails. */
+void os_inject_arm_from(struct os_inject *in, uint64_t n, int err);
+
+#endif
