@@ -110,9 +110,10 @@ GMEM_API int gmem_view_stats(const struct gmem_view *view,
  * Registers the region starting at gfn as KVM memory slots of vm_fd with
  * KVM_SET_USER_MEMORY_REGION2: one slot per stretch of contiguous blocks,
  * numbered from slot; *nslots receives how many. On guest_memfd, the
- * slots take the backend's file and offsets (the view's address for
- * KVM's own accesses); on the others, the guest mapping (GUEST_MAP) if
- * the view has one, else the view. On error no slot stays registered.
+ * slots also take the backend's file and offsets. Their address, which
+ * KVM uses for its own accesses (and, on some hosts, to map the guest),
+ * is the guest mapping (GMEM_VIEW_GUEST_MAP) if the view has one, else
+ * the view. On error no slot stays registered.
  */
 GMEM_API int gmem_view_kvm_bind(struct gmem_view *view, int vm_fd,
 				uint64_t gfn, uint32_t slot,
