@@ -17,6 +17,7 @@
 #include <gmem.h>
 
 #include "builders.h"
+#include "real.h"
 #include "covers.h"
 #include "impl.h"
 #include "util.h"
@@ -365,6 +366,7 @@ int main(int argc, char **argv)
 	struct w5 w5;
 	int nc, nb, ni;
 	double all_sync;
+	static struct real_result real;
 	int nt = 0;
 
 	while ((c = getopt_long(argc, argv, "r:s:jt:h", lopts, NULL)) != -1) {
@@ -421,6 +423,7 @@ int main(int argc, char **argv)
 	nb = builds_run(runs < 5 ? runs : 5, brow, 64);
 	ni = incr_run(runs < 5 ? runs : 5, irow, 40);
 	all_sync = all_view_sync_ns(runs < 5 ? runs : 5);
+	real_run(runs < 5 ? runs : 5, &real);
 
 	if (json) {
 		printf("{\"version\":%u,\"runs\":%d,\"seed\":%llu,\"results\":[",
@@ -447,7 +450,9 @@ int main(int argc, char **argv)
 		builds_print(brow, nb, json);
 		printf("],\"incremental\":[");
 		incr_print(irow, ni, json);
-		printf("],\"all_view_sync_ns\":%.3f,\"targets\":[", all_sync);
+		printf("],\"all_view_sync_ns\":%.3f,", all_sync);
+		real_print(&real, json);
+		printf("\"targets\":[");
 	} else {
 		printf("gmem-bench %u.%u.%u: median of %d runs, seed %#llx, "
 		       "4 GiB guest starting private\n\n",
@@ -485,6 +490,7 @@ int main(int argc, char **argv)
 		incr_print(irow, ni, json);
 		printf("A sync after a single-frame conversion in the ALL view "
 		       "(no leaf changes): %.1f ns\n", all_sync);
+		real_print(&real, json);
 	}
 	t[nt++] = (struct target){ "W1 ns/op", find_row("W1", "libgmem")->r.ns_per_op, 25, 1 };
 	t[nt++] = (struct target){ "W1 libgmem / bitmap", 1 / find_row("W1", "bitmap")->ratio, 1.3, 1 };
@@ -503,6 +509,10 @@ int main(int argc, char **argv)
 	t[nt++] = (struct target){ "sync ns per conversion, all view", all_sync, 50, 1 };
 	t[nt++] = (struct target){ "ns per op emitted (toggle, private)", find_incr(irow, ni, "toggle in uniform", "private", "libgmem")->ns_per_op, 10, 1 };
 	t[nt++] = (struct target){ "ns per op emitted to a sink (toggle, private)", find_incr(irow, ni, "toggle in uniform", "private", "libgmem+sink")->ns_per_op, 10, 1 };
+	t[nt++] = (struct target){ "2 MiB conversion speed-up over per-frame mmap (memfd)", real_conv(&real, "memfd", "2 MiB", false)->base_ns / real_conv(&real, "memfd", "2 MiB", false)->ns, 50, 0 };
+	t[nt++] = (struct target){ "2 MiB conversion speed-up over per-frame mmap (guest_memfd)", real_conv(&real, "guest_memfd", "2 MiB", false)->base_ns / real_conv(&real, "guest_memfd", "2 MiB", false)->ns, 50, 0 };
+	t[nt++] = (struct target){ "system calls per 2 MiB conversion (memfd)", real_conv(&real, "memfd", "2 MiB", false)->calls, 1, 1 };
+	t[nt++] = (struct target){ "library % of kernel time, 4 KiB conversion", 100 * real.lib_ns / real.kernel_ns, 2, 1 };
 	print_targets(t, nt, json);
 	if (json)
 		printf("]}\n");

@@ -10,6 +10,7 @@
  * listener callbacks run with the slots held but queries go on.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "guest.h"
@@ -24,6 +25,8 @@ struct gmem_txn {
 	struct state_reserve res[2];
 	struct gmem_run *runs;		/* the runs that change */
 	uint32_t nruns, cap;
+	/* Most conversions change a run or two: those need no allocation. */
+	struct gmem_run inline_runs[4];
 };
 
 static uint64_t first_slot(const struct gmem_txn *t)
@@ -68,11 +71,14 @@ static int txn_init(struct gmem_txn *t, struct gmem_guest *g, uint64_t gfn,
 		OPTS_SET(opts, fail_gfn, fail);
 		return err;
 	}
-	memset(t, 0, sizeof(*t));
+	/* The inline runs need no zeroing: nruns says what is valid. */
+	memset(t, 0, offsetof(struct gmem_txn, inline_runs));
 	t->g = g;
 	t->gfn = gfn;
 	t->end = gfn + npages;
 	t->attr = attr;
+	t->runs = t->inline_runs;
+	t->cap = sizeof(t->inline_runs) / sizeof(t->inline_runs[0]);
 	return 0;
 }
 
@@ -136,7 +142,8 @@ static void txn_release(struct gmem_txn *t, struct retired *retired)
 		retired_free(&t->g->mem, retired);
 	state_unreserve(&t->g->mem, &t->res[0]);
 	state_unreserve(&t->g->mem, &t->res[1]);
-	heap_free(&t->g->heap, t->runs, t->cap * sizeof(*t->runs));
+	if (t->runs != t->inline_runs)
+		heap_free(&t->g->heap, t->runs, t->cap * sizeof(*t->runs));
 	if (t->on_heap)
 		heap_free(&t->g->heap, t, sizeof(*t));
 }
@@ -208,7 +215,7 @@ static int collect_runs(struct gmem_txn *t, uint64_t *fail)
 		if (run.attr == t->attr)
 			continue;
 		if (t->nruns == t->cap) {
-			uint32_t cap = t->cap ? t->cap * 2 : 8;
+			uint32_t cap = t->cap * 2;
 			struct gmem_run *runs = heap_alloc(
 				&t->g->heap, cap * sizeof(*runs), 8);
 
@@ -217,7 +224,9 @@ static int collect_runs(struct gmem_txn *t, uint64_t *fail)
 				return -ENOMEM;
 			}
 			memcpy(runs, t->runs, t->nruns * sizeof(*runs));
-			heap_free(&t->g->heap, t->runs, t->cap * sizeof(*runs));
+			if (t->runs != t->inline_runs)
+				heap_free(&t->g->heap, t->runs,
+					  t->cap * sizeof(*runs));
 			t->runs = runs;
 			t->cap = cap;
 		}
@@ -307,7 +316,11 @@ convert_general(struct gmem_guest *g, uint64_t gfn,
 		return err;
 	err = g->nlisteners ? 1 : convert_direct(&t, &fail);
 	if (err == 1) {
-		err = txn_init(&t, g, gfn, npages, attr, opts);
+		/* convert_direct may have left t half used: start afresh. */
+		if (!g->nlisteners)
+			err = txn_init(&t, g, gfn, npages, attr, opts);
+		else
+			err = 0;
 		if (!err)
 			err = txn_prepare(&t, &fail);
 		if (!err)

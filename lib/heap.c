@@ -9,38 +9,66 @@
 #include "opts.h"
 
 /* One arena for the whole library: its memory never mixes with the
- * embedding program's heap, and the thread caches are bypassed so that
- * no object of ours lingers where the program's allocations live. */
+ * embedding program's heap. Each thread that allocates gets a cache of
+ * its own for that arena (an explicit jemalloc tcache), never the
+ * program's thread cache, so that no object of ours lingers where the
+ * program's allocations live and conversions take no arena lock. */
 static unsigned int arena_index;
 static int arena_error;
 static pthread_once_t arena_once = PTHREAD_ONCE_INIT;
+static pthread_key_t tcache_key;
+static __thread unsigned int tcache_plus1;	/* 0: none yet */
+
+static void tcache_destroy(void *arg)
+{
+	unsigned int id = (unsigned int)(uintptr_t)arg - 1;
+
+	mallctl("tcache.destroy", NULL, NULL, &id, sizeof(id));
+}
 
 static void arena_create(void)
 {
 	size_t len = sizeof(arena_index);
 
-	if (mallctl("arenas.create", &arena_index, &len, NULL, 0))
+	if (mallctl("arenas.create", &arena_index, &len, NULL, 0) ||
+	    pthread_key_create(&tcache_key, tcache_destroy))
 		arena_error = -ENOMEM;
 }
 
-static int arena_flags(size_t align)
+/* The calling thread's cache, made on first use; without one (the
+ * thread could not get one), the arena itself. */
+static int tcache_flag(void)
 {
-	int flags = MALLOCX_ARENA(arena_index) | MALLOCX_TCACHE_NONE;
+	unsigned int id;
+	size_t len = sizeof(id);
 
-	return align > 16 ? flags | MALLOCX_ALIGN(align) : flags;
+	if (!tcache_plus1 && !mallctl("tcache.create", &id, &len, NULL, 0)) {
+		if (pthread_setspecific(tcache_key,
+					(void *)(uintptr_t)(id + 1))) {
+			mallctl("tcache.destroy", NULL, NULL, &id, sizeof(id));
+			return MALLOCX_TCACHE_NONE;
+		}
+		tcache_plus1 = id + 1;
+	}
+	return tcache_plus1 ? MALLOCX_TCACHE(tcache_plus1 - 1)
+			    : MALLOCX_TCACHE_NONE;
 }
 
 static void *arena_alloc(void *ctx, size_t size, size_t align)
 {
+	int flags = MALLOCX_ARENA(arena_index) | tcache_flag();
+
 	(void)ctx;
-	return mallocx(size, arena_flags(align));
+	if (align > 16)
+		flags |= MALLOCX_ALIGN(align);
+	return mallocx(size, flags);
 }
 
 static void arena_free(void *ctx, void *ptr, size_t size)
 {
 	(void)ctx;
 	(void)size;
-	dallocx(ptr, MALLOCX_TCACHE_NONE);
+	dallocx(ptr, tcache_flag());
 }
 
 int heap_init(struct heap *h, const struct gmem_alloc_ops *ops)

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* gmem-bench's section on real memory (real.c). */
+#ifndef GMEM_BENCH_REAL_H
+#define GMEM_BENCH_REAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* One conversion size on one backend, against one mmap/munmap per frame. */
+struct conv_row {
+	const char *backend, *size;
+	bool touched;			/* the VMM had touched every page */
+	double ns, calls;		/* libgmem, per conversion */
+	double base_ns, base_calls;	/* the per-frame baseline */
+};
+
+/* Creating and populating a 4 GiB guest. */
+struct populate_row {
+	const char *backend;
+	double ms;			/* < 0: not run */
+	const char *why;		/* why not */
+};
+
+struct real_result {
+	struct conv_row conv[6];
+	int nconv;
+	double lib_ns;		/* a 4 KiB conversion, system calls made no-ops */
+	double kernel_ns;	/* the one system call a 4 KiB conversion makes */
+	struct populate_row pop[5];
+	int npop;
+};
+
+void real_run(int runs, struct real_result *r);
+void real_print(const struct real_result *r, int json);
+/* The row of a backend, size and touch. */
+const struct conv_row *real_conv(const struct real_result *r,
+				 const char *backend, const char *size,
+				 bool touched);
+
+#endif
