@@ -18,6 +18,7 @@
 
 #include <gmem.h>
 
+#include "../tools/hugepages.h"
 #include "real.h"
 #include "util.h"
 
@@ -61,12 +62,15 @@ static int rig_open(struct rig *r, unsigned int kind, uint64_t frames,
 		  .max_bytes = frames * FRAME);
 	GMEM_OPTS(gmem_region_opts, ro, .attr = GMEM_ATTR_SHARED);
 	GMEM_OPTS(gmem_view_opts, vo, .flags = vflags);
+	GMEM_OPTS(gmem_guest_opts, go);
 	struct gmem_pool *pool;
 	int err = 0;
 
 	*r = (struct rig){ .kvm = -1, .vm = -1 };
-	if (kind == GMEM_BACKEND_HUGETLB)
+	if (kind == GMEM_BACKEND_HUGETLB) {
 		bo.page_size = 2ul << 20;
+		go.granule = 512;	/* a view needs whole pages */
+	}
 	if (kind == GMEM_BACKEND_GUEST_MEMFD) {
 		err = open_vm(r);
 		bo.vm_fd = r->vm;
@@ -76,7 +80,7 @@ static int rig_open(struct rig *r, unsigned int kind, uint64_t frames,
 	if (!err)
 		err = gmem_backend_pool(r->be, &pool);
 	if (!err)
-		err = gmem_guest_create(pool, NULL, &r->g);
+		err = gmem_guest_create(pool, &go, &r->g);
 	if (!err)
 		err = gmem_region_add(r->g, 0, frames, &ro);
 	if (!err)
@@ -254,32 +258,7 @@ static void lib_share(int runs, struct real_result *res)
 	rig_close(&r);
 }
 
-static long read_long(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	long v = -1;
-
-	if (f) {
-		if (fscanf(f, "%ld", &v) != 1)
-			v = -1;
-		fclose(f);
-	}
-	return v;
-}
-
-static void write_long(const char *path, long v)
-{
-	FILE *f = fopen(path, "w");
-
-	if (f) {
-		fprintf(f, "%ld\n", v);
-		fclose(f);
-	}
-}
-
 #define POP_FRAMES (UINT64_C(4) << 18)	/* 4 GiB */
-#define HP2M "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages"
-#define HP2M_FREE "/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages"
 
 /* ms to create a 4 GiB guest on kind and populate all of it. */
 static double populate(int runs, unsigned int kind)
@@ -330,26 +309,22 @@ static void populate_all(int runs, struct real_result *res)
 		{ GMEM_BACKEND_ANON, "anonymous" },
 		{ GMEM_BACKEND_HUGETLB, "hugetlb 2 MiB" },
 	};
-	long before = read_long(HP2M);
+	long before;
 
 	for (int i = 0; i < 4; i++) {
 		struct populate_row *row = &res->pop[res->npop++];
 		bool huge = b[i].kind == GMEM_BACKEND_HUGETLB;
 
 		*row = (struct populate_row){ .backend = b[i].name, .ms = -1 };
-		if (huge) {
-			write_long(HP2M, before + 2048);
-			if (read_long(HP2M_FREE) < 2048) {
-				row->why = "cannot reserve 2048 pages of 2 MiB";
-				write_long(HP2M, before);
-				continue;
-			}
+		if (huge && !hugepages_reserve(2048, &before)) {
+			row->why = "cannot reserve 2048 pages of 2 MiB";
+			continue;
 		}
 		row->ms = populate(runs, b[i].kind);
 		if (row->ms < 0)
 			row->why = "backend unavailable";
 		if (huge)
-			write_long(HP2M, before);
+			hugepages_restore(before);
 	}
 	res->pop[res->npop++] = (struct populate_row){
 		.backend = "memfd without libgmem", .ms = populate_plain(runs),

@@ -22,6 +22,7 @@
 
 #include <linux/kvm.h>
 
+#include "../tools/hugepages.h"
 #include "os_inject.h"
 #include "test_alloc.h"
 
@@ -648,38 +649,11 @@ START_TEST(numa_policies)
 }
 END_TEST
 
-/* Reads a sysfs number; -1 if it cannot. */
-static long read_long(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	long v = -1;
-
-	if (f) {
-		if (fscanf(f, "%ld", &v) != 1)
-			v = -1;
-		fclose(f);
-	}
-	return v;
-}
-
-static bool write_long(const char *path, long v)
-{
-	FILE *f = fopen(path, "w");
-	bool ok;
-
-	if (!f)
-		return false;
-	ok = fprintf(f, "%ld\n", v) > 0;
-	return fclose(f) == 0 && ok;
-}
-
-#define HP2M "/sys/kernel/mm/hugepages/hugepages-2048kB/"
-
 /* A pool on 2 MiB hugetlb pages, end to end: the pages are reserved here
  * and the reservation is put back. */
 START_TEST(hugetlb_2m)
 {
-	long before = read_long(HP2M "nr_hugepages"), want = 64;
+	long before, want = 64;
 	GMEM_OPTS(gmem_backend_opts, bo, .kind = GMEM_BACKEND_HUGETLB);
 	GMEM_OPTS(gmem_guest_opts, go, .granule = 512);
 	GMEM_OPTS(gmem_region_opts, ro, .attr = GMEM_ATTR_SHARED);
@@ -691,10 +665,7 @@ START_TEST(hugetlb_2m)
 	struct gmem_view *v;
 	char *p;
 
-	if (before < 0 || !write_long(HP2M "nr_hugepages", before + want) ||
-	    read_long(HP2M "free_hugepages") < want) {
-		if (before >= 0)
-			write_long(HP2M "nr_hugepages", before);
+	if (!hugepages_reserve(want, &before)) {
 		printf("SKIP: hugetlb_2m: cannot reserve %ld 2 MiB pages\n",
 		       want);
 		return;
@@ -725,7 +696,7 @@ START_TEST(hugetlb_2m)
 	ck_assert_int_eq(gmem_view_destroy(v), 0);
 	ck_assert_int_eq(gmem_guest_destroy(g), 0);
 	ck_assert_int_eq(gmem_backend_destroy(be), 0);
-	ck_assert(write_long(HP2M "nr_hugepages", before));
+	ck_assert(hugepages_restore(before));
 }
 END_TEST
 
