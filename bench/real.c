@@ -316,7 +316,7 @@ static void populate_all(int runs, struct real_result *res)
 		bool huge = b[i].kind == GMEM_BACKEND_HUGETLB;
 
 		*row = (struct populate_row){ .backend = b[i].name, .ms = -1 };
-		if (huge && !hugepages_reserve(2048, &before)) {
+		if (huge && !hugepages_reserve(2048, 2048, &before)) {
 			row->why = "cannot reserve 2048 pages of 2 MiB";
 			continue;
 		}
@@ -324,7 +324,7 @@ static void populate_all(int runs, struct real_result *res)
 		if (row->ms < 0)
 			row->why = "backend unavailable";
 		if (huge)
-			hugepages_restore(before);
+			hugepages_restore(2048, before);
 	}
 	res->pop[res->npop++] = (struct populate_row){
 		.backend = "memfd without libgmem", .ms = populate_plain(runs),

@@ -17,7 +17,8 @@ static unsigned int arena_index;
 static int arena_error;
 static pthread_once_t arena_once = PTHREAD_ONCE_INIT;
 static pthread_key_t tcache_key;
-static __thread unsigned int tcache_plus1;	/* 0: none yet */
+static __thread unsigned int tcache_plus1
+	__attribute__((tls_model("initial-exec")));	/* 0: none yet */
 
 static void tcache_destroy(void *arg)
 {

@@ -649,25 +649,34 @@ START_TEST(numa_policies)
 }
 END_TEST
 
-/* A pool on 2 MiB hugetlb pages, end to end: the pages are reserved here
- * and the reservation is put back. */
-START_TEST(hugetlb_2m)
+/*
+ * A pool on hugetlb pages, end to end, for 2 MiB and 1 GiB pages: the
+ * pages are reserved here and the reservation is put back. A guest
+ * converts whole pages; DISCARD punches them.
+ */
+START_TEST(hugetlb)
 {
-	long before, want = 64;
-	GMEM_OPTS(gmem_backend_opts, bo, .kind = GMEM_BACKEND_HUGETLB);
-	GMEM_OPTS(gmem_guest_opts, go, .granule = 512);
+	const uint64_t page = _i ? GMEM_BLOCK_FRAMES : 512;	/* frames */
+	const unsigned long kib = (unsigned long)page * 4;
+	const long want = _i ? 1 : 64, npages = _i ? 1 : 16;
+	GMEM_OPTS(gmem_backend_opts, bo, .kind = GMEM_BACKEND_HUGETLB,
+		  .page_size = page << 12);
+	GMEM_OPTS(gmem_guest_opts, go, .granule = (uint32_t)page);
 	GMEM_OPTS(gmem_region_opts, ro, .attr = GMEM_ATTR_SHARED);
 	GMEM_OPTS(gmem_view_opts, vo, .content = GMEM_CONTENT_DISCARD);
 	GMEM_OPTS(gmem_block_info, bi);
+	const uint64_t len = npages * page << 12;
+	const uint64_t a = _i ? 0 : page, n = _i ? page : 2 * page;
 	struct gmem_backend *be;
 	struct gmem_pool *pool;
 	struct gmem_guest *g, *g4k;
 	struct gmem_view *v;
+	long before;
 	char *p;
 
-	if (!hugepages_reserve(want, &before)) {
-		printf("SKIP: hugetlb_2m: cannot reserve %ld 2 MiB pages\n",
-		       want);
+	if (!hugepages_reserve(kib, want, &before)) {
+		printf("SKIP: hugetlb: cannot reserve %ld page(s) of %lu KiB\n",
+		       want, kib);
 		return;
 	}
 	ck_assert_int_eq(gmem_backend_create(&bo, &be), 0);
@@ -676,27 +685,33 @@ START_TEST(hugetlb_2m)
 	ck_assert_int_eq(gmem_view_create(g4k, be, NULL, &v), -EINVAL);
 	ck_assert_int_eq(gmem_guest_destroy(g4k), 0);
 	ck_assert_int_eq(gmem_guest_create(pool, &go, &g), 0);
-	ck_assert_int_eq(gmem_region_add(g, 0, 16 * 512, &ro), 0);
+	ck_assert_int_eq(gmem_region_add(g, 0, npages * page, &ro), 0);
 	ck_assert_int_eq(gmem_view_create(g, be, &vo, &v), 0);
 	ck_assert_int_eq(gmem_view_addr(v, 0, (void **)&p), 0);
-	memset(p, 0x5a, 16 << 21);
-	ck_assert_int_eq(gmem_convert(g, 512, 1024, GMEM_ATTR_PRIVATE, NULL),
-			 0);
-	ck_assert_int_eq(gmem_convert(g, 512, 1024, GMEM_ATTR_SHARED, NULL),
-			 0);
-	ck_assert_int_eq(p[(512 << 12) + 17], 0);		/* discarded */
-	ck_assert_int_eq(p[(1536 << 12) - 1], 0);
-	ck_assert_int_eq(p[(512 << 12) - 1], 0x5a);		/* kept */
-	ck_assert_int_eq(p[1536 << 12], 0x5a);
+	memset(p, 0x5a, len);
+	ck_assert_int_eq(gmem_convert(g, a, n, GMEM_ATTR_PRIVATE, NULL), 0);
+	ck_assert_int_eq(gmem_convert(g, a, n, GMEM_ATTR_SHARED, NULL), 0);
+	ck_assert_int_eq(p[(a << 12) + 17], 0);		/* discarded */
+	ck_assert_int_eq(p[((a + n) << 12) - 1], 0);
+	if (a)
+		ck_assert_int_eq(p[(a << 12) - 1], 0x5a);	/* kept */
+	if ((a + n) << 12 < len)
+		ck_assert_int_eq(p[(a + n) << 12], 0x5a);
 	ck_assert_int_eq(gmem_convert(g, 0, 100, GMEM_ATTR_PRIVATE, NULL),
 			 -EINVAL);				/* granule */
 	ck_assert_int_eq(gmem_backend_block_info(be, 0, &bi), 0);
 	ck_assert_uint_ne(bi.phys_pfn, 0);
-	ck_assert_uint_eq(bi.flags & GMEM_BLOCK_PHYS_CONTIG, 0);
+	if (_i) {	/* a 1 GiB page: the block is physically one run */
+		ck_assert_uint_eq(bi.flags & GMEM_BLOCK_PHYS_CONTIG,
+				  GMEM_BLOCK_PHYS_CONTIG);
+		ck_assert_uint_eq(bi.phys_pfn % GMEM_BLOCK_FRAMES, 0);
+	} else {
+		ck_assert_uint_eq(bi.flags & GMEM_BLOCK_PHYS_CONTIG, 0);
+	}
 	ck_assert_int_eq(gmem_view_destroy(v), 0);
 	ck_assert_int_eq(gmem_guest_destroy(g), 0);
 	ck_assert_int_eq(gmem_backend_destroy(be), 0);
-	ck_assert(hugepages_restore(before));
+	ck_assert(hugepages_restore(kib, before));
 }
 END_TEST
 
@@ -804,7 +819,7 @@ static Suite *backend_suite(void)
 	tcase_add_test(tc, view_create_failures);
 	tcase_add_test(tc, growth_failures);
 	tcase_add_test(tc, numa_policies);
-	tcase_add_test(tc, hugetlb_2m);
+	tcase_add_loop_test(tc, hugetlb, 0, 2);
 	tcase_add_loop_test(tc, kvm_slots, 0, 2);
 	tcase_add_test(tc, bad_input);
 	suite_add_tcase(s, tc);

@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#define HUGEPAGES_2M "/sys/kernel/mm/hugepages/hugepages-2048kB/"
+#define HUGEPAGES_DIR "/sys/kernel/mm/hugepages/hugepages-"
 
 /* A number from a sysfs file; -1 if it cannot be read. */
 static inline long hugepages_read(const char *path)
@@ -36,26 +36,41 @@ static inline bool hugepages_write(const char *path, long v)
 	return fclose(f) == 0 && ok;
 }
 
-/*
- * Makes n more 2 MiB pages free; *before receives the reservation to put
- * back with hugepages_restore. False (nothing left changed) if the
- * machine cannot give them.
- */
-static inline bool hugepages_reserve(long n, long *before)
+static inline const char *hugepages_file(unsigned long page_kib,
+					  const char *name, char *buf,
+					  size_t n)
 {
-	*before = hugepages_read(HUGEPAGES_2M "nr_hugepages");
+	snprintf(buf, n, HUGEPAGES_DIR "%lukB/%s", page_kib, name);
+	return buf;
+}
+
+/*
+ * Makes n more pages of page_kib KiB free; *before receives the
+ * reservation to put back with hugepages_restore. False (nothing left
+ * changed) if the machine cannot give them.
+ */
+static inline bool hugepages_reserve(unsigned long page_kib, long n,
+				     long *before)
+{
+	char nr[128], fr[128];
+
+	hugepages_file(page_kib, "nr_hugepages", nr, sizeof(nr));
+	hugepages_file(page_kib, "free_hugepages", fr, sizeof(fr));
+	*before = hugepages_read(nr);
 	if (*before < 0)
 		return false;
-	if (hugepages_write(HUGEPAGES_2M "nr_hugepages", *before + n) &&
-	    hugepages_read(HUGEPAGES_2M "free_hugepages") >= n)
+	if (hugepages_write(nr, *before + n) && hugepages_read(fr) >= n)
 		return true;
-	hugepages_write(HUGEPAGES_2M "nr_hugepages", *before);
+	hugepages_write(nr, *before);
 	return false;
 }
 
-static inline bool hugepages_restore(long before)
+static inline bool hugepages_restore(unsigned long page_kib, long before)
 {
-	return hugepages_write(HUGEPAGES_2M "nr_hugepages", before);
+	char nr[128];
+
+	return hugepages_write(hugepages_file(page_kib, "nr_hugepages", nr,
+					      sizeof(nr)), before);
 }
 
 #endif
