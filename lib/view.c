@@ -161,22 +161,20 @@ static int view_listener(void *ctx, enum gmem_phase phase,
 			 const struct gmem_run *run)
 {
 	struct gmem_view *v = ctx;
-	const struct view_region *r = region_of(v, run->gfn);
+	const struct view_region *r;
 	int err;
 
-	switch (phase) {
-	case GMEM_PHASE_PREPARE:
-		err = run_apply(v, r, run);
-		if (err)
-			run_undo(v, r, run);
-		return err;
-	case GMEM_PHASE_CANCEL:
+	if (phase == GMEM_PHASE_COMMIT)	/* all was done in PREPARE */
+		return 0;
+	r = region_of(v, run->gfn);
+	if (phase == GMEM_PHASE_CANCEL) {
 		run_undo(v, r, run);
 		return 0;
-	case GMEM_PHASE_COMMIT:
-		break;
 	}
-	return 0;
+	err = run_apply(v, r, run);
+	if (err)
+		run_undo(v, r, run);
+	return err;
 }
 
 /* Maps r's shared runs, leaving the rest inaccessible. */

@@ -130,8 +130,10 @@ struct gmem_block_info {
 
 /*
  * Information on the block holding frame pfn. Populates the block's first
- * page and reads its physical frame from /proc/self/pagemap: -EPERM when
- * the process may not see physical frames, -ENOENT if no block holds pfn.
+ * page (a file's; anonymous memory is read as it is) and reads its
+ * physical frame from /proc/self/pagemap: -EPERM when the process may not
+ * see physical frames, -ENODATA when the page is not in memory, -ENOENT
+ * if no block holds pfn.
  */
 GMEM_API int gmem_backend_block_info(struct gmem_backend *be, uint64_t pfn,
 				     struct gmem_block_info *info);
