@@ -29,7 +29,8 @@ GMEM_API int gmem_pool_create(const struct gmem_pool_opts *opts,
 
 /*
  * Destroys a pool. -EBUSY (and nothing changes) while guests or
- * allocations hold blocks. A NULL pool is a no-op.
+ * allocations hold blocks, and for a backend's pool, which goes with its
+ * backend (gmem/backend.h). A NULL pool is a no-op.
  */
 GMEM_API int gmem_pool_destroy(struct gmem_pool *pool);
 
@@ -52,7 +53,8 @@ struct gmem_pool_add_info {
  * below GMEM_MAX_NODES). The range is cut into 1 GiB-aligned blocks;
  * info (optional, sz set by the caller) reports the blocks taken and the
  * frames left over. -EEXIST if any block overlaps frames the pool has,
- * -EOVERFLOW if the range passes GMEM_FRAME_LIMIT.
+ * -EOVERFLOW if the range passes GMEM_FRAME_LIMIT, -EPERM on a backend's
+ * pool (it holds only the backend's memory).
  */
 #define GMEM_MAX_NODES 1024
 GMEM_API int gmem_pool_add_frames(struct gmem_pool *pool, uint64_t pfn,
