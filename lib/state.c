@@ -326,7 +326,12 @@ static struct slot_detail *detail_get(struct state_mem *m)
 	if (d)
 		m->free = d->next;
 	slot_state_unlock(&m->lock);
-	return d ? d : heap_alloc(m->heap, sizeof(*d), 64);
+	if (!d) {
+		d = heap_alloc(m->heap, sizeof(*d), 64);
+		if (d)
+			d->spare = NULL;
+	}
+	return d;
 }
 
 static void details_put(struct state_mem *m, struct slot_detail *list)
@@ -349,6 +354,9 @@ void state_mem_release(struct state_mem *m)
 		struct slot_detail *d = m->free;
 
 		m->free = d->next;
+		if (d->spare)
+			heap_free(m->heap, d->spare,
+				  MIN_CAP * sizeof(piece_map));
 		heap_free(m->heap, d, sizeof(*d));
 	}
 }
@@ -381,9 +389,15 @@ int state_reserve(struct state_mem *m, const struct state_need *need,
 		if (grow_find(r, need->grow[i].group, cap) >= 0)
 			continue;
 		j = r->grow[0].maps ? 1 : 0;
-		r->grow[j].maps = heap_alloc(h, cap * sizeof(piece_map), 64);
-		if (!r->grow[j].maps)
-			return -ENOMEM;
+		if (cap == MIN_CAP && r->detail && r->detail->spare) {
+			r->grow[j].maps = r->detail->spare;
+			r->detail->spare = NULL;
+		} else {
+			r->grow[j].maps = heap_alloc(h, cap * sizeof(piece_map),
+						     64);
+			if (!r->grow[j].maps)
+				return -ENOMEM;
+		}
 		r->grow[j].group = need->grow[i].group;
 		r->grow[j].cap = (uint8_t)cap;
 	}
@@ -445,8 +459,14 @@ void state_clear(struct slot *s, struct retired *retired)
 	if (!d)
 		return;
 	__atomic_store_n(&s->detail, NULL, __ATOMIC_RELEASE);
-	for (g = 0; g < SLOT_GROUPS; g++)
+	for (g = 0; g < SLOT_GROUPS; g++) {
+		if (d->cap[g] == MIN_CAP && !d->spare) {
+			d->spare = d->maps[g];
+			d->maps[g] = NULL;
+			d->cap[g] = 0;
+		}
 		retire_group(d, g, retired);
+	}
 	d->next = retired->details;
 	retired->details = d;
 }

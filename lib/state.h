@@ -55,6 +55,9 @@ struct slot_detail {
 	uint64_t mixed[SLOT_GROUPS];
 	piece_map *maps[SLOT_GROUPS];	/* per group, cap[] entries */
 	struct slot_detail *next;	/* in a retired list or the cache */
+	/* A smallest group array kept when the slot turned uniform, for its
+	 * next split: a slot toggling one piece then allocates nothing. */
+	piece_map *spare;
 	uint8_t cap[SLOT_GROUPS];
 	uint16_t nshared;
 };
