@@ -333,9 +333,6 @@ static void populate_all(int runs, struct real_result *res)
 
 void real_run(int runs, struct real_result *res)
 {
-	int fd = memfd_create("kernel", MFD_CLOEXEC);
-	double k[63];
-
 	memset(res, 0, sizeof(*res));
 	conv_backend(runs, GMEM_BACKEND_MEMFD, "memfd", false, res);
 	conv_backend(runs, GMEM_BACKEND_GUEST_MEMFD, "guest_memfd", false,
@@ -343,22 +340,8 @@ void real_run(int runs, struct real_result *res)
 	conv_backend(runs, GMEM_BACKEND_MEMFD, "memfd", true, res);
 	lib_share(runs, res);
 	/* The kernel's part of a 4 KiB conversion: the per-frame baseline's
-	 * single call, on a fresh memfd. */
-	if (fd >= 0 && !ftruncate(fd, (off_t)(GUEST_FRAMES * FRAME))) {
-		char *view = mmap(NULL, GUEST_FRAMES * FRAME,
-				  PROT_READ | PROT_WRITE,
-				  MAP_SHARED | MAP_POPULATE, fd, 0);
-		static uint64_t at[NFRAMES];
-
-		for (int i = 0; i < runs; i++) {
-			pick(at, NFRAMES, 1);
-			k[i] = time_base(fd, view, at, NFRAMES, 1);
-		}
-		res->kernel_ns = median(k, runs);
-		munmap(view, GUEST_FRAMES * FRAME);
-	}
-	if (fd >= 0)
-		close(fd);
+	 * single call on a page the VMM had touched. */
+	res->kernel_ns = real_conv(res, "memfd", "4 KiB", true)->base_ns;
 	populate_all(runs < 3 ? runs : 3, res);
 }
 

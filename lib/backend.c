@@ -177,14 +177,12 @@ static int grow(void *ctx, uint64_t nblocks, int want)
 	if (!err)
 		err = pool_add_frames(be->pool, off >> GMEM_FRAME_SHIFT,
 				      len >> GMEM_FRAME_SHIFT, node, NULL);
-	if (err) {
-		/* The file keeps its size: the next growth reuses the
-		 * range, and its placement is set again. */
-		goto out;
-	}
-	for (i = 0; i < nblocks; i++)
+	/* On failure the file keeps its size: the next growth reuses the
+	 * range and places it again. */
+	for (i = 0; !err && i < nblocks; i++)
 		be->block_node[be->nblocks + i] = node;
-	be->nblocks += nblocks;
+	if (!err)
+		be->nblocks += nblocks;
 out:
 	pthread_mutex_unlock(&be->grow_lock);
 	return err;
@@ -320,7 +318,7 @@ static void backend_free(struct gmem_backend *be)
 		os_munmap(&be->os, be->resv, be->resv_len);
 	heap_free(&be->heap, be->block_node,
 		  be->max_blocks * sizeof(*be->block_node));
-	heap_free(&be->heap, be->dirty, (be->max_blocks + 63) / 64 * 8);
+	heap_free(&be->heap, be->dirty, bits_bytes(be->max_blocks));
 	pthread_mutex_destroy(&be->grow_lock);
 	heap_free(&heap, be, sizeof(*be));
 }
@@ -359,7 +357,7 @@ int gmem_backend_create(const struct gmem_backend_opts *opts,
 	pthread_mutex_init(&be->grow_lock, NULL);
 	be->block_node = heap_zalloc(&be->heap,
 				     be->max_blocks * sizeof(*be->block_node), 8);
-	be->dirty = heap_zalloc(&be->heap, (be->max_blocks + 63) / 64 * 8, 8);
+	be->dirty = heap_zalloc(&be->heap, bits_bytes(be->max_blocks), 8);
 	err = !be->block_node || !be->dirty ? -ENOMEM : 0;
 	if (!err)
 		err = os_init(&be->os, OPTS_GET(opts, os, NULL));

@@ -4,7 +4,14 @@
 #define GMEM_LIB_BITS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+/* Bytes of an array of nbits bits. */
+static inline size_t bits_bytes(uint64_t nbits)
+{
+	return (size_t)((nbits + 63) / 64 * sizeof(uint64_t));
+}
 
 static inline uint64_t bits_word_mask(uint64_t lo, uint64_t hi)
 {

@@ -41,11 +41,6 @@ struct run {
 
 #define BF GMEM_BLOCK_FRAMES
 
-static size_t bitmap_bytes(uint64_t nbits)
-{
-	return (size_t)((nbits + 63) / 64 * sizeof(uint64_t));
-}
-
 static uint64_t seg_end(const struct segment *s)
 {
 	return s->pfn + s->nblocks * BF;
@@ -77,8 +72,8 @@ int gmem_pool_create(const struct gmem_pool_opts *opts,
 
 static void seg_release(struct gmem_pool *pool, struct segment *s)
 {
-	heap_free(&pool->heap, s->used, bitmap_bytes(s->nblocks));
-	heap_free(&pool->heap, s->direct, bitmap_bytes(s->nblocks));
+	heap_free(&pool->heap, s->used, bits_bytes(s->nblocks));
+	heap_free(&pool->heap, s->direct, bits_bytes(s->nblocks));
 }
 
 static bool busy_locked(const struct gmem_pool *pool)
@@ -201,8 +196,8 @@ int pool_add_frames(struct gmem_pool *pool, uint64_t pfn, uint64_t npages,
 	seg.pfn = first;
 	seg.nblocks = res.nblocks;
 	seg.node = node;
-	seg.used = heap_zalloc(&pool->heap, bitmap_bytes(seg.nblocks), 8);
-	seg.direct = heap_zalloc(&pool->heap, bitmap_bytes(seg.nblocks), 8);
+	seg.used = heap_zalloc(&pool->heap, bits_bytes(seg.nblocks), 8);
+	seg.direct = heap_zalloc(&pool->heap, bits_bytes(seg.nblocks), 8);
 	if (!seg.used || !seg.direct) {
 		seg_release(pool, &seg);
 		return -ENOMEM;

@@ -177,13 +177,12 @@ static int view_listener(void *ctx, enum gmem_phase phase,
 	return err;
 }
 
-/* Maps r's shared runs, leaving the rest inaccessible. */
-static int region_sync(struct gmem_view *v, const struct view_region *r,
-		       bool fault_in)
+/* Walks the runs of [gfn, end) in r: with set, makes the view equal to
+ * them; with fault_in, maps in the page tables of the shared ones. */
+static int runs_apply(struct gmem_view *v, const struct view_region *r,
+		      uint64_t gfn, uint64_t end, bool set, bool fault_in)
 {
-	uint64_t at = r->gfn, end = r->gfn + r->npages;
-
-	while (at < end) {
+	for (uint64_t at = gfn; at < end;) {
 		struct gmem_run run;
 		bool shared;
 		int err = gmem_run_get(v->g, at, end - at, &run);
@@ -191,7 +190,8 @@ static int region_sync(struct gmem_view *v, const struct view_region *r,
 		if (err)
 			return err;
 		shared = run.attr == GMEM_ATTR_SHARED;
-		err = view_set(v, r, at, at + run.npages, shared);
+		if (set)
+			err = view_set(v, r, at, at + run.npages, shared);
 		if (!err && shared && fault_in)
 			err = view_for_stretches(v, r, at, at + run.npages,
 						 stretch_fault_in, NULL);
@@ -262,7 +262,7 @@ static int region_map(struct gmem_view *v, struct view_region *r)
 		err = view_for_stretches(v, r, r->gfn, end, stretch_allocate,
 					 NULL);
 	if (!err)
-		err = region_sync(v, r, populate);
+		err = runs_apply(v, r, r->gfn, end, true, populate);
 	return err;
 }
 
@@ -379,7 +379,6 @@ int gmem_view_guest_addr(const struct gmem_view *v, uint64_t gfn, void **addr)
 int gmem_view_populate(struct gmem_view *v, uint64_t gfn, uint64_t npages)
 {
 	const struct view_region *r;
-	uint64_t at, end;
 	int err;
 
 	if (!v || !npages)
@@ -389,18 +388,9 @@ int gmem_view_populate(struct gmem_view *v, uint64_t gfn, uint64_t npages)
 		return -ENOENT;
 	if (npages > r->gfn + r->npages - gfn)
 		return -ERANGE;
-	end = gfn + npages;
-	err = view_for_stretches(v, r, gfn, end, stretch_allocate, NULL);
-	for (at = gfn; !err && at < end;) {
-		struct gmem_run run;
-
-		err = gmem_run_get(v->g, at, end - at, &run);
-		if (!err && run.attr == GMEM_ATTR_SHARED)
-			err = view_for_stretches(v, r, at, at + run.npages,
-						 stretch_fault_in, NULL);
-		at += run.npages;
-	}
-	return err;
+	err = view_for_stretches(v, r, gfn, gfn + npages, stretch_allocate,
+				 NULL);
+	return err ? err : runs_apply(v, r, gfn, gfn + npages, false, true);
 }
 
 int gmem_view_resync(struct gmem_view *v)
@@ -411,7 +401,9 @@ int gmem_view_resync(struct gmem_view *v)
 	if (!v)
 		return -EINVAL;
 	for (i = 0; !err && i < v->nregs; i++)
-		err = region_sync(v, &v->regs[i], false);
+		err = runs_apply(v, &v->regs[i], v->regs[i].gfn,
+				 v->regs[i].gfn + v->regs[i].npages, true,
+				 false);
 	if (!err)
 		atomic_store(&v->stale, 0);
 	return err;
