@@ -10,39 +10,35 @@
  * listener callbacks run with the slots held but queries go on.
  */
 #include <errno.h>
-#include <stddef.h>
 #include <string.h>
 
 #include "guest.h"
 #include "opts.h"
 
+/*
+ * A slot at an end of the range: the only slots a change may need memory
+ * for, since those between are set whole.
+ */
+struct txn_end {
+	struct slot *s;
+	uint32_t a, b;			/* the range's frames in s */
+	struct state_need need;
+	struct state_reserve res;
+};
+
 struct gmem_txn {
 	struct gmem_guest *g;
 	uint64_t gfn, end;
+	struct slot *slots;		/* the range's slots, in order */
+	uint32_t nslots, nends;		/* nends: 1 or 2 */
 	unsigned int attr;
 	bool on_heap;
-	struct state_need need[2];	/* first and last slot */
-	struct state_reserve res[2];
+	struct txn_end ends[2];		/* first and last slot */
 	struct gmem_run *runs;		/* the runs that change */
 	uint32_t nruns, cap;
 	/* Most conversions change a run or two: those need no allocation. */
 	struct gmem_run inline_runs[4];
 };
-
-static uint64_t first_slot(const struct gmem_txn *t)
-{
-	return t->gfn >> SLOT_SHIFT;
-}
-
-static uint64_t last_slot(const struct gmem_txn *t)
-{
-	return (t->end - 1) >> SLOT_SHIFT;
-}
-
-static struct slot *txn_slot(const struct gmem_txn *t, uint64_t si)
-{
-	return guest_slot(t->g, si << SLOT_SHIFT);
-}
 
 /* The checks of a conversion's arguments other than its range's place. */
 static int convert_args(const struct gmem_guest *g, uint64_t gfn,
@@ -62,8 +58,9 @@ static int txn_init(struct gmem_txn *t, struct gmem_guest *g, uint64_t gfn,
 		    uint64_t npages, unsigned int attr,
 		    struct gmem_convert_opts *opts)
 {
-	uint64_t fail = gfn;
+	uint64_t fail = gfn, lo = gfn >> SLOT_SHIFT, hi;
 	int err = convert_args(g, gfn, npages, attr, opts);
+	unsigned int k;
 
 	if (!err)
 		err = guest_range(g, gfn, npages, &fail);
@@ -71,35 +68,41 @@ static int txn_init(struct gmem_txn *t, struct gmem_guest *g, uint64_t gfn,
 		OPTS_SET(opts, fail_gfn, fail);
 		return err;
 	}
-	/* The inline runs need no zeroing: nruns says what is valid. */
-	memset(t, 0, offsetof(struct gmem_txn, inline_runs));
+	hi = (gfn + npages - 1) >> SLOT_SHIFT;
 	t->g = g;
 	t->gfn = gfn;
 	t->end = gfn + npages;
+	/* One region holds the range, so its slots lie side by side. */
+	t->slots = guest_slot(g, gfn);
+	t->nslots = (uint32_t)(hi - lo + 1);
+	t->nends = lo == hi ? 1 : 2;
 	t->attr = attr;
+	t->on_heap = false;
+	for (k = 0; k < t->nends; k++) {
+		struct txn_end *e = &t->ends[k];
+
+		e->s = k ? &t->slots[t->nslots - 1] : t->slots;
+		slot_span(k ? hi : lo, gfn, t->end, &e->a, &e->b);
+		memset(&e->res, 0, sizeof(e->res));
+	}
 	t->runs = t->inline_runs;
+	t->nruns = 0;
 	t->cap = sizeof(t->inline_runs) / sizeof(t->inline_runs[0]);
 	return 0;
 }
 
-/* Plans the end slots into t->need; whether t->res covers the plan. The
+/* Plans the end slots; whether what they hold covers the plan. The
  * caller holds the slots (STATE, or TXN which keeps other writers out). */
 static bool txn_plan(struct gmem_txn *t)
 {
-	uint64_t lo = first_slot(t), hi = last_slot(t);
 	bool covered = true;
 	unsigned int k;
 
-	for (k = 0; k < 2; k++) {
-		uint64_t si = k ? hi : lo;
-		uint32_t a, b;
+	for (k = 0; k < t->nends; k++) {
+		struct txn_end *e = &t->ends[k];
 
-		memset(&t->need[k], 0, sizeof(t->need[k]));
-		if (k && hi == lo)
-			break;
-		slot_span(si, t->gfn, t->end, &a, &b);
-		state_plan(txn_slot(t, si), a, b, t->attr, &t->need[k]);
-		covered &= state_reserve_covers(&t->res[k], &t->need[k]);
+		state_plan(e->s, e->a, e->b, t->attr, &e->need);
+		covered &= state_reserve_covers(&e->res, &e->need);
 	}
 	return covered;
 }
@@ -109,9 +112,11 @@ static int txn_reserve(struct gmem_txn *t, uint64_t *fail)
 {
 	unsigned int k;
 
-	for (k = 0; k < 2; k++)
-		if (state_reserve(&t->g->mem, &t->need[k], &t->res[k])) {
-			*fail = k ? last_slot(t) << SLOT_SHIFT : t->gfn;
+	for (k = 0; k < t->nends; k++)
+		if (state_reserve(&t->g->mem, &t->ends[k].need,
+				  &t->ends[k].res)) {
+			*fail = k ? (t->end - 1) & ~(uint64_t)(SLOT_FRAMES - 1)
+				  : t->gfn;
 			return -ENOMEM;
 		}
 	return 0;
@@ -121,16 +126,19 @@ static int txn_reserve(struct gmem_txn *t, uint64_t *fail)
 static void txn_apply(struct gmem_txn *t, bool take_state,
 		      struct retired *retired)
 {
-	uint64_t lo = first_slot(t), hi = last_slot(t), si;
+	uint32_t i;
 
-	for (si = lo; si <= hi; si++) {
-		struct slot *s = txn_slot(t, si);
-		uint32_t a, b;
+	for (i = 0; i < t->nslots; i++) {
+		struct slot *s = &t->slots[i];
+		struct txn_end *e = i == 0 ? &t->ends[0]
+			: i == t->nslots - 1 ? &t->ends[1] : NULL;
 
-		slot_span(si, t->gfn, t->end, &a, &b);
 		if (take_state)
 			slot_state_lock(&s->lock);
-		state_set(s, a, b, t->attr, &t->res[si == lo ? 0 : 1], retired);
+		if (e)
+			state_set(s, e->a, e->b, t->attr, &e->res, retired);
+		else
+			state_set(s, 0, SLOT_FRAMES, t->attr, NULL, retired);
 		if (take_state)
 			slot_state_unlock(&s->lock);
 	}
@@ -138,22 +146,24 @@ static void txn_apply(struct gmem_txn *t, bool take_state,
 
 static void txn_release(struct gmem_txn *t, struct retired *retired)
 {
+	unsigned int k;
+
 	if (retired)
 		retired_free(&t->g->mem, retired);
-	state_unreserve(&t->g->mem, &t->res[0]);
-	state_unreserve(&t->g->mem, &t->res[1]);
+	for (k = 0; k < t->nends; k++)
+		state_unreserve(&t->g->mem, &t->ends[k].res);
 	if (t->runs != t->inline_runs)
 		heap_free(&t->g->heap, t->runs, t->cap * sizeof(*t->runs));
 	if (t->on_heap)
 		heap_free(&t->g->heap, t, sizeof(*t));
 }
 
-static void slots_state_unlock(struct gmem_txn *t, uint64_t lo, uint64_t end)
+static void slots_state_unlock(struct gmem_txn *t, uint32_t n)
 {
-	uint64_t si;
+	uint32_t i;
 
-	for (si = lo; si < end; si++)
-		slot_state_unlock(&txn_slot(t, si)->lock);
+	for (i = 0; i < n; i++)
+		slot_state_unlock(&t->slots[i].lock);
 }
 
 /*
@@ -162,14 +172,14 @@ static void slots_state_unlock(struct gmem_txn *t, uint64_t lo, uint64_t end)
  */
 static int convert_direct(struct gmem_txn *t, uint64_t *fail)
 {
-	uint64_t lo = first_slot(t), hi = last_slot(t), si;
 	struct retired retired = { 0 };
+	uint32_t i;
 	int err;
 
 	for (;;) {
-		for (si = lo; si <= hi; si++) {
-			if (!slot_state_lock_if(&txn_slot(t, si)->lock, true)) {
-				slots_state_unlock(t, lo, si);
+		for (i = 0; i < t->nslots; i++) {
+			if (!slot_state_lock_if(&t->slots[i].lock, true)) {
+				slots_state_unlock(t, i);
 				txn_release(t, NULL);
 				return 1;
 			}
@@ -177,7 +187,7 @@ static int convert_direct(struct gmem_txn *t, uint64_t *fail)
 		if (txn_plan(t))
 			break;
 		/* Allocate without holding a spin lock, then look again. */
-		slots_state_unlock(t, lo, hi + 1);
+		slots_state_unlock(t, t->nslots);
 		err = txn_reserve(t, fail);
 		if (err) {
 			txn_release(t, NULL);
@@ -185,20 +195,20 @@ static int convert_direct(struct gmem_txn *t, uint64_t *fail)
 		}
 	}
 	txn_apply(t, false, &retired);
-	slots_state_unlock(t, lo, hi + 1);
+	slots_state_unlock(t, t->nslots);
 	txn_release(t, &retired);
 	return 0;
 }
 
 static void slots_txn(struct gmem_txn *t, bool lock)
 {
-	uint64_t lo = first_slot(t), hi = last_slot(t), si;
+	uint32_t i;
 
-	for (si = lo; si <= hi; si++) {
+	for (i = 0; i < t->nslots; i++) {
 		if (lock)
-			slot_txn_lock(&txn_slot(t, si)->lock);
+			slot_txn_lock(&t->slots[i].lock);
 		else
-			slot_txn_unlock(&txn_slot(t, si)->lock);
+			slot_txn_unlock(&t->slots[i].lock);
 	}
 }
 
@@ -206,6 +216,22 @@ static void slots_txn(struct gmem_txn *t, bool lock)
 static int collect_runs(struct gmem_txn *t, uint64_t *fail)
 {
 	uint64_t at = t->gfn;
+
+	/* A range of one attribute in one slot is one run, or none. */
+	if (t->nslots == 1) {
+		unsigned int v = state_range(t->slots, t->ends[0].a,
+					     t->ends[0].b);
+
+		if (v == t->attr)
+			return 0;
+		if (v != GMEM_ATTR_MIXED) {
+			t->runs[t->nruns++] = (struct gmem_run){
+				.gfn = t->gfn, .npages = t->end - t->gfn,
+				.attr = t->attr,
+			};
+			return 0;
+		}
+	}
 
 	while (at < t->end) {
 		struct gmem_run run;

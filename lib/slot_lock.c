@@ -20,7 +20,7 @@ static void futex_wake_all(_Atomic uint32_t *w)
 	syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 }
 
-void slot_txn_lock(_Atomic uint32_t *w)
+void slot_txn_lock_slow(_Atomic uint32_t *w)
 {
 	uint32_t old = atomic_load_explicit(w, memory_order_relaxed);
 
@@ -44,7 +44,7 @@ void slot_txn_lock(_Atomic uint32_t *w)
 	}
 }
 
-void slot_txn_unlock(_Atomic uint32_t *w)
+void slot_txn_unlock_slow(_Atomic uint32_t *w)
 {
 	uint32_t old = atomic_load_explicit(w, memory_order_relaxed);
 

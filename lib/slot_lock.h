@@ -90,7 +90,30 @@ static inline bool slot_read_valid(_Atomic uint32_t *w, uint32_t seq)
 		 ~(SLOT_TXN | SLOT_WAIT));
 }
 
-void slot_txn_lock(_Atomic uint32_t *w);
-void slot_txn_unlock(_Atomic uint32_t *w);
+/* The contended halves, which may sleep or wake sleepers. */
+void slot_txn_lock_slow(_Atomic uint32_t *w);
+void slot_txn_unlock_slow(_Atomic uint32_t *w);
+
+static inline void slot_txn_lock(_Atomic uint32_t *w)
+{
+	uint32_t old = atomic_load_explicit(w, memory_order_relaxed);
+
+	if ((old & (SLOT_STATE | SLOT_TXN)) ||
+	    !atomic_compare_exchange_strong_explicit(w, &old, old | SLOT_TXN,
+						     memory_order_acquire,
+						     memory_order_relaxed))
+		slot_txn_lock_slow(w);
+}
+
+static inline void slot_txn_unlock(_Atomic uint32_t *w)
+{
+	uint32_t old = atomic_load_explicit(w, memory_order_relaxed);
+
+	if ((old & (SLOT_STATE | SLOT_WAIT)) ||
+	    !atomic_compare_exchange_strong_explicit(w, &old, old & ~SLOT_TXN,
+						     memory_order_release,
+						     memory_order_relaxed))
+		slot_txn_unlock_slow(w);
+}
 
 #endif

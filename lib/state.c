@@ -147,6 +147,9 @@ unsigned int state_range(const struct slot *s, uint32_t a, uint32_t b)
 
 	if (!d)
 		return s->attr;
+	if (a >> PIECE_SHIFT == (b - 1) >> PIECE_SHIFT)	/* one piece */
+		return piece_range(d, a >> PIECE_SHIFT, a & PIECE_MASK,
+				   b - (a & ~PIECE_MASK));
 	split_range(a, b, &sp);
 	if (sp.full_lo < sp.full_hi) {
 		attr = state_pieces(d, sp.full_lo, sp.full_hi);
@@ -252,37 +255,50 @@ static bool gains_map(const struct slot *s, uint32_t p, unsigned int attr)
 	return !piece_mixed(d, p) && piece_uniform(d, p) != attr;
 }
 
+/* Plans room for add more maps in group g of s. */
+static void plan_maps(const struct slot *s, uint8_t g, unsigned int add,
+		      struct state_need *need)
+{
+	const struct slot_detail *d = s->detail;
+	unsigned int n = d ? group_count(d, g) : 0;
+
+	if (d && n + add <= d->cap[g])
+		return;
+	need->grow[need->ngrow].group = g;
+	need->grow[need->ngrow++].cap = cap_for(n + add);
+}
+
 void state_plan(const struct slot *s, uint32_t a, uint32_t b,
 		unsigned int attr, struct state_need *need)
 {
 	const struct slot_detail *d = s->detail;
+	uint32_t p = a >> PIECE_SHIFT;
 	unsigned int i, add[2] = { 0, 0 }, ng = 0;
+	uint8_t groups[2];
 	struct split sp;
 
 	memset(need, 0, sizeof(*need));
 	if ((a == 0 && b == SLOT_FRAMES) || (!d && s->attr == attr))
 		return;
 	need->detail = !d;
+	/* The common small change, within one piece: at most its map. */
+	if (p == (b - 1) >> PIECE_SHIFT) {
+		if (b - a < PIECE_FRAMES && gains_map(s, p, attr))
+			plan_maps(s, (uint8_t)(p >> GROUP_SHIFT), 1, need);
+		return;
+	}
 	split_range(a, b, &sp);
 	for (i = 0; i < sp.nedge; i++) {
-		uint32_t p = sp.edge[i].piece;
-		uint8_t g = (uint8_t)(p >> GROUP_SHIFT);
+		uint8_t g = (uint8_t)(sp.edge[i].piece >> GROUP_SHIFT);
 
-		if (!gains_map(s, p, attr))
+		if (!gains_map(s, sp.edge[i].piece, attr))
 			continue;
-		if (!ng || need->grow[ng - 1].group != g)
-			need->grow[ng++].group = g;
+		if (!ng || groups[ng - 1] != g)
+			groups[ng++] = g;
 		add[ng - 1]++;
 	}
-	for (i = 0; i < ng; i++) {
-		uint8_t g = need->grow[i].group;
-		unsigned int n = d ? group_count(d, g) : 0;
-
-		if (d && n + add[i] <= d->cap[g])
-			continue;
-		need->grow[need->ngrow].group = g;
-		need->grow[need->ngrow++].cap = cap_for(n + add[i]);
-	}
+	for (i = 0; i < ng; i++)
+		plan_maps(s, groups[i], add[i], need);
 }
 
 /* The cell of r holding an array for group g of at least cap entries. */
@@ -326,11 +342,8 @@ static struct slot_detail *detail_get(struct state_mem *m)
 	if (d)
 		m->free = d->next;
 	slot_state_unlock(&m->lock);
-	if (!d) {
-		d = heap_alloc(m->heap, sizeof(*d), 64);
-		if (d)
-			d->spare = NULL;
-	}
+	if (!d)
+		d = heap_zalloc(m->heap, sizeof(*d), 64);
 	return d;
 }
 
@@ -369,6 +382,8 @@ int state_reserve(struct state_mem *m, const struct state_need *need,
 	unsigned int i;
 	int j;
 
+	if (state_need_none(need) && state_reserve_empty(r))
+		return 0;
 	if (need->detail && !r->detail) {
 		r->detail = detail_get(m);
 		if (!r->detail)
@@ -408,6 +423,8 @@ void state_unreserve(struct state_mem *m, struct state_reserve *r)
 {
 	int j;
 
+	if (state_reserve_empty(r))
+		return;
 	if (r->detail) {
 		r->detail->next = NULL;
 		details_put(m, r->detail);
@@ -459,7 +476,11 @@ void state_clear(struct slot *s, struct retired *retired)
 	if (!d)
 		return;
 	__atomic_store_n(&s->detail, NULL, __ATOMIC_RELEASE);
+	/* A cached detail has no mixed piece and no map (see state_set). */
 	for (g = 0; g < SLOT_GROUPS; g++) {
+		mask_put(&d->mixed[g], 0);
+		if (!d->maps[g])
+			continue;
 		if (d->cap[g] == MIN_CAP && !d->spare) {
 			d->spare = d->maps[g];
 			d->maps[g] = NULL;
@@ -489,7 +510,9 @@ static void group_remove(struct slot_detail *d, unsigned int g, uint64_t m)
 	unsigned int n = (unsigned int)__builtin_popcountll(mixed & m);
 	piece_map *maps = d->maps[g];
 
-	memmove(&maps[k], &maps[k + n], (count - k - n) * sizeof(*maps));
+	if (count > k + n)
+		memmove(&maps[k], &maps[k + n],
+			(count - k - n) * sizeof(*maps));
 	mask_put(&d->mixed[g], mixed & ~m);
 }
 
@@ -504,7 +527,9 @@ static uint64_t *group_insert(struct slot_detail *d, uint32_t p,
 	int j;
 
 	if (count < d->cap[g]) {
-		memmove(&maps[k + 1], &maps[k], (count - k) * sizeof(*maps));
+		if (count > k)
+			memmove(&maps[k + 1], &maps[k],
+				(count - k) * sizeof(*maps));
 		return maps[k];
 	}
 	j = grow_find(r, g, count + 1);
@@ -587,7 +612,8 @@ static void set_piece_part(struct slot_detail *d, uint32_t p, uint32_t lo,
 	if (was == attr)
 		return;
 	map = group_insert(d, p, r, retired);
-	memset(map, was ? 0xff : 0, sizeof(piece_map));
+	for (unsigned int i = 0; i < MAP_WORDS; i++)
+		map[i] = -(uint64_t)was;
 	bits_assign(map, lo, hi, attr);
 	mask_put(&d->mixed[g], d->mixed[g] | bit);
 	if (was) {
@@ -602,16 +628,20 @@ static void state_settle(struct slot *s, unsigned int emptied,
 	struct slot_detail *d = s->detail;
 	unsigned int g;
 
-	for (g = 0; emptied >> g; g++)
-		if ((emptied >> g & 1) && !d->mixed[g] && d->cap[g] > MIN_CAP)
+	for (; emptied; emptied &= emptied - 1) {
+		g = (unsigned int)__builtin_ctz(emptied);
+		if (!d->mixed[g] && d->cap[g] > MIN_CAP)
 			retire_group(d, g, retired);
+	}
 	if ((!d->nshared || d->nshared == SLOT_PIECES) && no_mixed(d))
 		set_uniform(s, d->nshared ? GMEM_ATTR_SHARED
 					  : GMEM_ATTR_PRIVATE, retired);
 }
 
-void state_set(struct slot *s, uint32_t a, uint32_t b, unsigned int attr,
-	       struct state_reserve *r, struct retired *retired)
+/* state_set for a change state_set_quick cannot make. */
+static void state_set_planned(struct slot *s, uint32_t a, uint32_t b,
+			      unsigned int attr, struct state_reserve *r,
+			      struct retired *retired)
 {
 	struct slot_detail *d = s->detail;
 	unsigned int i, g, emptied = 0;
@@ -626,13 +656,10 @@ void state_set(struct slot *s, uint32_t a, uint32_t b, unsigned int attr,
 			return;
 		d = r->detail;
 		r->detail = NULL;
-		/* A stale reader may still look at a cached detail. */
-		for (g = 0; g < SLOT_GROUPS; g++) {
-			mask_put(&d->shared[g], s->attr ? ~UINT64_C(0) : 0);
-			mask_put(&d->mixed[g], 0);
-			d->maps[g] = NULL;
-			d->cap[g] = 0;
-		}
+		/* A stale reader may still look at a cached detail, so its
+		 * masks are stored whole; it has no mixed piece and no map. */
+		for (g = 0; g < SLOT_GROUPS; g++)
+			mask_put(&d->shared[g], -(uint64_t)s->attr);
 		d->nshared = s->attr ? SLOT_PIECES : 0;
 		__atomic_store_n(&s->detail, d, __ATOMIC_RELEASE);
 	}
@@ -645,25 +672,41 @@ void state_set(struct slot *s, uint32_t a, uint32_t b, unsigned int attr,
 	state_settle(s, emptied, retired);
 }
 
+/* What a quick change q (_PIECE or _SLOT) leaves: the piece or the slot
+ * may have become uniform. */
+static void quick_settle(struct slot *s, uint32_t a, enum state_quick q,
+			 struct retired *retired)
+{
+	unsigned int emptied = 0;
+
+	if (q == STATE_QUICK_PIECE)
+		unmix_if_uniform(s->detail, a >> PIECE_SHIFT, &emptied);
+	state_settle(s, emptied, retired);
+}
+
+void state_set(struct slot *s, uint32_t a, uint32_t b, unsigned int attr,
+	       struct state_reserve *r, struct retired *retired)
+{
+	enum state_quick q = state_set_quick(s, a, b, attr);
+
+	if (q == STATE_QUICK_NO)
+		state_set_planned(s, a, b, attr, r, retired);
+	else if (q != STATE_QUICK_DONE)
+		quick_settle(s, a, q, retired);
+}
+
 bool state_finish(struct slot *s, uint32_t a, uint32_t b, unsigned int attr,
 		  enum state_quick q, struct retired *retired)
 {
-	unsigned int emptied = 0;
 	struct state_need need;
 
-	switch (q) {
-	case STATE_QUICK_PIECE:
-		unmix_if_uniform(s->detail, a >> PIECE_SHIFT, &emptied);
-		/* fall through */
-	case STATE_QUICK_SLOT:
-		state_settle(s, emptied, retired);
+	if (q != STATE_QUICK_NO) {
+		quick_settle(s, a, q, retired);
 		return true;
-	default:
-		break;
 	}
 	state_plan(s, a, b, attr, &need);
 	if (!state_need_none(&need))
 		return false;
-	state_set(s, a, b, attr, NULL, retired);
+	state_set_planned(s, a, b, attr, NULL, retired);
 	return true;
 }

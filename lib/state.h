@@ -180,6 +180,10 @@ static inline bool state_need_none(const struct state_need *need)
 {
 	return !need->detail && !need->ngrow;
 }
+static inline bool state_reserve_empty(const struct state_reserve *r)
+{
+	return !r->detail && !r->grow[0].maps && !r->grow[1].maps;
+}
 /* Whether r holds all that need asks for. */
 bool state_reserve_covers(const struct state_reserve *r,
 			  const struct state_need *need);
