@@ -25,7 +25,7 @@ struct real_result {
 	struct conv_row conv[6];
 	int nconv;
 	double lib_ns;		/* a 4 KiB conversion, system calls made no-ops */
-	double kernel_ns;	/* the one system call a 4 KiB conversion makes */
+	double kernel_ns;	/* the rest of a 4 KiB conversion */
 	struct populate_row pop[5];
 	int npop;
 };

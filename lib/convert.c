@@ -321,10 +321,12 @@ static void txn_commit(struct gmem_txn *t)
 	uint32_t nl, i;
 
 	txn_apply(t, true, &retired);
-	for (nl = 0; nl < t->g->nlisteners; nl++)
-		for (i = 0; i < t->nruns; i++)
-			t->g->listeners[nl]->fn(t->g->listeners[nl]->ctx,
-						GMEM_PHASE_COMMIT, &t->runs[i]);
+	for (nl = 0; nl < t->g->nlisteners; nl++) {
+		struct gmem_listener *l = t->g->listeners[nl];
+
+		for (i = 0; !l->last && i < t->nruns; i++)
+			l->fn(l->ctx, GMEM_PHASE_COMMIT, &t->runs[i]);
+	}
 	slots_txn(t, false);
 	txn_release(t, &retired);
 }

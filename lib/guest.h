@@ -18,7 +18,9 @@ struct gmem_listener {
 	struct gmem_guest *guest;
 	gmem_listener_fn fn;
 	void *ctx;
-	bool last;		/* called after every other listener */
+	/* Called after every other listener, and acts in PREPARE, once all
+	 * others consented: it gets no COMMIT. */
+	bool last;
 };
 
 struct gmem_guest {
@@ -90,7 +92,8 @@ static inline void slot_span(uint64_t si, uint64_t gfn, uint64_t end,
 
 /*
  * gmem_listener_add with GMEM_LISTENER_* flags; a last listener is called
- * after every other (for its PREPARE, once all others consented).
+ * after every other (for its PREPARE, once all others consented) and gets
+ * no COMMIT.
  */
 int listener_add(struct gmem_guest *g, gmem_listener_fn fn, void *ctx,
 		 unsigned int flags, bool last, struct gmem_listener **out);
