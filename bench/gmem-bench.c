@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -310,6 +311,8 @@ static const struct incr_row *find_incr(const struct incr_row *r, int n,
 	abort();
 }
 
+/* A value of NAN: not measured here (the backend is missing), so neither
+ * met nor missed. */
 struct target {
 	const char *what;
 	double value, limit;
@@ -325,12 +328,21 @@ static void print_targets(const struct target *t, int n, int json)
 	for (i = 0; i < n; i++) {
 		int ok = t[i].at_most ? t[i].value <= t[i].limit
 				      : t[i].value >= t[i].limit;
+		int skip = isnan(t[i].value);
 
-		if (json)
+		if (json && skip)
+			printf("%s{\"target\":\"%s\",\"value\":null,"
+			       "\"limit\":%.3f,\"ok\":null}",
+			       i ? "," : "", t[i].what, t[i].limit);
+		else if (json)
 			printf("%s{\"target\":\"%s\",\"value\":%.3f,\"limit\":%.3f,"
 			       "\"ok\":%s}",
 			       i ? "," : "", t[i].what, t[i].value, t[i].limit,
 			       ok ? "true" : "false");
+		else if (skip)
+			printf("  %-4s %-44s %12s %s %.2f\n", "skip", t[i].what,
+			       "not run", t[i].at_most ? "<=" : ">=",
+			       t[i].limit);
 		else
 			printf("  %-4s %-44s %12.2f %s %.2f\n", ok ? "ok" : "MISS",
 			       t[i].what, t[i].value, t[i].at_most ? "<=" : ">=",
