@@ -9,6 +9,7 @@
 #include <gmem/convert.h>
 #include <gmem/pt.h>
 #include <gmem/pt_build.h>
+#include <gmem/pt_log.h>
 #include <gmem/backend.h>
 #include <gmem/view.h>
 

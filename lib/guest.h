@@ -80,16 +80,6 @@ static inline uint32_t slot_off(uint64_t gfn)
 	return (uint32_t)(gfn & (SLOT_FRAMES - 1));
 }
 
-/* The frames of [gfn, end) in slot number si, as slot offsets [a, b). */
-static inline void slot_span(uint64_t si, uint64_t gfn, uint64_t end,
-			     uint32_t *a, uint32_t *b)
-{
-	uint64_t start = si << SLOT_SHIFT;
-
-	*a = gfn > start ? (uint32_t)(gfn - start) : 0;
-	*b = end < start + SLOT_FRAMES ? (uint32_t)(end - start) : SLOT_FRAMES;
-}
-
 /*
  * gmem_listener_add with GMEM_LISTENER_* flags; a last listener is called
  * after every other (for its PREPARE, once all others consented) and gets

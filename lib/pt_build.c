@@ -187,11 +187,23 @@ static int heard(void *ctx, enum gmem_phase phase, const struct gmem_run *run)
 		break;
 	case GMEM_PHASE_COMMIT:
 		pt->reserved--;
-		pending_put(pt, run->gfn, run->gfn + run->npages, 0);
+		pending_put(pt, run->gfn, run->gfn + run->npages,
+			    pt->log ? PT_RANGE_CONVERTED : 0);
 		break;
 	}
 	pending_unlock(pt);
 	return err;
+}
+
+int pt_listen(struct gmem_pt *pt)
+{
+	return gmem_listener_add(pt->guest, heard, pt, NULL, &pt->listener);
+}
+
+void pt_unlisten(struct gmem_pt *pt)
+{
+	gmem_listener_remove(pt->listener);
+	pt->listener = NULL;
 }
 
 static int check_opts(const struct gmem_guest *g, enum gmem_pt_view view,
@@ -359,7 +371,7 @@ int gmem_pt_create(struct gmem_guest *g, enum gmem_pt_view view,
 			goto free_root;
 	}
 	if (pt->rule.by_attr) {
-		err = gmem_listener_add(g, heard, pt, NULL, &pt->listener);
+		err = pt_listen(pt);
 		if (err)
 			goto destroy;
 	}
@@ -390,8 +402,9 @@ int gmem_pt_destroy(struct gmem_pt *pt)
 	if (!pt)
 		return 0;
 	if (pt->listener)
-		gmem_listener_remove(pt->listener);
+		pt_unlisten(pt);
 	pt_clear_all(pt);
+	pt_log_free(pt);
 	if (pt->sink.table_del)
 		pt->sink.table_del(pt->sink.ctx, 0,
 				   pt_entry_frames(pt, 0)
@@ -454,5 +467,6 @@ int gmem_pt_stats(const struct gmem_pt *pt, struct gmem_pt_stats *stats)
 	st.unmaps = atomic_load(&pt->unmaps);
 	st.syncs = atomic_load(&pt->syncs);
 	st.pending = pt->npending;
+	st.protects = atomic_load(&pt->protects);
 	return out_struct(stats, &st, sizeof(st));
 }

@@ -89,10 +89,7 @@ static int unmap_leaf(struct gmem_pt *pt, struct pt_batch *sc,
 	sc->leaves--;
 	sc->entries -= n;
 	sc->unmaps++;
-	if (sc->flush_lo > gfn)
-		sc->flush_lo = gfn;
-	if (sc->flush_hi < gfn + npages)
-		sc->flush_hi = gfn + npages;
+	pt_flush_add(sc, gfn, gfn + npages);
 	return 0;
 }
 
@@ -154,10 +151,8 @@ static int drop_table(struct pt_batch *sc, const struct gmem_pt_entry *e)
 		for (; run > 1; run--)
 			t[++i] = 0;
 	}
-	if (hi && sc->flush_lo > lo)
-		sc->flush_lo = lo;
-	if (sc->flush_hi < hi)
-		sc->flush_hi = hi;
+	if (hi)
+		pt_flush_add(sc, lo, hi);
 	if (!err)
 		table_gone(sc, e);
 	return err;
@@ -326,6 +321,65 @@ int pt_map_run(struct pt_batch *sc, uint64_t gfn,
 	return err;
 }
 
+/* Tells the sink of a leaf's new permissions, as an unmap and a map if
+ * it has no protect; a map refused after the unmap leaves the leaf
+ * unmapped, as the sink has it. */
+static int protect_sink(struct pt_batch *sc, const struct gmem_pt_leaf *leaf,
+			uint64_t *first, unsigned int n, uint32_t prot)
+{
+	struct gmem_pt *pt = sc->pt;
+	unsigned int i;
+	int err;
+
+	if (pt->sink.protect)
+		return pt->sink.protect(pt->sink.ctx, leaf, prot);
+	err = pt->sink.unmap ? pt->sink.unmap(pt->sink.ctx, leaf) : 0;
+	if (err || !pt->sink.map)
+		return err;
+	err = pt->sink.map(pt->sink.ctx, leaf, prot);
+	if (err) {
+		for (i = 0; i < n; i++)
+			first[i] = 0;
+		sc->leaves--;
+		sc->entries -= n;
+		sc->unmaps++;
+		pt_touch(sc, leaf->gfn, leaf->level);
+		pt_flush_add(sc, leaf->gfn, leaf->gfn + leaf->npages);
+	}
+	return err;
+}
+
+int pt_protect_leaf(struct pt_batch *sc, uint64_t gfn,
+		    const struct pt_leaf_size *s, uint64_t pfn, uint32_t old,
+		    uint32_t prot)
+{
+	struct gmem_pt *pt = sc->pt;
+	uint64_t step = pt_entry_frames(pt, s->level), *p, e0;
+	unsigned int level = s->level, j, n = pt_run_entries(pt, s);
+	struct gmem_pt_leaf leaf = { gfn, pfn, step * n, s->level,
+				     s->contig ? GMEM_PT_LEAF_CONTIG : 0 };
+	struct pt_decoded d;
+	int err;
+
+	if (!sc->apply)
+		return 0;
+	p = pt_entry_at(pt, gfn, &level, &d);
+	err = protect_sink(sc, &leaf, p, n, prot);
+	if (err)
+		return err;
+	e0 = pt_format_leaf(pt->fmt->id, pfn << GMEM_FRAME_SHIFT, prot,
+			    s->contig, pt->memtype, s->level,
+			    s->level + 1u == pt->geom.nlevels);
+	for (j = 0; j < n; j++)
+		p[j] = e0 + ((j * step) << GMEM_FRAME_SHIFT);
+	sc->protects++;
+	/* Access taken away must not stay in a TLB; access given may, but
+	 * a sink told of an unmap flushes it. */
+	if ((old & ~prot) || !pt->sink.protect)
+		pt_flush_add(sc, gfn, gfn + leaf.npages);
+	return 0;
+}
+
 static bool table_empty(const uint64_t *t, uint64_t nent)
 {
 	uint64_t i;
@@ -406,6 +460,7 @@ static void account(const struct pt_batch *sc)
 	atomic_fetch_add(&pt->table_bytes, (uint64_t)sc->table_bytes);
 	atomic_fetch_add(&pt->maps, sc->maps);
 	atomic_fetch_add(&pt->unmaps, sc->unmaps);
+	atomic_fetch_add(&pt->protects, sc->protects);
 }
 
 void pt_batch_end(struct pt_batch *sc)

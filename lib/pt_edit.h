@@ -24,7 +24,7 @@ struct pt_batch {
 	uint64_t cache_base, cache_span, *cache_table;
 	/* Counts, added to the builder's at the end of the batch. */
 	int64_t leaves, entries, tables, table_bytes;
-	uint64_t maps, unmaps;
+	uint64_t maps, unmaps, protects;
 	uint32_t prot;			/* of the stretch being covered */
 	uint32_t ntouched;
 	bool touched_over;
@@ -46,6 +46,15 @@ static inline unsigned int pt_run_entries(const struct gmem_pt *pt,
 	return s->contig ? 1u << pt->geom.level[s->level].contig_bits : 1;
 }
 
+/* Adds [lo, hi) to what the batch's flush invalidates. */
+static inline void pt_flush_add(struct pt_batch *sc, uint64_t lo, uint64_t hi)
+{
+	if (sc->flush_lo > lo)
+		sc->flush_lo = lo;
+	if (sc->flush_hi < hi)
+		sc->flush_hi = hi;
+}
+
 /* Notes that the table of level holding gfn had entries cleared. */
 void pt_touch(struct pt_batch *sc, uint64_t gfn, unsigned int level);
 
@@ -60,6 +69,12 @@ int pt_make_path(struct pt_batch *sc, uint64_t gfn, unsigned int level,
  * pfn, with sc->prot; when counting, counts their path. */
 int pt_map_run(struct pt_batch *sc, uint64_t gfn, const struct pt_leaf_size *s,
 	       uint64_t pfn, uint64_t k);
+
+/* Gives the leaf of size s at gfn, which the table has with permissions
+ * old, the permissions prot in place. */
+int pt_protect_leaf(struct pt_batch *sc, uint64_t gfn,
+		    const struct pt_leaf_size *s, uint64_t pfn, uint32_t old,
+		    uint32_t prot);
 
 /* Removes every leaf and table inside [lo, hi). */
 int pt_clear_range(struct gmem_pt *pt, struct pt_batch *sc, uint64_t lo,

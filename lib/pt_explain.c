@@ -23,13 +23,15 @@ static uint64_t first_other(const struct gmem_guest *g, uint64_t lo,
 }
 
 /*
- * Fills ex for frame gfn, which is in the view. table_npages: the size
- * of the table's leaf at gfn, for a builder whose policy may keep it
- * smaller than the cover's; 0 for the cover itself.
+ * Fills ex for frame gfn, which is in the view. For a builder, pt (its
+ * dirty logging) and table_npages, the size of the table's leaf at gfn,
+ * which its policy may keep smaller than the cover's; NULL and 0 for the
+ * cover itself.
  */
 static int explain(const struct gmem_guest *g, const struct pt_rule *rule,
 		   const struct pt_sizes *sz, uint64_t gfn,
-		   uint64_t table_npages, struct gmem_pt_explain *ex)
+		   const struct gmem_pt *pt, uint64_t table_npages,
+		   struct gmem_pt_explain *ex)
 {
 	unsigned int attr = slot_get(guest_slot(g, gfn), slot_off(gfn));
 	int i, leaf = -1;
@@ -43,6 +45,11 @@ static int explain(const struct gmem_guest *g, const struct pt_rule *rule,
 
 		if (b == GMEM_PT_BLOCK_MIXED || b == GMEM_PT_BLOCK_PROT)
 			at = first_other(g, lo, n, attr);
+		if (b == GMEM_PT_BLOCK_NONE && pt &&
+		    pt_log_splits(pt, lo, s->shift)) {
+			b = GMEM_PT_BLOCK_DIRTY_LOG;
+			at = pt_log_first_split(pt, lo, lo + n);
+		}
 		if (b == GMEM_PT_BLOCK_NONE && table_npages &&
 		    n > table_npages) {
 			b = GMEM_PT_BLOCK_NO_PROMOTE;
@@ -103,7 +110,7 @@ int gmem_pt_explain(const struct gmem_guest *g, enum gmem_pt_view view,
 		return err;
 	rule.space_shift = sz.space_shift;
 	ex.flags = OPTS_GET(out, flags, 0);
-	err = explain(g, &rule, &sz, gfn, 0, &ex);
+	err = explain(g, &rule, &sz, gfn, NULL, 0, &ex);
 	return err ? err : out_struct(out, &ex, sizeof(ex));
 }
 
@@ -145,6 +152,6 @@ int gmem_pt_explain_table(const struct gmem_pt *pt, uint64_t gfn,
 	if (pt_walk(pt, gfn, gfn + 1, find_leaf, &ls, GMEM_PT_VISIT_LEAF) != 1)
 		return -ENXIO;
 	ex.flags = pt->flags & GMEM_PT_COVER_NO_CONTIG;
-	err = explain(pt->guest, &pt->rule, &pt->all, gfn, ls.npages, &ex);
+	err = explain(pt->guest, &pt->rule, &pt->all, gfn, pt, ls.npages, &ex);
 	return err ? err : out_struct(out, &ex, sizeof(ex));
 }

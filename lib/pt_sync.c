@@ -182,15 +182,50 @@ static void count_entries(struct pt_batch *sc, uint64_t lo, uint64_t hi,
 	}
 }
 
-/* The new cover of a block the table has nothing in: the view's cover
- * there, leaf by leaf, without looking at its smaller blocks one by one;
- * when counting, the tables it needs. */
-static int fresh_cover(struct pt_batch *sc, uint64_t lo, uint64_t hi,
-		       unsigned int level)
+static int fresh_cover(struct pt_batch *sc, unsigned int i, uint64_t lo);
+
+/*
+ * A fresh block that dirty logging shapes, block by block: logging splits
+ * blocks holding frames written while logging and takes write access
+ * from leaves, so the leaves of one stretch differ.
+ */
+static int fresh_logged(struct pt_batch *sc, unsigned int i, uint64_t lo)
 {
 	const struct gmem_pt *pt = sc->pt;
+	const struct pt_leaf_size *s = &pt->sz.s[i];
+	uint64_t n = UINT64_C(1) << s->shift, cn, c, at;
+	unsigned int attr = 0;
+	uint32_t b = pt_block_check(pt->guest, &pt->rule, lo, s->shift,
+				    PT_NO_REF, &attr, &at);
+	int err = 0;
+
+	if (b == PT_BLOCK_EMPTY)
+		return 0;
+	if (b == GMEM_PT_BLOCK_NONE && !pt_log_splits(pt, lo, s->shift)) {
+		sc->prot = pt_log_prot(pt, lo, lo + n,
+				       pt->prot[pt->rule.by_attr ? attr : 0]);
+		return pt_map_run(sc, lo, s, guest_pfn(pt->guest, lo), 1);
+	}
+	if (i + 1u == pt->sz.n)
+		return -EIO;	/* the granule is always uniform */
+	cn = UINT64_C(1) << pt->sz.s[i + 1].shift;
+	for (c = lo; !err && c < lo + n; c += cn)
+		err = fresh_cover(sc, i + 1, c);
+	return err;
+}
+
+/* The new cover of block lo of size i, which the table has nothing in:
+ * the view's cover there, leaf by leaf, without looking at its smaller
+ * blocks one by one; when counting, the tables it needs. */
+static int fresh_cover(struct pt_batch *sc, unsigned int i, uint64_t lo)
+{
+	const struct gmem_pt *pt = sc->pt;
+	unsigned int level = pt->sz.s[i].level;
+	uint64_t hi = lo + (UINT64_C(1) << pt->sz.s[i].shift);
 	uint64_t *table;
 
+	if (pt_log_shapes(pt, lo, hi))
+		return fresh_logged(sc, i, lo);
 	if (!sc->apply) {
 		int err = pt_make_path(sc, lo, level, &table);
 
@@ -218,15 +253,20 @@ static int visit(struct pt_batch *sc, unsigned int i, uint64_t lo)
 	old_of(pt, lo, s, &o);
 	if (b == PT_BLOCK_EMPTY)
 		return clear_block(sc, lo, n, &o);
+	if (b == GMEM_PT_BLOCK_NONE && pt_log_splits(pt, lo, s->shift))
+		b = GMEM_PT_BLOCK_DIRTY_LOG;
 	if (b == GMEM_PT_BLOCK_NONE &&
 	    !(o.kind == OLD_SOME && (pt->flags & GMEM_PT_NO_PROMOTE) &&
 	      !((sc->flags & PT_RANGE_JOIN) && lo >= sc->join_lo &&
 		lo + n <= sc->join_hi))) {
-		uint32_t prot = pt->prot[pt->rule.by_attr ? attr : 0];
+		uint32_t prot = pt_log_prot(pt, lo, lo + n,
+					    pt->prot[pt->rule.by_attr ? attr : 0]);
 		uint64_t pfn = guest_pfn(pt->guest, lo);
 
-		if (o.kind == OLD_LEAF && o.pfn == pfn && o.prot == prot)
-			return 0;
+		if (o.kind == OLD_LEAF && o.pfn == pfn)
+			return o.prot == prot ? 0
+					      : pt_protect_leaf(sc, lo, s, pfn,
+								o.prot, prot);
 		err = clear_block(sc, lo, n, &o);
 		sc->prot = prot;
 		return err ? err : pt_map_run(sc, lo, s, pfn, 1);
@@ -237,7 +277,7 @@ static int visit(struct pt_batch *sc, unsigned int i, uint64_t lo)
 	 * holds, is built whole. */
 	if (o.kind != OLD_SOME) {
 		err = clear_block(sc, lo, n, &o);
-		return err ? err : fresh_cover(sc, lo, lo + n, s->level);
+		return err ? err : fresh_cover(sc, i, lo);
 	}
 	/* Down to the smaller blocks holding frames of the range: only
 	 * they can differ. */
@@ -312,6 +352,7 @@ int gmem_pt_sync(struct gmem_pt *pt)
 
 	if (!pt)
 		return -EINVAL;
+	err = pt_log_fold(pt);
 	for (pass = 0; !err && pass < 2; pass++)
 		for (i = 0; !err && i < pt->npending; i++) {
 			struct pt_pending *r = &pt->pending[i];

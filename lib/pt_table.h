@@ -88,6 +88,8 @@ struct pt_pending {
 #define PT_RANGE_FULL (1u << 0)	/* the table may differ anywhere in it */
 #define PT_RANGE_JOIN (1u << 1)	/* joins allowed (GMEM_PT_NO_PROMOTE) */
 #define PT_RANGE_DONE (1u << 2)	/* synced: to be dropped */
+#define PT_RANGE_CONVERTED (1u << 3)	/* converted: logged frames in it
+					 * are dirty (lib/pt_log.c) */
 
 struct gmem_pt {
 	struct gmem_guest *guest;
@@ -105,6 +107,7 @@ struct gmem_pt {
 	uint64_t *root;
 	uint64_t root_pa;
 	struct gmem_listener *listener;
+	struct pt_log *log;		/* dirty logging, once started */
 	/* Ranges heard of; conversions append in parallel under lock. */
 	_Atomic uint32_t lock;
 	uint32_t npending, cap, reserved;
@@ -113,7 +116,7 @@ struct gmem_pt {
 	uint32_t nspare[GMEM_PT_MAX_LEVELS];
 	/* Counters, read by gmem_pt_stats from any thread. */
 	_Atomic uint64_t nleaves, nentries, ntables, table_bytes;
-	_Atomic uint64_t maps, unmaps, syncs;
+	_Atomic uint64_t maps, unmaps, syncs, protects;
 };
 
 static inline size_t pt_table_size(const struct gmem_pt *pt,
@@ -193,6 +196,10 @@ int pt_spare_fill(struct gmem_pt *pt, unsigned int level, uint32_t n);
 /* Gives back to the allocator all but keep spares per level. */
 void pt_spare_trim(struct gmem_pt *pt, uint32_t keep);
 
+/* Starts and stops hearing of the guest's conversions. */
+int pt_listen(struct gmem_pt *pt);
+void pt_unlisten(struct gmem_pt *pt);
+
 /* Adds a range for the next sync. */
 int pt_pending_add(struct gmem_pt *pt, uint64_t lo, uint64_t hi,
 		   uint32_t flags);
@@ -201,5 +208,26 @@ int pt_pending_add(struct gmem_pt *pt, uint64_t lo, uint64_t hi,
 int pt_sync_range(struct gmem_pt *pt, const struct pt_pending *r);
 /* Unmaps every leaf and frees every table but the root, in one batch. */
 int pt_clear_all(struct gmem_pt *pt);
+
+/*
+ * Dirty logging's part in the cover (lib/pt_log.c): whether it keeps the
+ * block of 2^shift frames at lo from being one leaf (it holds a frame
+ * written while logging, and is larger than the smallest leaf); the
+ * permissions of a leaf [lo, hi) whose view grants prot (write access
+ * only if all its logged frames are dirty); whether [lo, hi) holds any
+ * logged frame; whether logging shapes the cover of [lo, hi) at all
+ * (it holds logged frames or frames written while logging).
+ */
+bool pt_log_splits(const struct gmem_pt *pt, uint64_t lo, unsigned int shift);
+uint32_t pt_log_prot(const struct gmem_pt *pt, uint64_t lo, uint64_t hi,
+		     uint32_t prot);
+bool pt_log_touches(const struct gmem_pt *pt, uint64_t lo, uint64_t hi);
+bool pt_log_shapes(const struct gmem_pt *pt, uint64_t lo, uint64_t hi);
+/* The first frame of [lo, hi) written while logging, or hi. */
+uint64_t pt_log_first_split(const struct gmem_pt *pt, uint64_t lo,
+			    uint64_t hi);
+/* Makes the logged frames of converted pending ranges dirty; -ENOMEM. */
+int pt_log_fold(struct gmem_pt *pt);
+void pt_log_free(struct gmem_pt *pt);
 
 #endif

@@ -48,6 +48,16 @@
 #define SLOT_GROUPS (SLOT_PIECES / GROUP_PIECES)
 #define MAP_WORDS (PIECE_FRAMES / 64)
 
+/* The frames of [gfn, end) in slot number si, as slot offsets [a, b). */
+static inline void slot_span(uint64_t si, uint64_t gfn, uint64_t end,
+			     uint32_t *a, uint32_t *b)
+{
+	uint64_t start = si << SLOT_SHIFT;
+
+	*a = gfn > start ? (uint32_t)(gfn - start) : 0;
+	*b = end < start + SLOT_FRAMES ? (uint32_t)(end - start) : SLOT_FRAMES;
+}
+
 typedef uint64_t piece_map[MAP_WORDS];
 
 struct slot_detail {

@@ -34,6 +34,7 @@
 #include "diff.h"
 #include "model.h"
 #include "ref_walk.h"
+#include "rng.h"
 #include "test_alloc.h"
 
 #define GIB GMEM_BLOCK_FRAMES
@@ -44,10 +45,7 @@ static uint64_t rng = 0x9e3779b97f4a7c15;
 
 static uint64_t rnd(void)
 {
-	rng ^= rng >> 12;
-	rng ^= rng << 25;
-	rng ^= rng >> 27;
-	return rng * UINT64_C(2685821657736338717);
+	return rng_next(&rng);
 }
 
 /* ---- leaf lists ---- */

@@ -18,6 +18,7 @@
 
 #include "diff.h"
 #include "model.h"
+#include "rng.h"
 #include "test_alloc.h"
 
 #define GIB GMEM_BLOCK_FRAMES
@@ -204,10 +205,7 @@ static uint64_t rng = 0x2545f4914f6cdd1d;
 
 static uint64_t rnd(void)
 {
-	rng ^= rng >> 12;
-	rng ^= rng << 25;
-	rng ^= rng >> 27;
-	return rng * UINT64_C(2685821657736338717);
+	return rng_next(&rng);
 }
 
 static void fail_check(const char *msg)

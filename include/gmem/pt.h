@@ -151,6 +151,8 @@ enum gmem_pt_blocker {
 	GMEM_PT_BLOCK_PROT,	/* it holds frames with other permissions */
 	GMEM_PT_BLOCK_ACCEPT,	/* it is larger than the accept size */
 	GMEM_PT_BLOCK_NO_PROMOTE,	/* it is split and may not be joined */
+	GMEM_PT_BLOCK_DIRTY_LOG,	/* since 1.3: it holds a frame written
+					 * while logging (gmem/pt_log.h) */
 };
 
 struct gmem_pt_why {

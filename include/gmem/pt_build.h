@@ -85,9 +85,13 @@ struct gmem_pt_page_ops {
  *  table_del  it is gone (cannot fail).
  *  flush      end of a batch (a batch begins after the previous one
  *             ended): translations of [gfn, gfn + npages) that were
- *             unmapped or replaced must be invalidated now, one flush for
- *             the whole batch (npages 0: nothing to flush). Called even
- *             when the batch stopped early; cannot fail.
+ *             unmapped, replaced or lost permissions must be invalidated
+ *             now, one flush for the whole batch (npages 0: nothing to
+ *             flush). Called even when the batch stopped early; cannot
+ *             fail.
+ *  protect    (since 1.3) the leaf, which stays, now grants prot: dirty
+ *             logging (gmem/pt_log.h) changes permissions in place. When
+ *             NULL, the sink is told an unmap and a map instead.
  */
 struct gmem_pt_sink {
 	size_t sz;
@@ -99,6 +103,8 @@ struct gmem_pt_sink {
 			  uint32_t level);
 	void (*flush)(void *ctx, uint64_t gfn, uint64_t npages);
 	void *ctx;
+	int (*protect)(void *ctx, const struct gmem_pt_leaf *leaf,
+		       uint32_t prot);
 };
 
 /*
@@ -234,6 +240,8 @@ struct gmem_pt_stats {
 	uint64_t unmaps;
 	uint64_t syncs;
 	uint64_t pending;	/* ranges waiting for a sync */
+	uint64_t protects;	/* since 1.3: leaves whose permissions
+				 * changed in place */
 };
 
 GMEM_API int gmem_pt_stats(const struct gmem_pt *pt,

@@ -1,0 +1,317 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Sparse sets of guest frames (lib/frame_set.h). */
+#include <errno.h>
+#include <string.h>
+
+#include "frame_set.h"
+
+
+/* The position of slot si in s->v, or where it would go. */
+static uint32_t find(const struct fset *s, uint64_t si)
+{
+	uint32_t lo = 0, hi = s->n;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (s->v[mid]->si < si)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static struct fset_slot *slot_of(const struct fset *s, uint64_t si)
+{
+	uint32_t i = find(s, si);
+
+	return i < s->n && s->v[i]->si == si ? s->v[i] : NULL;
+}
+
+/* The bits of word w (of a slot) that are frames [a, b) of the slot. */
+static uint64_t word_mask(uint32_t a, uint32_t b, uint32_t w)
+{
+	uint32_t lo = w * 64, hi = lo + 64;
+	uint64_t m = ~UINT64_C(0);
+
+	if (a >= hi || b <= lo)
+		return 0;
+	if (a > lo)
+		m &= ~UINT64_C(0) << (a - lo);
+	if (b < hi)
+		m &= ~UINT64_C(0) >> (hi - b);
+	return m;
+}
+
+/* Slot numbers [*first, *last] of [lo, hi), which is not empty. */
+static void slots_of(uint64_t lo, uint64_t hi, uint64_t *first,
+		     uint64_t *last)
+{
+	*first = lo >> SLOT_SHIFT;
+	*last = (hi - 1) >> SLOT_SHIFT;
+}
+
+int fset_reserve(struct heap *h, struct fset *s, uint64_t lo, uint64_t hi)
+{
+	uint64_t si, last;
+
+	if (lo >= hi)
+		return 0;
+	for (slots_of(lo, hi, &si, &last); si <= last; si++) {
+		uint32_t i = find(s, si);
+		struct fset_slot *fs;
+
+		if (i < s->n && s->v[i]->si == si)
+			continue;
+		if (s->n == s->cap) {
+			uint32_t cap = s->cap ? 2 * s->cap : 8;
+			struct fset_slot **v = heap_alloc(h, cap * sizeof(*v), 8);
+
+			if (!v)
+				return -ENOMEM;
+			if (s->n)
+				memcpy(v, s->v, s->n * sizeof(*v));
+			heap_free(h, s->v, s->cap * sizeof(*v));
+			s->v = v;
+			s->cap = cap;
+		}
+		fs = heap_zalloc(h, sizeof(*fs), 64);
+		if (!fs)
+			return -ENOMEM;
+		fs->si = si;
+		memmove(&s->v[i + 1], &s->v[i], (s->n - i) * sizeof(*s->v));
+		s->v[i] = fs;
+		s->n++;
+	}
+	return 0;
+}
+
+static void piece_mark(struct fset_slot *fs, uint32_t w)
+{
+	uint32_t p = w / MAP_WORDS;
+
+	fs->any[p / 64] |= UINT64_C(1) << (p % 64);
+}
+
+/* Clears the piece's bit if its words are all clear. */
+static void piece_check(struct fset_slot *fs, uint32_t p)
+{
+	const uint64_t *w = &fs->bits[p * MAP_WORDS];
+	uint32_t i;
+
+	for (i = 0; i < MAP_WORDS; i++)
+		if (w[i])
+			return;
+	fs->any[p / 64] &= ~(UINT64_C(1) << (p % 64));
+}
+
+void fset_add(struct fset *s, uint64_t lo, uint64_t hi)
+{
+	uint64_t si, last;
+
+	if (lo >= hi)
+		return;
+	for (slots_of(lo, hi, &si, &last); si <= last; si++) {
+		struct fset_slot *fs = slot_of(s, si);
+		uint32_t a, b, w;
+
+		slot_span(si, lo, hi, &a, &b);
+
+		for (w = a / 64; w <= (b - 1) / 64; w++) {
+			uint64_t m = word_mask(a, b, w) & ~fs->bits[w];
+
+			if (!m)
+				continue;
+			fs->bits[w] |= m;
+			fs->count += (uint64_t)__builtin_popcountll(m);
+			s->count += (uint64_t)__builtin_popcountll(m);
+			piece_mark(fs, w);
+		}
+	}
+}
+
+void fset_del(struct fset *s, uint64_t lo, uint64_t hi)
+{
+	uint64_t si, last;
+
+	if (lo >= hi)
+		return;
+	for (slots_of(lo, hi, &si, &last); si <= last; si++) {
+		struct fset_slot *fs = slot_of(s, si);
+		uint32_t a, b, w, p;
+
+		slot_span(si, lo, hi, &a, &b);
+
+		if (!fs || !fs->count)
+			continue;
+		for (p = a / PIECE_FRAMES; p <= (b - 1) / PIECE_FRAMES; p++) {
+			if (!(fs->any[p / 64] & (UINT64_C(1) << (p % 64))))
+				continue;
+			for (w = p * MAP_WORDS; w < (p + 1) * MAP_WORDS; w++) {
+				uint64_t m = word_mask(a, b, w) & fs->bits[w];
+
+				fs->bits[w] &= ~m;
+				fs->count -= (uint64_t)__builtin_popcountll(m);
+				s->count -= (uint64_t)__builtin_popcountll(m);
+			}
+			piece_check(fs, p);
+		}
+	}
+}
+
+void fset_trim(struct heap *h, struct fset *s)
+{
+	uint32_t i, n = 0;
+
+	for (i = 0; i < s->n; i++) {
+		if (s->v[i]->count)
+			s->v[n++] = s->v[i];
+		else
+			heap_free(h, s->v[i], sizeof(*s->v[i]));
+	}
+	s->n = n;
+}
+
+void fset_free(struct heap *h, struct fset *s)
+{
+	uint32_t i;
+
+	for (i = 0; i < s->n; i++)
+		heap_free(h, s->v[i], sizeof(*s->v[i]));
+	heap_free(h, s->v, s->cap * sizeof(*s->v));
+	memset(s, 0, sizeof(*s));
+}
+
+bool fset_has(const struct fset *s, uint64_t gfn)
+{
+	const struct fset_slot *fs = s->count ? slot_of(s, gfn >> SLOT_SHIFT)
+					      : NULL;
+	uint32_t off = (uint32_t)(gfn & (SLOT_FRAMES - 1));
+
+	return fs && (fs->bits[off / 64] >> (off % 64)) & 1;
+}
+
+uint64_t fset_next(const struct fset *s, uint64_t lo, uint64_t hi)
+{
+	uint32_t i = find(s, lo >> SLOT_SHIFT);
+
+	for (; lo < hi && i < s->n; i++) {
+		const struct fset_slot *fs = s->v[i];
+		uint64_t start = fs->si << SLOT_SHIFT;
+		uint32_t a, b, p;
+
+		if (start >= hi)
+			break;
+		if (!fs->count)
+			continue;
+		slot_span(fs->si, lo, hi, &a, &b);
+		for (p = a / PIECE_FRAMES; p <= (b - 1) / PIECE_FRAMES; p++) {
+			uint32_t w;
+
+			if (!(fs->any[p / 64] >> (p % 64) & 1)) {
+				/* Past a whole clear group at once. */
+				if (!fs->any[p / 64])
+					p |= 63;
+				continue;
+			}
+			for (w = p * MAP_WORDS; w < (p + 1) * MAP_WORDS; w++) {
+				uint64_t m = fs->bits[w] & word_mask(a, b, w);
+
+				if (m)
+					return start + w * 64 +
+					       (uint64_t)__builtin_ctzll(m);
+			}
+		}
+	}
+	return hi;
+}
+
+bool fset_all(const struct fset *s, uint64_t lo, uint64_t hi)
+{
+	uint64_t si, last;
+
+	if (lo >= hi)
+		return true;
+	for (slots_of(lo, hi, &si, &last); si <= last; si++) {
+		const struct fset_slot *fs = slot_of(s, si);
+		uint32_t a, b, w;
+
+		slot_span(si, lo, hi, &a, &b);
+
+		if (!fs || fs->count < b - a)
+			return false;
+		if (fs->count == SLOT_FRAMES)
+			continue;
+		for (w = a / 64; w <= (b - 1) / 64; w++) {
+			uint64_t m = word_mask(a, b, w);
+
+			if ((fs->bits[w] & m) != m)
+				return false;
+		}
+	}
+	return true;
+}
+
+uint64_t fset_take(struct fset *s, uint64_t lo, uint64_t hi, uint64_t limit,
+		   void (*fn)(void *ctx, uint64_t base, uint64_t mask),
+		   void *ctx, uint64_t *next)
+{
+	uint64_t taken = 0;
+	uint32_t i = find(s, lo >> SLOT_SHIFT);
+
+	*next = hi;
+	for (; lo < hi && i < s->n && taken < limit; i++) {
+		struct fset_slot *fs = s->v[i];
+		uint64_t start = fs->si << SLOT_SHIFT;
+		uint32_t a, b, g;
+
+		if (start >= hi)
+			break;
+		a = lo > start ? (uint32_t)(lo - start) : 0;
+		b = hi - start < SLOT_FRAMES ? (uint32_t)(hi - start)
+					     : SLOT_FRAMES;
+		for (g = a / PIECE_FRAMES / 64; fs->count && g < SLOT_GROUPS;
+		     g++) {
+			uint64_t pieces = fs->any[g];
+
+			while (pieces && taken < limit) {
+				uint32_t p = g * 64 + (uint32_t)__builtin_ctzll(pieces),
+					 w;
+
+				pieces &= pieces - 1;
+				if (p * PIECE_FRAMES >= b)
+					break;
+				for (w = p * MAP_WORDS;
+				     w < (p + 1) * MAP_WORDS && taken < limit;
+				     w++) {
+					uint64_t m = fs->bits[w] &
+						     word_mask(a, b, w);
+					uint64_t pc;
+
+					if (!m)
+						continue;
+					pc = (uint64_t)__builtin_popcountll(m);
+					while (pc > limit - taken) {
+						m &= ~(UINT64_C(1) << (63 - __builtin_clzll(m)));
+						pc--;
+					}
+					fs->bits[w] &= ~m;
+					fs->count -= pc;
+					s->count -= pc;
+					taken += pc;
+					fn(ctx, start + w * 64, m);
+					if (taken == limit)
+						*next = start + w * 64 + 64 -
+							(uint64_t)__builtin_clzll(m);
+				}
+				piece_check(fs, p);
+			}
+			if (taken == limit || (uint64_t)(g + 1) * 64 * PIECE_FRAMES >= b)
+				break;
+		}
+	}
+	if (taken == limit && *next < hi && !fset_any(s, *next, hi))
+		*next = hi;
+	return taken;
+}

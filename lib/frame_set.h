@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Sets of guest frames, sparse by 1 GiB slot: a bitmap for each slot
+ * that has any frame in the set, with a bit per 2 MiB piece that has
+ * any, so that a walk costs the slots and pieces it meets, not the
+ * frames of its range. Adding is split in two, so that a caller that
+ * must change several things at once fails before it changes any:
+ * fset_reserve allocates, fset_add cannot fail.
+ */
+#ifndef GMEM_LIB_FRAME_SET_H
+#define GMEM_LIB_FRAME_SET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "heap.h"
+#include "state.h"
+
+struct fset_slot {
+	uint64_t si;			/* slot number: gfn >> SLOT_SHIFT */
+	uint64_t count;			/* frames in the set */
+	uint64_t any[SLOT_GROUPS];	/* pieces with any */
+	uint64_t bits[SLOT_FRAMES / 64];
+};
+
+struct fset {
+	struct fset_slot **v;		/* ascending si */
+	uint32_t n, cap;
+	uint64_t count;			/* frames in the set */
+};
+
+/* Makes room for every frame of [lo, hi): -ENOMEM, the set unchanged. */
+int fset_reserve(struct heap *h, struct fset *s, uint64_t lo, uint64_t hi);
+/* Adds [lo, hi), reserved before. */
+void fset_add(struct fset *s, uint64_t lo, uint64_t hi);
+/* Removes [lo, hi); slots left empty stay until fset_trim. */
+void fset_del(struct fset *s, uint64_t lo, uint64_t hi);
+/* Frees the slots left empty. */
+void fset_trim(struct heap *h, struct fset *s);
+void fset_free(struct heap *h, struct fset *s);
+
+bool fset_has(const struct fset *s, uint64_t gfn);
+/* The first frame of [lo, hi) in the set, or hi. */
+uint64_t fset_next(const struct fset *s, uint64_t lo, uint64_t hi);
+
+/* Whether any frame of [lo, hi) is in the set. */
+static inline bool fset_any(const struct fset *s, uint64_t lo, uint64_t hi)
+{
+	return s->count && fset_next(s, lo, hi) < hi;
+}
+/* Whether every frame of [lo, hi) is. */
+bool fset_all(const struct fset *s, uint64_t lo, uint64_t hi);
+
+/*
+ * Takes out of the set up to limit of its frames in [lo, hi), lowest
+ * first, telling fn of them a word at a time: the frames base + i for
+ * each bit i of mask. Returns the frames taken; *next is the frame after
+ * the last one taken, or hi when none of the range is left.
+ */
+uint64_t fset_take(struct fset *s, uint64_t lo, uint64_t hi, uint64_t limit,
+		   void (*fn)(void *ctx, uint64_t base, uint64_t mask),
+		   void *ctx, uint64_t *next);
+
+#endif
