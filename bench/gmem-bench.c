@@ -21,6 +21,8 @@
 #include "real.h"
 #include "covers.h"
 #include "impl.h"
+#include "logging.h"
+#include "notify.h"
 #include "util.h"
 
 #define GUEST_FRAMES (UINT64_C(4) << 18)	/* 4 GiB */
@@ -371,7 +373,7 @@ int main(int argc, char **argv)
 	const char *trace = NULL;
 	uint64_t seed = 0x5eed, uni, alt;
 	int runs = 9, json = 0, c, i, nw = 5;
-	struct target t[24];
+	struct target t[32];
 	struct cover_row crow[64];
 	struct build_row brow[64];
 	struct incr_row irow[40];
@@ -379,6 +381,8 @@ int main(int argc, char **argv)
 	int nc, nb, ni;
 	double all_sync;
 	static struct real_result real;
+	static struct log_result logr;
+	static struct notify_result notr;
 	int nt = 0;
 
 	while ((c = getopt_long(argc, argv, "r:s:jt:h", lopts, NULL)) != -1) {
@@ -435,6 +439,8 @@ int main(int argc, char **argv)
 	nb = builds_run(runs < 5 ? runs : 5, brow, 64);
 	ni = incr_run(runs < 5 ? runs : 5, irow, 40);
 	all_sync = all_view_sync_ns(runs < 5 ? runs : 5);
+	logging_run(runs < 5 ? runs : 5, &logr);
+	notify_run(runs < 5 ? runs : 5, &notr);
 	real_run(runs < 5 ? runs : 5, &real);
 
 	if (json) {
@@ -463,6 +469,8 @@ int main(int argc, char **argv)
 		printf("],\"incremental\":[");
 		incr_print(irow, ni, json);
 		printf("],\"all_view_sync_ns\":%.3f,", all_sync);
+		logging_print(&logr, json);
+		notify_print(&notr, json);
 		real_print(&real, json);
 		printf("\"targets\":[");
 	} else {
@@ -502,6 +510,8 @@ int main(int argc, char **argv)
 		incr_print(irow, ni, json);
 		printf("A sync after a single-frame conversion in the ALL view "
 		       "(no leaf changes): %.1f ns\n", all_sync);
+		logging_print(&logr, json);
+		notify_print(&notr, json);
 		real_print(&real, json);
 	}
 	t[nt++] = (struct target){ "W1 ns/op", find_row("W1", "libgmem")->r.ns_per_op, 25, 1 };
@@ -525,6 +535,9 @@ int main(int argc, char **argv)
 	t[nt++] = (struct target){ "2 MiB conversion speed-up over per-frame mmap (guest_memfd)", real_conv(&real, "guest_memfd", "2 MiB", false)->base_ns / real_conv(&real, "guest_memfd", "2 MiB", false)->ns, 50, 0 };
 	t[nt++] = (struct target){ "system calls per 2 MiB conversion (memfd)", real_conv(&real, "memfd", "2 MiB", false)->calls, 1, 1 };
 	t[nt++] = (struct target){ "library % of kernel time, 4 KiB conversion", 100 * real.lib_ns / real.kernel_ns, 2, 1 };
+	t[nt++] = (struct target){ "logging start, 4 GiB of 1 GiB leaves: protects", (double)logr.start_protects, 4, 1 };
+	t[nt++] = (struct target){ "logging start, 4 GiB of 1 GiB leaves: splits", (double)logr.start_splits, 0, 1 };
+	t[nt++] = (struct target){ "harvest of 1% dirty, speed-up over flat bitmap", logr.flat_frame_us / logr.harvest_us, 20, 0 };
 	print_targets(t, nt, json);
 	if (json)
 		printf("]}\n");

@@ -106,6 +106,20 @@ static void piece_check(struct fset_slot *fs, uint32_t p)
 	fs->any[p / 64] &= ~(UINT64_C(1) << (p % 64));
 }
 
+/* Adds the frames of mask to word w of slot fs. */
+static void fset_add_word(struct fset_slot *fs, uint32_t w, uint64_t mask,
+			  struct fset *s)
+{
+	uint64_t m = mask & ~fs->bits[w];
+
+	if (!m)
+		return;
+	fs->bits[w] |= m;
+	fs->count += (uint64_t)__builtin_popcountll(m);
+	s->count += (uint64_t)__builtin_popcountll(m);
+	piece_mark(fs, w);
+}
+
 void fset_add(struct fset *s, uint64_t lo, uint64_t hi)
 {
 	uint64_t si, last;
@@ -118,16 +132,8 @@ void fset_add(struct fset *s, uint64_t lo, uint64_t hi)
 
 		slot_span(si, lo, hi, &a, &b);
 
-		for (w = a / 64; w <= (b - 1) / 64; w++) {
-			uint64_t m = word_mask(a, b, w) & ~fs->bits[w];
-
-			if (!m)
-				continue;
-			fs->bits[w] |= m;
-			fs->count += (uint64_t)__builtin_popcountll(m);
-			s->count += (uint64_t)__builtin_popcountll(m);
-			piece_mark(fs, w);
-		}
+		for (w = a / 64; w <= (b - 1) / 64; w++)
+			fset_add_word(fs, w, word_mask(a, b, w), s);
 	}
 }
 
@@ -314,4 +320,31 @@ uint64_t fset_take(struct fset *s, uint64_t lo, uint64_t hi, uint64_t limit,
 	if (taken == limit && *next < hi && !fset_any(s, *next, hi))
 		*next = hi;
 	return taken;
+}
+
+uint64_t fset_take_word(struct fset *s, struct fset_slot **cache,
+			uint64_t base, uint64_t mask)
+{
+	struct fset_slot *fs = *cache;
+	uint32_t w = (uint32_t)(base & (SLOT_FRAMES - 1)) / 64;
+	uint64_t m, pc;
+
+	if (!fs || fs->si != base >> SLOT_SHIFT)
+		fs = *cache = slot_of(s, base >> SLOT_SHIFT);
+	m = fs ? fs->bits[w] & mask : 0;
+	if (!m)
+		return 0;
+	pc = (uint64_t)__builtin_popcountll(m);
+	fs->bits[w] &= ~m;
+	fs->count -= pc;
+	s->count -= pc;
+	if (!fs->bits[w])
+		piece_check(fs, w / MAP_WORDS);
+	return m;
+}
+
+void fset_put_word(struct fset *s, uint64_t base, uint64_t mask)
+{
+	fset_add_word(slot_of(s, base >> SLOT_SHIFT),
+		      (uint32_t)(base & (SLOT_FRAMES - 1)) / 64, mask, s);
 }

@@ -61,4 +61,14 @@ uint64_t fset_take(struct fset *s, uint64_t lo, uint64_t hi, uint64_t limit,
 		   void (*fn)(void *ctx, uint64_t base, uint64_t mask),
 		   void *ctx, uint64_t *next);
 
+/*
+ * The same for one word: takes the frames of mask (bits of the word of
+ * frames from base, a multiple of 64) out of the set and returns those
+ * that were in it. *cache: the slot of the last call, or NULL.
+ */
+uint64_t fset_take_word(struct fset *s, struct fset_slot **cache,
+			uint64_t base, uint64_t mask);
+/* Puts back frames of one word that fset_take or fset_take_word took. */
+void fset_put_word(struct fset *s, uint64_t base, uint64_t mask);
+
 #endif

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "guest.h"
+#include "notify.h"
 #include "opts.h"
 #include "pool.h"
 
@@ -75,6 +76,7 @@ int gmem_guest_destroy(struct gmem_guest *g)
 		return 0;
 	if (g->views)
 		return -EBUSY;
+	notify_free(g);
 	while (g->nlisteners)
 		gmem_listener_remove(g->listeners[0]);
 	heap_free(&g->heap, g->listeners,
@@ -313,6 +315,7 @@ int gmem_region_remove(struct gmem_guest *g, uint64_t gfn, uint64_t npages)
 	    g->regions[idx]->end - gfn != npages)
 		return -ENOENT;
 	r = g->regions[idx];
+	notify_dispatch(g, r->gfn, r->end, GMEM_INVAL_UNMAP);
 	lo = (gfn >> SLOT_SHIFT) - g->slot_base;
 	hi = ((r->end - 1) >> SLOT_SHIFT) - g->slot_base;
 	for (i = lo; i <= hi; i++) {

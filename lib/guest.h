@@ -36,6 +36,7 @@ struct gmem_guest {
 	struct gmem_listener **listeners;	/* registration order */
 	uint32_t nlisteners, listeners_cap;
 	uint32_t views;			/* regions stay as they are while > 0 */
+	struct notify_set *notify;	/* invalidation notifiers, once any */
 };
 
 static inline struct slot *guest_slot(const struct gmem_guest *g,

@@ -11,6 +11,7 @@
 #include "guest.h"
 #include "opts.h"
 #include "pt_table.h"
+#include "spin.h"
 
 #define PT_FLAGS (GMEM_PT_COVER_NO_CONTIG | GMEM_PT_NO_PROMOTE)
 
@@ -103,20 +104,6 @@ void pt_spare_trim(struct gmem_pt *pt, uint32_t keep)
 		}
 }
 
-static void pending_lock(struct gmem_pt *pt)
-{
-	uint32_t z = 0;
-
-	while (!atomic_compare_exchange_weak_explicit(
-		&pt->lock, &z, 1, memory_order_acquire, memory_order_relaxed))
-		z = 0;
-}
-
-static void pending_unlock(struct gmem_pt *pt)
-{
-	atomic_store_explicit(&pt->lock, 0, memory_order_release);
-}
-
 /* Room for n more ranges; under the lock. */
 static int pending_room(struct gmem_pt *pt, uint32_t n)
 {
@@ -158,11 +145,11 @@ int pt_pending_add(struct gmem_pt *pt, uint64_t lo, uint64_t hi,
 {
 	int err;
 
-	pending_lock(pt);
+	spin_lock(&pt->lock);
 	err = pending_room(pt, 1);
 	if (!err)
 		pending_put(pt, lo, hi, flags);
-	pending_unlock(pt);
+	spin_unlock(&pt->lock);
 	return err;
 }
 
@@ -175,7 +162,7 @@ static int heard(void *ctx, enum gmem_phase phase, const struct gmem_run *run)
 	struct gmem_pt *pt = ctx;
 	int err = 0;
 
-	pending_lock(pt);
+	spin_lock(&pt->lock);
 	switch (phase) {
 	case GMEM_PHASE_PREPARE:
 		err = pending_room(pt, 1);
@@ -191,7 +178,7 @@ static int heard(void *ctx, enum gmem_phase phase, const struct gmem_run *run)
 			    pt->log ? PT_RANGE_CONVERTED : 0);
 		break;
 	}
-	pending_unlock(pt);
+	spin_unlock(&pt->lock);
 	return err;
 }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "guest.h"
+#include "notify.h"
 #include "pt_edit.h"
 
 /* The entry of level for gfn, or where the path ends above it: *level
@@ -349,12 +350,12 @@ static int protect_sink(struct pt_batch *sc, const struct gmem_pt_leaf *leaf,
 	return err;
 }
 
-int pt_protect_leaf(struct pt_batch *sc, uint64_t gfn,
+int pt_protect_leaf(struct pt_batch *sc, uint64_t *p, uint64_t gfn,
 		    const struct pt_leaf_size *s, uint64_t pfn, uint32_t old,
 		    uint32_t prot)
 {
 	struct gmem_pt *pt = sc->pt;
-	uint64_t step = pt_entry_frames(pt, s->level), *p, e0;
+	uint64_t step = pt_entry_frames(pt, s->level), e0;
 	unsigned int level = s->level, j, n = pt_run_entries(pt, s);
 	struct gmem_pt_leaf leaf = { gfn, pfn, step * n, s->level,
 				     s->contig ? GMEM_PT_LEAF_CONTIG : 0 };
@@ -363,7 +364,8 @@ int pt_protect_leaf(struct pt_batch *sc, uint64_t gfn,
 
 	if (!sc->apply)
 		return 0;
-	p = pt_entry_at(pt, gfn, &level, &d);
+	if (!p)
+		p = pt_entry_at(pt, gfn, &level, &d);
 	err = protect_sink(sc, &leaf, p, n, prot);
 	if (err)
 		return err;
@@ -373,6 +375,9 @@ int pt_protect_leaf(struct pt_batch *sc, uint64_t gfn,
 	for (j = 0; j < n; j++)
 		p[j] = e0 + ((j * step) << GMEM_FRAME_SHIFT);
 	sc->protects++;
+	if ((old & GMEM_PT_PROT_W) && !(prot & GMEM_PT_PROT_W))
+		notify_dispatch(pt->guest, gfn, gfn + leaf.npages,
+				GMEM_INVAL_WRPROTECT);
 	/* Access taken away must not stay in a TLB; access given may, but
 	 * a sink told of an unmap flushes it. */
 	if ((old & ~prot) || !pt->sink.protect)

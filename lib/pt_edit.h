@@ -71,8 +71,9 @@ int pt_map_run(struct pt_batch *sc, uint64_t gfn, const struct pt_leaf_size *s,
 	       uint64_t pfn, uint64_t k);
 
 /* Gives the leaf of size s at gfn, which the table has with permissions
- * old, the permissions prot in place. */
-int pt_protect_leaf(struct pt_batch *sc, uint64_t gfn,
+ * old at *p (its first entry; NULL: looked up), the permissions prot in
+ * place. */
+int pt_protect_leaf(struct pt_batch *sc, uint64_t *p, uint64_t gfn,
 		    const struct pt_leaf_size *s, uint64_t pfn, uint32_t old,
 		    uint32_t prot);
 

@@ -403,71 +403,113 @@ struct harvest {
 	struct gmem_pt_harvest *h;
 	uint64_t gfn;
 	struct pt_batch sc;
-	uint64_t done;		/* frames below are write-protected */
-	uint64_t keep_lo, keep_hi;	/* a leaf the sink kept writable */
-	int err;
+	struct fset_slot *ws;		/* the writable set's slot in use */
+	/* The last-level table of the last leaf protected: its first
+	 * frame, and log2 of the frames one entry and the table map. */
+	uint64_t *table, t_lo;
+	unsigned int t_entry, t_span;
+	uint64_t done;			/* frames below are protected */
+	int err;			/* the sink's first error */
 };
 
-/* Frame f was harvested: if it faulted since its last harvest, its leaf
- * is writable and must not be any more. */
-static void reprotect(struct harvest *hv, uint64_t f)
+/* Protects the leaf of frame f, taken from the writable set: it was
+ * writable and may not be any more. */
+static int reprotect(struct harvest *hv, uint64_t f)
 {
 	struct gmem_pt *pt = hv->pt;
+	unsigned int last = pt->geom.nlevels - 1;
 	struct leaf_at l;
 	uint32_t prot;
-	int err;
 
-	if (f >= hv->keep_lo && f < hv->keep_hi) {
-		fset_add(&pt->log->dirty, f, f + 1);
-		return;
+	if (f < hv->done)
+		return 0;
+	/* Most leaves are single frames of one last-level table. */
+	if (hv->table && (f - hv->t_lo) >> hv->t_span == 0) {
+		l.p = &hv->table[(f - hv->t_lo) >> hv->t_entry];
+		pt_decode(pt, *l.p, last, &l.d);
+		if (l.d.kind == PT_LEAF && !l.d.contig && !hv->t_entry) {
+			if (!(l.d.prot & GMEM_PT_PROT_W))
+				return 0;
+			l.size = pt->sz.s[pt->sz.n - 1];
+			return pt_protect_leaf(&hv->sc, l.p, f, &l.size,
+					       l.d.addr >> GMEM_FRAME_SHIFT,
+					       l.d.prot,
+					       l.d.prot & ~GMEM_PT_PROT_W);
+		}
 	}
-	if (!fset_has(&pt->log->writable, f))
-		return;
-	fset_del(&pt->log->writable, f, f + 1);
-	if (f < hv->done || !leaf_at(pt, f, &l) ||
-	    !(l.d.prot & GMEM_PT_PROT_W))
-		return;
+	if (!leaf_at(pt, f, &l) || !(l.d.prot & GMEM_PT_PROT_W))
+		return 0;
+	if (l.size.level == last) {
+		const struct gmem_pt_level *lv = &pt->geom.level[last];
+
+		hv->t_entry = lv->entry_shift - GMEM_FRAME_SHIFT;
+		hv->t_span = hv->t_entry + lv->index_bits;
+		hv->t_lo = f & ~((UINT64_C(1) << hv->t_span) - 1);
+		hv->table = l.p - pt_index(pt, last, f);
+	}
 	hv->done = l.lo + l.n;
 	prot = pt_log_prot(pt, l.lo, l.lo + l.n, view_prot(pt, f));
 	if (prot == l.d.prot)
-		return;
-	err = pt_protect_leaf(&hv->sc, l.lo, &l.size,
-			      l.d.addr >> GMEM_FRAME_SHIFT, l.d.prot, prot);
-	if (err) {
-		if (!hv->err)
-			hv->err = err;
-		/* The leaf stays writable: all its logged frames were
-		 * writable, so dirty, and stay so. */
-		add_logged(pt, &pt->log->writable, l.lo, l.lo + l.n, true);
-		add_logged(pt, &pt->log->dirty, l.lo, l.lo + l.n, true);
-		hv->keep_lo = l.lo;
-		hv->keep_hi = l.lo + l.n;
-	}
+		return 0;
+	return pt_protect_leaf(&hv->sc, NULL, l.lo, &l.size,
+			       l.d.addr >> GMEM_FRAME_SHIFT, l.d.prot, prot);
 }
 
-static void harvest_word(void *ctx, uint64_t base, uint64_t mask)
+/* The frames of mask, from base, to the caller's bitmap or ring. */
+static void harvest_out(struct harvest *hv, uint64_t base, uint64_t mask)
 {
-	struct harvest *hv = ctx;
 	struct gmem_pt_harvest *h = hv->h;
 	uint64_t m;
 
+	if (!h->bitmap) {
+		for (m = mask; m; m &= m - 1)
+			h->ring[h->count++] = base + (uint64_t)__builtin_ctzll(m);
+		return;
+	}
+	h->count += (uint64_t)__builtin_popcountll(mask);
 	/* The set's words are aligned to frames, the bitmap's to gfn. */
-	if (h->bitmap && base < hv->gfn) {
+	if (base < hv->gfn) {
 		h->bitmap[0] |= mask >> (hv->gfn - base);
-	} else if (h->bitmap) {
+	} else {
 		uint64_t off = base - hv->gfn, w = off / 64, sh = off % 64;
 
 		h->bitmap[w] |= mask << sh;
 		if (sh && mask >> (64 - sh))
 			h->bitmap[w + 1] |= mask >> (64 - sh);
 	}
-	for (m = mask; m; m &= m - 1) {
-		uint64_t f = base + (uint64_t)__builtin_ctzll(m);
+}
 
-		if (!h->bitmap)
-			h->ring[h->count] = f;
-		h->count++;
-		reprotect(hv, f);
+static void harvest_word(void *ctx, uint64_t base, uint64_t mask)
+{
+	struct harvest *hv = ctx;
+	struct pt_log *log = hv->pt->log;
+	uint64_t w, m, f, left;
+
+	harvest_out(hv, base, mask);
+	w = hv->err ? 0 : fset_take_word(&log->writable, &hv->ws, base, mask);
+	for (m = w; m && !hv->err; m &= m - 1) {
+		f = base + (uint64_t)__builtin_ctzll(m);
+		hv->err = reprotect(hv, f);
+	}
+	if (!hv->err)
+		return;
+	/*
+	 * After the sink's error, what is left stays as it was: the frames
+	 * of the leaf it refused (all writable, so dirty) and those after
+	 * it, which the next harvest reports again.
+	 */
+	if (w) {
+		struct leaf_at l;
+
+		if (leaf_at(hv->pt, f, &l)) {
+			add_logged(hv->pt, &log->writable, l.lo, l.lo + l.n, true);
+			add_logged(hv->pt, &log->dirty, l.lo, l.lo + l.n, true);
+		}
+		left = (f - base + 1 < 64) ? ~UINT64_C(0) << (f - base + 1) : 0;
+		fset_put_word(&log->writable, base, m & left);
+		fset_put_word(&log->dirty, base, mask & left);
+	} else {
+		fset_put_word(&log->dirty, base, mask);
 	}
 }
 

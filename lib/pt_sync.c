@@ -265,7 +265,7 @@ static int visit(struct pt_batch *sc, unsigned int i, uint64_t lo)
 
 		if (o.kind == OLD_LEAF && o.pfn == pfn)
 			return o.prot == prot ? 0
-					      : pt_protect_leaf(sc, lo, s, pfn,
+					      : pt_protect_leaf(sc, NULL, lo, s, pfn,
 								o.prot, prot);
 		err = clear_block(sc, lo, n, &o);
 		sc->prot = prot;

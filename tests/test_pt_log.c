@@ -58,6 +58,7 @@ struct mirror {
 	uint8_t *prot;
 	uint64_t lost_lo, lost_hi;	/* lost access since the last flush */
 	uint64_t maps, unmaps, protects, flushes;
+	int fail_protects;	/* protects to refuse, from the next one */
 };
 
 static void mirror_init(struct mirror *m, uint64_t n)
@@ -131,6 +132,10 @@ static int m_protect(void *ctx, const struct gmem_pt_leaf *leaf,
 
 	expect_held(m, leaf);
 	EXPECT(m->prot[leaf->gfn] != prot);
+	if (m->fail_protects) {
+		m->fail_protects--;
+		return -EIO;
+	}
 	if (m->prot[leaf->gfn] & ~prot)
 		lost(m, leaf);
 	for (f = leaf->gfn; f < leaf->gfn + leaf->npages; f++)
@@ -895,6 +900,45 @@ START_TEST(bad_input)
 }
 END_TEST
 
+/* The sink refuses a harvest's protect: the frames of that leaf and
+ * after it stay dirty (and writable), and the next harvest takes them. */
+START_TEST(sink_refuses_protect)
+{
+	uint64_t bm[4];
+	struct rig r;
+	int round;
+
+	rig_open(&r, GMEM_PT_X86_4LEVEL, GMEM_PT_VIEW_ALL, GIB,
+		 GMEM_ATTR_PRIVATE, false);
+	op_start(&r, 0, 256);
+	op_fault(&r, 10);
+	op_fault(&r, 200);
+	op_mark(&r, 100, 101);
+	for (round = 0; round < 2; round++) {
+		GMEM_OPTS(gmem_pt_harvest, h, .bitmap = bm,
+			  .bitmap_bytes = sizeof(bm));
+
+		memset(bm, 0, sizeof(bm));
+		r.m.fail_protects = round == 0;
+		ck_assert_int_eq(gmem_pt_log_harvest(r.pt, 0, 256, &h),
+				 round == 0 ? -EIO : 0);
+		ck_assert_uint_eq(h.count, 3);
+		ck_assert_uint_eq(bm[0], UINT64_C(1) << 10);
+		ck_assert_uint_eq(bm[1], UINT64_C(1) << 36);
+		ck_assert_uint_eq(bm[3], UINT64_C(1) << 8);
+		ck_assert_uint_eq(r.m.prot[10], round == 0 ? RWX : (RWX & ~W));
+		ck_assert_uint_eq(r.m.prot[200], round == 0 ? RWX : (RWX & ~W));
+		ck_assert_uint_eq(log_stats(r.pt).dirty, round == 0 ? 3 : 0);
+	}
+	/* The model's view of it: all harvested, both protected. */
+	r.lm.dirty[10] = r.lm.dirty[100] = r.lm.dirty[200] = 0;
+	r.lm.writable[10] = r.lm.writable[200] = 0;
+	r.lm.stale = true;
+	full_check(&r, false);
+	rig_close(&r);
+}
+END_TEST
+
 /* Each call with the Nth allocation failing: -ENOMEM changes nothing,
  * and the call succeeds once allocations do. */
 START_TEST(allocation_failures)
@@ -977,6 +1021,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, start_on_gib_leaves);
 	tcase_add_test(tc, bad_input);
 	tcase_add_test(tc, allocation_failures);
+	tcase_add_test(tc, sink_refuses_protect);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -16,7 +16,10 @@
  * listener (so every conversion is a transaction, and writers wait for
  * each other's slot holds) on a counting malloc heap, which must be empty
  * at the end; the listener's tally of shared frames must match the
- * guest's.
+ * guest's. That run also has invalidation notifiers, dispatched from all
+ * threads at once: one over the whole guest must be told of exactly the
+ * frames the listener saw change, and one-shots on small ranges fire at
+ * most once each.
  *
  * GMEM_STRESS_OPS: conversions per writer (default 1,000,000).
  * GMEM_STRESS_MALLOC=1: both runs on the malloc heap (for ThreadSanitizer,
@@ -51,6 +54,9 @@ struct stress {
 	atomic_int failures;
 	char first_failure[160];
 	atomic_llong listener_shared;	/* shared frames, by COMMITs */
+	atomic_llong listener_changed;	/* frames, by COMMITs */
+	atomic_llong notified;		/* frames, by the whole-guest notifier */
+	atomic_int oneshot_fired[64];
 };
 
 struct worker {
@@ -270,12 +276,32 @@ static int tally(void *ctx, enum gmem_phase phase, const struct gmem_run *run)
 {
 	struct stress *st = ctx;
 
-	if (phase == GMEM_PHASE_COMMIT)
+	if (phase == GMEM_PHASE_COMMIT) {
 		atomic_fetch_add(&st->listener_shared,
 				 run->attr == GMEM_ATTR_SHARED
 					 ? (long long)run->npages
 					 : -(long long)run->npages);
+		atomic_fetch_add(&st->listener_changed, (long long)run->npages);
+	}
 	return 0;
+}
+
+static void whole_guest(void *ctx, struct gmem_notifier *n, uint64_t gfn,
+			uint64_t npages, uint32_t why)
+{
+	struct stress *st = ctx;
+
+	(void)n, (void)gfn, (void)why;
+	atomic_fetch_add(&st->notified, (long long)npages);
+}
+
+static void oneshot(void *ctx, struct gmem_notifier *n, uint64_t gfn,
+		    uint64_t npages, uint32_t why)
+{
+	atomic_int *fired = ctx;
+
+	(void)n, (void)gfn, (void)npages, (void)why;
+	atomic_fetch_add(fired, 1);
 }
 
 static void run_stress(bool with_listener)
@@ -287,6 +313,7 @@ static void run_stress(bool with_listener)
 	struct worker wk[WRITERS + 1 + READERS];
 	GMEM_OPTS(gmem_guest_stats, stats, .meta_bytes = 0);
 	struct gmem_listener *l = NULL;
+	struct gmem_notifier *whole = NULL, *shots[64];
 	struct gmem_pool *pool;
 	struct gmem_run run;
 	uint64_t f, off, n = 0;
@@ -310,9 +337,23 @@ static void run_stress(bool with_listener)
 						      GMEM_ATTR_SHARED, NULL), 0);
 			st.model[off] = 1;
 		}
-	if (with_listener)
+	if (with_listener) {
+		GMEM_OPTS(gmem_notifier_opts, once,
+			  .flags = GMEM_NOTIFIER_ONESHOT);
+
 		ck_assert_int_eq(gmem_listener_add(st.g, tally, &st, NULL, &l),
 				 0);
+		ck_assert_int_eq(gmem_notifier_add(st.g, 0, FRAMES, whole_guest,
+						   &st, NULL, &whole), 0);
+		/* Two frames in each of 64 pieces of the writers' slots. */
+		for (i = 0; i < 64; i++)
+			ck_assert_int_eq(gmem_notifier_add(st.g,
+					 (uint64_t)(i % SLOTS) * GIB +
+					 (uint64_t)(i / SLOTS * 8 + 1) * PIECE +
+					 100, 2,
+					 oneshot, &st.oneshot_fired[i], &once,
+					 &shots[i]), 0);
+	}
 
 	for (i = 0; i < WRITERS + 1 + READERS; i++)
 		wk[i] = (struct worker){ &st, i, UINT64_C(0x9e3779b97f4a7c15) *
@@ -356,6 +397,16 @@ static void run_stress(bool with_listener)
 					 (PIECE + 2) / 3,
 				 (long long)n);
 		ck_assert_int_eq(gmem_listener_remove(l), 0);
+		ck_assert_int_eq(atomic_load(&st.notified),
+				 atomic_load(&st.listener_changed));
+		for (i = 0; i < 64; i++) {
+			ck_assert_int_le(atomic_load(&st.oneshot_fired[i]), 1);
+			/* Still registered: removed here; fired: gone. */
+			if (!atomic_load(&st.oneshot_fired[i]))
+				ck_assert_int_eq(gmem_notifier_remove(shots[i]),
+						 0);
+		}
+		ck_assert_int_eq(gmem_notifier_remove(whole), 0);
 	}
 	ck_assert_int_eq(gmem_guest_destroy(st.g), 0);
 	ck_assert_int_eq(gmem_pool_destroy(pool), 0);

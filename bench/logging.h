@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* gmem-bench's section on dirty logging (logging.c). */
+#ifndef GMEM_BENCH_LOGGING_H
+#define GMEM_BENCH_LOGGING_H
+
+#include <stdint.h>
+
+struct log_result {
+	/* Starting logging on 4 GiB of 1 GiB leaves. */
+	uint64_t start_protects, start_splits, start_leaves;
+	double start_ms;
+	uint64_t eager_leaves;		/* split to 4 KiB at start */
+	double eager_start_ms;
+	/* Rounds of 1% random writes, each harvested. */
+	int rounds;
+	uint64_t writes, dirty;		/* a round's faults; frames harvested */
+	uint64_t leaves_after, splits;	/* after the first round's writes */
+	double fault_ns, eager_fault_ns;
+	double harvest_us, eager_harvest_us;
+	double flat_frame_us, flat_word_us;
+};
+
+void logging_run(int runs, struct log_result *r);
+void logging_print(const struct log_result *r, int json);
+
+#endif

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Invalidation notifiers (since 1.3): a range of guest frames that
+ * something outside the library depends on (the two pages of a prefix
+ * area, the source pages of a shadow table, an IOMMU mapping) and a
+ * callback told when any frame in it changes under it: converted
+ * between shared and private, paged out, unmapped (its region removed),
+ * or write-protected (by a builder's dirty logging or permissions).
+ *
+ * A notifier is kept at the range's own granularity: registering one
+ * changes no mapping and splits nothing. It fires once per change that
+ * touches it, with the part of its range the change covered: a
+ * conversion tells it of each maximal run it changed inside the range,
+ * never of each frame. Lookups cost O(log n) plus the notifiers found.
+ *
+ * Callbacks run in the thread that made the change, after it, with no
+ * library lock held: they may remove any notifier, their own included,
+ * but must not convert or change regions of the guest. A notifier that a
+ * callback removes does not fire again in that thread; a conversion in
+ * another thread that had already found it may still call it once, so
+ * its context must outlive the conversions running at the time.
+ */
+#ifndef GMEM_NOTIFY_H
+#define GMEM_NOTIFY_H
+
+#include <gmem/common.h>
+#include <gmem/guest.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct gmem_notifier;
+
+/* What changed (the why of a callback, and the events one hears). */
+#define GMEM_INVAL_CONVERT (1u << 0)
+#define GMEM_INVAL_PAGE_OUT (1u << 1)
+#define GMEM_INVAL_UNMAP (1u << 2)
+#define GMEM_INVAL_WRPROTECT (1u << 3)
+#define GMEM_INVAL_ALL (GMEM_INVAL_CONVERT | GMEM_INVAL_PAGE_OUT | \
+			GMEM_INVAL_UNMAP | GMEM_INVAL_WRPROTECT)
+
+/* [gfn, gfn + npages): the part of the notifier's range that changed. */
+typedef void (*gmem_notifier_fn)(void *ctx, struct gmem_notifier *notifier,
+				 uint64_t gfn, uint64_t npages, uint32_t why);
+
+/* Fire once, then go away: the handle is gone when the callback
+ * returns (removing it from inside the callback is allowed). */
+#define GMEM_NOTIFIER_ONESHOT (1u << 0)
+
+struct gmem_notifier_opts {
+	size_t sz;
+	uint32_t flags;		/* GMEM_NOTIFIER_* */
+	uint32_t events;	/* GMEM_INVAL_* to hear; 0: all */
+};
+
+/*
+ * Registers fn for [gfn, gfn + npages), which must lie in one region.
+ * Errors: -EINVAL (NULL guest, fn or notifier, zero npages, unknown
+ * flags or events); -EOVERFLOW past GMEM_FRAME_LIMIT; -ENOENT if gfn is
+ * in no region; -ERANGE if the range leaves it; -ENOMEM. Exclusive:
+ * not while a conversion of the guest runs.
+ */
+GMEM_API int gmem_notifier_add(struct gmem_guest *guest, uint64_t gfn,
+			       uint64_t npages, gmem_notifier_fn fn, void *ctx,
+			       const struct gmem_notifier_opts *opts,
+			       struct gmem_notifier **notifier);
+
+/*
+ * Unregisters and frees a notifier: it fires no more once this returns.
+ * Exclusive like gmem_notifier_add, or from inside any notifier's
+ * callback. -EINVAL for NULL.
+ */
+GMEM_API int gmem_notifier_remove(struct gmem_notifier *notifier);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GMEM_NOTIFY_H */
