@@ -11,6 +11,7 @@
 #include <gmem/pt.h>
 #include <gmem/pt_build.h>
 #include <gmem/pt_log.h>
+#include <gmem/iommu.h>
 #include <gmem/backend.h>
 #include <gmem/view.h>
 

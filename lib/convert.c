@@ -324,7 +324,7 @@ static void txn_commit(struct gmem_txn *t)
 	for (nl = 0; nl < t->g->nlisteners; nl++) {
 		struct gmem_listener *l = t->g->listeners[nl];
 
-		for (i = 0; !l->last && i < t->nruns; i++)
+		for (i = 0; l->order == LISTEN_NORMAL && i < t->nruns; i++)
 			l->fn(l->ctx, GMEM_PHASE_COMMIT, &t->runs[i]);
 	}
 	slots_txn(t, false);
@@ -462,11 +462,12 @@ int gmem_listener_add(struct gmem_guest *g, gmem_listener_fn fn, void *ctx,
 		return err;
 	if (!g || !fn || !out || (flags & ~GMEM_LISTENER_REPLAY))
 		return -EINVAL;
-	return listener_add(g, fn, ctx, flags, false, out);
+	return listener_add(g, fn, ctx, flags, LISTEN_NORMAL, out);
 }
 
 int listener_add(struct gmem_guest *g, gmem_listener_fn fn, void *ctx,
-		 unsigned int flags, bool last, struct gmem_listener **out)
+		 unsigned int flags, unsigned int order,
+		 struct gmem_listener **out)
 {
 	struct gmem_listener *l;
 	uint32_t i, pos;
@@ -492,7 +493,7 @@ int listener_add(struct gmem_guest *g, gmem_listener_fn fn, void *ctx,
 	l->guest = g;
 	l->fn = fn;
 	l->ctx = ctx;
-	l->last = last;
+	l->order = order;
 	for (i = 0; (flags & GMEM_LISTENER_REPLAY) && i < g->nregions; i++) {
 		const struct region *r = g->regions[i];
 		uint64_t at = r->gfn;
@@ -508,7 +509,7 @@ int listener_add(struct gmem_guest *g, gmem_listener_fn fn, void *ctx,
 		}
 	}
 	for (pos = g->nlisteners;
-	     !last && pos && g->listeners[pos - 1]->last; pos--)
+	     pos && g->listeners[pos - 1]->order > order; pos--)
 		;
 	memmove(&g->listeners[pos + 1], &g->listeners[pos],
 		(g->nlisteners - pos) * sizeof(*g->listeners));

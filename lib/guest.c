@@ -7,6 +7,7 @@
 #include "notify.h"
 #include "opts.h"
 #include "pool.h"
+#include "range_listener.h"
 
 int gmem_guest_create(struct gmem_pool *pool,
 		      const struct gmem_guest_opts *opts,
@@ -77,6 +78,7 @@ int gmem_guest_destroy(struct gmem_guest *g)
 	if (g->views)
 		return -EBUSY;
 	notify_free(g);
+	range_hub_free(g);
 	while (g->nlisteners)
 		gmem_listener_remove(g->listeners[0]);
 	heap_free(&g->heap, g->listeners,

@@ -18,10 +18,15 @@ struct gmem_listener {
 	struct gmem_guest *guest;
 	gmem_listener_fn fn;
 	void *ctx;
-	/* Called after every other listener, and acts in PREPARE, once all
-	 * others consented: it gets no COMMIT. */
-	bool last;
+	/* LISTEN_*: the order of calls. One LAST or FINAL acts in PREPARE,
+	 * once those before it consented, and gets no COMMIT. */
+	unsigned int order;
 };
+
+#define LISTEN_NORMAL 0	/* in registration order */
+#define LISTEN_LAST 1	/* after the normal ones (the view) */
+#define LISTEN_FINAL 2	/* after all, so it cannot be cancelled: for
+			 * changes that cannot fail nor be undone */
 
 struct gmem_guest {
 	struct gmem_pool *pool;
@@ -37,6 +42,7 @@ struct gmem_guest {
 	uint32_t nlisteners, listeners_cap;
 	uint32_t views;			/* regions stay as they are while > 0 */
 	struct notify_set *notify;	/* invalidation notifiers, once any */
+	struct range_hub *ranges;	/* range listeners, once any */
 };
 
 static inline struct slot *guest_slot(const struct gmem_guest *g,
@@ -81,13 +87,11 @@ static inline uint32_t slot_off(uint64_t gfn)
 	return (uint32_t)(gfn & (SLOT_FRAMES - 1));
 }
 
-/*
- * gmem_listener_add with GMEM_LISTENER_* flags; a last listener is called
- * after every other (for its PREPARE, once all others consented) and gets
- * no COMMIT.
- */
+/* gmem_listener_add with GMEM_LISTENER_* flags, in the order class
+ * LISTEN_*. */
 int listener_add(struct gmem_guest *g, gmem_listener_fn fn, void *ctx,
-		 unsigned int flags, bool last, struct gmem_listener **out);
+		 unsigned int flags, unsigned int order,
+		 struct gmem_listener **out);
 
 /* The region holding gfn, or NULL. */
 const struct region *guest_region(const struct gmem_guest *g, uint64_t gfn);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* A spinning lock word, for short critical sections that never wait
- * for another thread or call back into the embedder's code. */
+ * for another thread. */
 #ifndef GMEM_LIB_SPIN_H
 #define GMEM_LIB_SPIN_H
 

@@ -326,7 +326,8 @@ int gmem_view_create(struct gmem_guest *g, struct gmem_backend *be,
 	for (i = 0; !err && i < v->nregs; i++)
 		err = region_map(v, &v->regs[i]);
 	if (!err)
-		err = listener_add(g, view_listener, v, 0, true, &v->listener);
+		err = listener_add(g, view_listener, v, 0, LISTEN_LAST,
+				   &v->listener);
 	if (err) {
 		view_free(v);
 		return err;

@@ -11,7 +11,9 @@
  * changes no mapping and splits nothing. It fires once per change that
  * touches it, with the part of its range the change covered: a
  * conversion tells it of each maximal run it changed inside the range,
- * never of each frame. Lookups cost O(log n) plus the notifiers found.
+ *  * never of each frame. A lookup descends only into subtrees holding a
+ * notifier that overlaps: O(log n) when it finds none, and at most
+ * O(log n) more for each it finds.
  *
  * Callbacks run in the thread that made the change, after it, with no
  * library lock held: they may remove any notifier, their own included,
