@@ -156,6 +156,28 @@ static inline uint64_t pt_format_leaf(enum gmem_pt_format f, uint64_t addr,
 	}
 }
 
+/*
+ * For a last-level entry e: the bit that lets it write, when e is a page
+ * alone (no contiguous hint) that grants write; 0 otherwise. Dirty
+ * logging's harvest takes it away in place.
+ */
+static inline uint64_t pt_format_page_w(enum gmem_pt_format f, uint64_t e)
+{
+	switch (f) {
+	case GMEM_PT_FORMAT_EPT:
+		return e & GMEM_PT_PROT_W;	/* RWX are bits 0-2 */
+	case GMEM_PT_FORMAT_ARM64_S2:
+		return (e & (S2_VALID | S2_TABLE | S2_CONTIG)) ==
+				       (S2_VALID | S2_TABLE)
+			       ? e & S2_AP_W
+			       : 0;
+	default:
+		return (e & (GEN_VALID | GEN_TABLE | GEN_CONTIG)) == GEN_VALID
+			       ? e & ((uint64_t)GMEM_PT_PROT_W << GEN_PROT_SHIFT)
+			       : 0;
+	}
+}
+
 static inline uint64_t pt_format_table(enum gmem_pt_format f, uint64_t addr)
 {
 	switch (f) {

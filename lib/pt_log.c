@@ -21,6 +21,7 @@
 #include "frame_set.h"
 #include "guest.h"
 #include "opts.h"
+#include "notify.h"
 #include "pt_edit.h"
 
 struct log_range {
@@ -409,8 +410,27 @@ struct harvest {
 	uint64_t *table, t_lo;
 	unsigned int t_entry, t_span;
 	uint64_t done;			/* frames below are protected */
+	bool quick;			/* leaves of one frame, and a sink
+					 * that takes protects or none */
 	int err;			/* the sink's first error */
 };
+
+/* Caches the last-level table holding gfn, if the table has one. */
+static void cache_table(struct harvest *hv, uint64_t gfn)
+{
+	const struct gmem_pt *pt = hv->pt;
+	unsigned int last = pt->geom.nlevels - 1, level = last;
+	const struct gmem_pt_level *lv = &pt->geom.level[last];
+	struct pt_decoded d;
+	uint64_t *p = pt_entry_at(pt, gfn, &level, &d);
+
+	if (level != last)
+		return;
+	hv->t_entry = lv->entry_shift - GMEM_FRAME_SHIFT;
+	hv->t_span = hv->t_entry + lv->index_bits;
+	hv->t_lo = gfn & ~((UINT64_C(1) << hv->t_span) - 1);
+	hv->table = p - pt_index(pt, last, gfn);
+}
 
 /* Protects the leaf of frame f, taken from the writable set: it was
  * writable and may not be any more. */
@@ -439,14 +459,8 @@ static int reprotect(struct harvest *hv, uint64_t f)
 	}
 	if (!leaf_at(pt, f, &l) || !(l.d.prot & GMEM_PT_PROT_W))
 		return 0;
-	if (l.size.level == last) {
-		const struct gmem_pt_level *lv = &pt->geom.level[last];
-
-		hv->t_entry = lv->entry_shift - GMEM_FRAME_SHIFT;
-		hv->t_span = hv->t_entry + lv->index_bits;
-		hv->t_lo = f & ~((UINT64_C(1) << hv->t_span) - 1);
-		hv->table = l.p - pt_index(pt, last, f);
-	}
+	if (l.size.level == last)
+		cache_table(hv, f);
 	hv->done = l.lo + l.n;
 	prot = pt_log_prot(pt, l.lo, l.lo + l.n, view_prot(pt, f));
 	if (prot == l.d.prot)
@@ -479,18 +493,74 @@ static void harvest_out(struct harvest *hv, uint64_t base, uint64_t mask)
 	}
 }
 
+/*
+ * The common case in one pass: frames that are pages of their own in
+ * the cached last-level table (which holds the whole word), for a sink
+ * that takes protects or none. The others go through reprotect. Returns
+ * the bits of w not done yet when the sink refused one (at *f).
+ */
+static uint64_t reprotect_word(struct harvest *hv, uint64_t base, uint64_t w,
+			       uint64_t *f)
+{
+	struct gmem_pt *pt = hv->pt;
+	uint64_t m, *page = NULL;
+
+	if (hv->quick && !(hv->table && !((base - hv->t_lo) >> hv->t_span)))
+		cache_table(hv, base);
+	if (hv->quick && hv->table && !((base - hv->t_lo) >> hv->t_span))
+		page = &hv->table[base - hv->t_lo];
+	for (m = w; m; m &= m - 1) {
+		unsigned int i = (unsigned int)__builtin_ctzll(m);
+		uint64_t e, wbit;
+		int err = 0;
+
+		*f = base + i;
+		e = page ? page[i] : 0;
+		wbit = page ? pt_format_page_w(pt->fmt->id, e) : 0;
+		if (!wbit) {
+			err = reprotect(hv, *f);
+			if (!page && hv->quick && hv->table &&
+			    !((base - hv->t_lo) >> hv->t_span))
+				page = &hv->table[base - hv->t_lo];
+		} else {
+			if (pt->sink.protect) {
+				struct pt_decoded d;
+				struct gmem_pt_leaf leaf;
+
+				pt_decode(pt, e, pt->geom.nlevels - 1, &d);
+				leaf = (struct gmem_pt_leaf){
+					*f, d.addr >> GMEM_FRAME_SHIFT, 1,
+					pt->geom.nlevels - 1, 0 };
+				err = pt->sink.protect(pt->sink.ctx, &leaf,
+						       d.prot & ~GMEM_PT_PROT_W);
+			}
+			if (!err) {
+				page[i] = e & ~wbit;
+				hv->sc.protects++;
+				pt_flush_add(&hv->sc, *f, *f + 1);
+				if (pt->guest->notify)
+					notify_dispatch(pt->guest, *f, *f + 1,
+							GMEM_INVAL_WRPROTECT);
+			}
+		}
+		if (err) {
+			hv->err = err;
+			return m & (m - 1);
+		}
+	}
+	return 0;
+}
+
 static void harvest_word(void *ctx, uint64_t base, uint64_t mask)
 {
 	struct harvest *hv = ctx;
 	struct pt_log *log = hv->pt->log;
-	uint64_t w, m, f, left;
+	uint64_t w, m = 0, f = 0, left;
 
 	harvest_out(hv, base, mask);
 	w = hv->err ? 0 : fset_take_word(&log->writable, &hv->ws, base, mask);
-	for (m = w; m && !hv->err; m &= m - 1) {
-		f = base + (uint64_t)__builtin_ctzll(m);
-		hv->err = reprotect(hv, f);
-	}
+	if (w)
+		m = reprotect_word(hv, base, w, &f);
 	if (!hv->err)
 		return;
 	/*
@@ -542,6 +612,10 @@ int gmem_pt_log_harvest(struct gmem_pt *pt, uint64_t gfn, uint64_t npages,
 	 * access taken in the same batch: one flush before returning. */
 	hv.sc = (struct pt_batch){ .pt = pt, .apply = true,
 				   .flush_lo = UINT64_MAX };
+	hv.quick = granule_shift(pt) == 0 &&
+		   pt->geom.level[pt->geom.nlevels - 1].entry_shift ==
+			   GMEM_FRAME_SHIFT &&
+		   (pt->sink.protect || (!pt->sink.map && !pt->sink.unmap));
 	fset_take(&pt->log->dirty, gfn, gfn + npages, limit, harvest_word, &hv,
 		  &next);
 	h->next = next;
