@@ -284,6 +284,10 @@ uint64_t fset_take(struct fset *s, uint64_t lo, uint64_t hi, uint64_t limit,
 			while (pieces && taken < limit) {
 				uint32_t p = g * 64 + (uint32_t)__builtin_ctzll(pieces),
 					 w;
+				/* A piece the range holds whole needs no
+				 * masks, and is empty after. */
+				bool whole = p * PIECE_FRAMES >= a &&
+					     (p + 1) * PIECE_FRAMES <= b;
 
 				pieces &= pieces - 1;
 				if (p * PIECE_FRAMES >= b)
@@ -291,8 +295,9 @@ uint64_t fset_take(struct fset *s, uint64_t lo, uint64_t hi, uint64_t limit,
 				for (w = p * MAP_WORDS;
 				     w < (p + 1) * MAP_WORDS && taken < limit;
 				     w++) {
-					uint64_t m = fs->bits[w] &
-						     word_mask(a, b, w);
+					uint64_t m = whole ? fs->bits[w]
+							   : fs->bits[w] &
+								     word_mask(a, b, w);
 					uint64_t pc;
 
 					if (!m)
@@ -311,7 +316,10 @@ uint64_t fset_take(struct fset *s, uint64_t lo, uint64_t hi, uint64_t limit,
 						*next = start + w * 64 + 64 -
 							(uint64_t)__builtin_clzll(m);
 				}
-				piece_check(fs, p);
+				if (whole && taken < limit)
+					fs->any[p / 64] &= ~(UINT64_C(1) << (p % 64));
+				else
+					piece_check(fs, p);
 			}
 			if (taken == limit || (uint64_t)(g + 1) * 64 * PIECE_FRAMES >= b)
 				break;
@@ -338,8 +346,6 @@ uint64_t fset_take_word(struct fset *s, struct fset_slot **cache,
 	fs->bits[w] &= ~m;
 	fs->count -= pc;
 	s->count -= pc;
-	if (!fs->bits[w])
-		piece_check(fs, w / MAP_WORDS);
 	return m;
 }
 

@@ -19,7 +19,8 @@
 struct fset_slot {
 	uint64_t si;			/* slot number: gfn >> SLOT_SHIFT */
 	uint64_t count;			/* frames in the set */
-	uint64_t any[SLOT_GROUPS];	/* pieces with any */
+	uint64_t any[SLOT_GROUPS];	/* pieces with any (or left empty
+					 * by fset_take_word) */
 	uint64_t bits[SLOT_FRAMES / 64];
 };
 
@@ -64,7 +65,9 @@ uint64_t fset_take(struct fset *s, uint64_t lo, uint64_t hi, uint64_t limit,
 /*
  * The same for one word: takes the frames of mask (bits of the word of
  * frames from base, a multiple of 64) out of the set and returns those
- * that were in it. *cache: the slot of the last call, or NULL.
+ * that were in it. *cache: the slot of the last call, or NULL. The
+ * piece's bit stays set even if it is left empty (a walk clears it), as
+ * callers take word after word of one piece.
  */
 uint64_t fset_take_word(struct fset *s, struct fset_slot **cache,
 			uint64_t base, uint64_t mask);
