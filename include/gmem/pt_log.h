@@ -16,8 +16,8 @@
  * Dirty frames are 4 KiB frames. Writes that do not fault (the VMM's own,
  * device emulation, DMA) are recorded with gmem_pt_log_mark, and a
  * logged frame converted between shared and private is dirty too. A leaf
- * is writable while logging only when all its logged frames are dirty:
- * a write to it needs no record until the next harvest.
+ * is writable while logging only when all its logged frames faulted
+ * since their last harvest: a write to it needs no record until then.
  *
  * The sink hears of permission changes through its protect callback
  * (gmem/pt_build.h), or as an unmap and a map when it has none; each
@@ -80,9 +80,11 @@ GMEM_API int gmem_pt_log_mark(struct gmem_pt *pt, uint64_t gfn,
 /*
  * Where a harvest puts the frames it takes: a bitmap (bit i of word
  * i / 64 for frame gfn + i; the call sets the bits of dirty frames and
- * clears the others) or, when bitmap is NULL, a ring of frame numbers in
- * ascending order, which may be smaller than the dirty frames: the
- * harvest then stops when it is full and *next tells where to resume.
+ * leaves the others as they are, so that one bitmap can gather several
+ * harvests: zero it first for one) or, when bitmap is NULL, a ring of
+ * frame numbers in ascending order, which may be smaller than the dirty
+ * frames: the harvest then stops when it is full and next tells where to
+ * resume.
  */
 struct gmem_pt_harvest {
 	size_t sz;
@@ -102,8 +104,9 @@ struct gmem_pt_harvest {
  * the 2 MiB pieces holding them, not the frames of the range. Errors:
  * -EINVAL (bad arguments, both or neither of bitmap and ring);
  * -EOVERFLOW; -ENOSPC if the bitmap is too small; -ENOMEM (nothing
- * changes); a sink's error (the frames are taken; the next sync completes
- * the protection).
+ * changes); a sink's error: the frames are reported, but those of the
+ * leaf the sink refused and all after it stay dirty (and writable where
+ * they were), so the next harvest reports them again.
  */
 GMEM_API int gmem_pt_log_harvest(struct gmem_pt *pt, uint64_t gfn,
 				 uint64_t npages, struct gmem_pt_harvest *h);
