@@ -30,6 +30,7 @@ static const char *const blocker_names[] = {
 	[GMEM_PT_BLOCK_PROT] = "frames with other permissions",
 	[GMEM_PT_BLOCK_ACCEPT] = "larger than the accept size",
 	[GMEM_PT_BLOCK_NO_PROMOTE] = "split, joins not allowed",
+	[GMEM_PT_BLOCK_DIRTY_LOG] = "a frame written while logging",
 };
 
 static const struct {
@@ -82,6 +83,36 @@ static void explain(struct gmem_pt *pt, uint64_t gfn)
 		       blocker_names[ex.why[i].blocker],
 		       (unsigned long long)ex.why[i].at_gfn);
 	}
+}
+
+/* The ALL view with dirty logging on over the guest, after a write to
+ * the first frame explained: only the path to it splits. */
+static int logging_demo(struct gmem_guest *g, int f, const uint64_t *expl,
+			int nexpl)
+{
+	GMEM_OPTS(gmem_pt_geometry, geom, .nlevels = 0);
+	GMEM_OPTS(gmem_pt_opts, o, .format = formats[f].fmt);
+	GMEM_OPTS(gmem_pt_stats, st, .nleaves = 0);
+	struct gmem_pt *pt;
+	int i;
+
+	if (gmem_pt_geometry(formats[f].arch, &geom) ||
+	    gmem_pt_create(g, GMEM_PT_VIEW_ALL, &geom, &o, &pt))
+		return -1;
+	if (gmem_pt_log_start(pt, 0, 4 * GIB) ||
+	    gmem_pt_log_fault(pt, expl[0])) {
+		gmem_pt_destroy(pt);
+		return -1;
+	}
+	gmem_pt_stats(pt, &st);
+	printf("  all, logging on, frame %#llx written: %llu leaves, %llu "
+	       "protects\n", (unsigned long long)expl[0],
+	       (unsigned long long)st.nleaves,
+	       (unsigned long long)st.protects);
+	for (i = 0; i < nexpl; i++)
+		explain(pt, expl[i]);
+	gmem_pt_destroy(pt);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -193,6 +224,10 @@ usage:
 		for (i = 0; i < nexpl; i++)
 			explain(pt, expl[i]);
 		gmem_pt_destroy(pt);
+	}
+	if (logging_demo(g, f, expl, nexpl)) {
+		fprintf(stderr, "gmem-pt: cannot log the ALL view\n");
+		return 1;
 	}
 	gmem_guest_destroy(g);
 	gmem_pool_destroy(pool);
