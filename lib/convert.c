@@ -475,20 +475,11 @@ int listener_add(struct gmem_guest *g, gmem_listener_fn fn, void *ctx,
 	l = heap_alloc(&g->heap, sizeof(*l), 8);
 	if (!l)
 		return -ENOMEM;
-	if (g->nlisteners == g->listeners_cap) {
-		uint32_t cap = g->listeners_cap ? g->listeners_cap * 2 : 4;
-		struct gmem_listener **ls =
-			heap_alloc(&g->heap, cap * sizeof(*ls), 8);
-
-		if (!ls) {
-			heap_free(&g->heap, l, sizeof(*l));
-			return -ENOMEM;
-		}
-		memcpy(ls, g->listeners, g->nlisteners * sizeof(*ls));
-		heap_free(&g->heap, g->listeners,
-			  g->listeners_cap * sizeof(*ls));
-		g->listeners = ls;
-		g->listeners_cap = cap;
+	if (heap_grow(&g->heap, &g->listeners, &g->listeners_cap,
+		      g->nlisteners, g->nlisteners + 1, sizeof(*g->listeners),
+		      4)) {
+		heap_free(&g->heap, l, sizeof(*l));
+		return -ENOMEM;
 	}
 	l->guest = g;
 	l->fn = fn;

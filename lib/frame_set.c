@@ -64,19 +64,10 @@ int fset_reserve(struct heap *h, struct fset *s, uint64_t lo, uint64_t hi)
 
 		if (i < s->n && s->v[i]->si == si)
 			continue;
-		if (s->n == s->cap) {
-			uint32_t cap = s->cap ? 2 * s->cap : 8;
-			struct fset_slot **v = heap_alloc(h, cap * sizeof(*v), 8);
-
-			if (!v)
-				return -ENOMEM;
-			if (s->n)
-				memcpy(v, s->v, s->n * sizeof(*v));
-			heap_free(h, s->v, s->cap * sizeof(*v));
-			s->v = v;
-			s->cap = cap;
-		}
-		fs = heap_zalloc(h, sizeof(*fs), 64);
+		fs = heap_grow(h, &s->v, &s->cap, s->n, s->n + 1,
+			       sizeof(*s->v), 8)
+			     ? NULL
+			     : heap_zalloc(h, sizeof(*fs), 64);
 		if (!fs)
 			return -ENOMEM;
 		fs->si = si;

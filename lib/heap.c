@@ -127,6 +127,29 @@ void *heap_zalloc(struct heap *h, size_t size, size_t align)
 	return p;
 }
 
+int heap_grow(struct heap *h, void *array, uint32_t *cap, uint32_t n,
+	      uint32_t need, size_t size, uint32_t first)
+{
+	uint32_t c = *cap ? *cap : first;
+	void *old, *p;
+
+	if (need <= *cap)
+		return 0;
+	while (c < need)
+		c *= 2;
+	p = heap_alloc(h, c * size, 8);
+	if (!p)
+		return -ENOMEM;
+	/* The array's own pointer type is the caller's: copied as bytes. */
+	memcpy(&old, array, sizeof(old));
+	if (n)
+		memcpy(p, old, n * size);
+	heap_free(h, old, *cap * size);
+	memcpy(array, &p, sizeof(p));
+	*cap = c;
+	return 0;
+}
+
 void heap_free(struct heap *h, void *ptr, size_t size)
 {
 	if (!ptr)

@@ -34,6 +34,15 @@ void *heap_alloc(struct heap *h, size_t size, size_t align);
 void *heap_zalloc(struct heap *h, size_t size, size_t align);
 void heap_free(struct heap *h, void *ptr, size_t size);
 
+/*
+ * Room for need elements of size bytes in the array at *(void **)array,
+ * of *cap elements (n in use): the capacity doubles from first until it
+ * holds need, and the n are copied over. 0 or -ENOMEM, the array as it
+ * was.
+ */
+int heap_grow(struct heap *h, void *array, uint32_t *cap, uint32_t n,
+	      uint32_t need, size_t size, uint32_t first);
+
 static inline int64_t heap_bytes(const struct heap *h)
 {
 	return atomic_load_explicit(&h->bytes, memory_order_relaxed);

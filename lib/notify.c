@@ -41,7 +41,7 @@ struct notify_set {
 	_Atomic uint32_t lock;
 	struct gmem_notifier *root;
 	_Atomic uint64_t linked;	/* in the tree: read unlocked */
-	uint64_t n, seq;
+	uint64_t seq;
 	uint32_t rng;
 	struct gmem_listener *listener;
 };
@@ -157,15 +157,12 @@ static void collect(struct gmem_notifier *t, struct found *f)
 	collect(t->right, f);
 }
 
-static void release(struct notify_set *s, struct gmem_guest *g,
-		    struct gmem_notifier *n)
+static void release(struct gmem_guest *g, struct gmem_notifier *n)
 {
 	if (n->flags & GMEM_NOTIFIER_ONESHOT)
 		atomic_store(&n->dead, true);
-	if (!--n->refs && atomic_load(&n->dead)) {
+	if (!--n->refs && atomic_load(&n->dead))
 		heap_free(&g->heap, n, sizeof(*n));
-		s->n--;
-	}
 }
 
 void notify_dispatch(struct gmem_guest *g, uint64_t lo, uint64_t hi,
@@ -209,7 +206,7 @@ void notify_dispatch(struct gmem_guest *g, uint64_t lo, uint64_t hi,
 		}
 		spin_lock(&s->lock);
 		for (i = 0; i < f.n; i++)
-			release(s, g, f.v[i]);
+			release(g, f.v[i]);
 		spin_unlock(&s->lock);
 	} while (f.n == CHUNK);
 }
@@ -283,7 +280,6 @@ int gmem_notifier_add(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 	n->prio = s->rng;
 	n->seq = s->seq++;
 	s->root = insert(s->root, n);
-	s->n++;
 	atomic_fetch_add(&s->linked, 1);
 	spin_unlock(&s->lock);
 	*out = n;
@@ -306,10 +302,8 @@ int gmem_notifier_remove(struct gmem_notifier *n)
 		atomic_fetch_sub(&s->linked, 1);
 	}
 	atomic_store(&n->dead, true);
-	if (!n->refs) {
+	if (!n->refs)
 		heap_free(&g->heap, n, sizeof(*n));
-		s->n--;
-	}
 	spin_unlock(&s->lock);
 	return 0;
 }

@@ -107,22 +107,9 @@ void pt_spare_trim(struct gmem_pt *pt, uint32_t keep)
 /* Room for n more ranges; under the lock. */
 static int pending_room(struct gmem_pt *pt, uint32_t n)
 {
-	uint32_t cap = pt->cap ? pt->cap : 8;
-	struct pt_pending *p;
-
-	if (pt->npending + pt->reserved + n <= pt->cap)
-		return 0;
-	while (cap < pt->npending + pt->reserved + n)
-		cap *= 2;
-	p = heap_alloc(&pt->heap, cap * sizeof(*p), 8);
-	if (!p)
-		return -ENOMEM;
-	if (pt->npending)
-		memcpy(p, pt->pending, pt->npending * sizeof(*p));
-	heap_free(&pt->heap, pt->pending, pt->cap * sizeof(*p));
-	pt->pending = p;
-	pt->cap = cap;
-	return 0;
+	return heap_grow(&pt->heap, &pt->pending, &pt->cap, pt->npending,
+			 pt->npending + pt->reserved + n, sizeof(*pt->pending),
+			 8);
 }
 
 /* Appends, joining a range that meets the last one; room is there. */

@@ -31,7 +31,6 @@ struct log_range {
 struct pt_log {
 	struct log_range *r;		/* ascending, disjoint */
 	uint32_t n, cap;
-	uint64_t frames;		/* in the ranges */
 	struct fset split, writable, dirty;
 	uint64_t faults;
 	bool own_listener;		/* added for logging: the view alone
@@ -195,18 +194,9 @@ static int log_setup(struct gmem_pt *pt)
 			return -ENOMEM;
 		pt->log = log;
 	}
-	if (log->n == log->cap) {
-		uint32_t cap = log->cap ? 2 * log->cap : 4;
-		struct log_range *r = heap_alloc(&pt->heap, cap * sizeof(*r), 8);
-
-		if (!r)
-			return -ENOMEM;
-		if (log->n)
-			memcpy(r, log->r, log->n * sizeof(*r));
-		heap_free(&pt->heap, log->r, log->cap * sizeof(*r));
-		log->r = r;
-		log->cap = cap;
-	}
+	if (heap_grow(&pt->heap, &log->r, &log->cap, log->n, log->n + 1,
+		      sizeof(*log->r), 4))
+		return -ENOMEM;
 	/* Conversions must be heard even where the table does not change
 	 * with them: a converted logged frame is dirty. */
 	if (!pt->listener) {
@@ -242,7 +232,6 @@ int gmem_pt_log_start(struct gmem_pt *pt, uint64_t gfn, uint64_t npages)
 	memmove(&log->r[i + 1], &log->r[i], (log->n - i) * sizeof(*log->r));
 	log->r[i] = (struct log_range){ gfn, gfn + npages };
 	log->n++;
-	log->frames += npages;
 	err = gmem_pt_sync(pt);
 	if (err == -ENOMEM) {
 		/* The table is as it was: so is logging. The range left
@@ -250,7 +239,6 @@ int gmem_pt_log_start(struct gmem_pt *pt, uint64_t gfn, uint64_t npages)
 		memmove(&log->r[i], &log->r[i + 1],
 			(log->n - i - 1) * sizeof(*log->r));
 		log->n--;
-		log->frames -= npages;
 	}
 	return err;
 }
@@ -284,7 +272,6 @@ int gmem_pt_log_stop(struct gmem_pt *pt, uint64_t gfn, uint64_t npages)
 	for (k = i; k < j; k++) {
 		fset_del(&log->dirty, log->r[k].lo, log->r[k].hi);
 		fset_del(&log->writable, log->r[k].lo, log->r[k].hi);
-		log->frames -= log->r[k].hi - log->r[k].lo;
 	}
 	memmove(&log->r[i], &log->r[j], (log->n - j) * sizeof(*log->r));
 	log->n -= j - i;
@@ -405,10 +392,10 @@ struct harvest {
 	uint64_t gfn;
 	struct pt_batch sc;
 	struct fset_slot *ws;		/* the writable set's slot in use */
-	/* The last-level table of the last leaf protected: its first
-	 * frame, and log2 of the frames one entry and the table map. */
+	/* The last-level table of the word being protected: its first
+	 * frame, and log2 of the frames it maps. */
 	uint64_t *table, t_lo;
-	unsigned int t_entry, t_span;
+	unsigned int t_span;
 	uint64_t *upper, u_lo;		/* and the table above it */
 	unsigned int u_span;
 	uint64_t done;			/* frames below are protected */
@@ -450,41 +437,22 @@ static void cache_table(struct harvest *hv, uint64_t gfn)
 				    pt_index(pt, last - 1, gfn);
 		}
 	}
-	hv->t_entry = lv->entry_shift - GMEM_FRAME_SHIFT;
-	hv->t_span = hv->t_entry + lv->index_bits;
+	hv->t_span = lv->entry_shift - GMEM_FRAME_SHIFT + lv->index_bits;
 	hv->t_lo = gfn & ~((UINT64_C(1) << hv->t_span) - 1);
 	hv->table = p - pt_index(pt, last, gfn);
 }
 
-/* Protects the leaf of frame f, taken from the writable set: it was
- * writable and may not be any more. */
+/* Protects the leaf of frame f, taken from the writable set, whatever
+ * its size: it was writable and may not be any more. */
 static int reprotect(struct harvest *hv, uint64_t f)
 {
 	struct gmem_pt *pt = hv->pt;
-	unsigned int last = pt->geom.nlevels - 1;
 	struct leaf_at l;
 	uint32_t prot;
 
-	if (f < hv->done)
+	if (f < hv->done || !leaf_at(pt, f, &l) ||
+	    !(l.d.prot & GMEM_PT_PROT_W))
 		return 0;
-	/* Most leaves are single frames of one last-level table. */
-	if (hv->table && (f - hv->t_lo) >> hv->t_span == 0) {
-		l.p = &hv->table[(f - hv->t_lo) >> hv->t_entry];
-		pt_decode(pt, *l.p, last, &l.d);
-		if (l.d.kind == PT_LEAF && !l.d.contig && !hv->t_entry) {
-			if (!(l.d.prot & GMEM_PT_PROT_W))
-				return 0;
-			l.size = pt->sz.s[pt->sz.n - 1];
-			return pt_protect_leaf(&hv->sc, l.p, f, &l.size,
-					       l.d.addr >> GMEM_FRAME_SHIFT,
-					       l.d.prot,
-					       l.d.prot & ~GMEM_PT_PROT_W);
-		}
-	}
-	if (!leaf_at(pt, f, &l) || !(l.d.prot & GMEM_PT_PROT_W))
-		return 0;
-	if (l.size.level == last)
-		cache_table(hv, f);
 	hv->done = l.lo + l.n;
 	prot = pt_log_prot(pt, l.lo, l.lo + l.n, view_prot(pt, f));
 	if (prot == l.d.prot)
@@ -529,10 +497,12 @@ static uint64_t reprotect_word(struct harvest *hv, uint64_t base, uint64_t w,
 	struct gmem_pt *pt = hv->pt;
 	uint64_t m, *page = NULL;
 
-	if (hv->quick && !(hv->table && !((base - hv->t_lo) >> hv->t_span)))
-		cache_table(hv, base);
-	if (hv->quick && hv->table && !((base - hv->t_lo) >> hv->t_span))
-		page = &hv->table[base - hv->t_lo];
+	if (hv->quick) {
+		if (!hv->table || (base - hv->t_lo) >> hv->t_span)
+			cache_table(hv, base);
+		if (hv->table)
+			page = &hv->table[base - hv->t_lo];
+	}
 	for (m = w; m; m &= m - 1) {
 		unsigned int i = (unsigned int)__builtin_ctzll(m);
 		uint64_t e, wbit;
@@ -543,9 +513,6 @@ static uint64_t reprotect_word(struct harvest *hv, uint64_t base, uint64_t w,
 		wbit = page ? pt_format_page_w(pt->fmt->id, e) : 0;
 		if (!wbit) {
 			err = reprotect(hv, *f);
-			if (!page && hv->quick && hv->table &&
-			    !((base - hv->t_lo) >> hv->t_span))
-				page = &hv->table[base - hv->t_lo];
 		} else {
 			if (pt->sink.protect) {
 				struct pt_decoded d;
@@ -650,6 +617,7 @@ int gmem_pt_log_harvest(struct gmem_pt *pt, uint64_t gfn, uint64_t npages,
 int gmem_pt_log_stats(const struct gmem_pt *pt, struct gmem_pt_log_stats *stats)
 {
 	struct gmem_pt_log_stats st = { .sz = sizeof(st) };
+	uint32_t i;
 	int err = opts_check(stats, sizeof(*stats));
 
 	if (err)
@@ -658,7 +626,8 @@ int gmem_pt_log_stats(const struct gmem_pt *pt, struct gmem_pt_log_stats *stats)
 		return -EINVAL;
 	if (pt->log) {
 		st.ranges = pt->log->n;
-		st.frames = pt->log->frames;
+		for (i = 0; i < pt->log->n; i++)
+			st.frames += pt->log->r[i].hi - pt->log->r[i].lo;
 		st.dirty = pt->log->dirty.count;
 		st.split = pt->log->split.count;
 		st.faults = pt->log->faults;

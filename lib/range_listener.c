@@ -115,19 +115,9 @@ static int hub_get(struct gmem_guest *g, struct range_hub **out)
 		}
 		g->ranges = h;
 	}
-	if (h->n == h->cap) {
-		uint32_t cap = h->cap ? 2 * h->cap : 4;
-		struct gmem_range_listener **v =
-			heap_alloc(&g->heap, cap * sizeof(*v), 8);
-
-		if (!v)
-			return -ENOMEM;
-		if (h->n)
-			memcpy(v, h->v, h->n * sizeof(*v));
-		heap_free(&g->heap, h->v, h->cap * sizeof(*v));
-		h->v = v;
-		h->cap = cap;
-	}
+	if (heap_grow(&g->heap, &h->v, &h->cap, h->n, h->n + 1, sizeof(*h->v),
+		      4))
+		return -ENOMEM;
 	*out = h;
 	return 0;
 }

@@ -85,19 +85,29 @@ static void explain(struct gmem_pt *pt, uint64_t gfn)
 	}
 }
 
+/* A builder of the view in format f, or NULL. */
+static struct gmem_pt *build(struct gmem_guest *g, int f, enum gmem_pt_view v)
+{
+	GMEM_OPTS(gmem_pt_geometry, geom, .nlevels = 0);
+	GMEM_OPTS(gmem_pt_opts, o, .format = formats[f].fmt);
+	struct gmem_pt *pt;
+
+	if (gmem_pt_geometry(formats[f].arch, &geom) ||
+	    gmem_pt_create(g, v, &geom, &o, &pt))
+		return NULL;
+	return pt;
+}
+
 /* The ALL view with dirty logging on over the guest, after a write to
  * the first frame explained: only the path to it splits. */
 static int logging_demo(struct gmem_guest *g, int f, const uint64_t *expl,
 			int nexpl)
 {
-	GMEM_OPTS(gmem_pt_geometry, geom, .nlevels = 0);
-	GMEM_OPTS(gmem_pt_opts, o, .format = formats[f].fmt);
 	GMEM_OPTS(gmem_pt_stats, st, .nleaves = 0);
-	struct gmem_pt *pt;
+	struct gmem_pt *pt = build(g, f, GMEM_PT_VIEW_ALL);
 	int i;
 
-	if (gmem_pt_geometry(formats[f].arch, &geom) ||
-	    gmem_pt_create(g, GMEM_PT_VIEW_ALL, &geom, &o, &pt))
+	if (!pt)
 		return -1;
 	if (gmem_pt_log_start(pt, 0, 4 * GIB) ||
 	    gmem_pt_log_fault(pt, expl[0])) {
@@ -202,15 +212,10 @@ usage:
 	}
 	printf("4 GiB guest, %s tables\n", formats[f].name);
 	for (v = GMEM_PT_VIEW_ALL; v <= GMEM_PT_VIEW_SHARED; v++) {
-		GMEM_OPTS(gmem_pt_geometry, geom, .nlevels = 0);
-		GMEM_OPTS(gmem_pt_opts, o, .format = formats[f].fmt);
 		GMEM_OPTS(gmem_pt_stats, st, .nleaves = 0);
-		struct gmem_pt *pt;
-		int err;
+		struct gmem_pt *pt = build(g, f, (enum gmem_pt_view)v);
 
-		if (gmem_pt_geometry(formats[f].arch, &geom) ||
-		    (err = gmem_pt_create(g, (enum gmem_pt_view)v, &geom, &o,
-					  &pt))) {
+		if (!pt) {
 			fprintf(stderr, "gmem-pt: cannot build the tables\n");
 			return 1;
 		}
