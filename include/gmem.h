@@ -7,6 +7,7 @@
 #include <gmem/pool.h>
 #include <gmem/guest.h>
 #include <gmem/convert.h>
+#include <gmem/pin.h>
 #include <gmem/notify.h>
 #include <gmem/pt.h>
 #include <gmem/pt_build.h>

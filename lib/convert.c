@@ -167,8 +167,9 @@ static void slots_state_unlock(struct gmem_txn *t, uint32_t n)
 }
 
 /*
- * The one-shot path: 1 if a transaction holds one of the slots (the
- * caller then takes the transaction path), else 0 or -ENOMEM.
+ * The one-shot path: 1 if a transaction holds one of the slots or one
+ * has pinned frames (the caller then takes the transaction path, which
+ * checks pins), else 0 or -ENOMEM.
  */
 static int convert_direct(struct gmem_txn *t, uint64_t *fail)
 {
@@ -177,12 +178,20 @@ static int convert_direct(struct gmem_txn *t, uint64_t *fail)
 	int err;
 
 	for (;;) {
-		for (i = 0; i < t->nslots; i++) {
+		bool txn = false;
+
+		for (i = 0; !txn && i < t->nslots; i++) {
 			if (!slot_state_lock_if(&t->slots[i].lock, true)) {
-				slots_state_unlock(t, i);
-				txn_release(t, NULL);
-				return 1;
+				txn = true;
+				break;
 			}
+			txn = atomic_load_explicit(&t->slots[i].pinned,
+						   memory_order_relaxed) != 0;
+		}
+		if (txn) {
+			slots_state_unlock(t, i);
+			txn_release(t, NULL);
+			return 1;
 		}
 		if (txn_plan(t))
 			break;
@@ -297,13 +306,31 @@ static int notify_prepare(struct gmem_txn *t, uint64_t *fail)
 	return 0;
 }
 
+/* -EBUSY at the first pinned frame of the range; the TXN holds keep
+ * pins from coming or going. */
+static int txn_pinned(const struct gmem_txn *t, uint64_t *fail)
+{
+	uint32_t i;
+
+	for (i = 0; i < t->nslots; i++)
+		if (atomic_load_explicit(&t->slots[i].pinned,
+					 memory_order_relaxed)) {
+			*fail = pin_first(t->g, t->gfn, t->end);
+			return *fail < t->end ? -EBUSY : 0;
+		}
+	return 0;
+}
+
 static int txn_prepare(struct gmem_txn *t, uint64_t *fail)
 {
 	int err;
 
 	slots_txn(t, true);
-	txn_plan(t);
-	err = txn_reserve(t, fail);
+	err = txn_pinned(t, fail);
+	if (!err) {
+		txn_plan(t);
+		err = txn_reserve(t, fail);
+	}
 	if (!err && t->g->nlisteners)
 		err = collect_runs(t, fail);
 	if (!err)
@@ -391,6 +418,10 @@ int gmem_convert(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 	s = guest_slot_whole(g, gfn, npages);
 	if (!s || !slot_state_lock_if(&s->lock, true))
 		return convert_general(g, gfn, npages, attr, opts);
+	if (atomic_load_explicit(&s->pinned, memory_order_relaxed)) {
+		slot_state_unlock(&s->lock);
+		return convert_general(g, gfn, npages, attr, opts);
+	}
 	q = state_set_quick(s, slot_off(gfn), slot_off(gfn) + (uint32_t)npages,
 			    attr);
 	if (q != STATE_QUICK_DONE)

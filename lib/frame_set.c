@@ -6,6 +6,25 @@
 #include "frame_set.h"
 
 
+uint32_t frame_range_after(const void *v, uint32_t n, size_t stride,
+			   uint64_t gfn)
+{
+	const unsigned char *base = v;
+	uint32_t a = 0, b = n;
+
+	while (a < b) {
+		uint32_t mid = a + (b - a) / 2;
+		const struct frame_range *r =
+			(const void *)(base + (size_t)mid * stride);
+
+		if (r->hi <= gfn)
+			a = mid + 1;
+		else
+			b = mid;
+	}
+	return a;
+}
+
 /* The position of slot si in s->v, or where it would go. */
 static uint32_t find(const struct fset *s, uint64_t si)
 {

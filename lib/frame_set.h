@@ -11,10 +11,22 @@
 #define GMEM_LIB_FRAME_SET_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "heap.h"
 #include "state.h"
+
+/* Frames [lo, hi); arrays of structs that start with one, ascending and
+ * disjoint, are searched by frame_range_after. */
+struct frame_range {
+	uint64_t lo, hi;
+};
+
+/* In such an array of n elements stride bytes apart: the first ending
+ * after gfn, or n. */
+uint32_t frame_range_after(const void *v, uint32_t n, size_t stride,
+			   uint64_t gfn);
 
 struct fset_slot {
 	uint64_t si;			/* slot number: gfn >> SLOT_SHIFT */

@@ -79,6 +79,8 @@ int gmem_guest_destroy(struct gmem_guest *g)
 		return -EBUSY;
 	notify_free(g);
 	range_hub_free(g);
+	pin_free(g);
+	heap_free(&g->heap, g->watches, g->watches_cap * sizeof(*g->watches));
 	while (g->nlisteners)
 		gmem_listener_remove(g->listeners[0]);
 	heap_free(&g->heap, g->listeners,
@@ -317,6 +319,8 @@ int gmem_region_remove(struct gmem_guest *g, uint64_t gfn, uint64_t npages)
 	    g->regions[idx]->end - gfn != npages)
 		return -ENOENT;
 	r = g->regions[idx];
+	if (pin_first(g, r->gfn, r->end) < r->end)
+		return -EBUSY;
 	notify_dispatch(g, r->gfn, r->end, GMEM_INVAL_UNMAP);
 	lo = (gfn >> SLOT_SHIFT) - g->slot_base;
 	hi = ((r->end - 1) >> SLOT_SHIFT) - g->slot_base;
@@ -377,4 +381,24 @@ int gmem_guest_stats(const struct gmem_guest *g, struct gmem_guest_stats *stats)
 	}
 	st.meta_bytes = (uint64_t)heap_bytes(&g->heap);
 	return out_struct(stats, &st, sizeof(st));
+}
+
+int guest_watch_add(struct gmem_guest *g, struct guest_watch *w)
+{
+	if (heap_grow(&g->heap, &g->watches, &g->watches_cap, g->nwatches,
+		      g->nwatches + 1, sizeof(*g->watches), 4))
+		return -ENOMEM;
+	g->watches[g->nwatches++] = w;
+	return 0;
+}
+
+void guest_watch_remove(struct gmem_guest *g, struct guest_watch *w)
+{
+	uint32_t i;
+
+	for (i = 0; i < g->nwatches; i++)
+		if (g->watches[i] == w) {
+			g->watches[i] = g->watches[--g->nwatches];
+			return;
+		}
 }

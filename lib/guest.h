@@ -28,6 +28,21 @@ struct gmem_listener {
 #define LISTEN_FINAL 2	/* after all, so it cannot be cancelled: for
 			 * changes that cannot fail nor be undone */
 
+/*
+ * What a builder hears that listeners do not: frames unpinned, whose
+ * joins a pin held back. Called with no lock held; cannot fail.
+ */
+struct guest_watch {
+	void (*unpinned)(void *ctx, uint64_t lo, uint64_t hi);
+	void *ctx;
+};
+
+/* Frames [lo, hi) pinned count times (pin.c). */
+struct pin_run {
+	uint64_t lo, hi;	/* a struct frame_range */
+	uint32_t count;
+};
+
 struct gmem_guest {
 	struct gmem_pool *pool;
 	struct heap heap;
@@ -43,6 +58,12 @@ struct gmem_guest {
 	uint32_t views;			/* regions stay as they are while > 0 */
 	struct notify_set *notify;	/* invalidation notifiers, once any */
 	struct range_hub *ranges;	/* range listeners, once any */
+	struct guest_watch **watches;
+	uint32_t nwatches, watches_cap;
+	/* Pins: ascending disjoint runs, under pin_lock. */
+	_Atomic uint32_t pin_lock;
+	uint32_t npins, pins_cap;
+	struct pin_run *pins;
 };
 
 static inline struct slot *guest_slot(const struct gmem_guest *g,
@@ -92,6 +113,14 @@ static inline uint32_t slot_off(uint64_t gfn)
 int listener_add(struct gmem_guest *g, gmem_listener_fn fn, void *ctx,
 		 unsigned int flags, unsigned int order,
 		 struct gmem_listener **out);
+
+/* Exclusive, like listeners. */
+int guest_watch_add(struct gmem_guest *g, struct guest_watch *w);
+void guest_watch_remove(struct gmem_guest *g, struct guest_watch *w);
+
+/* The first pinned frame of [lo, hi), or hi. */
+uint64_t pin_first(const struct gmem_guest *g, uint64_t lo, uint64_t hi);
+void pin_free(struct gmem_guest *g);
 
 /* The region holding gfn, or NULL. */
 const struct region *guest_region(const struct gmem_guest *g, uint64_t gfn);

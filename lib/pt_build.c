@@ -174,6 +174,32 @@ int pt_listen(struct gmem_pt *pt)
 	return gmem_listener_add(pt->guest, heard, pt, NULL, &pt->listener);
 }
 
+/* Joins a pin held back may happen now: the next sync looks there. */
+static void unpinned(void *ctx, uint64_t lo, uint64_t hi)
+{
+	struct gmem_pt *pt = ctx;
+
+	if (pt_pending_add(pt, lo, hi, 0))
+		atomic_store(&pt->unpins_lost, true);
+}
+
+/* Every region pending, for unpins that found no room. */
+int pt_unpins_found(struct gmem_pt *pt)
+{
+	const struct gmem_guest *g = pt->guest;
+	uint32_t i;
+	int err = 0;
+
+	if (!atomic_exchange(&pt->unpins_lost, false))
+		return 0;
+	for (i = 0; !err && i < g->nregions; i++)
+		err = pt_pending_add(pt, g->regions[i]->gfn, g->regions[i]->end,
+				     0);
+	if (err)
+		atomic_store(&pt->unpins_lost, true);
+	return err;
+}
+
 void pt_unlisten(struct gmem_pt *pt)
 {
 	gmem_listener_remove(pt->listener);
@@ -349,6 +375,10 @@ int gmem_pt_create(struct gmem_guest *g, enum gmem_pt_view view,
 		if (err)
 			goto destroy;
 	}
+	pt->watch = (struct guest_watch){ unpinned, pt };
+	err = guest_watch_add(g, &pt->watch);
+	if (err)
+		goto destroy;
 	for (i = 0; !err && i < g->nregions; i++)
 		err = pt_pending_add(pt, g->regions[i]->gfn, g->regions[i]->end,
 				     PT_RANGE_FULL);
@@ -377,6 +407,7 @@ int gmem_pt_destroy(struct gmem_pt *pt)
 		return 0;
 	if (pt->listener)
 		pt_unlisten(pt);
+	guest_watch_remove(pt->guest, &pt->watch);
 	pt_clear_all(pt);
 	pt_log_free(pt);
 	if (pt->sink.table_del)

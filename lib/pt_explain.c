@@ -52,8 +52,11 @@ static int explain(const struct gmem_guest *g, const struct pt_rule *rule,
 		}
 		if (b == GMEM_PT_BLOCK_NONE && table_npages &&
 		    n > table_npages) {
-			b = GMEM_PT_BLOCK_NO_PROMOTE;
-			at = gfn;
+			uint64_t pin = pin_first(g, lo, lo + n);
+
+			b = pin < lo + n ? GMEM_PT_BLOCK_PINNED
+					 : GMEM_PT_BLOCK_NO_PROMOTE;
+			at = pin < lo + n ? pin : gfn;
 		}
 		if (b == GMEM_PT_BLOCK_NONE) {
 			leaf = i;

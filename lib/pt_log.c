@@ -24,12 +24,8 @@
 #include "notify.h"
 #include "pt_edit.h"
 
-struct log_range {
-	uint64_t lo, hi;
-};
-
 struct pt_log {
-	struct log_range *r;		/* ascending, disjoint */
+	struct frame_range *r;		/* ascending, disjoint */
 	uint32_t n, cap;
 	struct fset split, writable, dirty;
 	uint64_t faults;
@@ -40,17 +36,7 @@ struct pt_log {
 /* The first range ending after lo. */
 static uint32_t range_after(const struct pt_log *log, uint64_t lo)
 {
-	uint32_t a = 0, b = log->n;
-
-	while (a < b) {
-		uint32_t mid = a + (b - a) / 2;
-
-		if (log->r[mid].hi <= lo)
-			a = mid + 1;
-		else
-			b = mid;
-	}
-	return a;
+	return frame_range_after(log->r, log->n, sizeof(*log->r), lo);
 }
 
 bool pt_log_touches(const struct gmem_pt *pt, uint64_t lo, uint64_t hi)
@@ -230,7 +216,7 @@ int gmem_pt_log_start(struct gmem_pt *pt, uint64_t gfn, uint64_t npages)
 	log = pt->log;
 	i = range_after(log, gfn);
 	memmove(&log->r[i + 1], &log->r[i], (log->n - i) * sizeof(*log->r));
-	log->r[i] = (struct log_range){ gfn, gfn + npages };
+	log->r[i] = (struct frame_range){ gfn, gfn + npages };
 	log->n++;
 	err = gmem_pt_sync(pt);
 	if (err == -ENOMEM) {

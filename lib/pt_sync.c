@@ -255,6 +255,10 @@ static int visit(struct pt_batch *sc, unsigned int i, uint64_t lo)
 		return clear_block(sc, lo, n, &o);
 	if (b == GMEM_PT_BLOCK_NONE && pt_log_splits(pt, lo, s->shift))
 		b = GMEM_PT_BLOCK_DIRTY_LOG;
+	/* A join would replace the entries of pinned frames. */
+	if (b == GMEM_PT_BLOCK_NONE && o.kind == OLD_SOME &&
+	    pin_first(pt->guest, lo, lo + n) < lo + n)
+		b = GMEM_PT_BLOCK_PINNED;
 	if (b == GMEM_PT_BLOCK_NONE &&
 	    !(o.kind == OLD_SOME && (pt->flags & GMEM_PT_NO_PROMOTE) &&
 	      !((sc->flags & PT_RANGE_JOIN) && lo >= sc->join_lo &&
@@ -352,7 +356,9 @@ int gmem_pt_sync(struct gmem_pt *pt)
 
 	if (!pt)
 		return -EINVAL;
-	err = pt_log_fold(pt);
+	err = pt_unpins_found(pt);
+	if (!err)
+		err = pt_log_fold(pt);
 	for (pass = 0; !err && pass < 2; pass++)
 		for (i = 0; !err && i < pt->npending; i++) {
 			struct pt_pending *r = &pt->pending[i];

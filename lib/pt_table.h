@@ -12,6 +12,7 @@
 
 #include <gmem/pt_build.h>
 
+#include "guest.h"
 #include "heap.h"
 #include "pt.h"
 #include "pt_format.h"
@@ -107,6 +108,9 @@ struct gmem_pt {
 	uint64_t *root;
 	uint64_t root_pa;
 	struct gmem_listener *listener;
+	struct guest_watch watch;	/* unpins */
+	_Atomic bool unpins_lost;	/* an unpin found no room: the next
+					 * sync looks at every region */
 	struct pt_log *log;		/* dirty logging, once started */
 	/* Ranges heard of; conversions append in parallel under lock. */
 	_Atomic uint32_t lock;
@@ -199,6 +203,8 @@ void pt_spare_trim(struct gmem_pt *pt, uint32_t keep);
 /* Starts and stops hearing of the guest's conversions. */
 int pt_listen(struct gmem_pt *pt);
 void pt_unlisten(struct gmem_pt *pt);
+/* Before a sync: what unpins that found no room left to look at. */
+int pt_unpins_found(struct gmem_pt *pt);
 
 /* Adds a range for the next sync. */
 int pt_pending_add(struct gmem_pt *pt, uint64_t lo, uint64_t hi,

@@ -97,6 +97,9 @@ struct slot {
 	uint64_t pfn;			/* first frame of the block */
 	struct region *region;		/* the region covering all of it, or NULL */
 	struct slot_detail *detail;
+	/* Frames of the slot with a pin: changed under the TXN hold, so a
+	 * one-shot conversion reads it under STATE (pin.c). */
+	_Atomic uint32_t pinned;
 };
 
 /* The masks of a detail are read without holds (see above). */

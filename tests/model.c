@@ -15,8 +15,10 @@ void model_fini(struct model *m)
 {
 	int i;
 
-	for (i = 0; i < m->n; i++)
+	for (i = 0; i < m->n; i++) {
 		free(m->r[i].attr);
+		free(m->r[i].pins);
+	}
 	m->n = 0;
 }
 
@@ -36,7 +38,8 @@ int model_add_region(struct model *m, uint64_t gfn, uint64_t npages,
 	m->r[m->n].gfn = gfn;
 	m->r[m->n].end = gfn + npages;
 	m->r[m->n].attr = malloc(npages);
-	if (!m->r[m->n].attr)
+	m->r[m->n].pins = calloc(npages, sizeof(uint32_t));
+	if (!m->r[m->n].attr || !m->r[m->n].pins)
 		abort();
 	memset(m->r[m->n].attr, (int)attr, npages);
 	m->shared += attr ? npages : 0;
@@ -100,6 +103,9 @@ int model_convert(struct model *m, uint64_t gfn, uint64_t npages,
 	err = model_check_convert(m, gfn, npages, fail);
 	if (err)
 		return err;
+	*fail = model_pin_first(m, gfn, npages);
+	if (*fail < gfn + npages)
+		return -EBUSY;
 	r = model_region_of(m, gfn);
 	for (f = gfn - r->gfn; f < gfn - r->gfn + npages; f++) {
 		m->shared += attr > r->attr[f];
@@ -180,4 +186,57 @@ void model_changes(const struct model *m, uint64_t gfn, uint64_t npages,
 uint64_t model_shared_frames(const struct model *m)
 {
 	return m->shared;
+}
+
+/* Adds delta (1 or -1) to the pins of a range: all or nothing. */
+static int model_pin_add(struct model *m, uint64_t gfn, uint64_t npages,
+			 int delta, uint64_t *fail)
+{
+	struct model_region *r;
+	uint64_t f;
+	int err = model_check_range(m, gfn, npages, fail);
+
+	if (err)
+		return err;
+	r = model_region_of(m, gfn);
+	for (f = gfn; f < gfn + npages; f++) {
+		uint32_t c = r->pins[f - r->gfn];
+
+		if ((delta > 0 && c == UINT32_MAX) || (delta < 0 && !c)) {
+			*fail = f;
+			return delta > 0 ? -EOVERFLOW : -EINVAL;
+		}
+	}
+	for (f = gfn; f < gfn + npages; f++)
+		r->pins[f - r->gfn] += (uint32_t)delta;
+	return 0;
+}
+
+int model_pin(struct model *m, uint64_t gfn, uint64_t npages, uint64_t *fail)
+{
+	return model_pin_add(m, gfn, npages, 1, fail);
+}
+
+int model_unpin(struct model *m, uint64_t gfn, uint64_t npages,
+		uint64_t *fail)
+{
+	return model_pin_add(m, gfn, npages, -1, fail);
+}
+
+uint32_t model_pin_count(const struct model *m, uint64_t gfn)
+{
+	struct model_region *r = model_region_of(m, gfn);
+
+	return r ? r->pins[gfn - r->gfn] : 0;
+}
+
+uint64_t model_pin_first(const struct model *m, uint64_t gfn,
+			 uint64_t npages)
+{
+	uint64_t f;
+
+	for (f = gfn; f < gfn + npages; f++)
+		if (model_pin_count(m, f))
+			return f;
+	return gfn + npages;
 }

@@ -15,6 +15,7 @@
 struct model_region {
 	uint64_t gfn, end;
 	uint8_t *attr;
+	uint32_t *pins;		/* per frame */
 };
 
 struct model {
@@ -47,5 +48,15 @@ void model_changes(const struct model *m, uint64_t gfn, uint64_t npages,
 		   unsigned int attr,
 		   void (*fn)(void *ctx, const struct gmem_run *run), void *ctx);
 uint64_t model_shared_frames(const struct model *m);
+
+/* Pins: a count per frame. A conversion of a range holding a pinned
+ * frame fails with -EBUSY at the first. */
+int model_pin(struct model *m, uint64_t gfn, uint64_t npages, uint64_t *fail);
+int model_unpin(struct model *m, uint64_t gfn, uint64_t npages,
+		uint64_t *fail);
+uint32_t model_pin_count(const struct model *m, uint64_t gfn);
+/* The first pinned frame of [gfn, gfn + npages), or gfn + npages. */
+uint64_t model_pin_first(const struct model *m, uint64_t gfn,
+			 uint64_t npages);
 
 #endif

@@ -21,11 +21,17 @@
  * frames the listener saw change, and one-shots on small ranges fire at
  * most once each.
  *
+ * A pinner pins one frame after another of a piece of a writers' slot
+ * while a flipper converts that whole piece back and forth: a pinned
+ * frame's attribute must not change while the pin is held, and each
+ * conversion either succeeds or fails with -EBUSY.
+ *
  * GMEM_STRESS_OPS: conversions per writer (default 1,000,000).
  * GMEM_STRESS_MALLOC=1: both runs on the malloc heap (for ThreadSanitizer,
  * which cannot see the ordering jemalloc gives to reused memory).
  */
 #include <check.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -44,6 +50,8 @@
 #define READERS 2
 /* Piece 0 of slot 0 holds a fixed pattern nobody converts. */
 #define STABLE_PIECE 0
+/* The piece the pinner and the flipper share, in slot 1. */
+#define PINNED_PIECE (GIB / PIECE + 7 * WRITERS)
 
 struct stress {
 	struct gmem_guest *g;
@@ -57,6 +65,8 @@ struct stress {
 	atomic_llong listener_changed;	/* frames, by COMMITs */
 	atomic_llong notified;		/* frames, by the whole-guest notifier */
 	atomic_int oneshot_fired[64];
+	atomic_bool pins_done;
+	atomic_ullong flips;		/* the flipper's conversions done */
 };
 
 struct worker {
@@ -95,7 +105,7 @@ static uint64_t writer_piece(struct worker *w)
 	do {
 		k = rnd(w) % per_writer;
 		p = k * WRITERS + (uint64_t)w->id;
-	} while (p == STABLE_PIECE);
+	} while (p == STABLE_PIECE || p == PINNED_PIECE);
 	/* skip over the cycled slot */
 	if (p >= CYCLED_SLOT * GIB / PIECE)
 		p += GIB / PIECE;
@@ -130,6 +140,64 @@ static void *writer(void *arg)
 			break;
 		}
 		for (f = base + lo; f < base + lo + n; f++)
+			st->model[f] = (unsigned char)attr;
+	}
+	return NULL;
+}
+
+static void *pinner(void *arg)
+{
+	struct worker *w = arg;
+	struct stress *st = w->st;
+	uint64_t i, base = (uint64_t)PINNED_PIECE * PIECE;
+
+	for (i = 0; i < st->ops / 16 + 100; i++) {
+		uint64_t f = base + rnd(w) % PIECE, flips;
+		uint64_t n = f + 1 < base + PIECE && rnd(w) % 4 == 0 ? 2 : 1;
+		unsigned int a, b;
+		int k, err = gmem_pin(st->g, f, n, NULL);
+
+		if (err) {
+			note_failure(st, "pin failed", f, err);
+			break;
+		}
+		gmem_attr_get(st->g, f, &a);
+		/* Hold it while the flipper tries at least twice. */
+		flips = atomic_load(&st->flips);
+		for (k = 0; k < 1000000 && atomic_load(&st->flips) < flips + 2;
+		     k++)
+			;
+		gmem_attr_get(st->g, f, &b);
+		if (a != b)
+			note_failure(st, "a pinned frame changed", f, (int)b);
+		err = gmem_unpin(st->g, f, n, NULL);
+		if (err) {
+			note_failure(st, "unpin failed", f, err);
+			break;
+		}
+	}
+	atomic_store(&st->pins_done, true);
+	return NULL;
+}
+
+static void *flipper(void *arg)
+{
+	struct worker *w = arg;
+	struct stress *st = w->st;
+	uint64_t i, f, base = (uint64_t)PINNED_PIECE * PIECE;
+
+	for (i = 0; !atomic_load(&st->pins_done); i++) {
+		unsigned int attr = (unsigned int)(i & 1);
+		int err = gmem_convert(st->g, base, PIECE, attr, NULL);
+
+		atomic_fetch_add(&st->flips, 1);
+		if (err == -EBUSY)
+			continue;
+		if (err) {
+			note_failure(st, "flip failed", base, err);
+			break;
+		}
+		for (f = base; f < base + PIECE; f++)
 			st->model[f] = (unsigned char)attr;
 	}
 	return NULL;
@@ -309,8 +377,8 @@ static void run_stress(bool with_listener)
 	struct test_alloc ta;
 	GMEM_OPTS(gmem_pool_opts, po, .alloc = &ta.ops);
 	struct stress st = { .ops = test_env_u64("GMEM_STRESS_OPS", 1000000) };
-	pthread_t th[WRITERS + 1 + READERS];
-	struct worker wk[WRITERS + 1 + READERS];
+	pthread_t th[WRITERS + 1 + READERS + 2];
+	struct worker wk[WRITERS + 1 + READERS + 2];
 	GMEM_OPTS(gmem_guest_stats, stats, .meta_bytes = 0);
 	struct gmem_listener *l = NULL;
 	struct gmem_notifier *whole = NULL, *shots[64];
@@ -355,24 +423,30 @@ static void run_stress(bool with_listener)
 					 &shots[i]), 0);
 	}
 
-	for (i = 0; i < WRITERS + 1 + READERS; i++)
+	for (i = 0; i < WRITERS + 1 + READERS + 2; i++)
 		wk[i] = (struct worker){ &st, i, UINT64_C(0x9e3779b97f4a7c15) *
 						       (uint64_t)(i + 1) };
 	for (i = WRITERS; i < WRITERS + 1 + READERS; i++)
 		ck_assert_int_eq(pthread_create(&th[i], NULL,
 						i == WRITERS ? cycler : reader,
 						&wk[i]), 0);
+	ck_assert_int_eq(pthread_create(&th[i], NULL, pinner, &wk[i]), 0);
+	ck_assert_int_eq(pthread_create(&th[i + 1], NULL, flipper, &wk[i + 1]),
+			 0);
 	for (i = 0; i < WRITERS; i++)
 		ck_assert_int_eq(pthread_create(&th[i], NULL, writer, &wk[i]),
 				 0);
 	for (i = 0; i < WRITERS; i++)
 		pthread_join(th[i], NULL);
+	pthread_join(th[WRITERS + 1 + READERS], NULL);
+	pthread_join(th[WRITERS + 2 + READERS], NULL);
 	atomic_store(&st.stop, true);
 	for (i = WRITERS; i < WRITERS + 1 + READERS; i++)
 		pthread_join(th[i], NULL);
 
 	ck_assert_msg(atomic_load(&st.failures) == 0, "%d failures, first: %s",
 		      atomic_load(&st.failures), st.first_failure);
+	ck_assert_int_eq(gmem_pin_find(st.g, 0, FRAMES, &f), -ENOENT);
 	/* The guest's runs must be exactly the model's. */
 	for (f = 0; f < FRAMES; f += run.npages) {
 		uint64_t x;

@@ -74,7 +74,8 @@ GMEM_API int gmem_region_add(struct gmem_guest *guest, uint64_t gfn,
 /*
  * Removes the region that is exactly [gfn, gfn + npages), returning to
  * the pool the blocks no other region touches. -ENOENT if there is no
- * such region, -EBUSY while the guest has a view. Exclusive.
+ * such region, -EBUSY while the guest has a view or (since 1.4) a frame
+ * of the region is pinned (gmem/pin.h). Exclusive.
  */
 GMEM_API int gmem_region_remove(struct gmem_guest *guest, uint64_t gfn,
 				uint64_t npages);

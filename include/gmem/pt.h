@@ -153,6 +153,8 @@ enum gmem_pt_blocker {
 	GMEM_PT_BLOCK_NO_PROMOTE,	/* it is split and may not be joined */
 	GMEM_PT_BLOCK_DIRTY_LOG,	/* since 1.3: it holds a frame written
 					 * while logging (gmem/pt_log.h) */
+	GMEM_PT_BLOCK_PINNED,	/* since 1.4: it would join leaves that
+				 * map a pinned frame (gmem/pin.h) */
 };
 
 struct gmem_pt_why {

@@ -15,8 +15,8 @@
  * translations must be invalidated.
  *
  * Thread safety: create, sync, mark, join and destroy are exclusive on
- * the builder and must not run at the same time as a conversion of the
- * guest (an embedder orders them under its MMU lock); conversions may
+ * the builder and must not run at the same time as a conversion, pin or
+ * unpin of the guest (an embedder orders them under its MMU lock); conversions may
  * run in parallel with each other and with gmem_pt_walk and the stats.
  * The guest must outlive its builders.
  */
@@ -250,8 +250,9 @@ GMEM_API int gmem_pt_stats(const struct gmem_pt *pt,
 /*
  * gmem_pt_explain for the builder's view, geometry and policy: also
  * names permissions that differ (GMEM_PT_BLOCK_PROT), the accept size
- * (GMEM_PT_BLOCK_ACCEPT), and leaves kept split by GMEM_PT_NO_PROMOTE
- * (GMEM_PT_BLOCK_NO_PROMOTE). Describes the table as the last sync left
+ * (GMEM_PT_BLOCK_ACCEPT), leaves kept split by GMEM_PT_NO_PROMOTE
+ * (GMEM_PT_BLOCK_NO_PROMOTE) or by a pinned frame (GMEM_PT_BLOCK_PINNED,
+ * since 1.4). Describes the table as the last sync left
  * it. Same errors as gmem_pt_explain.
  */
 GMEM_API int gmem_pt_explain_table(const struct gmem_pt *pt, uint64_t gfn,

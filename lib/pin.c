@@ -1,0 +1,268 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Pins (gmem/pin.h): ascending, disjoint runs of frames with one count
+ * each, adjacent runs of equal counts joined. A change holds the TXN
+ * holds of its slots, as a conversion transaction does, so that no
+ * conversion of those slots is under way while a pin comes or goes;
+ * each slot counts its pinned frames so that a conversion sees in one
+ * load whether it must look here at all.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <gmem/pin.h>
+
+#include "frame_set.h"
+#include "guest.h"
+#include "opts.h"
+#include "spin.h"
+
+/* The first run ending after gfn. */
+static uint32_t run_after(const struct gmem_guest *g, uint64_t gfn)
+{
+	return frame_range_after(g->pins, g->npins, sizeof(*g->pins), gfn);
+}
+
+/* Whether a slot of [lo, hi) has pinned frames: the runs are looked at
+ * only then. */
+static bool slots_pinned_any(const struct gmem_guest *g, uint64_t lo,
+			     uint64_t hi)
+{
+	uint64_t si = lo >> SLOT_SHIFT, last = (hi - 1) >> SLOT_SHIFT;
+
+	if (!g->nslots)
+		return false;
+	if (si < g->slot_base)
+		si = g->slot_base;
+	if (last > g->slot_base + g->nslots - 1)
+		last = g->slot_base + g->nslots - 1;
+	for (; si <= last; si++)
+		if (atomic_load_explicit(&g->slots[si - g->slot_base].pinned,
+					 memory_order_relaxed))
+			return true;
+	return false;
+}
+
+uint64_t pin_first(const struct gmem_guest *g, uint64_t lo, uint64_t hi)
+{
+	_Atomic uint32_t *lock = (_Atomic uint32_t *)(uintptr_t)&g->pin_lock;
+	uint64_t first = hi;
+	uint32_t i;
+
+	if (lo >= hi || !slots_pinned_any(g, lo, hi))
+		return hi;
+	spin_lock(lock);
+	i = run_after(g, lo);
+	if (i < g->npins && g->pins[i].lo < hi)
+		first = g->pins[i].lo > lo ? g->pins[i].lo : lo;
+	spin_unlock(lock);
+	return first;
+}
+
+/* Adds n (signed) to the pinned frames of the slots of [lo, hi). */
+static void slots_pinned(struct gmem_guest *g, uint64_t lo, uint64_t hi,
+			 int sign)
+{
+	while (lo < hi) {
+		uint64_t end = (lo | (SLOT_FRAMES - 1)) + 1;
+		struct slot *s = guest_slot(g, lo);
+
+		if (end > hi)
+			end = hi;
+		if (sign > 0)
+			atomic_fetch_add_explicit(&s->pinned, (uint32_t)(end - lo),
+						  memory_order_relaxed);
+		else
+			atomic_fetch_sub_explicit(&s->pinned, (uint32_t)(end - lo),
+						  memory_order_relaxed);
+		lo = end;
+	}
+}
+
+/*
+ * Whether delta (+1 or -1) can be added to every frame of [lo, hi):
+ * 0, -EOVERFLOW at a frame pinned UINT32_MAX times, -EINVAL at one not
+ * pinned. *k: the runs it meets.
+ */
+static int pins_check(const struct gmem_guest *g, uint64_t lo, uint64_t hi,
+		      int delta, uint64_t *fail, uint32_t *k)
+{
+	uint32_t i = run_after(g, lo), j;
+	uint64_t pos = lo;
+
+	for (j = i; j < g->npins && g->pins[j].lo < hi; j++) {
+		const struct pin_run *r = &g->pins[j];
+
+		if (delta < 0 && r->lo > pos) {
+			*fail = pos;
+			return -EINVAL;
+		}
+		if (delta > 0 && r->count == UINT32_MAX) {
+			*fail = r->lo > lo ? r->lo : lo;
+			return -EOVERFLOW;
+		}
+		pos = r->hi;
+	}
+	if (delta < 0 && pos < hi) {
+		*fail = pos;
+		return -EINVAL;
+	}
+	*k = j - i;
+	return 0;
+}
+
+/* Appends a run to out, joining it to the last one when they meet. */
+static void put(struct pin_run *out, uint32_t *n, uint64_t lo, uint64_t hi,
+		uint32_t count)
+{
+	if (!count || lo == hi)
+		return;
+	if (*n && out[*n - 1].hi == lo && out[*n - 1].count == count) {
+		out[*n - 1].hi = hi;
+		return;
+	}
+	out[(*n)++] = (struct pin_run){ lo, hi, count };
+}
+
+/*
+ * Adds delta to [lo, hi), checked, with room for the k runs it meets
+ * and the two beside it to become 2k + 5 beyond them. The new runs from the one before the
+ * range to the one after it are built past the end of the array, then
+ * put in place of the old ones.
+ */
+static void pins_apply(struct gmem_guest *g, uint64_t lo, uint64_t hi,
+		       int delta, uint32_t k)
+{
+	uint32_t i = run_after(g, lo), j = i + k, a, b, n = 0;
+	struct pin_run *out = &g->pins[g->npins + k + 3];
+	uint64_t pos = lo;
+
+	a = i && g->pins[i - 1].hi == lo ? i - 1 : i;
+	b = j < g->npins && g->pins[j].lo == hi ? j + 1 : j;
+	if (a < i)
+		put(out, &n, g->pins[a].lo, g->pins[a].hi, g->pins[a].count);
+	for (; i < j; i++) {
+		const struct pin_run *r = &g->pins[i];
+		uint64_t rlo = r->lo > lo ? r->lo : lo;
+		uint64_t rhi = r->hi < hi ? r->hi : hi;
+
+		put(out, &n, r->lo, rlo, r->count);
+		if (pos < rlo) {
+			put(out, &n, pos, rlo, 1);
+			slots_pinned(g, pos, rlo, 1);
+		}
+		put(out, &n, rlo, rhi, (uint32_t)((int64_t)r->count + delta));
+		if (delta < 0 && r->count == 1)
+			slots_pinned(g, rlo, rhi, -1);
+		put(out, &n, rhi, r->hi, r->count);
+		pos = rhi;
+	}
+	if (pos < hi) {
+		put(out, &n, pos, hi, 1);
+		slots_pinned(g, pos, hi, 1);
+	}
+	if (b > j)
+		put(out, &n, g->pins[j].lo, g->pins[j].hi, g->pins[j].count);
+	i = a;
+	memmove(&g->pins[i + n], &g->pins[b], (g->npins - b) * sizeof(*g->pins));
+	memmove(&g->pins[i], out, n * sizeof(*out));
+	g->npins = g->npins - (b - a) + n;
+}
+
+static void slots_txn(struct gmem_guest *g, uint64_t lo, uint64_t hi,
+		      bool lock)
+{
+	uint64_t si;
+
+	for (si = lo >> SLOT_SHIFT; si <= (hi - 1) >> SLOT_SHIFT; si++) {
+		struct slot *s = guest_slot(g, si << SLOT_SHIFT);
+
+		if (lock)
+			slot_txn_lock(&s->lock);
+		else
+			slot_txn_unlock(&s->lock);
+	}
+}
+
+static int pin_change(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
+		      int delta, struct gmem_pin_opts *opts)
+{
+	uint64_t fail = gfn, hi = gfn + npages;
+	uint32_t k = 0, i;
+	int err = opts_check(opts, sizeof(*opts));
+
+	if (err)
+		return err;
+	if (!g)
+		return -EINVAL;
+	err = guest_range(g, gfn, npages, &fail);
+	if (err)
+		goto out;
+	slots_txn(g, gfn, hi, true);
+	spin_lock(&g->pin_lock);
+	err = pins_check(g, gfn, hi, delta, &fail, &k);
+	if (!err) {
+		/* The runs met, plus 2k + 3 new ones built past the end. */
+		err = heap_grow(&g->heap, &g->pins, &g->pins_cap, g->npins,
+				g->npins + 3 * k + 8, sizeof(*g->pins), 8);
+		if (err)
+			fail = gfn;
+	}
+	if (!err)
+		pins_apply(g, gfn, hi, delta, k);
+	spin_unlock(&g->pin_lock);
+	slots_txn(g, gfn, hi, false);
+	if (!err && delta < 0)
+		for (i = 0; i < g->nwatches; i++)
+			g->watches[i]->unpinned(g->watches[i]->ctx, gfn, hi);
+out:
+	if (err)
+		OPTS_SET(opts, fail_gfn, fail);
+	return err;
+}
+
+int gmem_pin(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
+	     struct gmem_pin_opts *opts)
+{
+	return pin_change(g, gfn, npages, 1, opts);
+}
+
+int gmem_unpin(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
+	       struct gmem_pin_opts *opts)
+{
+	return pin_change(g, gfn, npages, -1, opts);
+}
+
+int gmem_pin_count(const struct gmem_guest *g, uint64_t gfn, uint32_t *count)
+{
+	_Atomic uint32_t *lock;
+	uint32_t i;
+
+	if (!g || !count)
+		return -EINVAL;
+	lock = (_Atomic uint32_t *)(uintptr_t)&g->pin_lock;
+	spin_lock(lock);
+	i = run_after(g, gfn);
+	*count = i < g->npins && g->pins[i].lo <= gfn ? g->pins[i].count : 0;
+	spin_unlock(lock);
+	return 0;
+}
+
+int gmem_pin_find(const struct gmem_guest *g, uint64_t gfn, uint64_t npages,
+		  uint64_t *first)
+{
+	uint64_t hi;
+
+	if (!g || !npages || !first)
+		return -EINVAL;
+	hi = npages > UINT64_MAX - gfn ? UINT64_MAX : gfn + npages;
+	*first = pin_first(g, gfn, hi);
+	return *first < hi ? 0 : -ENOENT;
+}
+
+void pin_free(struct gmem_guest *g)
+{
+	heap_free(&g->heap, g->pins, g->pins_cap * sizeof(*g->pins));
+	g->pins = NULL;
+	g->npins = g->pins_cap = 0;
+}
