@@ -8,6 +8,7 @@
 #include <gmem/guest.h>
 #include <gmem/convert.h>
 #include <gmem/pin.h>
+#include <gmem/page.h>
 #include <gmem/notify.h>
 #include <gmem/pt.h>
 #include <gmem/pt_build.h>

@@ -168,8 +168,8 @@ static void slots_state_unlock(struct gmem_txn *t, uint32_t n)
 
 /*
  * The one-shot path: 1 if a transaction holds one of the slots or one
- * has pinned frames (the caller then takes the transaction path, which
- * checks pins), else 0 or -ENOMEM.
+ * has frames pinned or not present (the caller then takes the
+ * transaction path, which checks them), else 0 or -ENOMEM.
  */
 static int convert_direct(struct gmem_txn *t, uint64_t *fail)
 {
@@ -186,7 +186,9 @@ static int convert_direct(struct gmem_txn *t, uint64_t *fail)
 				break;
 			}
 			txn = atomic_load_explicit(&t->slots[i].pinned,
-						   memory_order_relaxed) != 0;
+						   memory_order_relaxed) ||
+			      atomic_load_explicit(&t->slots[i].absent,
+						   memory_order_relaxed);
 		}
 		if (txn) {
 			slots_state_unlock(t, i);
@@ -306,19 +308,18 @@ static int notify_prepare(struct gmem_txn *t, uint64_t *fail)
 	return 0;
 }
 
-/* -EBUSY at the first pinned frame of the range; the TXN holds keep
- * pins from coming or going. */
-static int txn_pinned(const struct gmem_txn *t, uint64_t *fail)
+/* -EBUSY at the first pinned frame of the range, or -EAGAIN at the
+ * first one not present, whichever comes first; the TXN holds keep pins
+ * and presence as they are. */
+static int txn_blocked(const struct gmem_txn *t, uint64_t *fail)
 {
-	uint32_t i;
+	uint64_t pinned = pin_first(t->g, t->gfn, t->end);
+	uint64_t absent = page_first_absent(t->g, t->gfn, t->end);
 
-	for (i = 0; i < t->nslots; i++)
-		if (atomic_load_explicit(&t->slots[i].pinned,
-					 memory_order_relaxed)) {
-			*fail = pin_first(t->g, t->gfn, t->end);
-			return *fail < t->end ? -EBUSY : 0;
-		}
-	return 0;
+	if (pinned == t->end && absent == t->end)
+		return 0;
+	*fail = pinned < absent ? pinned : absent;
+	return pinned < absent ? -EBUSY : -EAGAIN;
 }
 
 static int txn_prepare(struct gmem_txn *t, uint64_t *fail)
@@ -326,7 +327,7 @@ static int txn_prepare(struct gmem_txn *t, uint64_t *fail)
 	int err;
 
 	slots_txn(t, true);
-	err = txn_pinned(t, fail);
+	err = txn_blocked(t, fail);
 	if (!err) {
 		txn_plan(t);
 		err = txn_reserve(t, fail);
@@ -418,7 +419,8 @@ int gmem_convert(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 	s = guest_slot_whole(g, gfn, npages);
 	if (!s || !slot_state_lock_if(&s->lock, true))
 		return convert_general(g, gfn, npages, attr, opts);
-	if (atomic_load_explicit(&s->pinned, memory_order_relaxed)) {
+	if (atomic_load_explicit(&s->pinned, memory_order_relaxed) ||
+	    atomic_load_explicit(&s->absent, memory_order_relaxed)) {
 		slot_state_unlock(&s->lock);
 		return convert_general(g, gfn, npages, attr, opts);
 	}

@@ -25,6 +25,65 @@ uint32_t frame_range_after(const void *v, uint32_t n, size_t stride,
 	return a;
 }
 
+int frame_ranges_add(struct heap *h, struct frame_ranges *r, uint64_t lo,
+		     uint64_t hi)
+{
+	uint32_t i, j;
+
+	if (heap_grow(h, &r->v, &r->cap, r->n, r->n + 1, sizeof(*r->v), 4))
+		return -ENOMEM;
+	/* [i, j): the ranges that meet or touch [lo, hi), merged into i. */
+	i = frame_range_after(r->v, r->n, sizeof(*r->v), lo ? lo - 1 : 0);
+	for (j = i; j < r->n && r->v[j].lo <= hi; j++) {
+		lo = r->v[j].lo < lo ? r->v[j].lo : lo;
+		hi = r->v[j].hi > hi ? r->v[j].hi : hi;
+	}
+	if (j == i)
+		memmove(&r->v[i + 1], &r->v[i], (r->n - i) * sizeof(*r->v));
+	else
+		memmove(&r->v[i + 1], &r->v[j], (r->n - j) * sizeof(*r->v));
+	r->v[i] = (struct frame_range){ lo, hi };
+	r->n = r->n + 1 - (j - i);
+	return 0;
+}
+
+int frame_ranges_del(struct heap *h, struct frame_ranges *r, uint64_t lo,
+		     uint64_t hi)
+{
+	uint32_t i = frame_range_after(r->v, r->n, sizeof(*r->v), lo), j, k = 0;
+	struct frame_range keep[2];
+
+	for (j = i; j < r->n && r->v[j].lo < hi; j++) {
+		if (r->v[j].lo < lo)
+			keep[k++] = (struct frame_range){ r->v[j].lo, lo };
+		if (r->v[j].hi > hi)
+			keep[k++] = (struct frame_range){ hi, r->v[j].hi };
+	}
+	if (heap_grow(h, &r->v, &r->cap, r->n, r->n - (j - i) + k,
+		      sizeof(*r->v), 4))
+		return -ENOMEM;
+	memmove(&r->v[i + k], &r->v[j], (r->n - j) * sizeof(*r->v));
+	memcpy(&r->v[i], keep, k * sizeof(*keep));
+	r->n = r->n - (j - i) + k;
+	return 0;
+}
+
+uint64_t frame_ranges_first(const struct frame_ranges *r, uint64_t lo,
+			    uint64_t hi)
+{
+	uint32_t i = frame_range_after(r->v, r->n, sizeof(*r->v), lo);
+
+	if (i == r->n || r->v[i].lo >= hi)
+		return hi;
+	return r->v[i].lo > lo ? r->v[i].lo : lo;
+}
+
+void frame_ranges_free(struct heap *h, struct frame_ranges *r)
+{
+	heap_free(h, r->v, r->cap * sizeof(*r->v));
+	*r = (struct frame_ranges){ 0 };
+}
+
 /* The position of slot si in s->v, or where it would go. */
 static uint32_t find(const struct fset *s, uint64_t si)
 {
@@ -239,6 +298,29 @@ uint64_t fset_next(const struct fset *s, uint64_t lo, uint64_t hi)
 					       (uint64_t)__builtin_ctzll(m);
 			}
 		}
+	}
+	return hi;
+}
+
+uint64_t fset_next_out(const struct fset *s, uint64_t lo, uint64_t hi)
+{
+	while (lo < hi) {
+		uint64_t si = lo >> SLOT_SHIFT, start = si << SLOT_SHIFT;
+		const struct fset_slot *fs = s->count ? slot_of(s, si) : NULL;
+		uint32_t a, b, w;
+
+		if (!fs || !fs->count)
+			return lo;
+		slot_span(si, lo, hi, &a, &b);
+		if (fs->count < SLOT_FRAMES)
+			for (w = a / 64; w <= (b - 1) / 64; w++) {
+				uint64_t m = ~fs->bits[w] & word_mask(a, b, w);
+
+				if (m)
+					return start + w * 64 +
+					       (uint64_t)__builtin_ctzll(m);
+			}
+		lo = start + b;
 	}
 	return hi;
 }

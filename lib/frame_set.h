@@ -28,6 +28,22 @@ struct frame_range {
 uint32_t frame_range_after(const void *v, uint32_t n, size_t stride,
 			   uint64_t gfn);
 
+/* A growable array of ascending, disjoint ranges, touching ones joined. */
+struct frame_ranges {
+	struct frame_range *v;
+	uint32_t n, cap;
+};
+
+/* Adds or takes away [lo, hi): 0, or -ENOMEM with the ranges unchanged. */
+int frame_ranges_add(struct heap *h, struct frame_ranges *r, uint64_t lo,
+		     uint64_t hi);
+int frame_ranges_del(struct heap *h, struct frame_ranges *r, uint64_t lo,
+		     uint64_t hi);
+/* The first frame of [lo, hi) in the ranges, or hi. */
+uint64_t frame_ranges_first(const struct frame_ranges *r, uint64_t lo,
+			    uint64_t hi);
+void frame_ranges_free(struct heap *h, struct frame_ranges *r);
+
 struct fset_slot {
 	uint64_t si;			/* slot number: gfn >> SLOT_SHIFT */
 	uint64_t count;			/* frames in the set */
@@ -61,6 +77,8 @@ static inline bool fset_any(const struct fset *s, uint64_t lo, uint64_t hi)
 {
 	return s->count && fset_next(s, lo, hi) < hi;
 }
+/* The first frame of [lo, hi) not in the set, or hi. */
+uint64_t fset_next_out(const struct fset *s, uint64_t lo, uint64_t hi);
 /* Whether every frame of [lo, hi) is. */
 bool fset_all(const struct fset *s, uint64_t lo, uint64_t hi);
 

@@ -80,6 +80,7 @@ int gmem_guest_destroy(struct gmem_guest *g)
 	notify_free(g);
 	range_hub_free(g);
 	pin_free(g);
+	page_free(g);
 	heap_free(&g->heap, g->watches, g->watches_cap * sizeof(*g->watches));
 	while (g->nlisteners)
 		gmem_listener_remove(g->listeners[0]);
@@ -319,8 +320,12 @@ int gmem_region_remove(struct gmem_guest *g, uint64_t gfn, uint64_t npages)
 	    g->regions[idx]->end - gfn != npages)
 		return -ENOENT;
 	r = g->regions[idx];
-	if (pin_first(g, r->gfn, r->end) < r->end)
+	if (pin_first(g, r->gfn, r->end) < r->end ||
+	    page_first_absent(g, r->gfn, r->end) < r->end)
 		return -EBUSY;
+	if (g->paging &&
+	    frame_ranges_del(&g->heap, &g->paging->never, r->gfn, r->end))
+		return -ENOMEM;
 	notify_dispatch(g, r->gfn, r->end, GMEM_INVAL_UNMAP);
 	lo = (gfn >> SLOT_SHIFT) - g->slot_base;
 	hi = ((r->end - 1) >> SLOT_SHIFT) - g->slot_base;
@@ -401,4 +406,70 @@ void guest_watch_remove(struct gmem_guest *g, struct guest_watch *w)
 			g->watches[i] = g->watches[--g->nwatches];
 			return;
 		}
+}
+
+void guest_watch_changed(struct gmem_guest *g, uint64_t lo, uint64_t hi)
+{
+	uint32_t i;
+
+	for (i = 0; i < g->nwatches; i++)
+		g->watches[i]->changed(g->watches[i]->ctx, lo, hi);
+}
+
+void guest_slots_txn(struct gmem_guest *g, uint64_t lo, uint64_t hi,
+		     bool lock)
+{
+	uint64_t si;
+
+	for (si = lo >> SLOT_SHIFT; si <= (hi - 1) >> SLOT_SHIFT; si++) {
+		struct slot *s = guest_slot(g, si << SLOT_SHIFT);
+
+		if (lock)
+			slot_txn_lock(&s->lock);
+		else
+			slot_txn_unlock(&s->lock);
+	}
+}
+
+static _Atomic uint32_t *slot_count(const struct slot *s, size_t count)
+{
+	return (_Atomic uint32_t *)(uintptr_t)((const char *)s + count);
+}
+
+void guest_slots_count(struct gmem_guest *g, uint64_t lo, uint64_t hi,
+		       size_t count, int sign)
+{
+	while (lo < hi) {
+		uint64_t end = (lo | (SLOT_FRAMES - 1)) + 1;
+		_Atomic uint32_t *c = slot_count(guest_slot(g, lo), count);
+
+		if (end > hi)
+			end = hi;
+		if (sign > 0)
+			atomic_fetch_add_explicit(c, (uint32_t)(end - lo),
+						  memory_order_relaxed);
+		else
+			atomic_fetch_sub_explicit(c, (uint32_t)(end - lo),
+						  memory_order_relaxed);
+		lo = end;
+	}
+}
+
+bool guest_slots_any(const struct gmem_guest *g, uint64_t lo, uint64_t hi,
+		     size_t count)
+{
+	uint64_t si = lo >> SLOT_SHIFT, last = (hi - 1) >> SLOT_SHIFT;
+
+	if (lo >= hi || !g->nslots)
+		return false;
+	if (si < g->slot_base)
+		si = g->slot_base;
+	if (last > g->slot_base + g->nslots - 1)
+		last = g->slot_base + g->nslots - 1;
+	for (; si <= last; si++)
+		if (atomic_load_explicit(slot_count(&g->slots[si - g->slot_base],
+						    count),
+					 memory_order_relaxed))
+			return true;
+	return false;
 }

@@ -6,6 +6,7 @@
 #include <gmem/convert.h>
 #include <gmem/guest.h>
 
+#include "frame_set.h"
 #include "heap.h"
 #include "slot_lock.h"
 #include "state.h"
@@ -29,12 +30,27 @@ struct gmem_listener {
 			 * changes that cannot fail nor be undone */
 
 /*
- * What a builder hears that listeners do not: frames unpinned, whose
- * joins a pin held back. Called with no lock held; cannot fail.
+ * What a builder hears that listeners do not. changed: frames whose
+ * mapping may change otherwise than by a conversion (unpinned, so a pin
+ * no longer holds back a join; leaving or entering the views by
+ * paging), called with no lock held; it cannot fail. busy: whether the
+ * builder may still map some of [lo, hi) (not synced since they left
+ * its view), under the paging lock.
  */
 struct guest_watch {
-	void (*unpinned)(void *ctx, uint64_t lo, uint64_t hi);
+	void (*changed)(void *ctx, uint64_t lo, uint64_t hi);
+	bool (*busy)(void *ctx, uint64_t lo, uint64_t hi);
 	void *ctx;
+};
+
+/* Paging states (paging.c): sparse sets of frames, under lock. */
+struct paging {
+	_Atomic uint32_t lock;
+	struct fset absent;		/* not present: the states below */
+	struct fset paged;		/* PAGED */
+	struct fset in;			/* PAGING_IN */
+	struct fset loaded;		/* PAGING_IN with the data back */
+	struct frame_ranges never;	/* never to be paged */
 };
 
 /* Frames [lo, hi) pinned count times (pin.c). */
@@ -47,7 +63,6 @@ struct gmem_guest {
 	struct gmem_pool *pool;
 	struct heap heap;
 	struct state_mem mem;		/* draws from heap */
-	int node;
 	uint64_t granule_mask;		/* conversion granule - 1 */
 	struct region **regions;	/* ascending, disjoint */
 	uint32_t nregions, regions_cap;
@@ -56,14 +71,16 @@ struct gmem_guest {
 	struct gmem_listener **listeners;	/* registration order */
 	uint32_t nlisteners, listeners_cap;
 	uint32_t views;			/* regions stay as they are while > 0 */
+	int node;
 	struct notify_set *notify;	/* invalidation notifiers, once any */
 	struct range_hub *ranges;	/* range listeners, once any */
 	struct guest_watch **watches;
 	uint32_t nwatches, watches_cap;
 	/* Pins: ascending disjoint runs, under pin_lock. */
+	struct pin_run *pins;
 	_Atomic uint32_t pin_lock;
 	uint32_t npins, pins_cap;
-	struct pin_run *pins;
+	struct paging *_Atomic paging;	/* once paging begins */
 };
 
 static inline struct slot *guest_slot(const struct gmem_guest *g,
@@ -117,6 +134,30 @@ int listener_add(struct gmem_guest *g, gmem_listener_fn fn, void *ctx,
 /* Exclusive, like listeners. */
 int guest_watch_add(struct gmem_guest *g, struct guest_watch *w);
 void guest_watch_remove(struct gmem_guest *g, struct guest_watch *w);
+/* Tells every watch that [lo, hi) changed. */
+void guest_watch_changed(struct gmem_guest *g, uint64_t lo, uint64_t hi);
+
+/* Takes or drops the TXN holds of the slots of [lo, hi), in order. */
+void guest_slots_txn(struct gmem_guest *g, uint64_t lo, uint64_t hi,
+		     bool lock);
+
+/* The per-slot counts of frames (struct slot members) kept by pins and
+ * paging: added to by sign times the frames of [lo, hi) in each slot,
+ * and whether any slot of [lo, hi) counts some. */
+#define SLOT_COUNT_PINNED offsetof(struct slot, pinned)
+#define SLOT_COUNT_ABSENT offsetof(struct slot, absent)
+void guest_slots_count(struct gmem_guest *g, uint64_t lo, uint64_t hi,
+		       size_t count, int sign);
+bool guest_slots_any(const struct gmem_guest *g, uint64_t lo, uint64_t hi,
+		     size_t count);
+
+/* The first frame of [lo, hi) not present, or hi (paging.c). */
+uint64_t page_first_absent(const struct gmem_guest *g, uint64_t lo,
+			   uint64_t hi);
+/* The first present frame of [lo, hi), or hi. */
+uint64_t page_next_present(const struct gmem_guest *g, uint64_t lo,
+			   uint64_t hi);
+void page_free(struct gmem_guest *g);
 
 /* The first pinned frame of [lo, hi), or hi. */
 uint64_t pin_first(const struct gmem_guest *g, uint64_t lo, uint64_t hi);

@@ -23,33 +23,13 @@ static uint32_t run_after(const struct gmem_guest *g, uint64_t gfn)
 	return frame_range_after(g->pins, g->npins, sizeof(*g->pins), gfn);
 }
 
-/* Whether a slot of [lo, hi) has pinned frames: the runs are looked at
- * only then. */
-static bool slots_pinned_any(const struct gmem_guest *g, uint64_t lo,
-			     uint64_t hi)
-{
-	uint64_t si = lo >> SLOT_SHIFT, last = (hi - 1) >> SLOT_SHIFT;
-
-	if (!g->nslots)
-		return false;
-	if (si < g->slot_base)
-		si = g->slot_base;
-	if (last > g->slot_base + g->nslots - 1)
-		last = g->slot_base + g->nslots - 1;
-	for (; si <= last; si++)
-		if (atomic_load_explicit(&g->slots[si - g->slot_base].pinned,
-					 memory_order_relaxed))
-			return true;
-	return false;
-}
-
 uint64_t pin_first(const struct gmem_guest *g, uint64_t lo, uint64_t hi)
 {
 	_Atomic uint32_t *lock = (_Atomic uint32_t *)(uintptr_t)&g->pin_lock;
 	uint64_t first = hi;
 	uint32_t i;
 
-	if (lo >= hi || !slots_pinned_any(g, lo, hi))
+	if (!guest_slots_any(g, lo, hi, SLOT_COUNT_PINNED))
 		return hi;
 	spin_lock(lock);
 	i = run_after(g, lo);
@@ -57,26 +37,6 @@ uint64_t pin_first(const struct gmem_guest *g, uint64_t lo, uint64_t hi)
 		first = g->pins[i].lo > lo ? g->pins[i].lo : lo;
 	spin_unlock(lock);
 	return first;
-}
-
-/* Adds n (signed) to the pinned frames of the slots of [lo, hi). */
-static void slots_pinned(struct gmem_guest *g, uint64_t lo, uint64_t hi,
-			 int sign)
-{
-	while (lo < hi) {
-		uint64_t end = (lo | (SLOT_FRAMES - 1)) + 1;
-		struct slot *s = guest_slot(g, lo);
-
-		if (end > hi)
-			end = hi;
-		if (sign > 0)
-			atomic_fetch_add_explicit(&s->pinned, (uint32_t)(end - lo),
-						  memory_order_relaxed);
-		else
-			atomic_fetch_sub_explicit(&s->pinned, (uint32_t)(end - lo),
-						  memory_order_relaxed);
-		lo = end;
-	}
 }
 
 /*
@@ -149,17 +109,17 @@ static void pins_apply(struct gmem_guest *g, uint64_t lo, uint64_t hi,
 		put(out, &n, r->lo, rlo, r->count);
 		if (pos < rlo) {
 			put(out, &n, pos, rlo, 1);
-			slots_pinned(g, pos, rlo, 1);
+			guest_slots_count(g, pos, rlo, SLOT_COUNT_PINNED, 1);
 		}
 		put(out, &n, rlo, rhi, (uint32_t)((int64_t)r->count + delta));
 		if (delta < 0 && r->count == 1)
-			slots_pinned(g, rlo, rhi, -1);
+			guest_slots_count(g, rlo, rhi, SLOT_COUNT_PINNED, -1);
 		put(out, &n, rhi, r->hi, r->count);
 		pos = rhi;
 	}
 	if (pos < hi) {
 		put(out, &n, pos, hi, 1);
-		slots_pinned(g, pos, hi, 1);
+		guest_slots_count(g, pos, hi, SLOT_COUNT_PINNED, 1);
 	}
 	if (b > j)
 		put(out, &n, g->pins[j].lo, g->pins[j].hi, g->pins[j].count);
@@ -169,26 +129,11 @@ static void pins_apply(struct gmem_guest *g, uint64_t lo, uint64_t hi,
 	g->npins = g->npins - (b - a) + n;
 }
 
-static void slots_txn(struct gmem_guest *g, uint64_t lo, uint64_t hi,
-		      bool lock)
-{
-	uint64_t si;
-
-	for (si = lo >> SLOT_SHIFT; si <= (hi - 1) >> SLOT_SHIFT; si++) {
-		struct slot *s = guest_slot(g, si << SLOT_SHIFT);
-
-		if (lock)
-			slot_txn_lock(&s->lock);
-		else
-			slot_txn_unlock(&s->lock);
-	}
-}
-
 static int pin_change(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 		      int delta, struct gmem_pin_opts *opts)
 {
 	uint64_t fail = gfn, hi = gfn + npages;
-	uint32_t k = 0, i;
+	uint32_t k = 0;
 	int err = opts_check(opts, sizeof(*opts));
 
 	if (err)
@@ -198,7 +143,14 @@ static int pin_change(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 	err = guest_range(g, gfn, npages, &fail);
 	if (err)
 		goto out;
-	slots_txn(g, gfn, hi, true);
+	guest_slots_txn(g, gfn, hi, true);
+	/* Only a present frame can be pinned; the holds keep it so. */
+	fail = delta > 0 ? page_first_absent(g, gfn, hi) : hi;
+	if (fail < hi) {
+		guest_slots_txn(g, gfn, hi, false);
+		err = -EAGAIN;
+		goto out;
+	}
 	spin_lock(&g->pin_lock);
 	err = pins_check(g, gfn, hi, delta, &fail, &k);
 	if (!err) {
@@ -211,10 +163,9 @@ static int pin_change(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 	if (!err)
 		pins_apply(g, gfn, hi, delta, k);
 	spin_unlock(&g->pin_lock);
-	slots_txn(g, gfn, hi, false);
+	guest_slots_txn(g, gfn, hi, false);
 	if (!err && delta < 0)
-		for (i = 0; i < g->nwatches; i++)
-			g->watches[i]->unpinned(g->watches[i]->ctx, gfn, hi);
+		guest_watch_changed(g, gfn, hi);
 out:
 	if (err)
 		OPTS_SET(opts, fail_gfn, fail);

@@ -69,6 +69,14 @@ uint32_t pt_block_check(const struct gmem_guest *g, const struct pt_rule *rule,
 				return GMEM_PT_BLOCK_BLOCKS;
 			}
 	}
+	/* Frames not present are in no view. */
+	f = page_first_absent(g, lo, hi);
+	if (f < hi) {
+		*at = f;
+		return f == lo && page_next_present(g, lo, hi) == hi
+			       ? PT_BLOCK_EMPTY
+			       : GMEM_PT_BLOCK_PAGING;
+	}
 	if (!rule->by_attr)
 		return GMEM_PT_BLOCK_NONE;
 	v = block_attr(g, lo, n);

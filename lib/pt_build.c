@@ -174,29 +174,46 @@ int pt_listen(struct gmem_pt *pt)
 	return gmem_listener_add(pt->guest, heard, pt, NULL, &pt->listener);
 }
 
-/* Joins a pin held back may happen now: the next sync looks there. */
-static void unpinned(void *ctx, uint64_t lo, uint64_t hi)
+/* Frames unpinned, or leaving or entering the view by paging: the next
+ * sync looks there. */
+static void changed(void *ctx, uint64_t lo, uint64_t hi)
 {
 	struct gmem_pt *pt = ctx;
 
 	if (pt_pending_add(pt, lo, hi, 0))
-		atomic_store(&pt->unpins_lost, true);
+		atomic_store(&pt->changes_lost, true);
 }
 
-/* Every region pending, for unpins that found no room. */
-int pt_unpins_found(struct gmem_pt *pt)
+/* Frames that left the view stay mapped until the sync that looks at
+ * them: until then, the pager must not take their memory. */
+static bool busy(void *ctx, uint64_t lo, uint64_t hi)
+{
+	struct gmem_pt *pt = ctx;
+	bool any = atomic_load(&pt->changes_lost);
+	uint32_t i;
+
+	spin_lock(&pt->lock);
+	for (i = 0; !any && i < pt->npending; i++)
+		any = !(pt->pending[i].flags & PT_RANGE_DONE) &&
+		      pt->pending[i].lo < hi && lo < pt->pending[i].hi;
+	spin_unlock(&pt->lock);
+	return any;
+}
+
+/* Every region pending, for changes that found no room. */
+int pt_changes_found(struct gmem_pt *pt)
 {
 	const struct gmem_guest *g = pt->guest;
 	uint32_t i;
 	int err = 0;
 
-	if (!atomic_exchange(&pt->unpins_lost, false))
+	if (!atomic_exchange(&pt->changes_lost, false))
 		return 0;
 	for (i = 0; !err && i < g->nregions; i++)
 		err = pt_pending_add(pt, g->regions[i]->gfn, g->regions[i]->end,
 				     0);
 	if (err)
-		atomic_store(&pt->unpins_lost, true);
+		atomic_store(&pt->changes_lost, true);
 	return err;
 }
 
@@ -375,7 +392,7 @@ int gmem_pt_create(struct gmem_guest *g, enum gmem_pt_view view,
 		if (err)
 			goto destroy;
 	}
-	pt->watch = (struct guest_watch){ unpinned, pt };
+	pt->watch = (struct guest_watch){ changed, busy, pt };
 	err = guest_watch_add(g, &pt->watch);
 	if (err)
 		goto destroy;

@@ -88,7 +88,8 @@ static int frame_in_view(const struct gmem_guest *g, enum gmem_pt_view view,
 	attr = slot_get(guest_slot(g, gfn), slot_off(gfn));
 	if (view != GMEM_PT_VIEW_ALL && attr != (view == GMEM_PT_VIEW_SHARED))
 		return -ENXIO;
-	return 0;
+	/* A frame not present is in no view (gmem/page.h). */
+	return page_first_absent(g, gfn, gfn + 1) == gfn ? -ENXIO : 0;
 }
 
 int gmem_pt_explain(const struct gmem_guest *g, enum gmem_pt_view view,

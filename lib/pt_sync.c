@@ -135,6 +135,7 @@ static bool count_pieces(struct pt_batch *sc, uint64_t lo, uint64_t hi,
 
 	if (!pt->rule.by_attr || !s || !s->region ||
 	    ((lo ^ (hi - 1)) >> SLOT_SHIFT) ||
+	    guest_slots_any(pt->guest, lo, hi, SLOT_COUNT_ABSENT) ||
 	    pt->geom.level[k].entry_shift - GMEM_FRAME_SHIFT != PIECE_SHIFT)
 		return false;
 	slot_mixed_pieces(s, mixed);
@@ -356,7 +357,7 @@ int gmem_pt_sync(struct gmem_pt *pt)
 
 	if (!pt)
 		return -EINVAL;
-	err = pt_unpins_found(pt);
+	err = pt_changes_found(pt);
 	if (!err)
 		err = pt_log_fold(pt);
 	for (pass = 0; !err && pass < 2; pass++)

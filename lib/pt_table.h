@@ -108,9 +108,10 @@ struct gmem_pt {
 	uint64_t *root;
 	uint64_t root_pa;
 	struct gmem_listener *listener;
-	struct guest_watch watch;	/* unpins */
-	_Atomic bool unpins_lost;	/* an unpin found no room: the next
-					 * sync looks at every region */
+	struct guest_watch watch;	/* unpins and paging */
+	_Atomic bool changes_lost;	/* a change the watch heard found no
+					 * room: the next sync looks at
+					 * every region */
 	struct pt_log *log;		/* dirty logging, once started */
 	/* Ranges heard of; conversions append in parallel under lock. */
 	_Atomic uint32_t lock;
@@ -203,8 +204,8 @@ void pt_spare_trim(struct gmem_pt *pt, uint32_t keep);
 /* Starts and stops hearing of the guest's conversions. */
 int pt_listen(struct gmem_pt *pt);
 void pt_unlisten(struct gmem_pt *pt);
-/* Before a sync: what unpins that found no room left to look at. */
-int pt_unpins_found(struct gmem_pt *pt);
+/* Before a sync: what changes that found no room left to look at. */
+int pt_changes_found(struct gmem_pt *pt);
 
 /* Adds a range for the next sync. */
 int pt_pending_add(struct gmem_pt *pt, uint64_t lo, uint64_t hi,

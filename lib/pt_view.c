@@ -49,9 +49,11 @@ int pt_view_stretches(const struct gmem_guest *g, const struct pt_rule *rule,
 				at = to;
 				continue;
 			}
-			/* Cut where the blocks stop following on. */
-			for (f = at; !err && f < to; f = e) {
-				e = linear_end(g, f, to);
+			/* Cut where the blocks stop following on, and
+			 * around frames not present. */
+			for (f = page_next_present(g, at, to); !err && f < to;
+			     f = page_next_present(g, e, to)) {
+				e = linear_end(g, f, page_first_absent(g, f, to));
 				err = fn(ctx, f, e, rule->by_attr ? run.attr : 0);
 			}
 			at = to;

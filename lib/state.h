@@ -97,9 +97,11 @@ struct slot {
 	uint64_t pfn;			/* first frame of the block */
 	struct region *region;		/* the region covering all of it, or NULL */
 	struct slot_detail *detail;
-	/* Frames of the slot with a pin: changed under the TXN hold, so a
-	 * one-shot conversion reads it under STATE (pin.c). */
+	/* Frames of the slot pinned, and not present: changed under the
+	 * TXN hold, so a one-shot conversion reads them under STATE (pin.c,
+	 * paging.c). */
 	_Atomic uint32_t pinned;
+	_Atomic uint32_t absent;
 };
 
 /* The masks of a detail are read without holds (see above). */

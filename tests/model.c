@@ -18,6 +18,9 @@ void model_fini(struct model *m)
 	for (i = 0; i < m->n; i++) {
 		free(m->r[i].attr);
 		free(m->r[i].pins);
+		free(m->r[i].page);
+		free(m->r[i].loaded);
+		free(m->r[i].never);
 	}
 	m->n = 0;
 }
@@ -39,7 +42,11 @@ int model_add_region(struct model *m, uint64_t gfn, uint64_t npages,
 	m->r[m->n].end = gfn + npages;
 	m->r[m->n].attr = malloc(npages);
 	m->r[m->n].pins = calloc(npages, sizeof(uint32_t));
-	if (!m->r[m->n].attr || !m->r[m->n].pins)
+	m->r[m->n].page = calloc(npages, 1);
+	m->r[m->n].loaded = calloc(npages, 1);
+	m->r[m->n].never = calloc(npages, 1);
+	if (!m->r[m->n].attr || !m->r[m->n].pins || !m->r[m->n].page ||
+	    !m->r[m->n].loaded || !m->r[m->n].never)
 		abort();
 	memset(m->r[m->n].attr, (int)attr, npages);
 	m->shared += attr ? npages : 0;
@@ -103,9 +110,15 @@ int model_convert(struct model *m, uint64_t gfn, uint64_t npages,
 	err = model_check_convert(m, gfn, npages, fail);
 	if (err)
 		return err;
-	*fail = model_pin_first(m, gfn, npages);
-	if (*fail < gfn + npages)
-		return -EBUSY;
+	/* The first frame pinned (-EBUSY) or not present (-EAGAIN). */
+	for (f = gfn; f < gfn + npages; f++) {
+		*fail = f;
+		if (model_pin_count(m, f))
+			return -EBUSY;
+		if (model_page_state(m, f) != GMEM_PAGE_PRESENT)
+			return -EAGAIN;
+	}
+	*fail = gfn;
 	r = model_region_of(m, gfn);
 	for (f = gfn - r->gfn; f < gfn - r->gfn + npages; f++) {
 		m->shared += attr > r->attr[f];
@@ -199,6 +212,11 @@ static int model_pin_add(struct model *m, uint64_t gfn, uint64_t npages,
 	if (err)
 		return err;
 	r = model_region_of(m, gfn);
+	for (f = gfn; delta > 0 && f < gfn + npages; f++)
+		if (r->page[f - r->gfn] != GMEM_PAGE_PRESENT) {
+			*fail = f;
+			return -EAGAIN;
+		}
 	for (f = gfn; f < gfn + npages; f++) {
 		uint32_t c = r->pins[f - r->gfn];
 
@@ -239,4 +257,161 @@ uint64_t model_pin_first(const struct model *m, uint64_t gfn,
 		if (model_pin_count(m, f))
 			return f;
 	return gfn + npages;
+}
+
+unsigned int model_page_state(const struct model *m, uint64_t gfn)
+{
+	struct model_region *r = model_region_of(m, gfn);
+
+	return r ? r->page[gfn - r->gfn] : GMEM_PAGE_PRESENT;
+}
+
+uint64_t model_page_first_absent(const struct model *m, uint64_t gfn,
+				 uint64_t npages)
+{
+	uint64_t f;
+
+	for (f = gfn; f < gfn + npages; f++)
+		if (model_page_state(m, f) != GMEM_PAGE_PRESENT)
+			return f;
+	return gfn + npages;
+}
+
+/*
+ * The first frame of a range that a paging call refuses, by the error
+ * it gets: bad() returns 0 for a frame that may go, or its error.
+ * Then every frame goes through step().
+ */
+static int model_page_call(struct model *m, uint64_t gfn, uint64_t npages,
+			   uint64_t *fail,
+			   int (*bad)(const struct model_region *r, uint64_t i,
+				      int arg),
+			   void (*step)(struct model_region *r, uint64_t i,
+					int arg),
+			   int arg)
+{
+	struct model_region *r;
+	uint64_t f;
+	int err = model_check_convert(m, gfn, npages, fail);
+
+	if (err)
+		return err;
+	r = model_region_of(m, gfn);
+	for (f = gfn; f < gfn + npages; f++) {
+		err = bad(r, f - r->gfn, arg);
+		if (err) {
+			*fail = f;
+			return err;
+		}
+	}
+	for (f = gfn; f < gfn + npages; f++)
+		step(r, f - r->gfn, arg);
+	return 0;
+}
+
+static int nominate_bad(const struct model_region *r, uint64_t i, int arg)
+{
+	(void)arg;
+	if (r->page[i] != GMEM_PAGE_PRESENT)
+		return -EINVAL;
+	return r->pins[i] || r->never[i] ? -EBUSY : 0;
+}
+
+static void nominate_step(struct model_region *r, uint64_t i, int arg)
+{
+	(void)arg;
+	r->page[i] = GMEM_PAGE_PAGING_OUT;
+}
+
+int model_page_nominate(struct model *m, uint64_t gfn, uint64_t npages,
+			uint64_t *fail)
+{
+	return model_page_call(m, gfn, npages, fail, nominate_bad,
+			       nominate_step, 0);
+}
+
+static int evict_bad(const struct model_region *r, uint64_t i, int arg)
+{
+	(void)arg;
+	if (r->page[i] == GMEM_PAGE_PRESENT)
+		return -EBUSY;
+	return r->page[i] == GMEM_PAGE_PAGING_OUT ? 0 : -EINVAL;
+}
+
+static void evict_step(struct model_region *r, uint64_t i, int arg)
+{
+	(void)arg;
+	r->page[i] = GMEM_PAGE_PAGED;
+}
+
+int model_page_evict(struct model *m, uint64_t gfn, uint64_t npages,
+		     uint64_t *fail)
+{
+	return model_page_call(m, gfn, npages, fail, evict_bad, evict_step, 0);
+}
+
+static int load_bad(const struct model_region *r, uint64_t i, int arg)
+{
+	(void)arg;
+	return r->page[i] == GMEM_PAGE_PAGED ||
+	       r->page[i] == GMEM_PAGE_PAGING_IN ? 0 : -EINVAL;
+}
+
+static void load_step(struct model_region *r, uint64_t i, int arg)
+{
+	(void)arg;
+	r->page[i] = GMEM_PAGE_PAGING_IN;
+	r->loaded[i] = 1;
+}
+
+int model_page_load(struct model *m, uint64_t gfn, uint64_t npages,
+		    uint64_t *fail)
+{
+	return model_page_call(m, gfn, npages, fail, load_bad, load_step, 0);
+}
+
+static int complete_bad(const struct model_region *r, uint64_t i, int status)
+{
+	if (r->page[i] != GMEM_PAGE_PAGING_IN)
+		return -EINVAL;
+	return !status && !r->loaded[i] ? -EINVAL : 0;
+}
+
+static void complete_step(struct model_region *r, uint64_t i, int status)
+{
+	r->page[i] = status ? GMEM_PAGE_PAGED : GMEM_PAGE_PRESENT;
+	r->loaded[i] = 0;
+}
+
+int model_page_complete(struct model *m, uint64_t gfn, uint64_t npages,
+			int status, uint64_t *fail)
+{
+	int err = model_check_convert(m, gfn, npages, fail);
+
+	if (err || status > 0)
+		return err ? err : -EINVAL;
+	return model_page_call(m, gfn, npages, fail, complete_bad,
+			       complete_step, status);
+}
+
+static int never_bad(const struct model_region *r, uint64_t i, int arg)
+{
+	(void)r, (void)i, (void)arg;
+	return 0;
+}
+
+static void never_step(struct model_region *r, uint64_t i, int never)
+{
+	r->never[i] = (uint8_t)never;
+}
+
+int model_page_never(struct model *m, uint64_t gfn, uint64_t npages,
+		     unsigned int never, uint64_t *fail)
+{
+	int err = model_check_convert(m, gfn, npages, fail);
+
+	if (err || never > 1)
+		return err ? err : -EINVAL;
+	return model_page_call(m, gfn, npages, fail, never_bad, never_step,
+			       (int)never);
 }

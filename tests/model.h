@@ -16,6 +16,9 @@ struct model_region {
 	uint64_t gfn, end;
 	uint8_t *attr;
 	uint32_t *pins;		/* per frame */
+	uint8_t *page;		/* per frame: enum gmem_page_state */
+	uint8_t *loaded;	/* per frame: PAGING_IN with the data back */
+	uint8_t *never;		/* per frame: never to be paged */
 };
 
 struct model {
@@ -58,5 +61,22 @@ uint32_t model_pin_count(const struct model *m, uint64_t gfn);
 /* The first pinned frame of [gfn, gfn + npages), or gfn + npages. */
 uint64_t model_pin_first(const struct model *m, uint64_t gfn,
 			 uint64_t npages);
+
+/* Paging (gmem/page.h): the same calls, errors and failing frames. A
+ * frame not present cannot be converted or pinned (-EAGAIN). */
+int model_page_nominate(struct model *m, uint64_t gfn, uint64_t npages,
+			uint64_t *fail);
+int model_page_evict(struct model *m, uint64_t gfn, uint64_t npages,
+		     uint64_t *fail);
+int model_page_load(struct model *m, uint64_t gfn, uint64_t npages,
+		    uint64_t *fail);
+int model_page_complete(struct model *m, uint64_t gfn, uint64_t npages,
+			int status, uint64_t *fail);
+int model_page_never(struct model *m, uint64_t gfn, uint64_t npages,
+		     unsigned int never, uint64_t *fail);
+unsigned int model_page_state(const struct model *m, uint64_t gfn);
+/* The first frame of [gfn, gfn + npages) not present, or gfn + npages. */
+uint64_t model_page_first_absent(const struct model *m, uint64_t gfn,
+				 uint64_t npages);
 
 #endif

@@ -56,3 +56,35 @@ int test_run_suite(Suite *s)
 	srunner_free(sr);
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
+
+uint64_t test_alloc_each_failure(uint64_t npages,
+				 bool (*body)(struct gmem_guest *g, void *ctx),
+				 void *ctx)
+{
+	uint64_t n;
+
+	for (n = 1;; n++) {
+		GMEM_OPTS(gmem_pool_opts, po, .alloc = NULL);
+		struct test_alloc ta;
+		struct gmem_pool *pool;
+		struct gmem_guest *g;
+		bool failed;
+
+		test_alloc_init(&ta);
+		po.alloc = &ta.ops;
+		ck_assert_int_eq(gmem_pool_create(&po, &pool), 0);
+		ck_assert_int_eq(gmem_pool_add_frames(pool, GMEM_BLOCK_FRAMES,
+			(npages + GMEM_BLOCK_FRAMES - 1) & ~(uint64_t)(GMEM_BLOCK_FRAMES - 1),
+			0, NULL), 0);
+		ck_assert_int_eq(gmem_guest_create(pool, NULL, &g), 0);
+		ck_assert_int_eq(gmem_region_add(g, 0, npages, NULL), 0);
+		ta.fail_at = ta.calls + n;
+		failed = body(g, ctx);
+		ta.fail_at = 0;
+		ck_assert_int_eq(gmem_guest_destroy(g), 0);
+		ck_assert_int_eq(gmem_pool_destroy(pool), 0);
+		ck_assert_int_eq(ta.live_objects, 0);
+		if (!failed)
+			return n;
+	}
+}

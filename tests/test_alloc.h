@@ -7,6 +7,7 @@
 #ifndef GMEM_TEST_ALLOC_H
 #define GMEM_TEST_ALLOC_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <gmem.h>
@@ -20,6 +21,17 @@ struct test_alloc {
 };
 
 void test_alloc_init(struct test_alloc *ta);
+
+/*
+ * Runs body on a fresh guest with one region [0, npages) whose
+ * allocations fail at the nth call from the start of body, for n = 1,
+ * 2, ... until a run in which body met no -ENOMEM (body says whether it
+ * did). After each run the allocator must hold nothing. Returns the
+ * runs.
+ */
+uint64_t test_alloc_each_failure(uint64_t npages,
+				 bool (*body)(struct gmem_guest *g, void *ctx),
+				 void *ctx);
 struct Suite;
 /* Runs a Check suite and frees it; the process exit status. */
 int test_run_suite(struct Suite *s);

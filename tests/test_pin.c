@@ -300,53 +300,38 @@ END_TEST
 
 /* Many scattered pins, then unpins, with the nth allocation failing:
  * each call either succeeds or fails with -ENOMEM and changes nothing. */
+static bool pins_failing(struct gmem_guest *g, void *ctx)
+{
+	uint64_t k, fail;
+	bool failed = false;
+
+	(void)ctx;
+	model_init(&m);
+	ck_assert_int_eq(model_add_region(&m, 0, 65536, 0), 0);
+	for (k = 0; k < 200; k++) {
+		uint64_t lo = (k * 7919) % 60000, len = 1 + k % 9;
+		bool pin = k < 150 || k % 2;
+		int err = pin ? gmem_pin(g, lo, len, NULL)
+			      : gmem_unpin(g, lo, len, NULL);
+
+		if (err == -ENOMEM) {
+			failed = true;
+			continue;
+		}
+		if (pin)
+			EXPECT_EQ(model_pin(&m, lo, len, &fail), err);
+		else
+			EXPECT_EQ(model_unpin(&m, lo, len, &fail), err);
+	}
+	check_all(g);
+	model_fini(&m);
+	return failed;
+}
+
 START_TEST(allocation_failure_changes_nothing)
 {
-	uint64_t n;
-
-	for (n = 1; n < 40; n++) {
-		GMEM_OPTS(gmem_pool_opts, po, .alloc = NULL);
-		struct test_alloc ta;
-		struct gmem_pool *pool;
-		struct gmem_guest *g;
-		uint64_t k, fail;
-		bool failed = false;
-
-		test_alloc_init(&ta);
-		po.alloc = &ta.ops;
-		model_init(&m);
-		ck_assert_int_eq(gmem_pool_create(&po, &pool), 0);
-		ck_assert_int_eq(gmem_pool_add_frames(pool, GIB, GIB, 0, NULL),
-				 0);
-		ck_assert_int_eq(gmem_guest_create(pool, NULL, &g), 0);
-		ck_assert_int_eq(gmem_region_add(g, 0, 65536, NULL), 0);
-		ck_assert_int_eq(model_add_region(&m, 0, 65536, 0), 0);
-		ta.fail_at = ta.calls + n;
-		for (k = 0; k < 200; k++) {
-			uint64_t lo = (k * 7919) % 60000, len = 1 + k % 9;
-			bool pin = k < 150 || k % 2;
-			int err = pin ? gmem_pin(g, lo, len, NULL)
-				      : gmem_unpin(g, lo, len, NULL);
-
-			if (err == -ENOMEM) {
-				failed = true;
-				continue;
-			}
-			if (pin)
-				EXPECT_EQ(model_pin(&m, lo, len, &fail), err);
-			else
-				EXPECT_EQ(model_unpin(&m, lo, len, &fail), err);
-		}
-		ta.fail_at = 0;
-		check_all(g);
-		ck_assert_int_eq(gmem_guest_destroy(g), 0);
-		ck_assert_int_eq(gmem_pool_destroy(pool), 0);
-		EXPECT_EQ(ta.live_objects, 0);
-		model_fini(&m);
-		if (!failed)
-			break;
-	}
-	ck_assert_msg(n > 2, "no allocation was failed");
+	ck_assert_uint_gt(test_alloc_each_failure(65536, pins_failing, NULL),
+			  2);
 }
 END_TEST
 

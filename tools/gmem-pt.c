@@ -32,6 +32,7 @@ static const char *const blocker_names[] = {
 	[GMEM_PT_BLOCK_NO_PROMOTE] = "split, joins not allowed",
 	[GMEM_PT_BLOCK_DIRTY_LOG] = "a frame written while logging",
 	[GMEM_PT_BLOCK_PINNED] = "a pinned frame, joins held back",
+	[GMEM_PT_BLOCK_PAGING] = "frames paged out",
 };
 
 static const struct {

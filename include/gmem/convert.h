@@ -40,8 +40,10 @@ struct gmem_convert_opts {
  * conversion granule; -EOVERFLOW range passes
  * GMEM_FRAME_LIMIT; -ENOENT gfn in no region; -ERANGE the range leaves
  * the region of gfn; -EBUSY (since 1.4) a frame of the range is pinned,
- * fail_gfn the first (gmem/pin.h), even one already in attr; -ENOMEM; or
- * the error a listener returned. opts (optional) receives fail_gfn. Any.
+ * fail_gfn the first (gmem/pin.h), even one already in attr; -EAGAIN
+ * (since 1.4) a frame is not present, fail_gfn the first: bring it in
+ * (gmem/page.h) and try again; -ENOMEM; or the error a listener
+ * returned. opts (optional) receives fail_gfn. Any.
  */
 GMEM_API int gmem_convert(struct gmem_guest *guest, uint64_t gfn,
 			  uint64_t npages, unsigned int attr,

@@ -43,7 +43,7 @@ struct gmem_pin_opts {
  * one region. Errors, changing nothing: -EINVAL (NULL guest, zero
  * npages); -EOVERFLOW past GMEM_FRAME_LIMIT, or a frame already pinned
  * UINT32_MAX times; -ENOENT if gfn is in no region; -ERANGE if the range
- * leaves it; -ENOMEM.
+ * leaves it; -EAGAIN at a frame not present (gmem/page.h); -ENOMEM.
  */
 GMEM_API int gmem_pin(struct gmem_guest *guest, uint64_t gfn,
 		      uint64_t npages, struct gmem_pin_opts *opts);

@@ -155,6 +155,8 @@ enum gmem_pt_blocker {
 					 * while logging (gmem/pt_log.h) */
 	GMEM_PT_BLOCK_PINNED,	/* since 1.4: it would join leaves that
 				 * map a pinned frame (gmem/pin.h) */
+	GMEM_PT_BLOCK_PAGING,	/* since 1.4: it holds frames that are
+				 * not present (gmem/page.h) */
 };
 
 struct gmem_pt_why {

@@ -1,0 +1,345 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Paging states (gmem/page.h). A frame is present unless it is in the
+ * absent set; the other sets tell the absent ones apart: paged, paging
+ * in, and of those the ones whose data is back. Anything not in paged
+ * nor in is nominated. Changes of what is present hold the TXN holds of
+ * their slots, as pins do, so that a conversion or a pin sees the slot's
+ * count of absent frames and the sets agree; the others need only the
+ * lock of the sets.
+ */
+#include <errno.h>
+
+#include <gmem/notify.h>
+#include <gmem/page.h>
+
+#include "guest.h"
+#include "notify.h"
+#include "opts.h"
+#include "spin.h"
+
+/* The sets, made by the first call that changes them: a guest that
+ * never pages pays nothing. NULL on -ENOMEM. */
+static struct paging *paging_get(struct gmem_guest *g)
+{
+	struct paging *p = atomic_load(&g->paging), *none = NULL;
+
+	if (p)
+		return p;
+	p = heap_zalloc(&g->heap, sizeof(*p), 8);
+	if (p && !atomic_compare_exchange_strong(&g->paging, &none, p)) {
+		heap_free(&g->heap, p, sizeof(*p));
+		p = none;
+	}
+	return p;
+}
+
+/* The lock of the sets, which readers take too. Only called where a
+ * slot counts absent frames, so the sets exist. */
+static _Atomic uint32_t *page_lock(const struct gmem_guest *g)
+{
+	return &atomic_load(&g->paging)->lock;
+}
+
+uint64_t page_first_absent(const struct gmem_guest *g, uint64_t lo,
+			   uint64_t hi)
+{
+	uint64_t f;
+
+	if (!guest_slots_any(g, lo, hi, SLOT_COUNT_ABSENT))
+		return hi;
+	spin_lock(page_lock(g));
+	f = fset_next(&g->paging->absent, lo, hi);
+	spin_unlock(page_lock(g));
+	return f;
+}
+
+uint64_t page_next_present(const struct gmem_guest *g, uint64_t lo,
+			   uint64_t hi)
+{
+	uint64_t f;
+
+	if (!guest_slots_any(g, lo, hi, SLOT_COUNT_ABSENT))
+		return lo < hi ? lo : hi;
+	spin_lock(page_lock(g));
+	f = fset_next_out(&g->paging->absent, lo, hi);
+	spin_unlock(page_lock(g));
+	return f;
+}
+
+void page_free(struct gmem_guest *g)
+{
+	struct paging *p = g->paging;
+
+	if (!p)
+		return;
+	fset_free(&g->heap, &p->absent);
+	fset_free(&g->heap, &p->paged);
+	fset_free(&g->heap, &p->in);
+	fset_free(&g->heap, &p->loaded);
+	frame_ranges_free(&g->heap, &p->never);
+	heap_free(&g->heap, p, sizeof(*p));
+	g->paging = NULL;
+}
+
+/* The range checks of every call, aligned to the conversion granule so
+ * that a builder's smallest leaf is always all present or all not. */
+static int page_args(const struct gmem_guest *g, uint64_t gfn,
+		     uint64_t npages, struct gmem_page_opts *opts,
+		     uint64_t *fail)
+{
+	int err = opts_check(opts, sizeof(*opts));
+
+	*fail = gfn;
+	if (err)
+		return err;
+	if (!g || ((gfn | npages) & g->granule_mask))
+		return -EINVAL;
+	return guest_range(g, gfn, npages, fail);
+}
+
+static int page_end(int err, uint64_t fail, struct gmem_page_opts *opts)
+{
+	if (err)
+		OPTS_SET(opts, fail_gfn, fail);
+	return err;
+}
+
+/*
+ * What every call begins with: the range checks, then bad (a negative
+ * errno when an argument of the call's own is wrong), then the sets.
+ * NULL, with *err returned to the caller, if the call ends there.
+ */
+static struct paging *page_begin(struct gmem_guest *g, uint64_t gfn,
+				 uint64_t npages, int bad,
+				 struct gmem_page_opts *opts, int *err)
+{
+	struct paging *p = NULL;
+	uint64_t fail;
+
+	*err = page_args(g, gfn, npages, opts, &fail);
+	if (!*err)
+		*err = bad;
+	if (!*err) {
+		p = paging_get(g);
+		*err = p ? 0 : -ENOMEM;
+	}
+	if (*err)
+		page_end(*err, fail, opts);
+	return p;
+}
+
+/* The first frame of [lo, hi) in neither a nor b (disjoint), or hi. */
+static uint64_t first_neither(const struct fset *a, const struct fset *b,
+			      uint64_t lo, uint64_t hi)
+{
+	while (lo < hi) {
+		uint64_t f = fset_next_out(a, lo, hi);
+
+		if (f == hi)
+			return hi;
+		lo = fset_next_out(b, f, hi);
+		if (lo == f)
+			return f;
+	}
+	return hi;
+}
+
+/* Keeps the lowest frame at fault and its error: *fail starts at the
+ * range's end, and of equal frames the first one offered stays. */
+static void worst(uint64_t f, int ferr, uint64_t *fail, int *err)
+{
+	if (f < *fail) {
+		*fail = f;
+		*err = ferr;
+	}
+}
+
+int gmem_page_nominate(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
+		       struct gmem_page_opts *opts)
+{
+	uint64_t fail, hi = gfn + npages;
+	int err;
+	/* The VMM's own view does not follow paging yet. */
+	struct paging *p = page_begin(g, gfn, npages,
+				      g && g->views ? -EOPNOTSUPP : 0, opts,
+				      &err);
+
+	if (!p)
+		return err;
+	guest_slots_txn(g, gfn, hi, true);
+	spin_lock(&p->lock);
+	/* The first frame that cannot go decides the error: not present
+	 * (-EINVAL) before pinned or never paged (-EBUSY). */
+	fail = hi;
+	worst(fset_next(&p->absent, gfn, hi), -EINVAL, &fail, &err);
+	worst(pin_first(g, gfn, hi), -EBUSY, &fail, &err);
+	worst(frame_ranges_first(&p->never, gfn, hi), -EBUSY, &fail, &err);
+	if (!err && fset_reserve(&g->heap, &p->absent, gfn, hi)) {
+		err = -ENOMEM;
+		fail = gfn;
+	}
+	if (!err) {
+		fset_add(&p->absent, gfn, hi);
+		guest_slots_count(g, gfn, hi, SLOT_COUNT_ABSENT, 1);
+	}
+	spin_unlock(&p->lock);
+	guest_slots_txn(g, gfn, hi, false);
+	if (!err) {
+		guest_watch_changed(g, gfn, hi);
+		notify_dispatch(g, gfn, hi, GMEM_INVAL_PAGE_OUT);
+	}
+	return page_end(err, fail, opts);
+}
+
+/* Whether a builder may still map some of [lo, hi); under the lock. */
+static bool watched(const struct gmem_guest *g, uint64_t lo, uint64_t hi)
+{
+	uint32_t i;
+
+	for (i = 0; i < g->nwatches; i++)
+		if (g->watches[i]->busy(g->watches[i]->ctx, lo, hi))
+			return true;
+	return false;
+}
+
+int gmem_page_evict(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
+		    struct gmem_page_opts *opts)
+{
+	uint64_t fail, hi = gfn + npages;
+	int err;
+	struct paging *p = page_begin(g, gfn, npages, 0, opts, &err);
+
+	if (!p)
+		return err;
+	spin_lock(&p->lock);
+	/* Present again (an access came): -EBUSY; further on: -EINVAL. */
+	fail = hi;
+	worst(fset_next_out(&p->absent, gfn, hi), -EBUSY, &fail, &err);
+	worst(fset_next(&p->paged, gfn, hi), -EINVAL, &fail, &err);
+	worst(fset_next(&p->in, gfn, hi), -EINVAL, &fail, &err);
+	if (!err && watched(g, gfn, hi))
+		err = -EBUSY;
+	if (!err && fset_reserve(&g->heap, &p->paged, gfn, hi)) {
+		err = -ENOMEM;
+		fail = gfn;
+	}
+	if (!err)
+		fset_add(&p->paged, gfn, hi);
+	spin_unlock(&p->lock);
+	return page_end(err, fail, opts);
+}
+
+int gmem_page_load(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
+		   const void *data, struct gmem_page_opts *opts)
+{
+	uint64_t fail, hi = gfn + npages;
+	int err;
+	/* data: no memory of the frames to write it to yet. */
+	struct paging *p = page_begin(g, gfn, npages, data ? -EINVAL : 0, opts,
+				      &err);
+
+	if (!p)
+		return err;
+	spin_lock(&p->lock);
+	fail = first_neither(&p->paged, &p->in, gfn, hi);
+	if (fail < hi)
+		err = -EINVAL;
+	if (!err && (fset_reserve(&g->heap, &p->in, gfn, hi) ||
+		     fset_reserve(&g->heap, &p->loaded, gfn, hi))) {
+		err = -ENOMEM;
+		fail = gfn;
+	}
+	if (!err) {
+		fset_del(&p->paged, gfn, hi);
+		fset_add(&p->in, gfn, hi);
+		fset_add(&p->loaded, gfn, hi);
+	}
+	fset_trim(&g->heap, &p->paged);
+	fset_trim(&g->heap, &p->in);
+	fset_trim(&g->heap, &p->loaded);
+	spin_unlock(&p->lock);
+	return page_end(err, fail, opts);
+}
+
+int gmem_page_complete(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
+		       int status, struct gmem_page_opts *opts)
+{
+	uint64_t fail, hi = gfn + npages;
+	int err;
+	struct paging *p = page_begin(g, gfn, npages, status > 0 ? -EINVAL : 0,
+				      opts, &err);
+
+	if (!p)
+		return err;
+	if (!status)
+		guest_slots_txn(g, gfn, hi, true);
+	spin_lock(&p->lock);
+	fail = fset_next_out(status ? &p->in : &p->loaded, gfn, hi);
+	if (fail < hi)
+		err = -EINVAL;
+	if (!err && status && fset_reserve(&g->heap, &p->paged, gfn, hi)) {
+		err = -ENOMEM;
+		fail = gfn;
+	}
+	if (!err) {
+		fset_del(&p->in, gfn, hi);
+		fset_del(&p->loaded, gfn, hi);
+		if (status) {
+			fset_add(&p->paged, gfn, hi);
+		} else {
+			fset_del(&p->absent, gfn, hi);
+			guest_slots_count(g, gfn, hi, SLOT_COUNT_ABSENT, -1);
+		}
+	}
+	fset_trim(&g->heap, &p->absent);
+	fset_trim(&g->heap, &p->in);
+	fset_trim(&g->heap, &p->loaded);
+	spin_unlock(&p->lock);
+	if (!status) {
+		guest_slots_txn(g, gfn, hi, false);
+		if (!err)
+			guest_watch_changed(g, gfn, hi);
+	}
+	return page_end(err, fail, opts);
+}
+
+int gmem_page_never(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
+		    unsigned int never, struct gmem_page_opts *opts)
+{
+	int err;
+	struct paging *p = page_begin(g, gfn, npages, never > 1 ? -EINVAL : 0,
+				      opts, &err);
+
+	if (!p)
+		return err;
+	spin_lock(&p->lock);
+	err = never ? frame_ranges_add(&g->heap, &p->never, gfn, gfn + npages)
+		    : frame_ranges_del(&g->heap, &p->never, gfn, gfn + npages);
+	spin_unlock(&p->lock);
+	return page_end(err, gfn, opts);
+}
+
+int gmem_page_state(const struct gmem_guest *g, uint64_t gfn,
+		    uint32_t *state)
+{
+	const struct paging *p;
+
+	if (!g || !state)
+		return -EINVAL;
+	if (!guest_region(g, gfn))
+		return -ENOENT;
+	p = atomic_load(&g->paging);
+	*state = GMEM_PAGE_PRESENT;
+	if (!guest_slots_any(g, gfn, gfn + 1, SLOT_COUNT_ABSENT))
+		return 0;
+	spin_lock(page_lock(g));
+	if (fset_has(&p->in, gfn))
+		*state = GMEM_PAGE_PAGING_IN;
+	else if (fset_has(&p->paged, gfn))
+		*state = GMEM_PAGE_PAGED;
+	else if (fset_has(&p->absent, gfn))
+		*state = GMEM_PAGE_PAGING_OUT;
+	spin_unlock(page_lock(g));
+	return 0;
+}

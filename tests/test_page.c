@@ -1,0 +1,484 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Paging states against the model.
+ *
+ * Random nominations, evictions, loads, completions (some failing),
+ * never-page marks, pins, unpins and conversions on a guest of two
+ * regions, one crossing a 1 GiB slot edge, with two builders (the ALL
+ * and the SHARED view) synced after each step and an invalidation
+ * notifier over the whole guest. Every call must return what the model
+ * returns, with the same failing frame; the state of the frames around
+ * it must agree; the notifier must hear exactly the nominated frames as
+ * paged out; and at intervals every frame's state agrees and each
+ * table maps exactly the frames of its view that are present, with as
+ * many leaves as the view's minimal cover. Then targeted cases: an
+ * eviction waits for the builders' sync, explain names paging,
+ * allocation failing at each step changes nothing, and bad input.
+ *
+ * GMEM_PAGE_OPS: operations (6000).
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+#include "rng.h"
+#include "test_alloc.h"
+
+#define GIB GMEM_BLOCK_FRAMES
+
+static uint64_t rng = 0x9e6c63d0676a9a99;
+
+static uint64_t rnd(void)
+{
+	return rng_next(&rng);
+}
+
+static struct model m;
+static uint64_t paged_out;	/* frames the notifier heard */
+
+static void heard(void *ctx, struct gmem_notifier *n, uint64_t gfn,
+		  uint64_t npages, uint32_t why)
+{
+	(void)ctx, (void)n, (void)gfn;
+	if (why == GMEM_INVAL_PAGE_OUT)
+		paged_out += npages;
+}
+
+/* A range in a region: mostly few frames, near the slot edge at times. */
+static void pick(uint64_t *lo, uint64_t *n)
+{
+	static const uint64_t sizes[] = { 1, 1, 1, 2, 5, 64, 512, 1024 };
+	const struct model_region *r = &m.r[rnd() % (uint64_t)m.n];
+	uint64_t span = r->end - r->gfn;
+
+	*n = sizes[rnd() % 8];
+	*lo = r->gfn + rnd() % (span - *n + 1);
+	if (rnd() % 4 == 0 && r->gfn == 0)
+		*lo = GIB - *n / 2 - rnd() % 2;
+	if (rnd() % 3 == 0)	/* where earlier calls were */
+		*lo = r->gfn + (*lo - r->gfn) % 8192;
+}
+
+/* Mostly a run of frames in one of the states of mask (bits of enum
+ * gmem_page_state; with loaded, also with the data back), found from a
+ * random place on; else any range. */
+static void pick_in(uint64_t *lo, uint64_t *n, unsigned int mask, bool loaded)
+{
+	const struct model_region *r;
+	uint64_t span, start, k, f, e;
+
+	pick(lo, n);
+	if (rnd() % 4 == 0)
+		return;
+	r = model_region_of(&m, *lo);
+	span = r->end - r->gfn;
+	start = *lo - r->gfn;
+	for (k = 0; k < span; k++) {
+		f = (start + k) % span;
+		if (!(mask >> r->page[f] & 1) || (loaded && !r->loaded[f]))
+			continue;
+		for (e = f + 1; e < span && e - f < *n &&
+				(mask >> r->page[e] & 1) &&
+				(!loaded || r->loaded[e]);
+		     e++)
+			;
+		*lo = r->gfn + f;
+		*n = e - f;
+		return;
+	}
+}
+
+struct walk {
+	uint64_t frames, leaves;
+	enum gmem_pt_view view;
+};
+
+static int leaf(void *ctx, const struct gmem_pt_entry *e, uint32_t visit)
+{
+	struct walk *w = ctx;
+	uint64_t f;
+
+	(void)visit;
+	for (f = e->gfn; f < e->gfn + e->npages; f++) {
+		unsigned int attr;
+
+		EXPECT_EQ(model_page_state(&m, f), GMEM_PAGE_PRESENT);
+		EXPECT_EQ(model_attr(&m, f, &attr), 0);
+		if (w->view == GMEM_PT_VIEW_SHARED)
+			EXPECT_EQ(attr, GMEM_ATTR_SHARED);
+	}
+	w->frames += e->npages;
+	w->leaves++;
+	return 0;
+}
+
+/* The table maps the view's present frames, no other, in as many leaves
+ * as the view's cover has: more while pins hold joins back. */
+static void check_table(const struct gmem_guest *g, struct gmem_pt *pt,
+			const struct gmem_pt_geometry *geom,
+			enum gmem_pt_view view)
+{
+	GMEM_OPTS(gmem_pt_walker, wk, .fn = leaf,
+		  .flags = GMEM_PT_VISIT_LEAF);
+	GMEM_OPTS(gmem_pt_cover_opts, co, .flags = 0);
+	struct walk w = { 0, 0, view };
+	uint64_t want = 0, pinned = 0, f;
+	int i;
+
+	wk.ctx = &w;
+	ck_assert_int_eq(gmem_pt_walk(pt, 0, 4 * GIB, &wk), 0);
+	for (i = 0; i < m.n; i++)
+		for (f = m.r[i].gfn; f < m.r[i].end; f++)
+		{
+			want += model_page_state(&m, f) == GMEM_PAGE_PRESENT &&
+				(view == GMEM_PT_VIEW_ALL ||
+				 m.r[i].attr[f - m.r[i].gfn]);
+			pinned += model_pin_count(&m, f) != 0;
+		}
+	EXPECT_EQ(w.frames, want);
+	ck_assert_int_eq(gmem_pt_view_cover(g, view, geom, 0, 4 * GIB, NULL,
+					    NULL, &co), 0);
+	if (pinned)
+		EXPECT(w.leaves >= co.nleaves);
+	else
+		EXPECT_EQ(w.leaves, co.nleaves);
+}
+
+static void check_states(const struct gmem_guest *g, uint64_t lo,
+			 uint64_t hi)
+{
+	uint64_t f;
+
+	for (f = lo; f < hi; f++) {
+		uint32_t st;
+
+		if (!model_region_of(&m, f))
+			continue;
+		EXPECT_EQ(gmem_page_state(g, f, &st), 0);
+		EXPECT_EQ(st, model_page_state(&m, f));
+	}
+}
+
+START_TEST(paging_follows_model)
+{
+	uint64_t ops = test_env_u64("GMEM_PAGE_OPS", 6000), i, f, nominated = 0;
+	int k;
+	GMEM_OPTS(gmem_pt_geometry, geom, .nlevels = 0);
+	GMEM_OPTS(gmem_pt_opts, o, .format = GMEM_PT_FORMAT_GENERIC);
+	GMEM_OPTS(gmem_pool_opts, po, .alloc = NULL);
+	struct gmem_notifier *note;
+	struct test_alloc ta;
+	struct gmem_pool *pool;
+	struct gmem_guest *g;
+	struct gmem_pt *all, *shared;
+
+	test_alloc_init(&ta);
+	po.alloc = &ta.ops;
+	model_init(&m);
+	paged_out = 0;
+	ck_assert_int_eq(gmem_pool_create(&po, &pool), 0);
+	ck_assert_int_eq(gmem_pool_add_frames(pool, 64 * GIB, 4 * GIB, 0, NULL),
+			 0);
+	ck_assert_int_eq(gmem_guest_create(pool, NULL, &g), 0);
+	ck_assert_int_eq(gmem_region_add(g, 0, GIB + 8192, NULL), 0);
+	ck_assert_int_eq(model_add_region(&m, 0, GIB + 8192, 0), 0);
+	ck_assert_int_eq(gmem_region_add(g, 3 * GIB, 16384, NULL), 0);
+	ck_assert_int_eq(model_add_region(&m, 3 * GIB, 16384, 0), 0);
+	ck_assert_int_eq(gmem_notifier_add(g, 0, GIB + 8192, heard, NULL, NULL,
+					   &note), 0);
+	ck_assert_int_eq(gmem_pt_geometry(GMEM_PT_X86_4LEVEL, &geom), 0);
+	ck_assert_int_eq(gmem_pt_create(g, GMEM_PT_VIEW_ALL, &geom, &o, &all),
+			 0);
+	ck_assert_int_eq(gmem_pt_create(g, GMEM_PT_VIEW_SHARED, &geom, &o,
+					&shared), 0);
+	for (i = 0; i < ops; i++) {
+		GMEM_OPTS(gmem_page_opts, pg, .fail_gfn = 0);
+		GMEM_OPTS(gmem_pin_opts, pn, .fail_gfn = 0);
+		GMEM_OPTS(gmem_convert_opts, co, .flags = 0);
+		unsigned int op = (unsigned int)(rnd() % 16);
+		uint64_t lo, n, fail = 0, got_fail;
+		int want, got;
+
+		pick(&lo, &n);
+		if (op < 4) {
+			want = model_page_nominate(&m, lo, n, &fail);
+			got = gmem_page_nominate(g, lo, n, &pg);
+			if (!want && lo < GIB + 8192)
+				nominated += n;
+		} else if (op < 6) {
+			pick_in(&lo, &n, 1u << GMEM_PAGE_PAGING_OUT, false);
+			want = model_page_evict(&m, lo, n, &fail);
+			got = gmem_page_evict(g, lo, n, &pg);
+		} else if (op < 8) {
+			pick_in(&lo, &n, 1u << GMEM_PAGE_PAGED |
+					 1u << GMEM_PAGE_PAGING_IN, false);
+			want = model_page_load(&m, lo, n, &fail);
+			got = gmem_page_load(g, lo, n, NULL, &pg);
+		} else if (op < 10) {
+			int status = rnd() % 4 ? 0 : -EIO;
+
+			pick_in(&lo, &n, 1u << GMEM_PAGE_PAGING_IN, !status);
+			want = model_page_complete(&m, lo, n, status, &fail);
+			got = gmem_page_complete(g, lo, n, status, &pg);
+		} else if (op < 11) {
+			unsigned int never = rnd() % 3 != 0;
+
+			want = model_page_never(&m, lo, n, never, &fail);
+			got = gmem_page_never(g, lo, n, never, &pg);
+		} else if (op < 12) {
+			want = model_pin(&m, lo, n, &fail);
+			got = gmem_pin(g, lo, n, &pn);
+			pg.fail_gfn = pn.fail_gfn;
+		} else if (op < 13) {
+			want = model_unpin(&m, lo, n, &fail);
+			got = gmem_unpin(g, lo, n, &pn);
+			pg.fail_gfn = pn.fail_gfn;
+		} else {
+			unsigned int attr = (unsigned int)(rnd() % 2);
+
+			want = model_convert(&m, lo, n, attr, &fail);
+			got = gmem_convert(g, lo, n, attr, &co);
+			pg.fail_gfn = co.fail_gfn;
+		}
+		got_fail = pg.fail_gfn;
+		if (got != want || (want && got_fail != fail))
+			ck_abort_msg("op %llu (%u) [%#llx, +%llu): %d at %#llx, "
+				     "model %d at %#llx", (unsigned long long)i,
+				     op, (unsigned long long)lo,
+				     (unsigned long long)n, got,
+				     (unsigned long long)got_fail, want,
+				     (unsigned long long)fail);
+		ck_assert_int_eq(gmem_pt_sync(all), 0);
+		ck_assert_int_eq(gmem_pt_sync(shared), 0);
+		check_states(g, lo > 2 ? lo - 2 : 0, lo + n + 2);
+		EXPECT_EQ(paged_out, nominated);
+		if (i % (ops / 8 + 1) == 0) {
+			check_table(g, all, &geom, GMEM_PT_VIEW_ALL);
+			check_table(g, shared, &geom, GMEM_PT_VIEW_SHARED);
+		}
+	}
+	check_states(g, 0, GIB + 8192);
+	check_states(g, 3 * GIB, 3 * GIB + 16384);
+	/* Without pins the tables are the minimal covers again. */
+	for (k = 0; k < m.n; k++)
+		for (f = m.r[k].gfn; f < m.r[k].end; f++)
+			while (model_pin_count(&m, f)) {
+				uint64_t fail;
+
+				ck_assert_int_eq(model_unpin(&m, f, 1, &fail), 0);
+				ck_assert_int_eq(gmem_unpin(g, f, 1, NULL), 0);
+			}
+	ck_assert_int_eq(gmem_pt_sync(all), 0);
+	ck_assert_int_eq(gmem_pt_sync(shared), 0);
+	check_table(g, all, &geom, GMEM_PT_VIEW_ALL);
+	check_table(g, shared, &geom, GMEM_PT_VIEW_SHARED);
+	ck_assert_int_eq(gmem_pt_destroy(shared), 0);
+	ck_assert_int_eq(gmem_pt_destroy(all), 0);
+	ck_assert_int_eq(gmem_notifier_remove(note), 0);
+	ck_assert_int_eq(gmem_guest_destroy(g), 0);
+	ck_assert_int_eq(gmem_pool_destroy(pool), 0);
+	EXPECT_EQ(ta.live_objects, 0);
+	model_fini(&m);
+}
+END_TEST
+
+/*
+ * A nominated frame leaves a builder's table only at its sync: until
+ * then it may not be evicted. Explain names paging for the leaves
+ * around it; it cannot be converted nor pinned while out; and the
+ * region holding it stays.
+ */
+START_TEST(eviction_waits_for_sync)
+{
+	GMEM_OPTS(gmem_pt_geometry, geom, .nlevels = 0);
+	GMEM_OPTS(gmem_pt_opts, o, .format = GMEM_PT_FORMAT_GENERIC);
+	GMEM_OPTS(gmem_pt_explain, ex, .flags = 0);
+	GMEM_OPTS(gmem_page_opts, pg, .fail_gfn = 0);
+	GMEM_OPTS(gmem_convert_opts, co, .flags = 0);
+	GMEM_OPTS(gmem_pool_opts, po, .alloc = NULL);
+	struct test_alloc ta;
+	struct gmem_pool *pool;
+	struct gmem_guest *g;
+	struct gmem_pt *pt;
+	uint32_t st, i;
+
+	test_alloc_init(&ta);
+	po.alloc = &ta.ops;
+	ck_assert_int_eq(gmem_pool_create(&po, &pool), 0);
+	ck_assert_int_eq(gmem_pool_add_frames(pool, GIB, GIB, 0, NULL), 0);
+	ck_assert_int_eq(gmem_guest_create(pool, NULL, &g), 0);
+	ck_assert_int_eq(gmem_region_add(g, 0, GIB, NULL), 0);
+	ck_assert_int_eq(gmem_pt_geometry(GMEM_PT_X86_4LEVEL, &geom), 0);
+	ck_assert_int_eq(gmem_pt_create(g, GMEM_PT_VIEW_ALL, &geom, &o, &pt),
+			 0);
+	ck_assert_int_eq(gmem_page_nominate(g, 700, 1, NULL), 0);
+	ck_assert_int_eq(gmem_page_evict(g, 700, 1, &pg), -EBUSY);
+	ck_assert_int_eq(gmem_page_state(g, 700, &st), 0);
+	ck_assert_int_eq(st, GMEM_PAGE_PAGING_OUT);
+	ck_assert_int_eq(gmem_pt_sync(pt), 0);
+	ck_assert_int_eq(gmem_pt_explain_table(pt, 701, &ex), 0);
+	ck_assert_int_eq(ex.leaf.npages, 1);
+	ck_assert_int_eq(ex.nwhy, 3);
+	for (i = 1; i < 3; i++) {
+		ck_assert_int_eq(ex.why[i].blocker, GMEM_PT_BLOCK_PAGING);
+		ck_assert_int_eq(ex.why[i].at_gfn, 700);
+	}
+	ck_assert_int_eq(gmem_pt_explain_table(pt, 700, &ex), -ENXIO);
+	ck_assert_int_eq(gmem_page_evict(g, 700, 1, NULL), 0);
+	ck_assert_int_eq(gmem_page_state(g, 700, &st), 0);
+	ck_assert_int_eq(st, GMEM_PAGE_PAGED);
+	ck_assert_int_eq(gmem_convert(g, 0, 1024, GMEM_ATTR_SHARED, &co),
+			 -EAGAIN);
+	ck_assert_int_eq(co.fail_gfn, 700);
+	ck_assert_int_eq(gmem_pin(g, 690, 20, NULL), -EAGAIN);
+	ck_assert_int_eq(gmem_region_remove(g, 0, GIB), -EBUSY);
+	ck_assert_int_eq(gmem_page_load(g, 700, 1, NULL, NULL), 0);
+	ck_assert_int_eq(gmem_page_complete(g, 700, 1, 0, NULL), 0);
+	ck_assert_int_eq(gmem_pt_sync(pt), 0);
+	ck_assert_int_eq(gmem_pt_explain_table(pt, 700, &ex), 0);
+	ck_assert_int_eq(ex.leaf.npages, GIB);
+	ck_assert_int_eq(gmem_convert(g, 0, 1024, GMEM_ATTR_SHARED, NULL), 0);
+	ck_assert_int_eq(gmem_pt_destroy(pt), 0);
+	ck_assert_int_eq(gmem_region_remove(g, 0, GIB), 0);
+	ck_assert_int_eq(gmem_guest_destroy(g), 0);
+	ck_assert_int_eq(gmem_pool_destroy(pool), 0);
+	EXPECT_EQ(ta.live_objects, 0);
+}
+END_TEST
+
+/* Each call with the nth allocation failing: done, or -ENOMEM with
+ * every state as it was. The calls go round nominate, evict, load,
+ * complete and never, each on the range the nomination took. */
+static bool paging_failing(struct gmem_guest *g, void *ctx)
+{
+	uint64_t k, fail;
+	bool failed = false;
+
+	(void)ctx;
+	model_init(&m);
+	ck_assert_int_eq(model_add_region(&m, 0, GIB + 4096, 0), 0);
+	for (k = 0; k < 40; k++) {
+		uint64_t lo = (k - k % 5) * 104729 % (GIB + 4000);
+		uint64_t len = 1 + (k - k % 5) % 5;
+		int status = k % 2 ? -EIO : 0, err, want = 0;
+
+		switch (k % 5) {
+		case 0:
+			err = gmem_page_nominate(g, lo, len, NULL);
+			if (err != -ENOMEM)
+				want = model_page_nominate(&m, lo, len, &fail);
+			break;
+		case 1:
+			err = gmem_page_evict(g, lo, len, NULL);
+			if (err != -ENOMEM)
+				want = model_page_evict(&m, lo, len, &fail);
+			break;
+		case 2:
+			err = gmem_page_load(g, lo, len, NULL, NULL);
+			if (err != -ENOMEM)
+				want = model_page_load(&m, lo, len, &fail);
+			break;
+		case 3:
+			err = gmem_page_complete(g, lo, len, status, NULL);
+			if (err != -ENOMEM)
+				want = model_page_complete(&m, lo, len, status,
+							   &fail);
+			break;
+		default:
+			err = gmem_page_never(g, lo, len, 1, NULL);
+			if (err != -ENOMEM)
+				want = model_page_never(&m, lo, len, 1, &fail);
+			break;
+		}
+		failed |= err == -ENOMEM;
+		EXPECT_EQ(err, err == -ENOMEM ? -ENOMEM : want);
+	}
+	check_states(g, 0, GIB + 4096);
+	model_fini(&m);
+	return failed;
+}
+
+START_TEST(allocation_failure_changes_nothing)
+{
+	ck_assert_uint_gt(test_alloc_each_failure(GIB + 4096, paging_failing,
+						  NULL), 2);
+}
+END_TEST
+
+START_TEST(bad_input)
+{
+	GMEM_OPTS(gmem_guest_opts, go, .granule = 512);
+	GMEM_OPTS(gmem_page_opts, pg, .fail_gfn = 0);
+	struct gmem_pool *pool;
+	struct gmem_guest *g;
+	char data[4096] = { 0 };
+	uint32_t st;
+
+	ck_assert_int_eq(gmem_pool_create(NULL, &pool), 0);
+	ck_assert_int_eq(gmem_pool_add_frames(pool, GIB, GIB, 0, NULL), 0);
+	ck_assert_int_eq(gmem_guest_create(pool, &go, &g), 0);
+	ck_assert_int_eq(gmem_region_add(g, 0, 4096, NULL), 0);
+	ck_assert_int_eq(gmem_page_nominate(NULL, 0, 512, NULL), -EINVAL);
+	ck_assert_int_eq(gmem_page_nominate(g, 0, 0, NULL), -EINVAL);
+	/* The conversion granule is the paging granule. */
+	ck_assert_int_eq(gmem_page_nominate(g, 0, 1, NULL), -EINVAL);
+	ck_assert_int_eq(gmem_page_nominate(g, 1, 512, NULL), -EINVAL);
+	ck_assert_int_eq(gmem_page_nominate(g, 8192, 512, &pg), -ENOENT);
+	ck_assert_int_eq(gmem_page_nominate(g, 3584, 1024, &pg), -ERANGE);
+	ck_assert_int_eq(pg.fail_gfn, 4096);
+	ck_assert_int_eq(gmem_page_state(g, 8192, &st), -ENOENT);
+	ck_assert_int_eq(gmem_page_state(g, 0, NULL), -EINVAL);
+	/* Out of order: nothing changes. */
+	ck_assert_int_eq(gmem_page_evict(g, 0, 512, &pg), -EBUSY);
+	ck_assert_int_eq(gmem_page_load(g, 0, 512, NULL, &pg), -EINVAL);
+	ck_assert_int_eq(gmem_page_complete(g, 0, 512, 0, &pg), -EINVAL);
+	ck_assert_int_eq(gmem_page_complete(g, 0, 512, -EIO, &pg), -EINVAL);
+	ck_assert_int_eq(gmem_page_nominate(g, 512, 512, NULL), 0);
+	ck_assert_int_eq(gmem_page_nominate(g, 0, 1024, &pg), -EINVAL);
+	ck_assert_int_eq(pg.fail_gfn, 512);
+	ck_assert_int_eq(gmem_page_load(g, 512, 512, NULL, &pg), -EINVAL);
+	ck_assert_int_eq(gmem_page_evict(g, 512, 512, NULL), 0);
+	ck_assert_int_eq(gmem_page_evict(g, 512, 512, NULL), -EINVAL);
+	ck_assert_int_eq(gmem_page_complete(g, 512, 512, 0, &pg), -EINVAL);
+	/* No memory of the frames to write the data to. */
+	ck_assert_int_eq(gmem_page_load(g, 512, 512, data, &pg), -EINVAL);
+	ck_assert_int_eq(gmem_page_complete(g, 512, 512, 1, &pg), -EINVAL);
+	ck_assert_int_eq(gmem_page_state(g, 600, &st), 0);
+	ck_assert_int_eq(st, GMEM_PAGE_PAGED);
+	/* Never paged, pinned: refused at the first such frame. */
+	ck_assert_int_eq(gmem_page_never(g, 1024, 512, 2, NULL), -EINVAL);
+	ck_assert_int_eq(gmem_page_never(g, 1536, 512, 1, NULL), 0);
+	ck_assert_int_eq(gmem_pin(g, 1100, 3, NULL), 0);
+	ck_assert_int_eq(gmem_page_nominate(g, 1024, 1024, &pg), -EBUSY);
+	ck_assert_int_eq(pg.fail_gfn, 1100);
+	ck_assert_int_eq(gmem_unpin(g, 1100, 3, NULL), 0);
+	ck_assert_int_eq(gmem_page_nominate(g, 1024, 1024, &pg), -EBUSY);
+	ck_assert_int_eq(pg.fail_gfn, 1536);
+	ck_assert_int_eq(gmem_page_never(g, 1536, 512, 0, NULL), 0);
+	ck_assert_int_eq(gmem_page_nominate(g, 1024, 1024, &pg), 0);
+	ck_assert_int_eq(gmem_guest_destroy(g), 0);
+	ck_assert_int_eq(gmem_pool_destroy(pool), 0);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("page");
+	TCase *tc = tcase_create("paging");
+
+	tcase_set_timeout(tc, 600);
+	tcase_add_test(tc, paging_follows_model);
+	tcase_add_test(tc, eviction_waits_for_sync);
+	tcase_add_test(tc, allocation_failure_changes_nothing);
+	tcase_add_test(tc, bad_input);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return test_run_suite(suite());
+}
