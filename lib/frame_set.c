@@ -6,6 +6,13 @@
 #include "frame_set.h"
 
 
+/* Bit words are written under the owner's lock, but may be read without
+ * it (fset_slot_bits): stores are single and relaxed. */
+static inline void word_store(uint64_t *w, uint64_t v)
+{
+	__atomic_store_n(w, v, __ATOMIC_RELAXED);
+}
+
 uint32_t frame_range_after(const void *v, uint32_t n, size_t stride,
 			   uint64_t gfn)
 {
@@ -183,7 +190,7 @@ static void fset_add_word(struct fset_slot *fs, uint32_t w, uint64_t mask,
 
 	if (!m)
 		return;
-	fs->bits[w] |= m;
+	word_store(&fs->bits[w], fs->bits[w] | m);
 	fs->count += (uint64_t)__builtin_popcountll(m);
 	s->count += (uint64_t)__builtin_popcountll(m);
 	piece_mark(fs, w);
@@ -226,7 +233,7 @@ void fset_del(struct fset *s, uint64_t lo, uint64_t hi)
 			for (w = p * MAP_WORDS; w < (p + 1) * MAP_WORDS; w++) {
 				uint64_t m = word_mask(a, b, w) & fs->bits[w];
 
-				fs->bits[w] &= ~m;
+				word_store(&fs->bits[w], fs->bits[w] & ~m);
 				fs->count -= (uint64_t)__builtin_popcountll(m);
 				s->count -= (uint64_t)__builtin_popcountll(m);
 			}
@@ -256,6 +263,13 @@ void fset_free(struct heap *h, struct fset *s)
 		heap_free(h, s->v[i], sizeof(*s->v[i]));
 	heap_free(h, s->v, s->cap * sizeof(*s->v));
 	memset(s, 0, sizeof(*s));
+}
+
+const uint64_t *fset_slot_bits(const struct fset *s, uint64_t si)
+{
+	const struct fset_slot *fs = slot_of(s, si);
+
+	return fs ? fs->bits : NULL;
 }
 
 bool fset_has(const struct fset *s, uint64_t gfn)
@@ -399,7 +413,7 @@ uint64_t fset_take(struct fset *s, uint64_t lo, uint64_t hi, uint64_t limit,
 						m &= ~(UINT64_C(1) << (63 - __builtin_clzll(m)));
 						pc--;
 					}
-					fs->bits[w] &= ~m;
+					word_store(&fs->bits[w], fs->bits[w] & ~m);
 					fs->count -= pc;
 					s->count -= pc;
 					taken += pc;
@@ -435,7 +449,7 @@ uint64_t fset_take_word(struct fset *s, struct fset_slot **cache,
 	if (!m)
 		return 0;
 	pc = (uint64_t)__builtin_popcountll(m);
-	fs->bits[w] &= ~m;
+	word_store(&fs->bits[w], fs->bits[w] & ~m);
 	fs->count -= pc;
 	s->count -= pc;
 	return m;

@@ -69,6 +69,10 @@ void fset_trim(struct heap *h, struct fset *s);
 void fset_free(struct heap *h, struct fset *s);
 
 bool fset_has(const struct fset *s, uint64_t gfn);
+/* The bit words of slot si, or NULL: its frames' bits, which may be
+ * read without the owner's lock (relaxed atomic loads) as long as the
+ * slot is not trimmed. */
+const uint64_t *fset_slot_bits(const struct fset *s, uint64_t si);
 /* The first frame of [lo, hi) in the set, or hi. */
 uint64_t fset_next(const struct fset *s, uint64_t lo, uint64_t hi);
 

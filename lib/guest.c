@@ -6,6 +6,7 @@
 #include "guest.h"
 #include "notify.h"
 #include "opts.h"
+#include "paging.h"
 #include "pool.h"
 #include "range_listener.h"
 

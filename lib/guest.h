@@ -43,20 +43,20 @@ struct guest_watch {
 	void *ctx;
 };
 
-/* Paging states (paging.c): sparse sets of frames, under lock. */
-struct paging {
-	_Atomic uint32_t lock;
-	struct fset absent;		/* not present: the states below */
-	struct fset paged;		/* PAGED */
-	struct fset in;			/* PAGING_IN */
-	struct fset loaded;		/* PAGING_IN with the data back */
-	struct frame_ranges never;	/* never to be paged */
-};
+struct paging;
+
 
 /* Frames [lo, hi) pinned count times (pin.c). */
 struct pin_run {
 	uint64_t lo, hi;	/* a struct frame_range */
 	uint32_t count;
+};
+
+/* Pins: ascending disjoint runs, under lock. */
+struct pin_set {
+	_Atomic uint32_t lock;
+	uint32_t n, cap;
+	struct pin_run *v;
 };
 
 struct gmem_guest {
@@ -76,10 +76,7 @@ struct gmem_guest {
 	struct range_hub *ranges;	/* range listeners, once any */
 	struct guest_watch **watches;
 	uint32_t nwatches, watches_cap;
-	/* Pins: ascending disjoint runs, under pin_lock. */
-	struct pin_run *pins;
-	_Atomic uint32_t pin_lock;
-	uint32_t npins, pins_cap;
+	struct pin_set *_Atomic pins;	/* once a frame is pinned */
 	struct paging *_Atomic paging;	/* once paging begins */
 };
 

@@ -16,11 +16,11 @@
 #include "guest.h"
 #include "notify.h"
 #include "opts.h"
+#include "paging.h"
 #include "spin.h"
 
-/* The sets, made by the first call that changes them: a guest that
- * never pages pays nothing. NULL on -ENOMEM. */
-static struct paging *paging_get(struct gmem_guest *g)
+/* A guest that never pages pays nothing for the sets. */
+struct paging *paging_get(struct gmem_guest *g)
 {
 	struct paging *p = atomic_load(&g->paging), *none = NULL;
 
@@ -73,6 +73,7 @@ void page_free(struct gmem_guest *g)
 
 	if (!p)
 		return;
+	pager_free(g, p);
 	fset_free(&g->heap, &p->absent);
 	fset_free(&g->heap, &p->paged);
 	fset_free(&g->heap, &p->in);
@@ -145,6 +146,22 @@ static uint64_t first_neither(const struct fset *a, const struct fset *b,
 	return hi;
 }
 
+/*
+ * Gives the slots of [lo, hi) their bits of the absent set, for lookups
+ * that take no lock. Those bits stay allocated (the set is never
+ * trimmed) until the guest goes, so a lookup never reads freed memory.
+ */
+static void publish_bits(struct gmem_guest *g, const struct paging *p,
+			 uint64_t lo, uint64_t hi)
+{
+	uint64_t si;
+
+	for (si = lo >> SLOT_SHIFT; si <= (hi - 1) >> SLOT_SHIFT; si++)
+		atomic_store_explicit(&guest_slot(g, si << SLOT_SHIFT)->absent_bits,
+				      fset_slot_bits(&p->absent, si),
+				      memory_order_release);
+}
+
 /* Keeps the lowest frame at fault and its error: *fail starts at the
  * range's end, and of equal frames the first one offered stays. */
 static void worst(uint64_t f, int ferr, uint64_t *fail, int *err)
@@ -175,12 +192,15 @@ int gmem_page_nominate(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 	worst(fset_next(&p->absent, gfn, hi), -EINVAL, &fail, &err);
 	worst(pin_first(g, gfn, hi), -EBUSY, &fail, &err);
 	worst(frame_ranges_first(&p->never, gfn, hi), -EBUSY, &fail, &err);
+	/* A lookup sleeps until all its frames are in at once. */
+	worst(pager_first_waited(p, gfn, hi), -EBUSY, &fail, &err);
 	if (!err && fset_reserve(&g->heap, &p->absent, gfn, hi)) {
 		err = -ENOMEM;
 		fail = gfn;
 	}
 	if (!err) {
 		fset_add(&p->absent, gfn, hi);
+		publish_bits(g, p, gfn, hi);
 		guest_slots_count(g, gfn, hi, SLOT_COUNT_ABSENT, 1);
 	}
 	spin_unlock(&p->lock);
@@ -266,6 +286,7 @@ int gmem_page_complete(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 		       int status, struct gmem_page_opts *opts)
 {
 	uint64_t fail, hi = gfn + npages;
+	bool woken;
 	int err;
 	struct paging *p = page_begin(g, gfn, npages, status > 0 ? -EINVAL : 0,
 				      opts, &err);
@@ -278,10 +299,12 @@ int gmem_page_complete(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 	fail = fset_next_out(status ? &p->in : &p->loaded, gfn, hi);
 	if (fail < hi)
 		err = -EINVAL;
-	if (!err && status && fset_reserve(&g->heap, &p->paged, gfn, hi)) {
+	if (!err && ((status && fset_reserve(&g->heap, &p->paged, gfn, hi)) ||
+		     pager_complete_reserve(g, p, gfn, hi))) {
 		err = -ENOMEM;
 		fail = gfn;
 	}
+	woken = !err && pager_complete(p, gfn, hi, status);
 	if (!err) {
 		fset_del(&p->in, gfn, hi);
 		fset_del(&p->loaded, gfn, hi);
@@ -292,7 +315,6 @@ int gmem_page_complete(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 			guest_slots_count(g, gfn, hi, SLOT_COUNT_ABSENT, -1);
 		}
 	}
-	fset_trim(&g->heap, &p->absent);
 	fset_trim(&g->heap, &p->in);
 	fset_trim(&g->heap, &p->loaded);
 	spin_unlock(&p->lock);
@@ -301,6 +323,8 @@ int gmem_page_complete(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 		if (!err)
 			guest_watch_changed(g, gfn, hi);
 	}
+	if (woken)
+		pager_wake(p);
 	return page_end(err, fail, opts);
 }
 

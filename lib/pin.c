@@ -18,24 +18,42 @@
 #include "spin.h"
 
 /* The first run ending after gfn. */
-static uint32_t run_after(const struct gmem_guest *g, uint64_t gfn)
+static uint32_t run_after(const struct pin_set *ps, uint64_t gfn)
 {
-	return frame_range_after(g->pins, g->npins, sizeof(*g->pins), gfn);
+	return frame_range_after(ps->v, ps->n, sizeof(*ps->v), gfn);
 }
 
+/* The runs, made by the first pin: a guest that never pins pays
+ * nothing. NULL: -ENOMEM. */
+static struct pin_set *pins_get(struct gmem_guest *g)
+{
+	struct pin_set *ps = atomic_load(&g->pins), *none = NULL;
+
+	if (ps)
+		return ps;
+	ps = heap_zalloc(&g->heap, sizeof(*ps), 8);
+	if (ps && !atomic_compare_exchange_strong(&g->pins, &none, ps)) {
+		heap_free(&g->heap, ps, sizeof(*ps));
+		ps = none;
+	}
+	return ps;
+}
+
+/* Only called where a slot counts pinned frames: the runs exist. */
 uint64_t pin_first(const struct gmem_guest *g, uint64_t lo, uint64_t hi)
 {
-	_Atomic uint32_t *lock = (_Atomic uint32_t *)(uintptr_t)&g->pin_lock;
+	struct pin_set *ps;
 	uint64_t first = hi;
 	uint32_t i;
 
 	if (!guest_slots_any(g, lo, hi, SLOT_COUNT_PINNED))
 		return hi;
-	spin_lock(lock);
-	i = run_after(g, lo);
-	if (i < g->npins && g->pins[i].lo < hi)
-		first = g->pins[i].lo > lo ? g->pins[i].lo : lo;
-	spin_unlock(lock);
+	ps = atomic_load(&g->pins);
+	spin_lock(&ps->lock);
+	i = run_after(ps, lo);
+	if (i < ps->n && ps->v[i].lo < hi)
+		first = ps->v[i].lo > lo ? ps->v[i].lo : lo;
+	spin_unlock(&ps->lock);
 	return first;
 }
 
@@ -44,14 +62,14 @@ uint64_t pin_first(const struct gmem_guest *g, uint64_t lo, uint64_t hi)
  * 0, -EOVERFLOW at a frame pinned UINT32_MAX times, -EINVAL at one not
  * pinned. *k: the runs it meets.
  */
-static int pins_check(const struct gmem_guest *g, uint64_t lo, uint64_t hi,
+static int pins_check(const struct pin_set *ps, uint64_t lo, uint64_t hi,
 		      int delta, uint64_t *fail, uint32_t *k)
 {
-	uint32_t i = run_after(g, lo), j;
+	uint32_t i = run_after(ps, lo), j;
 	uint64_t pos = lo;
 
-	for (j = i; j < g->npins && g->pins[j].lo < hi; j++) {
-		const struct pin_run *r = &g->pins[j];
+	for (j = i; j < ps->n && ps->v[j].lo < hi; j++) {
+		const struct pin_run *r = &ps->v[j];
 
 		if (delta < 0 && r->lo > pos) {
 			*fail = pos;
@@ -86,23 +104,23 @@ static void put(struct pin_run *out, uint32_t *n, uint64_t lo, uint64_t hi,
 
 /*
  * Adds delta to [lo, hi), checked, with room for the k runs it meets
- * and the two beside it to become 2k + 5 beyond them. The new runs from the one before the
- * range to the one after it are built past the end of the array, then
- * put in place of the old ones.
+ * and the two beside them to become 2k + 5 beyond them. The new runs,
+ * from the one before the range to the one after it, are built past the
+ * end of the array, then put in place of the old ones.
  */
-static void pins_apply(struct gmem_guest *g, uint64_t lo, uint64_t hi,
-		       int delta, uint32_t k)
+static void pins_apply(struct gmem_guest *g, struct pin_set *ps, uint64_t lo,
+		       uint64_t hi, int delta, uint32_t k)
 {
-	uint32_t i = run_after(g, lo), j = i + k, a, b, n = 0;
-	struct pin_run *out = &g->pins[g->npins + k + 3];
+	uint32_t i = run_after(ps, lo), j = i + k, a, b, n = 0;
+	struct pin_run *out = &ps->v[ps->n + k + 3], *v = ps->v;
 	uint64_t pos = lo;
 
-	a = i && g->pins[i - 1].hi == lo ? i - 1 : i;
-	b = j < g->npins && g->pins[j].lo == hi ? j + 1 : j;
+	a = i && v[i - 1].hi == lo ? i - 1 : i;
+	b = j < ps->n && v[j].lo == hi ? j + 1 : j;
 	if (a < i)
-		put(out, &n, g->pins[a].lo, g->pins[a].hi, g->pins[a].count);
+		put(out, &n, v[a].lo, v[a].hi, v[a].count);
 	for (; i < j; i++) {
-		const struct pin_run *r = &g->pins[i];
+		const struct pin_run *r = &v[i];
 		uint64_t rlo = r->lo > lo ? r->lo : lo;
 		uint64_t rhi = r->hi < hi ? r->hi : hi;
 
@@ -122,17 +140,17 @@ static void pins_apply(struct gmem_guest *g, uint64_t lo, uint64_t hi,
 		guest_slots_count(g, pos, hi, SLOT_COUNT_PINNED, 1);
 	}
 	if (b > j)
-		put(out, &n, g->pins[j].lo, g->pins[j].hi, g->pins[j].count);
-	i = a;
-	memmove(&g->pins[i + n], &g->pins[b], (g->npins - b) * sizeof(*g->pins));
-	memmove(&g->pins[i], out, n * sizeof(*out));
-	g->npins = g->npins - (b - a) + n;
+		put(out, &n, v[j].lo, v[j].hi, v[j].count);
+	memmove(&v[a + n], &v[b], (ps->n - b) * sizeof(*v));
+	memmove(&v[a], out, n * sizeof(*out));
+	ps->n = ps->n - (b - a) + n;
 }
 
 static int pin_change(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 		      int delta, struct gmem_pin_opts *opts)
 {
 	uint64_t fail = gfn, hi = gfn + npages;
+	struct pin_set *ps;
 	uint32_t k = 0;
 	int err = opts_check(opts, sizeof(*opts));
 
@@ -141,6 +159,9 @@ static int pin_change(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 	if (!g)
 		return -EINVAL;
 	err = guest_range(g, gfn, npages, &fail);
+	ps = err ? NULL : pins_get(g);
+	if (!err && !ps)
+		err = -ENOMEM;
 	if (err)
 		goto out;
 	guest_slots_txn(g, gfn, hi, true);
@@ -151,18 +172,18 @@ static int pin_change(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 		err = -EAGAIN;
 		goto out;
 	}
-	spin_lock(&g->pin_lock);
-	err = pins_check(g, gfn, hi, delta, &fail, &k);
+	spin_lock(&ps->lock);
+	err = pins_check(ps, gfn, hi, delta, &fail, &k);
 	if (!err) {
-		/* The runs met, plus 2k + 3 new ones built past the end. */
-		err = heap_grow(&g->heap, &g->pins, &g->pins_cap, g->npins,
-				g->npins + 3 * k + 8, sizeof(*g->pins), 8);
+		/* The runs met, then 2k + 5 new ones built past the end. */
+		err = heap_grow(&g->heap, &ps->v, &ps->cap, ps->n,
+				ps->n + 3 * k + 8, sizeof(*ps->v), 8);
 		if (err)
 			fail = gfn;
 	}
 	if (!err)
-		pins_apply(g, gfn, hi, delta, k);
-	spin_unlock(&g->pin_lock);
+		pins_apply(g, ps, gfn, hi, delta, k);
+	spin_unlock(&ps->lock);
 	guest_slots_txn(g, gfn, hi, false);
 	if (!err && delta < 0)
 		guest_watch_changed(g, gfn, hi);
@@ -186,16 +207,20 @@ int gmem_unpin(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 
 int gmem_pin_count(const struct gmem_guest *g, uint64_t gfn, uint32_t *count)
 {
-	_Atomic uint32_t *lock;
+	struct pin_set *ps;
 	uint32_t i;
 
 	if (!g || !count)
 		return -EINVAL;
-	lock = (_Atomic uint32_t *)(uintptr_t)&g->pin_lock;
-	spin_lock(lock);
-	i = run_after(g, gfn);
-	*count = i < g->npins && g->pins[i].lo <= gfn ? g->pins[i].count : 0;
-	spin_unlock(lock);
+	*count = 0;
+	ps = atomic_load(&g->pins);
+	if (!ps)
+		return 0;
+	spin_lock(&ps->lock);
+	i = run_after(ps, gfn);
+	if (i < ps->n && ps->v[i].lo <= gfn)
+		*count = ps->v[i].count;
+	spin_unlock(&ps->lock);
 	return 0;
 }
 
@@ -213,7 +238,11 @@ int gmem_pin_find(const struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 
 void pin_free(struct gmem_guest *g)
 {
-	heap_free(&g->heap, g->pins, g->pins_cap * sizeof(*g->pins));
+	struct pin_set *ps = g->pins;
+
+	if (!ps)
+		return;
+	heap_free(&g->heap, ps->v, ps->cap * sizeof(*ps->v));
+	heap_free(&g->heap, ps, sizeof(*ps));
 	g->pins = NULL;
-	g->npins = g->pins_cap = 0;
 }

@@ -102,6 +102,9 @@ struct slot {
 	 * paging.c). */
 	_Atomic uint32_t pinned;
 	_Atomic uint32_t absent;
+	/* The slot's bits in the set of frames not present, once it had
+	 * one: a lookup reads them with no lock (paging.c). */
+	const uint64_t *_Atomic absent_bits;
 };
 
 /* The masks of a detail are read without holds (see above). */

@@ -415,3 +415,17 @@ int model_page_never(struct model *m, uint64_t gfn, uint64_t npages,
 	return model_page_call(m, gfn, npages, fail, never_bad, never_step,
 			       (int)never);
 }
+
+bool model_page_access(struct model *m, uint64_t gfn)
+{
+	struct model_region *r = model_region_of(m, gfn);
+	uint64_t lo = gfn - gfn % m->granule, f;
+	unsigned int st = r->page[gfn - r->gfn];
+
+	if (st != GMEM_PAGE_PAGING_OUT && st != GMEM_PAGE_PAGED)
+		return false;
+	for (f = lo; f < lo + m->granule; f++)
+		r->page[f - r->gfn] = st == GMEM_PAGE_PAGED ? GMEM_PAGE_PAGING_IN
+							    : GMEM_PAGE_PRESENT;
+	return st == GMEM_PAGE_PAGED;
+}

@@ -6,6 +6,7 @@
 #ifndef GMEM_TEST_MODEL_H
 #define GMEM_TEST_MODEL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <gmem.h>
@@ -75,6 +76,10 @@ int model_page_complete(struct model *m, uint64_t gfn, uint64_t npages,
 int model_page_never(struct model *m, uint64_t gfn, uint64_t npages,
 		     unsigned int never, uint64_t *fail);
 unsigned int model_page_state(const struct model *m, uint64_t gfn);
+/* An access (a lookup that tries or waits) to gfn: a nominated block
+ * of the granule is present again; a paged one is asked for, paging in
+ * (true: a request goes out for the block). */
+bool model_page_access(struct model *m, uint64_t gfn);
 /* The first frame of [gfn, gfn + npages) not present, or gfn + npages. */
 uint64_t model_page_first_absent(const struct model *m, uint64_t gfn,
 				 uint64_t npages);

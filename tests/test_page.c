@@ -39,6 +39,120 @@ static uint64_t rnd(void)
 static struct model m;
 static uint64_t paged_out;	/* frames the notifier heard */
 
+/* Tokens the model expects out: (vcpu, frame, token), and requests. */
+#define MAX_WAITS 4096
+static struct { uint64_t gfn, token; uint32_t vcpu; } waits[MAX_WAITS];
+static int nwaits;
+static uint64_t requests[MAX_WAITS];
+static int nrequests;
+
+/* A lookup, with what the model says of it. */
+static void lookup(struct gmem_guest *g, uint64_t f)
+{
+	GMEM_OPTS(gmem_lookup, lk, .vcpu = (uint32_t)(rnd() % 3));
+	unsigned int st = model_page_state(&m, f);
+	unsigned int mode = (unsigned int)(rnd() % 3);
+	int err, k;
+
+	if (mode == GMEM_LOOKUP_WAIT && st >= GMEM_PAGE_PAGED)
+		mode = GMEM_LOOKUP_TRY;	/* the pager is this thread */
+	err = gmem_page_lookup(g, f, mode | GMEM_LOOKUP_NO_WAIT_RING, &lk);
+	if (st == GMEM_PAGE_PRESENT ||
+	    (mode != GMEM_LOOKUP_QUERY && st == GMEM_PAGE_PAGING_OUT)) {
+		if (mode != GMEM_LOOKUP_QUERY)
+			model_page_access(&m, f);
+		EXPECT_EQ(err, 0);
+		return;
+	}
+	EXPECT_EQ(err, -EAGAIN);
+	EXPECT_EQ(lk.gfn, f);
+	if (mode != GMEM_LOOKUP_QUERY && model_page_access(&m, f))
+		requests[nrequests++] = f - f % m.granule;
+	EXPECT_EQ(lk.state, model_page_state(&m, f));
+	if (mode == GMEM_LOOKUP_QUERY)
+		return;
+	for (k = 0; k < nwaits; k++)
+		if (waits[k].vcpu == lk.vcpu && waits[k].gfn == f)
+			break;
+	if (k < nwaits) {
+		EXPECT_EQ(lk.token, waits[k].token);	/* the same one */
+		return;
+	}
+	for (k = 0; k < nwaits; k++)
+		EXPECT(waits[k].token != lk.token);
+	ck_assert_int_lt(nwaits, MAX_WAITS);
+	waits[nwaits].gfn = f;
+	waits[nwaits].vcpu = lk.vcpu;
+	waits[nwaits++].token = lk.token;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The ring holds exactly the requests the model posted. */
+static void check_requests(struct gmem_guest *g)
+{
+	struct gmem_page_request got[64];
+	uint64_t frames[64];
+	uint32_t n, i;
+
+	ck_assert_int_eq(gmem_pager_pop(g, got, 64, &n), 0);
+	ck_assert_int_eq(n, nrequests);
+	for (i = 0; i < n; i++) {
+		frames[i] = got[i].gfn;
+		EXPECT_EQ(got[i].npages, m.granule);
+	}
+	qsort(frames, n, sizeof(*frames), cmp_u64);
+	qsort(requests, n, sizeof(*requests), cmp_u64);
+	for (i = 0; i < n; i++)
+		EXPECT_EQ(frames[i], requests[i]);
+	nrequests = 0;
+}
+
+/* After a completion of [lo, lo + n) with status: an event for each
+ * token of its frames, and no other. */
+static void check_ready(struct gmem_guest *g, uint64_t lo, uint64_t n,
+			int status)
+{
+	struct gmem_page_ready ev[MAX_WAITS];
+	uint32_t got, i;
+	int k, kept = 0, want = 0;
+
+	ck_assert_int_eq(gmem_page_ready_pop(g, ev, MAX_WAITS, &got), 0);
+	for (k = 0; k < nwaits; k++) {
+		if (waits[k].gfn < lo || waits[k].gfn >= lo + n) {
+			waits[kept++] = waits[k];
+			continue;
+		}
+		for (i = 0; i < got; i++)
+			if (ev[i].token == waits[k].token)
+				break;
+		ck_assert_msg(i < got, "no event for token %llu",
+			      (unsigned long long)waits[k].token);
+		EXPECT_EQ(ev[i].gfn, waits[k].gfn);
+		EXPECT_EQ(ev[i].vcpu, waits[k].vcpu);
+		EXPECT_EQ(ev[i].status, status);
+		want++;
+	}
+	EXPECT_EQ(got, want);
+	nwaits = kept;
+}
+
+static void reset_vcpu(struct gmem_guest *g, uint32_t vcpu)
+{
+	int k, kept = 0;
+
+	ck_assert_int_eq(gmem_page_vcpu_reset(g, vcpu), 0);
+	for (k = 0; k < nwaits; k++)
+		if (waits[k].vcpu != vcpu)
+			waits[kept++] = waits[k];
+	nwaits = kept;
+}
+
 static void heard(void *ctx, struct gmem_notifier *n, uint64_t gfn,
 		  uint64_t npages, uint32_t why)
 {
@@ -169,6 +283,7 @@ START_TEST(paging_follows_model)
 	GMEM_OPTS(gmem_pt_geometry, geom, .nlevels = 0);
 	GMEM_OPTS(gmem_pt_opts, o, .format = GMEM_PT_FORMAT_GENERIC);
 	GMEM_OPTS(gmem_pool_opts, po, .alloc = NULL);
+	GMEM_OPTS(gmem_pager_opts, pa, .ring_size = 64);
 	struct gmem_notifier *note;
 	struct test_alloc ta;
 	struct gmem_pool *pool;
@@ -179,6 +294,7 @@ START_TEST(paging_follows_model)
 	po.alloc = &ta.ops;
 	model_init(&m);
 	paged_out = 0;
+	nwaits = nrequests = 0;
 	ck_assert_int_eq(gmem_pool_create(&po, &pool), 0);
 	ck_assert_int_eq(gmem_pool_add_frames(pool, 64 * GIB, 4 * GIB, 0, NULL),
 			 0);
@@ -194,11 +310,12 @@ START_TEST(paging_follows_model)
 			 0);
 	ck_assert_int_eq(gmem_pt_create(g, GMEM_PT_VIEW_SHARED, &geom, &o,
 					&shared), 0);
+	ck_assert_int_eq(gmem_pager_attach(g, &pa), 0);
 	for (i = 0; i < ops; i++) {
 		GMEM_OPTS(gmem_page_opts, pg, .fail_gfn = 0);
 		GMEM_OPTS(gmem_pin_opts, pn, .fail_gfn = 0);
 		GMEM_OPTS(gmem_convert_opts, co, .flags = 0);
-		unsigned int op = (unsigned int)(rnd() % 16);
+		unsigned int op = (unsigned int)(rnd() % 20);
 		uint64_t lo, n, fail = 0, got_fail;
 		int want, got;
 
@@ -223,6 +340,8 @@ START_TEST(paging_follows_model)
 			pick_in(&lo, &n, 1u << GMEM_PAGE_PAGING_IN, !status);
 			want = model_page_complete(&m, lo, n, status, &fail);
 			got = gmem_page_complete(g, lo, n, status, &pg);
+			if (!want)
+				check_ready(g, lo, n, status);
 		} else if (op < 11) {
 			unsigned int never = rnd() % 3 != 0;
 
@@ -236,12 +355,21 @@ START_TEST(paging_follows_model)
 			want = model_unpin(&m, lo, n, &fail);
 			got = gmem_unpin(g, lo, n, &pn);
 			pg.fail_gfn = pn.fail_gfn;
-		} else {
+		} else if (op < 16) {
 			unsigned int attr = (unsigned int)(rnd() % 2);
 
 			want = model_convert(&m, lo, n, attr, &fail);
 			got = gmem_convert(g, lo, n, attr, &co);
 			pg.fail_gfn = co.fail_gfn;
+		} else {
+			if (op == 19 && rnd() % 8 == 0)
+				reset_vcpu(g, (uint32_t)(rnd() % 3));
+			pick_in(&lo, &n, 1u << GMEM_PAGE_PAGING_OUT |
+					 1u << GMEM_PAGE_PAGED |
+					 1u << GMEM_PAGE_PAGING_IN, false);
+			lookup(g, lo);
+			check_requests(g);
+			want = got = 0;
 		}
 		got_fail = pg.fail_gfn;
 		if (got != want || (want && got_fail != fail))

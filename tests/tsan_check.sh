@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the library and the stress test again with ThreadSanitizer, in a
-# tree of their own, and runs the stress test: any data race fails.
+# Builds the library and the stress tests again with ThreadSanitizer, in a
+# tree of their own, and runs them (conversions, then paging): any data
+# race fails.
 # The metadata goes to the malloc heap (GMEM_STRESS_MALLOC), whose
 # ordering of reused memory the sanitizer sees; jemalloc itself, built
 # without it, is left out of the reports.
@@ -12,7 +13,10 @@ cmake -S "$src" -B "$out" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	-DCMAKE_C_FLAGS="$flags -Wno-tsan" \
 	-DCMAKE_EXE_LINKER_FLAGS=$flags -DCMAKE_SHARED_LINKER_FLAGS=$flags \
 	>/dev/null
-cmake --build "$out" -j"$(nproc)" --target test_stress >/dev/null
-TSAN_OPTIONS="halt_on_error=1 exitcode=66 suppressions=$src/tests/tsan.supp" \
-	GMEM_STRESS_MALLOC=1 GMEM_STRESS_OPS=${GMEM_STRESS_OPS:-40000} \
+cmake --build "$out" -j"$(nproc)" --target test_stress test_page_stress \
+	>/dev/null
+export TSAN_OPTIONS="halt_on_error=1 exitcode=66 suppressions=$src/tests/tsan.supp"
+GMEM_STRESS_MALLOC=1 GMEM_STRESS_OPS=${GMEM_STRESS_OPS:-40000} \
 	CK_FORK=no "$out/tests/test_stress"
+GMEM_PAGE_STRESS_OPS=${GMEM_PAGE_STRESS_OPS:-3000} CK_FORK=no \
+	"$out/tests/test_page_stress"

@@ -107,6 +107,109 @@ GMEM_API int gmem_page_never(struct gmem_guest *guest, uint64_t gfn,
 			     uint64_t npages, unsigned int never,
 			     struct gmem_page_opts *opts);
 
+/*
+ * The pager (gmem_pager_attach) takes requests from a bounded ring with
+ * gmem_pager_pop; one request per frame block (the conversion granule)
+ * is out at a time. The ring's eventfd, if given, is written when
+ * requests are posted; the ready eventfd when "page ready" events are
+ * queued.
+ */
+struct gmem_pager_opts {
+	size_t sz;
+	uint32_t ring_size;	/* requests the ring holds, a power of two
+				 * from GMEM_LOOKUP_MAX to 2^24; 0: 256 */
+	int pager_fd;		/* eventfd for requests, or -1 */
+	int ready_fd;		/* eventfd for page-ready events, or -1 */
+	uint32_t reserved;
+};
+
+/* Once per guest (-EBUSY after). -EINVAL for a bad ring size. */
+GMEM_API int gmem_pager_attach(struct gmem_guest *guest,
+			       const struct gmem_pager_opts *opts);
+
+struct gmem_page_request {
+	uint64_t gfn;		/* the first frame of the block */
+	uint64_t npages;	/* the conversion granule */
+};
+
+/*
+ * Takes up to max requests, oldest first, into reqs (*n of them). One
+ * consumer thread. -ENODEV without a pager.
+ */
+GMEM_API int gmem_pager_pop(struct gmem_guest *guest,
+			    struct gmem_page_request *reqs, uint32_t max,
+			    uint32_t *n);
+
+/* Lookup modes. */
+#define GMEM_LOOKUP_QUERY 0	/* report the state, change nothing */
+#define GMEM_LOOKUP_TRY 1	/* not present: a request is out, -EAGAIN
+				 * with a token; never sleeps */
+#define GMEM_LOOKUP_WAIT 2	/* not present: request it and sleep,
+				 * holding no lock, until it is in */
+/* Or'ed with TRY or WAIT: when the ring is full, -EBUSY rather than
+ * waiting for room. */
+#define GMEM_LOOKUP_NO_WAIT_RING (1u << 8)
+
+/* The most frames one lookup takes. */
+#define GMEM_LOOKUP_MAX 16
+
+struct gmem_lookup {
+	size_t sz;
+	uint32_t vcpu;		/* in: who asks, for TRY's token */
+	uint32_t state;		/* out: enum gmem_page_state of gfn as the
+				 * call leaves it */
+	uint64_t gfn;		/* out: the first frame not present, or at
+				 * fault */
+	uint64_t token;		/* out, TRY: "page not present" for vcpu and
+				 * gfn; its "page ready" event comes with
+				 * the same token */
+};
+
+/*
+ * An access to frame gfn. 0 when it is present, in any mode: for a
+ * present frame this takes no lock, allocates nothing and costs a few
+ * loads. Otherwise: QUERY returns -EAGAIN with lk->state; TRY and WAIT
+ * cancel a nomination (0: present again), and for a frame paged or on
+ * its way in make sure one request is out; then TRY returns -EAGAIN
+ * with a token for (lk->vcpu, gfn), the same one until it completes,
+ * while WAIT sleeps until the frame is in (0) or its loading failed
+ * (the pager's status, the frame paged). Errors: -EINVAL for a bad mode
+ * or NULL guest; -ENOENT outside regions; -ENODEV with no pager to ask;
+ * -EBUSY for a full ring with GMEM_LOOKUP_NO_WAIT_RING; -ENOMEM. lk may
+ * be NULL.
+ */
+GMEM_API int gmem_page_lookup(struct gmem_guest *guest, uint64_t gfn,
+			      unsigned int mode, struct gmem_lookup *lk);
+
+/*
+ * The same for n frames at once (up to GMEM_LOOKUP_MAX), as a copy
+ * between two guest pages needs: WAIT returns when all are in together
+ * (a frame a lookup sleeps on is not nominated), without deadlock
+ * however the frames and lookups are ordered. TRY's token is for the
+ * first frame not present.
+ */
+GMEM_API int gmem_page_lookup_frames(struct gmem_guest *guest,
+				     const uint64_t *gfns, uint32_t n,
+				     unsigned int mode, struct gmem_lookup *lk);
+
+/* A "page ready" event: the frame of a TRY's token is in (status 0), or
+ * its loading failed (status < 0). */
+struct gmem_page_ready {
+	uint64_t token;
+	uint64_t gfn;
+	uint32_t vcpu;
+	int32_t status;
+};
+
+/* Takes up to max events, oldest first (*n of them). -ENODEV without a
+ * pager. */
+GMEM_API int gmem_page_ready_pop(struct gmem_guest *guest,
+				 struct gmem_page_ready *ev, uint32_t max,
+				 uint32_t *n);
+
+/* A vCPU was reset: its tokens and events are dropped. */
+GMEM_API int gmem_page_vcpu_reset(struct gmem_guest *guest, uint32_t vcpu);
+
 /* The state of frame gfn in *state. -ENOENT outside regions. */
 GMEM_API int gmem_page_state(const struct gmem_guest *guest, uint64_t gfn,
 			     uint32_t *state);
