@@ -23,6 +23,7 @@
 #include "impl.h"
 #include "logging.h"
 #include "notify.h"
+#include "paging.h"
 #include "util.h"
 
 #define GUEST_FRAMES (UINT64_C(4) << 18)	/* 4 GiB */
@@ -383,6 +384,7 @@ int main(int argc, char **argv)
 	static struct real_result real;
 	static struct log_result logr;
 	static struct notify_result notr;
+	static struct page_result pager;
 	int nt = 0;
 
 	while ((c = getopt_long(argc, argv, "r:s:jt:h", lopts, NULL)) != -1) {
@@ -441,6 +443,7 @@ int main(int argc, char **argv)
 	all_sync = all_view_sync_ns(runs < 5 ? runs : 5);
 	logging_run(runs < 5 ? runs : 5, &logr);
 	notify_run(runs < 5 ? runs : 5, &notr);
+	paging_run(runs < 5 ? runs : 5, &pager);
 	real_run(runs < 5 ? runs : 5, &real);
 
 	if (json) {
@@ -471,6 +474,7 @@ int main(int argc, char **argv)
 		printf("],\"all_view_sync_ns\":%.3f,", all_sync);
 		logging_print(&logr, json);
 		notify_print(&notr, json);
+		paging_print(&pager, json);
 		real_print(&real, json);
 		printf("\"targets\":[");
 	} else {
@@ -512,6 +516,7 @@ int main(int argc, char **argv)
 		       "(no leaf changes): %.1f ns\n", all_sync);
 		logging_print(&logr, json);
 		notify_print(&notr, json);
+		paging_print(&pager, json);
 		real_print(&real, json);
 	}
 	t[nt++] = (struct target){ "W1 ns/op", find_row("W1", "libgmem")->r.ns_per_op, 25, 1 };
@@ -538,6 +543,7 @@ int main(int argc, char **argv)
 	t[nt++] = (struct target){ "logging start, 4 GiB of 1 GiB leaves: protects", (double)logr.start_protects, 4, 1 };
 	t[nt++] = (struct target){ "logging start, 4 GiB of 1 GiB leaves: splits", (double)logr.start_splits, 0, 1 };
 	t[nt++] = (struct target){ "harvest of 1% dirty, speed-up over flat bitmap", logr.flat_frame_us / logr.harvest_us, 20, 0 };
+	t[nt++] = (struct target){ "lookup of a present frame, slowest mode, ns", pager.query_ns > pager.try_ns ? (pager.query_ns > pager.wait_ns ? pager.query_ns : pager.wait_ns) : (pager.try_ns > pager.wait_ns ? pager.try_ns : pager.wait_ns), 15, 1 };
 	print_targets(t, nt, json);
 	if (json)
 		printf("]}\n");
