@@ -29,14 +29,8 @@
 #define NFRAMES 2000			/* 4 KiB conversions per run */
 #define NPIECES 200			/* 2 MiB conversions per run */
 
-struct rig {
-	int kvm, vm;
-	struct gmem_backend *be;
-	struct gmem_guest *g;
-	struct gmem_view *v;
-};
 
-static int open_vm(struct rig *r)
+static int open_vm(struct real_rig *r)
 {
 	r->kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (r->kvm < 0)
@@ -45,7 +39,7 @@ static int open_vm(struct rig *r)
 	return r->vm < 0 ? -errno : 0;
 }
 
-static void rig_close(struct rig *r)
+void real_rig_close(struct real_rig *r)
 {
 	gmem_view_destroy(r->v);
 	gmem_guest_destroy(r->g);
@@ -56,7 +50,7 @@ static void rig_close(struct rig *r)
 		close(r->kvm);
 }
 
-static int rig_open(struct rig *r, unsigned int kind, uint64_t frames,
+int real_rig_open(struct real_rig *r, unsigned int kind, uint64_t frames,
 		    unsigned int vflags, const struct gmem_os_ops *os)
 {
 	GMEM_OPTS(gmem_backend_opts, bo, .kind = kind, .os = os, .vm_fd = -1,
@@ -67,7 +61,7 @@ static int rig_open(struct rig *r, unsigned int kind, uint64_t frames,
 	struct gmem_pool *pool;
 	int err = 0;
 
-	*r = (struct rig){ .kvm = -1, .vm = -1 };
+	*r = (struct real_rig){ .kvm = -1, .vm = -1 };
 	if (kind == GMEM_BACKEND_HUGETLB) {
 		bo.page_size = 2ul << 20;
 		go.granule = 512;	/* a view needs whole pages */
@@ -87,11 +81,11 @@ static int rig_open(struct rig *r, unsigned int kind, uint64_t frames,
 	if (!err)
 		err = gmem_view_create(r->g, r->be, &vo, &r->v);
 	if (err)
-		rig_close(r);
+		real_rig_close(r);
 	return err;
 }
 
-static uint64_t calls_of(const struct rig *r)
+static uint64_t calls_of(const struct real_rig *r)
 {
 	GMEM_OPTS(gmem_backend_stats, st);
 
@@ -107,7 +101,7 @@ static void pick(uint64_t *at, int n, uint64_t unit)
 }
 
 /* ns per conversion of n units, each made private then shared again. */
-static double time_lib(struct rig *r, const uint64_t *at, int n,
+static double time_lib(struct real_rig *r, const uint64_t *at, int n,
 		       uint64_t unit, double *calls)
 {
 	uint64_t c0 = calls_of(r);
@@ -161,11 +155,11 @@ static void conv_backend(int runs, unsigned int kind, const char *name,
 	static const uint64_t units[2] = { 1, 512 };
 	static const int counts[2] = { NFRAMES, NPIECES };
 	static const char *const sizes[2] = { "4 KiB", "2 MiB" };
-	struct rig r;
+	struct real_rig r;
 	char *view, *mine;
 	int fd;
 
-	if (rig_open(&r, kind, GUEST_FRAMES, 0, NULL)) {
+	if (real_rig_open(&r, kind, GUEST_FRAMES, 0, NULL)) {
 		printf("(real memory: %s skipped: cannot make the guest)\n",
 		       name);
 		return;
@@ -193,7 +187,7 @@ static void conv_backend(int runs, unsigned int kind, const char *name,
 		};
 	}
 	munmap(view, GUEST_FRAMES * FRAME);
-	rig_close(&r);
+	real_rig_close(&r);
 }
 
 /* Hooks that do nothing: what remains of a conversion is the library. */
@@ -238,9 +232,9 @@ static void lib_share(int runs, struct real_result *res)
 		  .fallocate = no_fallocate, .ftruncate = no_ftruncate);
 	static uint64_t at[NFRAMES];
 	double lib[63];
-	struct rig r;
+	struct real_rig r;
 
-	if (rig_open(&r, GMEM_BACKEND_MEMFD, GUEST_FRAMES, 0, &os))
+	if (real_rig_open(&r, GMEM_BACKEND_MEMFD, GUEST_FRAMES, 0, &os))
 		return;
 	for (int i = 0; i < runs; i++) {
 		lib[i] = 1e18;
@@ -255,7 +249,7 @@ static void lib_share(int runs, struct real_result *res)
 		}
 	}
 	res->lib_ns = median(lib, runs);
-	rig_close(&r);
+	real_rig_close(&r);
 }
 
 #define POP_FRAMES (UINT64_C(4) << 18)	/* 4 GiB */
@@ -266,13 +260,13 @@ static double populate(int runs, unsigned int kind)
 	double t[63];
 
 	for (int i = 0; i < runs; i++) {
-		struct rig r;
+		struct real_rig r;
 		double t0 = now_ns();
 
-		if (rig_open(&r, kind, POP_FRAMES, GMEM_VIEW_POPULATE, NULL))
+		if (real_rig_open(&r, kind, POP_FRAMES, GMEM_VIEW_POPULATE, NULL))
 			return -1;
 		t[i] = (now_ns() - t0) / 1e6;
-		rig_close(&r);
+		real_rig_close(&r);
 	}
 	return median(t, runs);
 }

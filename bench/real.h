@@ -6,6 +6,21 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <gmem.h>
+
+/* A guest of frames on a real backend (enum gmem_backend_kind), all
+ * shared, with the VMM's view (GMEM_VIEW_* flags). */
+struct real_rig {
+	int kvm, vm;
+	struct gmem_backend *be;
+	struct gmem_guest *g;
+	struct gmem_view *v;
+};
+
+int real_rig_open(struct real_rig *r, unsigned int kind, uint64_t frames,
+		  unsigned int vflags, const struct gmem_os_ops *os);
+void real_rig_close(struct real_rig *r);
+
 /* One conversion size on one backend, against one mmap/munmap per frame. */
 struct conv_row {
 	const char *backend, *size;

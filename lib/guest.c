@@ -409,12 +409,13 @@ void guest_watch_remove(struct gmem_guest *g, struct guest_watch *w)
 		}
 }
 
-void guest_watch_changed(struct gmem_guest *g, uint64_t lo, uint64_t hi)
+void guest_watch_changed(struct gmem_guest *g, uint64_t lo, uint64_t hi,
+			 unsigned int why)
 {
 	uint32_t i;
 
 	for (i = 0; i < g->nwatches; i++)
-		g->watches[i]->changed(g->watches[i]->ctx, lo, hi);
+		g->watches[i]->changed(g->watches[i]->ctx, lo, hi, why);
 }
 
 void guest_slots_txn(struct gmem_guest *g, uint64_t lo, uint64_t hi,

@@ -30,16 +30,28 @@ struct gmem_listener {
 			 * changes that cannot fail nor be undone */
 
 /*
- * What a builder hears that listeners do not. changed: frames whose
- * mapping may change otherwise than by a conversion (unpinned, so a pin
- * no longer holds back a join; leaving or entering the views by
- * paging), called with no lock held; it cannot fail. busy: whether the
- * builder may still map some of [lo, hi) (not synced since they left
- * its view), under the paging lock.
+ * What a builder or the VMM's view hears that listeners do not.
+ *  changed   frames whose mapping may change otherwise than by a
+ *            conversion (unpinned, so a pin no longer holds back a join;
+ *            leaving or entering the views by paging). No lock held;
+ *            cannot fail.
+ *  busy      whether the builder may still map some of [lo, hi) (not
+ *            synced since they left its view); under the paging lock.
+ *  leaving   [lo, hi) is about to leave every view (nominated): make it
+ *            unreachable now, or refuse with an error.
+ *  evicting  the memory of [lo, hi) is given back.
+ *  loading   data (npages frames) goes back into [lo, hi).
+ *  reading   the data of [lo, hi) is copied out to buf.
+ * The last four hold the TXN holds of their slots but no lock; NULL
+ * where the watcher has no memory of its own.
  */
 struct guest_watch {
-	void (*changed)(void *ctx, uint64_t lo, uint64_t hi);
+	void (*changed)(void *ctx, uint64_t lo, uint64_t hi, unsigned int why);
 	bool (*busy)(void *ctx, uint64_t lo, uint64_t hi);
+	int (*leaving)(void *ctx, uint64_t lo, uint64_t hi);
+	int (*evicting)(void *ctx, uint64_t lo, uint64_t hi);
+	int (*loading)(void *ctx, uint64_t lo, uint64_t hi, const void *data);
+	int (*reading)(void *ctx, uint64_t lo, uint64_t hi, void *buf);
 	void *ctx;
 };
 
@@ -131,8 +143,13 @@ int listener_add(struct gmem_guest *g, gmem_listener_fn fn, void *ctx,
 /* Exclusive, like listeners. */
 int guest_watch_add(struct gmem_guest *g, struct guest_watch *w);
 void guest_watch_remove(struct gmem_guest *g, struct guest_watch *w);
-/* Tells every watch that [lo, hi) changed. */
-void guest_watch_changed(struct gmem_guest *g, uint64_t lo, uint64_t hi);
+/* Why a watch hears of a change. */
+#define WATCH_UNPINNED 1	/* frames unpinned */
+#define WATCH_PAGING 2		/* frames left or entered the views */
+
+/* Tells every watch that [lo, hi) changed, and why. */
+void guest_watch_changed(struct gmem_guest *g, uint64_t lo, uint64_t hi,
+			 unsigned int why);
 
 /* Takes or drops the TXN holds of the slots of [lo, hi), in order. */
 void guest_slots_txn(struct gmem_guest *g, uint64_t lo, uint64_t hi,

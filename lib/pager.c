@@ -312,7 +312,7 @@ static void cancel_nomination(struct gmem_guest *g, struct paging *p,
 	spin_unlock(&p->lock);
 	guest_slots_txn(g, lo, hi, false);
 	if (done)
-		guest_watch_changed(g, lo, hi);
+		guest_watch_changed(g, lo, hi, WATCH_PAGING);
 }
 
 /* Adds a wait for gfn; for a vCPU, its token for gfn if it has one.

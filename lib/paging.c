@@ -162,6 +162,18 @@ static void publish_bits(struct gmem_guest *g, const struct paging *p,
 				      memory_order_release);
 }
 
+/* The watch that holds the frames' memory (the VMM's view), if any:
+ * a guest has one view at most. */
+static struct guest_watch *memory_of(const struct gmem_guest *g)
+{
+	uint32_t i;
+
+	for (i = 0; i < g->nwatches; i++)
+		if (g->watches[i]->evicting)
+			return g->watches[i];
+	return NULL;
+}
+
 /* Keeps the lowest frame at fault and its error: *fail starts at the
  * range's end, and of equal frames the first one offered stays. */
 static void worst(uint64_t f, int ferr, uint64_t *fail, int *err)
@@ -176,14 +188,13 @@ int gmem_page_nominate(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 		       struct gmem_page_opts *opts)
 {
 	uint64_t fail, hi = gfn + npages;
+	struct guest_watch *mem;
 	int err;
-	/* The VMM's own view does not follow paging yet. */
-	struct paging *p = page_begin(g, gfn, npages,
-				      g && g->views ? -EOPNOTSUPP : 0, opts,
-				      &err);
+	struct paging *p = page_begin(g, gfn, npages, 0, opts, &err);
 
 	if (!p)
 		return err;
+	mem = memory_of(g);
 	guest_slots_txn(g, gfn, hi, true);
 	spin_lock(&p->lock);
 	/* The first frame that cannot go decides the error: not present
@@ -198,15 +209,22 @@ int gmem_page_nominate(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 		err = -ENOMEM;
 		fail = gfn;
 	}
+	spin_unlock(&p->lock);
+	/* The VMM loses sight of them first; the holds keep them present. */
+	if (!err && mem) {
+		err = mem->leaving(mem->ctx, gfn, hi);
+		fail = gfn;
+	}
 	if (!err) {
+		spin_lock(&p->lock);
 		fset_add(&p->absent, gfn, hi);
 		publish_bits(g, p, gfn, hi);
 		guest_slots_count(g, gfn, hi, SLOT_COUNT_ABSENT, 1);
+		spin_unlock(&p->lock);
 	}
-	spin_unlock(&p->lock);
 	guest_slots_txn(g, gfn, hi, false);
 	if (!err) {
-		guest_watch_changed(g, gfn, hi);
+		guest_watch_changed(g, gfn, hi, WATCH_PAGING);
 		notify_dispatch(g, gfn, hi, GMEM_INVAL_PAGE_OUT);
 	}
 	return page_end(err, fail, opts);
@@ -218,7 +236,8 @@ static bool watched(const struct gmem_guest *g, uint64_t lo, uint64_t hi)
 	uint32_t i;
 
 	for (i = 0; i < g->nwatches; i++)
-		if (g->watches[i]->busy(g->watches[i]->ctx, lo, hi))
+		if (g->watches[i]->busy &&
+		    g->watches[i]->busy(g->watches[i]->ctx, lo, hi))
 			return true;
 	return false;
 }
@@ -227,11 +246,15 @@ int gmem_page_evict(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 		    struct gmem_page_opts *opts)
 {
 	uint64_t fail, hi = gfn + npages;
+	struct guest_watch *mem;
 	int err;
 	struct paging *p = page_begin(g, gfn, npages, 0, opts, &err);
 
 	if (!p)
 		return err;
+	mem = memory_of(g);
+	/* The holds keep an access from cancelling while memory goes. */
+	guest_slots_txn(g, gfn, hi, true);
 	spin_lock(&p->lock);
 	/* Present again (an access came): -EBUSY; further on: -EINVAL. */
 	fail = hi;
@@ -244,9 +267,17 @@ int gmem_page_evict(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 		err = -ENOMEM;
 		fail = gfn;
 	}
-	if (!err)
-		fset_add(&p->paged, gfn, hi);
 	spin_unlock(&p->lock);
+	if (!err && mem) {
+		err = mem->evicting(mem->ctx, gfn, hi);
+		fail = gfn;
+	}
+	if (!err) {
+		spin_lock(&p->lock);
+		fset_add(&p->paged, gfn, hi);
+		spin_unlock(&p->lock);
+	}
+	guest_slots_txn(g, gfn, hi, false);
 	return page_end(err, fail, opts);
 }
 
@@ -254,10 +285,11 @@ int gmem_page_load(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 		   const void *data, struct gmem_page_opts *opts)
 {
 	uint64_t fail, hi = gfn + npages;
+	struct guest_watch *mem = g ? memory_of(g) : NULL;
 	int err;
-	/* data: no memory of the frames to write it to yet. */
-	struct paging *p = page_begin(g, gfn, npages, data ? -EINVAL : 0, opts,
-				      &err);
+	/* Data needs memory of the frames to go to. */
+	struct paging *p = page_begin(g, gfn, npages,
+				      data && !mem ? -EINVAL : 0, opts, &err);
 
 	if (!p)
 		return err;
@@ -270,6 +302,14 @@ int gmem_page_load(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 		err = -ENOMEM;
 		fail = gfn;
 	}
+	spin_unlock(&p->lock);
+	/* Paged or paging in, the frames are in no view: nothing else
+	 * writes them. */
+	if (!err && data) {
+		err = mem->loading(mem->ctx, gfn, hi, data);
+		fail = gfn;
+	}
+	spin_lock(&p->lock);
 	if (!err) {
 		fset_del(&p->paged, gfn, hi);
 		fset_add(&p->in, gfn, hi);
@@ -279,6 +319,32 @@ int gmem_page_load(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 	fset_trim(&g->heap, &p->in);
 	fset_trim(&g->heap, &p->loaded);
 	spin_unlock(&p->lock);
+	return page_end(err, fail, opts);
+}
+
+int gmem_page_read(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
+		   void *buf, struct gmem_page_opts *opts)
+{
+	uint64_t fail, hi = gfn + npages;
+	struct guest_watch *mem = g ? memory_of(g) : NULL;
+	int err;
+	struct paging *p = page_begin(g, gfn, npages,
+				      !buf ? -EINVAL : !mem ? -EOPNOTSUPP : 0,
+				      opts, &err);
+
+	if (!p)
+		return err;
+	/* Nominated: the data is still there and nothing writes it. */
+	spin_lock(&p->lock);
+	fail = hi;
+	worst(fset_next_out(&p->absent, gfn, hi), -EINVAL, &fail, &err);
+	worst(fset_next(&p->paged, gfn, hi), -EINVAL, &fail, &err);
+	worst(fset_next(&p->in, gfn, hi), -EINVAL, &fail, &err);
+	spin_unlock(&p->lock);
+	if (!err) {
+		err = mem->reading(mem->ctx, gfn, hi, buf);
+		fail = gfn;
+	}
 	return page_end(err, fail, opts);
 }
 
@@ -321,7 +387,7 @@ int gmem_page_complete(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 	if (!status) {
 		guest_slots_txn(g, gfn, hi, false);
 		if (!err)
-			guest_watch_changed(g, gfn, hi);
+			guest_watch_changed(g, gfn, hi, WATCH_PAGING);
 	}
 	if (woken)
 		pager_wake(p);

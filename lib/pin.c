@@ -186,7 +186,7 @@ static int pin_change(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 	spin_unlock(&ps->lock);
 	guest_slots_txn(g, gfn, hi, false);
 	if (!err && delta < 0)
-		guest_watch_changed(g, gfn, hi);
+		guest_watch_changed(g, gfn, hi, WATCH_UNPINNED);
 out:
 	if (err)
 		OPTS_SET(opts, fail_gfn, fail);

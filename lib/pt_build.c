@@ -176,10 +176,11 @@ int pt_listen(struct gmem_pt *pt)
 
 /* Frames unpinned, or leaving or entering the view by paging: the next
  * sync looks there. */
-static void changed(void *ctx, uint64_t lo, uint64_t hi)
+static void changed(void *ctx, uint64_t lo, uint64_t hi, unsigned int why)
 {
 	struct gmem_pt *pt = ctx;
 
+	(void)why;
 	if (pt_pending_add(pt, lo, hi, 0))
 		atomic_store(&pt->changes_lost, true);
 }
@@ -392,7 +393,8 @@ int gmem_pt_create(struct gmem_guest *g, enum gmem_pt_view view,
 		if (err)
 			goto destroy;
 	}
-	pt->watch = (struct guest_watch){ changed, busy, pt };
+	pt->watch = (struct guest_watch){ .changed = changed, .busy = busy,
+					  .ctx = pt };
 	err = guest_watch_add(g, &pt->watch);
 	if (err)
 		goto destroy;

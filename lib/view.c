@@ -73,7 +73,7 @@ static int stretch_map(const struct gmem_view *v, const struct view_region *r,
 	return backend_map(v->be, view_at(v, r, gfn), off, len, arg != NULL);
 }
 
-static int stretch_discard(const struct gmem_view *v,
+int stretch_discard(const struct gmem_view *v,
 			   const struct view_region *r, uint64_t gfn,
 			   uint64_t off, uint64_t len, void *arg)
 {
@@ -104,7 +104,7 @@ static void *shared_arg(bool shared)
 }
 
 /* Makes the VMM's view of [gfn, end) in r shared or inaccessible. */
-static int view_set(struct gmem_view *v, const struct view_region *r,
+int view_set(struct gmem_view *v, const struct view_region *r,
 		    uint64_t gfn, uint64_t end, bool shared)
 {
 	return view_for_stretches(v, r, gfn, end, stretch_map,
@@ -178,18 +178,25 @@ static int view_listener(void *ctx, enum gmem_phase phase,
 }
 
 /* Walks the runs of [gfn, end) in r: with set, makes the view equal to
- * them; with fault_in, maps in the page tables of the shared ones. */
-static int runs_apply(struct gmem_view *v, const struct view_region *r,
-		      uint64_t gfn, uint64_t end, bool set, bool fault_in)
+ * them; with fault_in, maps in the page tables of the shared ones.
+ * Frames not present (gmem/page.h) count as private. */
+int runs_apply(struct gmem_view *v, const struct view_region *r,
+	       uint64_t gfn, uint64_t end, bool set, bool fault_in)
 {
 	for (uint64_t at = gfn; at < end;) {
-		struct gmem_run run;
+		uint64_t present = page_next_present(v->g, at, end);
+		struct gmem_run run = { .npages = present - at };
 		bool shared;
-		int err = gmem_run_get(v->g, at, end - at, &run);
+		int err = 0;
 
-		if (err)
-			return err;
-		shared = run.attr == GMEM_ATTR_SHARED;
+		if (present == at) {
+			err = gmem_run_get(v->g, at,
+					   page_first_absent(v->g, at, end) - at,
+					   &run);
+			if (err)
+				return err;
+		}
+		shared = present == at && run.attr == GMEM_ATTR_SHARED;
 		if (set)
 			err = view_set(v, r, at, at + run.npages, shared);
 		if (!err && shared && fault_in)
@@ -220,7 +227,7 @@ static int reserve(struct gmem_view *v, uint64_t gfn, uint64_t len,
 	return 0;
 }
 
-static int stretch_guest_map(const struct gmem_view *v,
+int stretch_guest_map(const struct gmem_view *v,
 			     const struct view_region *r, uint64_t gfn,
 			     uint64_t off, uint64_t len, void *arg)
 {
@@ -328,7 +335,11 @@ int gmem_view_create(struct gmem_guest *g, struct gmem_backend *be,
 	if (!err)
 		err = listener_add(g, view_listener, v, 0, LISTEN_LAST,
 				   &v->listener);
+	if (!err)
+		err = view_paging_attach(v);
 	if (err) {
+		if (v->listener)
+			gmem_listener_remove(v->listener);
 		view_free(v);
 		return err;
 	}
@@ -343,6 +354,7 @@ int gmem_view_destroy(struct gmem_view *v)
 	if (!v)
 		return 0;
 	gmem_listener_remove(v->listener);
+	guest_watch_remove(v->g, &v->watch);
 	v->g->views--;
 	backend_view_put(v->be);
 	view_free(v);

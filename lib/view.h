@@ -4,8 +4,11 @@
 #define GMEM_LIB_VIEW_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 
 #include <gmem/view.h>
+
+#include "guest.h"
 
 struct view_region {
 	uint64_t gfn, npages;
@@ -23,6 +26,7 @@ struct gmem_view {
 	struct view_region *regs;	/* the guest's regions, ascending */
 	uint32_t nregs;
 	_Atomic uint64_t mapped, unmapped, discarded, stale;
+	struct guest_watch watch;	/* paging (view_paging.c) */
 };
 
 /* Called per stretch: frames [gfn, ...) of r whose file bytes
@@ -34,5 +38,23 @@ typedef int (*stretch_fn)(const struct gmem_view *v,
  * at the first error fn returns. */
 int view_for_stretches(const struct gmem_view *v, const struct view_region *r,
 		       uint64_t gfn, uint64_t end, stretch_fn fn, void *arg);
+
+/* Makes the VMM's view of [gfn, end) in r shared or inaccessible. */
+int view_set(struct gmem_view *v, const struct view_region *r, uint64_t gfn,
+	     uint64_t end, bool shared);
+/* Walks the runs of [gfn, end) in r: with set, makes the view equal to
+ * them; with fault_in, maps in the page tables of the shared ones. */
+int runs_apply(struct gmem_view *v, const struct view_region *r,
+	       uint64_t gfn, uint64_t end, bool set, bool fault_in);
+/* Stretch functions: the guest mapping of a stretch opened; its file
+ * bytes punched out. */
+int stretch_guest_map(const struct gmem_view *v, const struct view_region *r,
+		      uint64_t gfn, uint64_t off, uint64_t len, void *arg);
+int stretch_discard(const struct gmem_view *v, const struct view_region *r,
+		    uint64_t gfn, uint64_t off, uint64_t len, void *arg);
+
+/* Paging: the view follows frames out and in (view_paging.c), a watch
+ * of its guest from creation. */
+int view_paging_attach(struct gmem_view *v);
 
 #endif

@@ -17,6 +17,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -359,6 +360,155 @@ START_TEST(anonymous)
 	check_frames(&r, 0, r.npages);
 	check_tables(&r);
 	rig_fini(&r);
+}
+END_TEST
+
+/*
+ * Paging on real memory: frames nominated become unreachable through
+ * the view and the guest mapping; the pager reads them and evicts, the
+ * file's blocks really go; loaded and completed, every frame holds
+ * exactly what it held, and is reachable again as its attribute says.
+ * An access (TRY) to a nominated frame cancels it, contents intact.
+ * Conversions and writes go on around them. The builders' tables cover
+ * exactly the present frames.
+ */
+enum { P_IN, P_NOMINATED, P_PAGED };
+
+static uint64_t file_blocks(struct rig *r)
+{
+	struct stat st;
+	int fd;
+
+	if (gmem_backend_fd(r->be, &fd) || fd < 0)
+		return 0;
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	return (uint64_t)st.st_blocks;
+}
+
+static void check_paged(struct rig *r, const unsigned char *state, uint64_t f)
+{
+	void *g;
+
+	if (state[f] == P_IN) {
+		check_frames(r, f, 1);
+		return;
+	}
+	if (readable(r, view_of(r, f)))
+		ck_abort_msg("frame %#llx out, yet the view reaches it",
+			     (unsigned long long)f);
+	if (gmem_view_guest_addr(r->v, f, &g) == 0 && readable(r, g))
+		ck_abort_msg("frame %#llx out, yet the guest reaches it",
+			     (unsigned long long)f);
+}
+
+/* The run of frames in state from f on (at most max), or 0. */
+static uint64_t run_in(const unsigned char *state, uint64_t npages,
+		       uint64_t f, uint64_t max, unsigned char want)
+{
+	uint64_t n = 0;
+
+	while (f + n < npages && n < max && state[f + n] == want)
+		n++;
+	return n;
+}
+
+static void paging(unsigned int kind)
+{
+	uint64_t ops = test_env_u64("GMEM_BACKEND_OPS", 3000) / 3;
+	uint64_t seed = 0x2545f4914f6cdd1dull ^ kind, npages = 4096;
+	unsigned char *state = calloc(npages, 1);
+	char *store = malloc(npages * FRAME);
+	struct rig r;
+
+	if (kind == GMEM_BACKEND_GUEST_MEMFD && !have_kvm()) {
+		printf("SKIP: guest_memfd paging: no /dev/kvm\n");
+		free(state);
+		free(store);
+		return;
+	}
+	ck_assert(state && store);
+	rig_init(&r, kind, GMEM_CONTENT_PRESERVE, npages);
+	/* Anonymous memory has no guest mapping: the VMM writes. */
+	write_frames(&r, 0, npages, kind == GMEM_BACKEND_ANON);
+	for (uint64_t i = 0; i < ops; i++) {
+		uint64_t f = rnd(&seed) % npages, n = 1 + rnd(&seed) % 8, k;
+		unsigned int op = (unsigned int)(rnd(&seed) % 6);
+		bool all_in;
+
+		if (f + n > npages)
+			n = npages - f;
+		all_in = run_in(state, npages, f, n, P_IN) == n;
+		if (op == 0) {
+			int err = gmem_page_nominate(r.g, f, n, NULL);
+
+			EXPECT_EQ(err, all_in ? 0 : -EINVAL);
+			if (!err)
+				memset(state + f, P_NOMINATED, n);
+		} else if (op == 1) {
+			/* The pager: read, let the builders sync, evict. */
+			while (f < npages && state[f] != P_NOMINATED)
+				f++;
+			n = run_in(state, npages, f, n, P_NOMINATED);
+			if (!n)
+				continue;
+			ck_assert_int_eq(gmem_page_read(r.g, f, n,
+							store + f * FRAME,
+							NULL), 0);
+			ck_assert_int_eq(gmem_pt_sync(r.pt_shared), 0);
+			ck_assert_int_eq(gmem_pt_sync(r.pt_all), 0);
+			k = file_blocks(&r);
+			ck_assert_int_eq(gmem_page_evict(r.g, f, n, NULL), 0);
+			if (k)	/* the memory really went */
+				ck_assert_uint_le(file_blocks(&r),
+						  k - n * FRAME / 512);
+			memset(state + f, P_PAGED, n);
+		} else if (op == 2) {
+			while (f < npages && state[f] != P_PAGED)
+				f++;
+			n = run_in(state, npages, f, n, P_PAGED);
+			if (!n)
+				continue;
+			ck_assert_int_eq(gmem_page_load(r.g, f, n,
+							store + f * FRAME,
+							NULL), 0);
+			ck_assert_int_eq(gmem_page_complete(r.g, f, n, 0, NULL),
+					 0);
+			memset(state + f, P_IN, n);
+		} else if (op == 3) {
+			while (f < npages && state[f] != P_NOMINATED)
+				f++;
+			if (f == npages)
+				continue;
+			n = 1;
+			ck_assert_int_eq(gmem_page_lookup(r.g, f,
+							  GMEM_LOOKUP_TRY,
+							  NULL), 0);
+			state[f] = P_IN;
+		} else if (op == 4 && all_in) {
+			convert(&r, f, n, (unsigned int)(rnd(&seed) & 1));
+		} else if (op == 5 && all_in) {
+			write_frames(&r, f, n, kind == GMEM_BACKEND_ANON);
+		}
+		for (k = f > 1 ? f - 1 : 0; k < f + n + 1 && k < npages; k++)
+			check_paged(&r, state, k);
+		if (i % 200 == 199)
+			check_tables(&r);
+	}
+	for (uint64_t f = 0; f < npages; f++)
+		check_paged(&r, state, f);
+	check_tables(&r);
+	rig_fini(&r);
+	free(state);
+	free(store);
+}
+
+START_TEST(paging_real_memory)
+{
+	static const unsigned int kinds[] = { GMEM_BACKEND_MEMFD,
+					      GMEM_BACKEND_GUEST_MEMFD,
+					      GMEM_BACKEND_ANON };
+
+	paging(kinds[_i]);
 }
 END_TEST
 
@@ -812,6 +962,7 @@ static Suite *backend_suite(void)
 	tcase_add_loop_test(tc, differential_memfd, 0, 2);
 	tcase_add_loop_test(tc, differential_guest_memfd, 0, 2);
 	tcase_add_loop_test(tc, anonymous, 0, 2);
+	tcase_add_loop_test(tc, paging_real_memory, 0, 3);
 	tcase_add_loop_test(tc, private_is_unreachable, 0, 2);
 	tcase_add_loop_test(tc, syscall_failures, 0, 2);
 	tcase_add_test(tc, failed_undo_then_resync);

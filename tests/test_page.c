@@ -19,9 +19,12 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "model.h"
 #include "rng.h"
@@ -571,8 +574,11 @@ START_TEST(bad_input)
 	ck_assert_int_eq(gmem_page_evict(g, 512, 512, NULL), 0);
 	ck_assert_int_eq(gmem_page_evict(g, 512, 512, NULL), -EINVAL);
 	ck_assert_int_eq(gmem_page_complete(g, 512, 512, 0, &pg), -EINVAL);
-	/* No memory of the frames to write the data to. */
+	/* No memory of the frames to write the data to, or read from. */
 	ck_assert_int_eq(gmem_page_load(g, 512, 512, data, &pg), -EINVAL);
+	ck_assert_int_eq(gmem_page_read(g, 512, 1, data, &pg), -EINVAL);
+	ck_assert_int_eq(gmem_page_read(g, 512, 512, NULL, &pg), -EINVAL);
+	ck_assert_int_eq(gmem_page_read(g, 0, 512, data, &pg), -EOPNOTSUPP);
 	ck_assert_int_eq(gmem_page_complete(g, 512, 512, 1, &pg), -EINVAL);
 	ck_assert_int_eq(gmem_page_state(g, 600, &st), 0);
 	ck_assert_int_eq(st, GMEM_PAGE_PAGED);
@@ -592,6 +598,99 @@ START_TEST(bad_input)
 }
 END_TEST
 
+/* The pager pops after a delay: a full ring holds a TRY that waits. */
+struct popper {
+	struct gmem_guest *g;
+	_Atomic int popped;
+};
+
+static void *pop_later(void *arg)
+{
+	struct popper *p = arg;
+	struct gmem_page_request req[4];
+	struct timespec ts = { 0, 50 * 1000 * 1000 };
+	uint32_t n;
+
+	nanosleep(&ts, NULL);
+	atomic_store(&p->popped, 1);
+	ck_assert_int_eq(gmem_pager_pop(p->g, req, 4, &n), 0);
+	ck_assert_uint_eq(n, 4);
+	return NULL;
+}
+
+/* Lookups: bad input, no pager, and a full ring both ways. */
+START_TEST(lookup_bad_input_and_full_ring)
+{
+	GMEM_OPTS(gmem_pager_opts, pa, .ring_size = GMEM_LOOKUP_MAX);
+	GMEM_OPTS(gmem_lookup, lk, .vcpu = 1);
+	struct gmem_page_request req[GMEM_LOOKUP_MAX];
+	uint64_t many[GMEM_LOOKUP_MAX + 1] = { 0 };
+	struct popper pp;
+	struct gmem_pool *pool;
+	struct gmem_guest *g;
+	pthread_t th;
+	uint32_t n, i;
+
+	ck_assert_int_eq(gmem_pool_create(NULL, &pool), 0);
+	ck_assert_int_eq(gmem_pool_add_frames(pool, GIB, GIB, 0, NULL), 0);
+	ck_assert_int_eq(gmem_guest_create(pool, NULL, &g), 0);
+	ck_assert_int_eq(gmem_region_add(g, 0, 4096, NULL), 0);
+	ck_assert_int_eq(gmem_page_lookup(NULL, 0, GMEM_LOOKUP_QUERY, NULL),
+			 -EINVAL);
+	ck_assert_int_eq(gmem_page_lookup(g, 5000, GMEM_LOOKUP_TRY, &lk),
+			 -ENOENT);
+	ck_assert_int_eq(lk.gfn, 5000);
+	ck_assert_int_eq(gmem_page_lookup(g, 0, 3, NULL), -EINVAL);
+	ck_assert_int_eq(gmem_page_lookup(g, 0, 1u << 12, NULL), -EINVAL);
+	ck_assert_int_eq(gmem_page_lookup_frames(g, many, 0,
+						 GMEM_LOOKUP_QUERY, NULL),
+			 -EINVAL);
+	ck_assert_int_eq(gmem_page_lookup_frames(g, many, GMEM_LOOKUP_MAX + 1,
+						 GMEM_LOOKUP_QUERY, NULL),
+			 -EINVAL);
+	ck_assert_int_eq(gmem_page_lookup(g, 0, GMEM_LOOKUP_WAIT, NULL), 0);
+	ck_assert_int_eq(gmem_pager_pop(g, req, 1, &n), -ENODEV);
+	ck_assert_int_eq(gmem_page_ready_pop(g, NULL, 0, &n), -ENODEV);
+	/* Paged out with no pager to ask: -ENODEV, and nothing changed. */
+	ck_assert_int_eq(gmem_page_nominate(g, 0, 64, NULL), 0);
+	ck_assert_int_eq(gmem_page_evict(g, 0, 64, NULL), 0);
+	ck_assert_int_eq(gmem_page_lookup(g, 3, GMEM_LOOKUP_TRY, &lk), -ENODEV);
+	ck_assert_int_eq(gmem_page_lookup(g, 3, GMEM_LOOKUP_QUERY, &lk),
+			 -EAGAIN);
+	ck_assert_int_eq(lk.state, GMEM_PAGE_PAGED);
+	pa.ring_size = 8;
+	ck_assert_int_eq(gmem_pager_attach(g, &pa), -EINVAL);
+	pa.ring_size = GMEM_LOOKUP_MAX;
+	ck_assert_int_eq(gmem_pager_attach(g, &pa), 0);
+	ck_assert_int_eq(gmem_pager_attach(g, &pa), -EBUSY);
+	/* Complete without a request: nothing to complete. */
+	ck_assert_int_eq(gmem_page_complete(g, 3, 1, 0, NULL), -EINVAL);
+	/* A full ring: -EBUSY when asked not to wait, nothing changed. */
+	for (i = 0; i < GMEM_LOOKUP_MAX; i++)
+		ck_assert_int_eq(gmem_page_lookup(g, i, GMEM_LOOKUP_TRY |
+						  GMEM_LOOKUP_NO_WAIT_RING,
+						  &lk), -EAGAIN);
+	ck_assert_int_eq(gmem_page_lookup(g, 40, GMEM_LOOKUP_TRY |
+					  GMEM_LOOKUP_NO_WAIT_RING, &lk),
+			 -EBUSY);
+	ck_assert_int_eq(gmem_page_lookup(g, 40, GMEM_LOOKUP_QUERY, &lk),
+			 -EAGAIN);
+	ck_assert_int_eq(lk.state, GMEM_PAGE_PAGED);
+	/* Else it waits for the pager to make room. */
+	pp.g = g;
+	atomic_store(&pp.popped, 0);
+	ck_assert_int_eq(pthread_create(&th, NULL, pop_later, &pp), 0);
+	ck_assert_int_eq(gmem_page_lookup(g, 40, GMEM_LOOKUP_TRY, &lk),
+			 -EAGAIN);
+	ck_assert_int_eq(atomic_load(&pp.popped), 1);
+	pthread_join(th, NULL);
+	ck_assert_int_eq(gmem_pager_pop(g, req, GMEM_LOOKUP_MAX, &n), 0);
+	ck_assert_uint_eq(n, GMEM_LOOKUP_MAX - 4 + 1);
+	ck_assert_int_eq(gmem_guest_destroy(g), 0);
+	ck_assert_int_eq(gmem_pool_destroy(pool), 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("page");
@@ -602,6 +701,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, eviction_waits_for_sync);
 	tcase_add_test(tc, allocation_failure_changes_nothing);
 	tcase_add_test(tc, bad_input);
+	tcase_add_test(tc, lookup_bad_input_and_full_ring);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -64,29 +64,44 @@ struct gmem_page_opts {
  */
 
 /*
- * PRESENT -> PAGING_OUT. -EBUSY at a frame pinned or marked never; -EINVAL
- * at a frame not present; -EOPNOTSUPP while the guest has a VMM view
- * (gmem/view.h).
+ * PRESENT -> PAGING_OUT. With a VMM view (gmem/view.h), the frames
+ * become unreachable through it and its guest mapping before this
+ * returns (or its error is returned, the frames still present). -EBUSY
+ * at a frame pinned, marked never, or held by a sleeping lookup;
+ * -EINVAL at a frame not present.
  */
 GMEM_API int gmem_page_nominate(struct gmem_guest *guest, uint64_t gfn,
 				uint64_t npages, struct gmem_page_opts *opts);
 
 /*
- * PAGING_OUT -> PAGED: the frames' memory is given back. -EBUSY at a
- * frame whose nomination an access cancelled, or that a builder still
- * maps (sync it first); -EINVAL at one in another state.
+ * PAGING_OUT -> PAGED: the frames' memory is given back (with a VMM
+ * view, punched out of the backend: it reads back as zeros and counts
+ * no more). -EBUSY at a frame whose nomination an access cancelled, or
+ * that a builder still maps (sync it first); -EINVAL at one in another
+ * state.
  */
 GMEM_API int gmem_page_evict(struct gmem_guest *guest, uint64_t gfn,
 			     uint64_t npages, struct gmem_page_opts *opts);
 
 /*
  * PAGED or PAGING_IN -> PAGING_IN with the data back: data holds npages
- * frames of contents to write into them, or is NULL when the embedder,
- * owner of the frames, put the data back itself. The frames stay out of
- * the views until complete. -EINVAL at a frame not paged nor paging in.
+ * frames of contents, written into the backend's memory of the frames
+ * (a VMM view is needed: -EINVAL without); or NULL when the embedder,
+ * owner of the frames, put the data back itself (with a view: the
+ * frames read as zeros). The frames stay out of the views until
+ * complete. -EINVAL at a frame not paged nor paging in.
  */
 GMEM_API int gmem_page_load(struct gmem_guest *guest, uint64_t gfn,
 			    uint64_t npages, const void *data,
+			    struct gmem_page_opts *opts);
+
+/*
+ * Copies the contents of nominated frames (PAGING_OUT, the data still
+ * there) to buf, npages frames: what the pager keeps before it evicts.
+ * -EINVAL at a frame not nominated; -EOPNOTSUPP without a VMM view.
+ */
+GMEM_API int gmem_page_read(struct gmem_guest *guest, uint64_t gfn,
+			    uint64_t npages, void *buf,
 			    struct gmem_page_opts *opts);
 
 /*
