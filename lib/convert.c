@@ -32,6 +32,7 @@ struct gmem_txn {
 	struct slot *slots;		/* the range's slots, in order */
 	uint32_t nslots, nends;		/* nends: 1 or 2 */
 	unsigned int attr;
+	unsigned int run_flags;		/* GMEM_RUN_PRESERVE, or 0 */
 	bool on_heap;
 	struct txn_end ends[2];		/* first and last slot */
 	struct gmem_run *runs;		/* the runs that change */
@@ -48,7 +49,7 @@ static int convert_args(const struct gmem_guest *g, uint64_t gfn,
 	int err = opts_check(opts, sizeof(*opts));
 
 	if (!err && (!g || attr > GMEM_ATTR_SHARED ||
-		     OPTS_GET(opts, flags, 0) ||
+		     (OPTS_GET(opts, flags, 0) & ~GMEM_CONVERT_PRESERVE) ||
 		     ((gfn | npages) & g->granule_mask)))
 		err = -EINVAL;
 	return err;
@@ -77,6 +78,8 @@ static int txn_init(struct gmem_txn *t, struct gmem_guest *g, uint64_t gfn,
 	t->nslots = (uint32_t)(hi - lo + 1);
 	t->nends = lo == hi ? 1 : 2;
 	t->attr = attr;
+	t->run_flags = OPTS_GET(opts, flags, 0) & GMEM_CONVERT_PRESERVE
+			       ? GMEM_RUN_PRESERVE : 0;
 	t->on_heap = false;
 	for (k = 0; k < t->nends; k++) {
 		struct txn_end *e = &t->ends[k];
@@ -238,7 +241,7 @@ static int collect_runs(struct gmem_txn *t, uint64_t *fail)
 		if (v != GMEM_ATTR_MIXED) {
 			t->runs[t->nruns++] = (struct gmem_run){
 				.gfn = t->gfn, .npages = t->end - t->gfn,
-				.attr = t->attr,
+				.attr = t->attr, .flags = t->run_flags,
 			};
 			return 0;
 		}
@@ -268,6 +271,7 @@ static int collect_runs(struct gmem_txn *t, uint64_t *fail)
 			t->cap = cap;
 		}
 		run.attr = t->attr;
+		run.flags = t->run_flags;
 		t->runs[t->nruns++] = run;
 	}
 	return 0;

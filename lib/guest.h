@@ -64,11 +64,13 @@ struct pin_run {
 	uint32_t count;
 };
 
-/* Pins: ascending disjoint runs, under lock. */
+/* Pins: ascending disjoint runs, under lock; and the frames I/O left
+ * shared until the guest's next access (io.c). */
 struct pin_set {
 	_Atomic uint32_t lock;
 	uint32_t n, cap;
 	struct pin_run *v;
+	struct frame_ranges lazy;
 };
 
 struct gmem_guest {
@@ -173,6 +175,8 @@ uint64_t page_next_present(const struct gmem_guest *g, uint64_t lo,
 			   uint64_t hi);
 void page_free(struct gmem_guest *g);
 
+/* The runs of pins, made on first use; NULL: -ENOMEM. */
+struct pin_set *pins_get(struct gmem_guest *g);
 /* The first pinned frame of [lo, hi), or hi. */
 uint64_t pin_first(const struct gmem_guest *g, uint64_t lo, uint64_t hi);
 void pin_free(struct gmem_guest *g);

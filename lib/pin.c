@@ -23,9 +23,8 @@ static uint32_t run_after(const struct pin_set *ps, uint64_t gfn)
 	return frame_range_after(ps->v, ps->n, sizeof(*ps->v), gfn);
 }
 
-/* The runs, made by the first pin: a guest that never pins pays
- * nothing. NULL: -ENOMEM. */
-static struct pin_set *pins_get(struct gmem_guest *g)
+/* A guest that never pins pays nothing. */
+struct pin_set *pins_get(struct gmem_guest *g)
 {
 	struct pin_set *ps = atomic_load(&g->pins), *none = NULL;
 
@@ -243,6 +242,7 @@ void pin_free(struct gmem_guest *g)
 	if (!ps)
 		return;
 	heap_free(&g->heap, ps->v, ps->cap * sizeof(*ps->v));
+	frame_ranges_free(&g->heap, &ps->lazy);
 	heap_free(&g->heap, ps, sizeof(*ps));
 	g->pins = NULL;
 }

@@ -121,7 +121,8 @@ static int run_apply(struct gmem_view *v, const struct view_region *r,
 {
 	uint64_t end = run->gfn + run->npages;
 	bool shared = run->attr == GMEM_ATTR_SHARED;
-	bool discard = v->content == GMEM_CONTENT_DISCARD;
+	bool discard = v->content == GMEM_CONTENT_DISCARD &&
+		       !(run->flags & GMEM_RUN_PRESERVE);
 	int err = 0;
 
 	if (!shared)

@@ -334,7 +334,7 @@ START_TEST(bad_input)
 	} big = { { .sz = sizeof(big) }, 1 };
 	struct gmem_convert_opts tiny = { .sz = 4 };
 	GMEM_OPTS(gmem_convert_opts, co, .flags = 0);
-	GMEM_OPTS(gmem_convert_opts, badflags, .flags = 1);
+	GMEM_OPTS(gmem_convert_opts, badflags, .flags = 1u << 1);
 	GMEM_OPTS(gmem_region_opts, badattr, .attr = 7);
 	GMEM_OPTS(gmem_listener_opts, badl, .flags = 0x80);
 

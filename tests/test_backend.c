@@ -512,6 +512,33 @@ START_TEST(paging_real_memory)
 }
 END_TEST
 
+/*
+ * I/O to private memory keeps the contents where the view discards
+ * them on conversion: the device sees what the guest wrote, and the
+ * guest finds it again once the frames are private again.
+ */
+START_TEST(io_keeps_private_contents)
+{
+	struct gmem_io *io;
+	struct rig r;
+
+	rig_init(&r, GMEM_BACKEND_MEMFD, GMEM_CONTENT_DISCARD, 4096);
+	convert(&r, 0, 1024, GMEM_ATTR_PRIVATE);
+	write_frames(&r, 0, 1024, false);
+	ck_assert_int_eq(gmem_io_begin(r.g, 100, 300, NULL, &io), 0);
+	memset(r.attr + 100, GMEM_ATTR_SHARED, 300);
+	check_frames(&r, 0, 1024);
+	ck_assert_int_eq(gmem_io_end(io, GMEM_IO_END_PRIVATE), 0);
+	memset(r.attr + 100, GMEM_ATTR_PRIVATE, 300);
+	check_frames(&r, 0, 1024);
+	/* An ordinary conversion still discards. */
+	convert(&r, 0, 50, GMEM_ATTR_SHARED);
+	check_frames(&r, 0, 1024);
+	check_tables(&r);
+	rig_fini(&r);
+}
+END_TEST
+
 /* A private run faults the VMM: read in a child, which must die of
  * SIGSEGV; shared again, the guest's data (or zeros) is there. */
 START_TEST(private_is_unreachable)
@@ -963,6 +990,7 @@ static Suite *backend_suite(void)
 	tcase_add_loop_test(tc, differential_guest_memfd, 0, 2);
 	tcase_add_loop_test(tc, anonymous, 0, 2);
 	tcase_add_loop_test(tc, paging_real_memory, 0, 3);
+	tcase_add_test(tc, io_keeps_private_contents);
 	tcase_add_loop_test(tc, private_is_unreachable, 0, 2);
 	tcase_add_loop_test(tc, syscall_failures, 0, 2);
 	tcase_add_test(tc, failed_undo_then_resync);

@@ -335,6 +335,109 @@ START_TEST(allocation_failure_changes_nothing)
 }
 END_TEST
 
+static unsigned int attr_of(const struct gmem_guest *g, uint64_t gfn)
+{
+	unsigned int a;
+
+	ck_assert_int_eq(gmem_attr_get(g, gfn, &a), 0);
+	return a;
+}
+
+static uint32_t pins_of(const struct gmem_guest *g, uint64_t gfn)
+{
+	uint32_t c;
+
+	ck_assert_int_eq(gmem_pin_count(g, gfn, &c), 0);
+	return c;
+}
+
+/*
+ * I/O to private memory on a range of alternating runs: begin makes it
+ * all shared and pinned (a conversion of it is refused); each way of
+ * ending returns the frames that were private as it says, and only
+ * those; a fault makes private frames shared until the guest's access.
+ */
+START_TEST(io_to_private_memory)
+{
+	struct gmem_pool *pool;
+	struct gmem_guest *g;
+	struct gmem_io *io;
+	GMEM_OPTS(gmem_pin_opts, po, .fail_gfn = 0);
+	unsigned int how;
+	uint64_t f;
+
+	ck_assert_int_eq(gmem_pool_create(NULL, &pool), 0);
+	ck_assert_int_eq(gmem_pool_add_frames(pool, GIB, GIB, 0, NULL), 0);
+	ck_assert_int_eq(gmem_guest_create(pool, NULL, &g), 0);
+	ck_assert_int_eq(gmem_region_add(g, 0, 4096, NULL), 0);
+	for (how = GMEM_IO_END_PRIVATE; how <= GMEM_IO_END_SHARED; how++) {
+		/* Shared: [100, 110) and [120, 130); the rest private. */
+		ck_assert_int_eq(gmem_convert(g, 0, 4096, GMEM_ATTR_PRIVATE,
+					      NULL), 0);
+		ck_assert_int_eq(gmem_convert(g, 100, 10, GMEM_ATTR_SHARED,
+					      NULL), 0);
+		ck_assert_int_eq(gmem_convert(g, 120, 10, GMEM_ATTR_SHARED,
+					      NULL), 0);
+		ck_assert_int_eq(gmem_io_begin(g, 95, 40, &po, &io), 0);
+		for (f = 95; f < 135; f++) {
+			ck_assert_uint_eq(attr_of(g, f), GMEM_ATTR_SHARED);
+			ck_assert_uint_eq(pins_of(g, f), 1);
+		}
+		ck_assert_uint_eq(attr_of(g, 94), GMEM_ATTR_PRIVATE);
+		ck_assert_int_eq(gmem_convert(g, 90, 10, GMEM_ATTR_PRIVATE,
+					      NULL), -EBUSY);
+		ck_assert_int_eq(gmem_io_end(io, how), 0);
+		for (f = 95; f < 135; f++) {
+			bool was_shared = (f >= 100 && f < 110) ||
+					  (f >= 120 && f < 130);
+
+			ck_assert_uint_eq(pins_of(g, f), 0);
+			ck_assert_uint_eq(attr_of(g, f),
+					  was_shared || how != GMEM_IO_END_PRIVATE
+						  ? GMEM_ATTR_SHARED
+						  : GMEM_ATTR_PRIVATE);
+		}
+		/* The guest touches part: only what LAZY left goes private. */
+		ck_assert_int_eq(gmem_io_access(g, 90, 20), 0);
+		for (f = 95; f < 135; f++) {
+			bool was_shared = (f >= 100 && f < 110) ||
+					  (f >= 120 && f < 130);
+			bool back = how == GMEM_IO_END_PRIVATE ||
+				    (how == GMEM_IO_END_LAZY && f < 110);
+
+			ck_assert_uint_eq(attr_of(g, f),
+					  was_shared || !back ? GMEM_ATTR_SHARED
+							      : GMEM_ATTR_PRIVATE);
+		}
+		ck_assert_int_eq(gmem_io_access(g, 0, 4096), 0);
+	}
+	/* A failed I/O on private frames: reachable, retry; then the
+	 * guest's access takes them back. */
+	ck_assert_int_eq(gmem_convert(g, 0, 4096, GMEM_ATTR_PRIVATE, NULL), 0);
+	ck_assert_int_eq(gmem_io_fault(g, 200, 8), -EAGAIN);
+	ck_assert_uint_eq(attr_of(g, 203), GMEM_ATTR_SHARED);
+	ck_assert_int_eq(gmem_io_fault(g, 200, 8), 0);
+	ck_assert_int_eq(gmem_io_access(g, 203, 1), 0);
+	ck_assert_uint_eq(attr_of(g, 203), GMEM_ATTR_PRIVATE);
+	ck_assert_uint_eq(attr_of(g, 204), GMEM_ATTR_SHARED);
+	/* Bad input changes nothing. */
+	ck_assert_int_eq(gmem_io_end(NULL, 0), -EINVAL);
+	ck_assert_int_eq(gmem_io_begin(g, 4000, 200, &po, &io), -ERANGE);
+	ck_assert_int_eq(po.fail_gfn, 4096);
+	ck_assert_uint_eq(attr_of(g, 4000), GMEM_ATTR_PRIVATE);
+	ck_assert_int_eq(gmem_io_begin(g, 8000, 1, NULL, &io), -ENOENT);
+	ck_assert_int_eq(gmem_io_begin(NULL, 0, 1, NULL, &io), -EINVAL);
+	ck_assert_int_eq(gmem_io_begin(g, 0, 1, NULL, NULL), -EINVAL);
+	ck_assert_int_eq(gmem_io_begin(g, 0, 8, NULL, &io), 0);
+	ck_assert_int_eq(gmem_io_end(io, 3), -EINVAL);
+	ck_assert_int_eq(gmem_io_end(io, GMEM_IO_END_PRIVATE), 0);
+	ck_assert_int_eq(gmem_io_access(g, 0, 0), -EINVAL);
+	ck_assert_int_eq(gmem_io_fault(g, 8000, 1), -ENOENT);
+	ck_assert_int_eq(gmem_guest_destroy(g), 0);
+	ck_assert_int_eq(gmem_pool_destroy(pool), 0);
+}
+END_TEST
+
 START_TEST(bad_input)
 {
 	GMEM_OPTS(gmem_pin_opts, po, .fail_gfn = 0);
@@ -405,6 +508,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, builder_holds_join_while_pinned);
 	tcase_add_test(tc, builder_joins_after_unpin_without_memory);
 	tcase_add_test(tc, allocation_failure_changes_nothing);
+	tcase_add_test(tc, io_to_private_memory);
 	tcase_add_test(tc, bad_input);
 	suite_add_tcase(s, tc);
 	return s;

@@ -26,9 +26,13 @@ extern "C" {
 
 struct gmem_txn;
 
+/* Since 1.4: the frames keep their contents whatever a VMM view's
+ * content mode says (gmem/view.h): for I/O to private memory. */
+#define GMEM_CONVERT_PRESERVE (1u << 0)
+
 struct gmem_convert_opts {
 	size_t sz;
-	unsigned int flags;	/* none defined yet: must be 0 */
+	unsigned int flags;	/* GMEM_CONVERT_* */
 	unsigned int reserved;
 	/* Out: on error, the first frame that caused it. */
 	uint64_t fail_gfn;
@@ -91,6 +95,8 @@ enum gmem_phase {
 
 /* A run delivered by gmem_listener_add's replay, not by a conversion. */
 #define GMEM_RUN_REPLAY (1u << 0)
+/* Since 1.4: a run of a GMEM_CONVERT_PRESERVE conversion. */
+#define GMEM_RUN_PRESERVE (1u << 1)
 
 /*
  * run->attr is the attribute the run takes (it had the other one);

@@ -67,6 +67,54 @@ GMEM_API int gmem_pin_count(const struct gmem_guest *guest, uint64_t gfn,
 GMEM_API int gmem_pin_find(const struct gmem_guest *guest, uint64_t gfn,
 			   uint64_t npages, uint64_t *first);
 
+/*
+ * I/O to private memory (since 1.4). A device cannot reach private
+ * memory: gmem_io_begin makes the private frames of a range shared,
+ * their contents kept (GMEM_CONVERT_PRESERVE), and pins the range for
+ * the I/O; gmem_io_end unpins it and returns those frames to private at
+ * once, at the guest's next access, or never. The frames are told to
+ * listeners, builders and the VMM's view as any conversion.
+ */
+struct gmem_io;
+
+/* What gmem_io_end does with the frames gmem_io_begin made shared. */
+#define GMEM_IO_END_PRIVATE 0	/* private again now */
+#define GMEM_IO_END_LAZY 1	/* private at the guest's next access to
+				 * them, reported with gmem_io_access */
+#define GMEM_IO_END_SHARED 2	/* they stay shared */
+
+/*
+ * Makes [gfn, gfn + npages) reachable for device I/O and pins it, *io
+ * the handle to end it with. The errors of gmem_convert and gmem_pin
+ * (-EAGAIN at a frame not present, -EBUSY at one another thread keeps
+ * converting), changing nothing.
+ */
+GMEM_API int gmem_io_begin(struct gmem_guest *guest, uint64_t gfn,
+			   uint64_t npages, struct gmem_pin_opts *opts,
+			   struct gmem_io **io);
+
+/* Ends the I/O: unpins, and handles the frames as how says (GMEM_IO_END_*).
+ * Frees io. -EINVAL for a NULL io or unknown how; a conversion back that
+ * fails (-ENOMEM) leaves those frames shared, pinned no more. */
+GMEM_API int gmem_io_end(struct gmem_io *io, unsigned int how);
+
+/*
+ * The guest accessed [gfn, gfn + npages): frames left shared for it by
+ * gmem_io_end(GMEM_IO_END_LAZY) or gmem_io_fault go private again now,
+ * contents kept. 0, or gmem_convert's error.
+ */
+GMEM_API int gmem_io_access(struct gmem_guest *guest, uint64_t gfn,
+			    uint64_t npages);
+
+/*
+ * A device's I/O failed on [gfn, gfn + npages): its private frames are
+ * made shared, contents kept, until the guest's next access
+ * (gmem_io_access). -EAGAIN when some were (retry the I/O), 0 when none
+ * was private (the error is not this), or gmem_convert's error.
+ */
+GMEM_API int gmem_io_fault(struct gmem_guest *guest, uint64_t gfn,
+			   uint64_t npages);
+
 #ifdef __cplusplus
 }
 #endif
