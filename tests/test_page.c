@@ -598,6 +598,42 @@ START_TEST(bad_input)
 }
 END_TEST
 
+/* A present frame is looked up with no allocation, in every mode, also
+ * in a slot where other frames are out. */
+START_TEST(present_lookup_allocates_nothing)
+{
+	GMEM_OPTS(gmem_pool_opts, po, .alloc = NULL);
+	GMEM_OPTS(gmem_pager_opts, pa, .ring_size = 0);
+	struct test_alloc ta;
+	struct gmem_pool *pool;
+	struct gmem_guest *g;
+	uint64_t calls, f;
+	unsigned int mode;
+
+	test_alloc_init(&ta);
+	po.alloc = &ta.ops;
+	ck_assert_int_eq(gmem_pool_create(&po, &pool), 0);
+	ck_assert_int_eq(gmem_pool_add_frames(pool, GIB, GIB, 0, NULL), 0);
+	ck_assert_int_eq(gmem_guest_create(pool, NULL, &g), 0);
+	ck_assert_int_eq(gmem_region_add(g, 0, GIB, NULL), 0);
+	ck_assert_int_eq(gmem_pager_attach(g, &pa), 0);
+	for (f = 0; f < 4096; f += 7) {
+		ck_assert_int_eq(gmem_page_nominate(g, f, 1, NULL), 0);
+		if (f % 2)
+			ck_assert_int_eq(gmem_page_evict(g, f, 1, NULL), 0);
+	}
+	calls = ta.calls;
+	for (mode = GMEM_LOOKUP_QUERY; mode <= GMEM_LOOKUP_WAIT; mode++)
+		for (f = 0; f < 8192; f++)
+			if (f % 7 || f >= 4096)
+				EXPECT_EQ(gmem_page_lookup(g, f, mode, NULL), 0);
+	EXPECT_EQ(ta.calls, calls);
+	ck_assert_int_eq(gmem_guest_destroy(g), 0);
+	ck_assert_int_eq(gmem_pool_destroy(pool), 0);
+	EXPECT_EQ(ta.live_objects, 0);
+}
+END_TEST
+
 /* The pager pops after a delay: a full ring holds a TRY that waits. */
 struct popper {
 	struct gmem_guest *g;
@@ -702,6 +738,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, allocation_failure_changes_nothing);
 	tcase_add_test(tc, bad_input);
 	tcase_add_test(tc, lookup_bad_input_and_full_ring);
+	tcase_add_test(tc, present_lookup_allocates_nothing);
 	suite_add_tcase(s, tc);
 	return s;
 }
