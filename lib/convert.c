@@ -171,7 +171,7 @@ static void slots_state_unlock(struct gmem_txn *t, uint32_t n)
 
 /*
  * The one-shot path: 1 if a transaction holds one of the slots or one
- * has frames pinned or not present (the caller then takes the
+ * has frames pinned or not present (EXC: the caller then takes the
  * transaction path, which checks them), else 0 or -ENOMEM.
  */
 static int convert_direct(struct gmem_txn *t, uint64_t *fail)
@@ -181,22 +181,12 @@ static int convert_direct(struct gmem_txn *t, uint64_t *fail)
 	int err;
 
 	for (;;) {
-		bool txn = false;
-
-		for (i = 0; !txn && i < t->nslots; i++) {
+		for (i = 0; i < t->nslots; i++) {
 			if (!slot_state_lock_if(&t->slots[i].lock, true)) {
-				txn = true;
-				break;
+				slots_state_unlock(t, i);
+				txn_release(t, NULL);
+				return 1;
 			}
-			txn = atomic_load_explicit(&t->slots[i].pinned,
-						   memory_order_relaxed) ||
-			      atomic_load_explicit(&t->slots[i].absent,
-						   memory_order_relaxed);
-		}
-		if (txn) {
-			slots_state_unlock(t, i);
-			txn_release(t, NULL);
-			return 1;
 		}
 		if (txn_plan(t))
 			break;
@@ -423,11 +413,7 @@ int gmem_convert(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 	s = guest_slot_whole(g, gfn, npages);
 	if (!s || !slot_state_lock_if(&s->lock, true))
 		return convert_general(g, gfn, npages, attr, opts);
-	if (atomic_load_explicit(&s->pinned, memory_order_relaxed) ||
-	    atomic_load_explicit(&s->absent, memory_order_relaxed)) {
-		slot_state_unlock(&s->lock);
-		return convert_general(g, gfn, npages, attr, opts);
-	}
+
 	q = state_set_quick(s, slot_off(gfn), slot_off(gfn) + (uint32_t)npages,
 			    attr);
 	if (q != STATE_QUICK_DONE)

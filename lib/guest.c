@@ -443,7 +443,9 @@ void guest_slots_count(struct gmem_guest *g, uint64_t lo, uint64_t hi,
 {
 	while (lo < hi) {
 		uint64_t end = (lo | (SLOT_FRAMES - 1)) + 1;
-		_Atomic uint32_t *c = slot_count(guest_slot(g, lo), count);
+		struct slot *s = guest_slot(g, lo);
+		_Atomic uint32_t *c = slot_count(s, count);
+		bool was = s->pinned || s->absent;
 
 		if (end > hi)
 			end = hi;
@@ -453,6 +455,9 @@ void guest_slots_count(struct gmem_guest *g, uint64_t lo, uint64_t hi,
 		else
 			atomic_fetch_sub_explicit(c, (uint32_t)(end - lo),
 						  memory_order_relaxed);
+		/* The lock word tells one-shot conversions to keep off. */
+		if (was != (s->pinned || s->absent))
+			slot_exc_set(&s->lock, !was);
 		lo = end;
 	}
 }

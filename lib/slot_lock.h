@@ -13,9 +13,15 @@
  * STATE. While STATE is held nobody else writes the word, which lets
  * its release be a plain store: a locked query costs one atomic operation.
  *
- * The bits above the holds count STATE releases: a reader that takes no
- * hold reads the word before and after its loads (a sequence count) and
- * trusts what it read only if no STATE hold came in between.
+ * EXC marks a slot with frames pinned or not present (pin.c, paging.c):
+ * a one-shot conversion, which must not change those, leaves such a slot
+ * to the transaction path as it leaves a slot a transaction holds. It is
+ * changed only by a TXN holder that also takes STATE, so the plain store
+ * of a STATE release keeps it.
+ *
+ * The bits above count STATE releases: a reader that takes no hold reads
+ * the word before and after its loads (a sequence count) and trusts what
+ * it read only if no STATE hold came in between.
  */
 #ifndef GMEM_LIB_SLOT_LOCK_H
 #define GMEM_LIB_SLOT_LOCK_H
@@ -27,7 +33,8 @@
 #define SLOT_STATE 1u
 #define SLOT_TXN 2u
 #define SLOT_WAIT 4u
-#define SLOT_SEQ 8u		/* one STATE release */
+#define SLOT_EXC 8u
+#define SLOT_SEQ 16u		/* one STATE release */
 
 #if defined(__x86_64__) || defined(__i386__)
 #define cpu_relax() __builtin_ia32_pause()
@@ -38,13 +45,13 @@
 #endif
 
 /* Acquires STATE; with no_txn, gives up (false) if a transaction holds
- * the slot. */
+ * the slot or it is marked EXC. */
 static inline bool slot_state_lock_if(_Atomic uint32_t *w, bool no_txn)
 {
 	uint32_t old = atomic_load_explicit(w, memory_order_relaxed);
 
 	for (;;) {
-		if (no_txn && (old & SLOT_TXN))
+		if (no_txn && (old & (SLOT_TXN | SLOT_EXC)))
 			return false;
 		if (old & SLOT_STATE) {
 			cpu_relax();
@@ -87,7 +94,7 @@ static inline bool slot_read_valid(_Atomic uint32_t *w, uint32_t seq)
 {
 	atomic_thread_fence(memory_order_acquire);
 	return !((atomic_load_explicit(w, memory_order_relaxed) ^ seq) &
-		 ~(SLOT_TXN | SLOT_WAIT));
+		 ~(SLOT_TXN | SLOT_WAIT | SLOT_EXC));
 }
 
 /* The contended halves, which may sleep or wake sleepers. */
@@ -114,6 +121,18 @@ static inline void slot_txn_unlock(_Atomic uint32_t *w)
 						     memory_order_release,
 						     memory_order_relaxed))
 		slot_txn_unlock_slow(w);
+}
+
+/* Sets or clears EXC; the caller holds TXN, and takes STATE here. */
+static inline void slot_exc_set(_Atomic uint32_t *w, bool exc)
+{
+	uint32_t v;
+
+	slot_state_lock(w);
+	v = atomic_load_explicit(w, memory_order_relaxed);
+	atomic_store_explicit(w, exc ? v | SLOT_EXC : v & ~SLOT_EXC,
+			      memory_order_relaxed);
+	slot_state_unlock(w);
 }
 
 #endif
