@@ -405,7 +405,10 @@ static int lookup_pass(struct gmem_guest *g, struct paging *p,
 		} else if (st != GMEM_PAGE_PRESENT) {
 			lk->gfn = gfns[i];
 			lk->state = st;
-			lk->token = add_wait(pg, gfns[i], lk->vcpu, false);
+			/* A caller with no struct to take it gets no token. */
+			if (lk->sz)
+				lk->token = add_wait(pg, gfns[i], lk->vcpu,
+						     false);
 			break;
 		}
 	}
@@ -494,7 +497,7 @@ int gmem_page_lookup_frames(struct gmem_guest *g, const uint64_t *gfns,
 			    uint32_t n, unsigned int mode,
 			    struct gmem_lookup *lk)
 {
-	struct gmem_lookup none = { .sz = sizeof(none) };
+	struct gmem_lookup none = { .sz = 0 };
 	uint32_t i;
 	int err = opts_check(lk, sizeof(*lk));
 
@@ -505,7 +508,7 @@ int gmem_page_lookup_frames(struct gmem_guest *g, const uint64_t *gfns,
 	    (mode & 3) > GMEM_LOOKUP_WAIT)
 		return -EINVAL;
 	if (!lk || lk->sz < sizeof(*lk))
-		lk = &none;	/* an older caller's: nothing out */
+		lk = &none;	/* none, or an older caller's: nothing out */
 	for (i = 0; i < n; i++)
 		if (!guest_region(g, gfns[i])) {
 			lk->gfn = gfns[i];

@@ -24,7 +24,9 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "model.h"
 #include "rng.h"
@@ -634,6 +636,65 @@ START_TEST(present_lookup_allocates_nothing)
 }
 END_TEST
 
+/* The pager's eventfd counts the calls that posted requests; the ready
+ * one the completions that queued events, which come batched. */
+START_TEST(eventfds_wake_pager_and_vmm)
+{
+	GMEM_OPTS(gmem_pager_opts, pa, .ring_size = 0);
+	struct gmem_page_request req[8];
+	struct gmem_page_ready ev[8];
+	struct gmem_pool *pool;
+	struct gmem_guest *g;
+	uint64_t v, tokens[3];
+	uint32_t n, i;
+
+	ck_assert_int_eq(gmem_pool_create(NULL, &pool), 0);
+	ck_assert_int_eq(gmem_pool_add_frames(pool, GIB, GIB, 0, NULL), 0);
+	ck_assert_int_eq(gmem_guest_create(pool, NULL, &g), 0);
+	ck_assert_int_eq(gmem_region_add(g, 0, 4096, NULL), 0);
+	pa.pager_fd = eventfd(0, EFD_NONBLOCK);
+	pa.ready_fd = eventfd(0, EFD_NONBLOCK);
+	ck_assert_int_ge(pa.pager_fd, 0);
+	ck_assert_int_ge(pa.ready_fd, 0);
+	ck_assert_int_eq(gmem_pager_attach(g, &pa), 0);
+	ck_assert_int_eq(gmem_page_nominate(g, 10, 2, NULL), 0);
+	ck_assert_int_eq(gmem_page_evict(g, 10, 2, NULL), 0);
+	ck_assert_int_eq(read(pa.pager_fd, &v, 8), -1);	/* nothing yet */
+	/* Three vCPUs ask for frame 10, one for 11: two requests. */
+	for (i = 0; i < 3; i++) {
+		GMEM_OPTS(gmem_lookup, lk, .vcpu = i);
+
+		ck_assert_int_eq(gmem_page_lookup(g, 10, GMEM_LOOKUP_TRY, &lk),
+				 -EAGAIN);
+		tokens[i] = lk.token;
+	}
+	ck_assert_int_eq(gmem_page_lookup(g, 11, GMEM_LOOKUP_TRY, NULL),
+			 -EAGAIN);
+	ck_assert_int_eq(read(pa.pager_fd, &v, 8), 8);
+	ck_assert_uint_eq(v, 2);
+	ck_assert_int_eq(gmem_pager_pop(g, req, 8, &n), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_eq(read(pa.ready_fd, &v, 8), -1);
+	ck_assert_int_eq(gmem_page_load(g, 10, 2, NULL, NULL), 0);
+	ck_assert_int_eq(gmem_page_complete(g, 10, 2, 0, NULL), 0);
+	ck_assert_int_eq(read(pa.ready_fd, &v, 8), 8);
+	ck_assert_uint_eq(v, 1);
+	/* All three tokens in one batch; frame 11 had none. */
+	ck_assert_int_eq(gmem_page_ready_pop(g, ev, 8, &n), 0);
+	ck_assert_uint_eq(n, 3);
+	for (i = 0; i < 3; i++) {
+		ck_assert_uint_eq(ev[i].token, tokens[i]);
+		ck_assert_uint_eq(ev[i].vcpu, i);
+		ck_assert_uint_eq(ev[i].gfn, 10);
+		ck_assert_int_eq(ev[i].status, 0);
+	}
+	ck_assert_int_eq(gmem_guest_destroy(g), 0);
+	ck_assert_int_eq(gmem_pool_destroy(pool), 0);
+	close(pa.pager_fd);
+	close(pa.ready_fd);
+}
+END_TEST
+
 /* The pager pops after a delay: a full ring holds a TRY that waits. */
 struct popper {
 	struct gmem_guest *g;
@@ -739,6 +800,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, bad_input);
 	tcase_add_test(tc, lookup_bad_input_and_full_ring);
 	tcase_add_test(tc, present_lookup_allocates_nothing);
+	tcase_add_test(tc, eventfds_wake_pager_and_vmm);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -191,7 +191,7 @@ struct gmem_lookup {
  * (the pager's status, the frame paged). Errors: -EINVAL for a bad mode
  * or NULL guest; -ENOENT outside regions; -ENODEV with no pager to ask;
  * -EBUSY for a full ring with GMEM_LOOKUP_NO_WAIT_RING; -ENOMEM. lk may
- * be NULL.
+ * be NULL: TRY then requests the frame without a token.
  */
 GMEM_API int gmem_page_lookup(struct gmem_guest *guest, uint64_t gfn,
 			      unsigned int mode, struct gmem_lookup *lk);
