@@ -4,10 +4,10 @@
  * that query, try or wait, and the tokens of asynchronous page faults.
  *
  * The ring has many producers (lookups) and one consumer (the pager). A
- * producer claims a slot before it looks at the frame under the paging
- * lock, so that a full ring is met before anything changed; it then
- * posts a request, or cancels the claim if another lookup's request is
- * already out. The consumer stops at a slot still claimed: a producer
+ * producer claims its slots, all at once, before it looks at the frames
+ * under the paging lock, so that a full ring is met before anything
+ * changed; it then posts a request, or cancels a claim where another
+ * lookup's request is already out. The consumer stops at a slot still claimed: a producer
  * decides while holding the lock, never sleeping, so it is not long.
  *
  * Waits (under the paging lock) are of two kinds: a vCPU's token, which
@@ -422,8 +422,8 @@ static int lookup_pass(struct gmem_guest *g, struct paging *p,
 
 /* Sleeps until the sleeper entries tokens[] (0: none) are done, and
  * drops them: 0, or the first failed one's status (at lk->gfn). */
-static int sleep_for(struct paging *p, const uint64_t *gfns, uint32_t n,
-		     const uint64_t *tokens, struct gmem_lookup *lk)
+static int sleep_for(struct paging *p, uint32_t n, const uint64_t *tokens,
+		     struct gmem_lookup *lk)
 {
 	struct pager *pg = atomic_load(&p->pager);
 	int status = 0;
@@ -456,7 +456,6 @@ static int sleep_for(struct paging *p, const uint64_t *gfns, uint32_t n,
 		spin_unlock(&p->lock);
 		if (!left)
 			return status;
-		(void)gfns;
 		port_wait(&p->done_seq, seq);
 	}
 }
@@ -490,7 +489,7 @@ static int lookup_slow(struct gmem_guest *g, const uint64_t *gfns,
 		return 0;
 	if ((mode & 3) == GMEM_LOOKUP_TRY)
 		return -EAGAIN;
-	return sleep_for(p, gfns, n, tokens, lk);
+	return sleep_for(p, n, tokens, lk);
 }
 
 int gmem_page_lookup_frames(struct gmem_guest *g, const uint64_t *gfns,
