@@ -413,7 +413,6 @@ int gmem_convert(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 	s = guest_slot_whole(g, gfn, npages);
 	if (!s || !slot_state_lock_if(&s->lock, true))
 		return convert_general(g, gfn, npages, attr, opts);
-
 	q = state_set_quick(s, slot_off(gfn), slot_off(gfn) + (uint32_t)npages,
 			    attr);
 	if (q != STATE_QUICK_DONE)

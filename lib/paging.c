@@ -261,8 +261,10 @@ int gmem_page_evict(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 	worst(fset_next_out(&p->absent, gfn, hi), -EBUSY, &fail, &err);
 	worst(fset_next(&p->paged, gfn, hi), -EINVAL, &fail, &err);
 	worst(fset_next(&p->in, gfn, hi), -EINVAL, &fail, &err);
-	if (!err && watched(g, gfn, hi))
+	if (!err && watched(g, gfn, hi)) {
 		err = -EBUSY;
+		fail = gfn;
+	}
 	if (!err && fset_reserve(&g->heap, &p->paged, gfn, hi)) {
 		err = -ENOMEM;
 		fail = gfn;
