@@ -267,53 +267,21 @@ static int collect_runs(struct gmem_txn *t, uint64_t *fail)
 	return 0;
 }
 
-/* CANCEL, in reverse, for runs 0..nrun-1 of listener nl and all runs of
- * the listeners before it. */
-static void notify_cancel(struct gmem_txn *t, uint32_t nl, uint32_t nrun)
-{
-	for (;;) {
-		struct gmem_listener *l = t->g->listeners[nl];
-
-		while (nrun)
-			l->fn(l->ctx, GMEM_PHASE_CANCEL, &t->runs[--nrun]);
-		if (!nl--)
-			return;
-		nrun = t->nruns;
-	}
-}
-
-static int notify_prepare(struct gmem_txn *t, uint64_t *fail)
-{
-	uint32_t nl, i;
-
-	for (nl = 0; nl < t->g->nlisteners; nl++) {
-		struct gmem_listener *l = t->g->listeners[nl];
-
-		for (i = 0; i < t->nruns; i++) {
-			int err = l->fn(l->ctx, GMEM_PHASE_PREPARE, &t->runs[i]);
-
-			if (err < 0) {
-				notify_cancel(t, nl, i);
-				*fail = t->runs[i].gfn;
-				return err;
-			}
-		}
-	}
-	return 0;
-}
-
-/* -EBUSY at the first pinned frame of the range, or -EAGAIN at the
- * first one not present, whichever comes first; the TXN holds keep pins
- * and presence as they are. */
+/* The first frame a feature keeps from converting (pinned: -EBUSY; not
+ * present: -EAGAIN); the TXN holds keep them as they are. */
 static int txn_blocked(const struct gmem_txn *t, uint64_t *fail)
 {
-	uint64_t pinned = pin_first(t->g, t->gfn, t->end);
-	uint64_t absent = page_first_absent(t->g, t->gfn, t->end);
+	int err;
+	uint64_t f = guest_blocked(t->g, t->gfn, t->end, &err);
 
-	if (pinned == t->end && absent == t->end)
-		return 0;
-	*fail = pinned < absent ? pinned : absent;
-	return pinned < absent ? -EBUSY : -EAGAIN;
+	if (f < t->end)
+		*fail = f;
+	return err;
+}
+
+static bool txn_heard(const struct gmem_txn *t)
+{
+	return bus_heard(&t->g->bus, BUS_CONVERT);
 }
 
 static int txn_prepare(struct gmem_txn *t, uint64_t *fail)
@@ -326,10 +294,11 @@ static int txn_prepare(struct gmem_txn *t, uint64_t *fail)
 		txn_plan(t);
 		err = txn_reserve(t, fail);
 	}
-	if (!err && t->g->nlisteners)
+	if (!err && txn_heard(t))
 		err = collect_runs(t, fail);
 	if (!err)
-		err = notify_prepare(t, fail);
+		err = bus_prepare(&t->g->bus, BUS_CONVERT, t->runs, t->nruns,
+				  fail);
 	if (err) {
 		slots_txn(t, false);
 		txn_release(t, NULL);
@@ -340,15 +309,10 @@ static int txn_prepare(struct gmem_txn *t, uint64_t *fail)
 static void txn_commit(struct gmem_txn *t)
 {
 	struct retired retired = { 0 };
-	uint32_t nl, i;
 
+	bus_seal(&t->g->bus, BUS_CONVERT, t->runs, t->nruns);
 	txn_apply(t, true, &retired);
-	for (nl = 0; nl < t->g->nlisteners; nl++) {
-		struct gmem_listener *l = t->g->listeners[nl];
-
-		for (i = 0; l->order == LISTEN_NORMAL && i < t->nruns; i++)
-			l->fn(l->ctx, GMEM_PHASE_COMMIT, &t->runs[i]);
-	}
+	bus_commit(&t->g->bus, BUS_CONVERT, t->runs, t->nruns);
 	slots_txn(t, false);
 	txn_release(t, &retired);
 }
@@ -364,10 +328,10 @@ convert_general(struct gmem_guest *g, uint64_t gfn,
 
 	if (err)
 		return err;
-	err = g->nlisteners ? 1 : convert_direct(&t, &fail);
+	err = txn_heard(&t) ? 1 : convert_direct(&t, &fail);
 	if (err == 1) {
 		/* convert_direct may have left t half used: start afresh. */
-		if (!g->nlisteners)
+		if (!txn_heard(&t))
 			err = txn_init(&t, g, gfn, npages, attr, opts);
 		else
 			err = 0;
@@ -408,7 +372,8 @@ int gmem_convert(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 	enum state_quick q;
 	struct slot *s;
 
-	if (convert_args(g, gfn, npages, attr, opts) || g->nlisteners)
+	if (convert_args(g, gfn, npages, attr, opts) ||
+	    bus_heard(&g->bus, BUS_CONVERT))
 		return convert_general(g, gfn, npages, attr, opts);
 	s = guest_slot_whole(g, gfn, npages);
 	if (!s || !slot_state_lock_if(&s->lock, true))
@@ -466,87 +431,8 @@ int gmem_convert_abort(struct gmem_txn *t)
 {
 	if (!t)
 		return -EINVAL;
-	if (t->g->nlisteners)
-		notify_cancel(t, t->g->nlisteners - 1, t->nruns);
+	bus_cancel(&t->g->bus, BUS_CONVERT, t->runs, t->nruns);
 	slots_txn(t, false);
 	txn_release(t, NULL);
-	return 0;
-}
-
-int gmem_listener_add(struct gmem_guest *g, gmem_listener_fn fn, void *ctx,
-		      const struct gmem_listener_opts *opts,
-		      struct gmem_listener **out)
-{
-	int err = opts_check(opts, sizeof(*opts));
-	unsigned int flags = OPTS_GET(opts, flags, 0);
-
-	if (err)
-		return err;
-	if (!g || !fn || !out || (flags & ~GMEM_LISTENER_REPLAY))
-		return -EINVAL;
-	return listener_add(g, fn, ctx, flags, LISTEN_NORMAL, out);
-}
-
-int listener_add(struct gmem_guest *g, gmem_listener_fn fn, void *ctx,
-		 unsigned int flags, unsigned int order,
-		 struct gmem_listener **out)
-{
-	struct gmem_listener *l;
-	uint32_t i, pos;
-
-	l = heap_alloc(&g->heap, sizeof(*l), 8);
-	if (!l)
-		return -ENOMEM;
-	if (heap_grow(&g->heap, &g->listeners, &g->listeners_cap,
-		      g->nlisteners, g->nlisteners + 1, sizeof(*g->listeners),
-		      4)) {
-		heap_free(&g->heap, l, sizeof(*l));
-		return -ENOMEM;
-	}
-	l->guest = g;
-	l->fn = fn;
-	l->ctx = ctx;
-	l->order = order;
-	for (i = 0; (flags & GMEM_LISTENER_REPLAY) && i < g->nregions; i++) {
-		const struct region *r = g->regions[i];
-		uint64_t at = r->gfn;
-
-		while (at < r->end) {
-			struct gmem_run run;
-
-			guest_run(g, at, r->end - at, true, &run);
-			at += run.npages;
-			run.flags = GMEM_RUN_REPLAY;
-			if (run.attr == GMEM_ATTR_SHARED)
-				fn(ctx, GMEM_PHASE_COMMIT, &run);
-		}
-	}
-	for (pos = g->nlisteners;
-	     pos && g->listeners[pos - 1]->order > order; pos--)
-		;
-	memmove(&g->listeners[pos + 1], &g->listeners[pos],
-		(g->nlisteners - pos) * sizeof(*g->listeners));
-	g->listeners[pos] = l;
-	g->nlisteners++;
-	*out = l;
-	return 0;
-}
-
-int gmem_listener_remove(struct gmem_listener *l)
-{
-	struct gmem_guest *g;
-	uint32_t i;
-
-	if (!l)
-		return -EINVAL;
-	g = l->guest;
-	for (i = 0; i < g->nlisteners && g->listeners[i] != l; i++)
-		;
-	if (i == g->nlisteners)
-		return -ENOENT;
-	memmove(&g->listeners[i], &g->listeners[i + 1],
-		(g->nlisteners - i - 1) * sizeof(*g->listeners));
-	g->nlisteners--;
-	heap_free(&g->heap, l, sizeof(*l));
 	return 0;
 }

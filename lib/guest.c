@@ -4,11 +4,8 @@
 #include <string.h>
 
 #include "guest.h"
-#include "notify.h"
 #include "opts.h"
-#include "paging.h"
 #include "pool.h"
-#include "range_listener.h"
 
 int gmem_guest_create(struct gmem_pool *pool,
 		      const struct gmem_guest_opts *opts,
@@ -78,15 +75,16 @@ int gmem_guest_destroy(struct gmem_guest *g)
 		return 0;
 	if (g->views)
 		return -EBUSY;
-	notify_free(g);
-	range_hub_free(g);
-	pin_free(g);
-	page_free(g);
-	heap_free(&g->heap, g->watches, g->watches_cap * sizeof(*g->watches));
-	while (g->nlisteners)
-		gmem_listener_remove(g->listeners[0]);
-	heap_free(&g->heap, g->listeners,
-		  g->listeners_cap * sizeof(*g->listeners));
+	for (i = 0; i < GUEST_EXTS && g->exts[i]; i++) {
+		struct guest_ext *x = g->exts[i];
+
+		if (x->sub.kinds)
+			bus_unsubscribe(&g->bus, &x->sub);
+		x->ops->destroy(g, x);
+		heap_free(&g->heap, x, x->ops->size);
+	}
+	listeners_free(g);
+	bus_release(&g->bus, &g->heap);
 	for (i = 0; i < g->nregions; i++)
 		heap_free(&g->heap, g->regions[i], sizeof(*g->regions[i]));
 	heap_free(&g->heap, g->regions, g->regions_cap * sizeof(*g->regions));
@@ -280,6 +278,7 @@ int gmem_region_add(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 	unsigned int attr = OPTS_GET(opts, attr, GMEM_ATTR_PRIVATE);
 	int node = OPTS_GET(opts, node, -1);
 	struct region_add ra = { 0 };
+	uint64_t fail;
 	uint32_t idx;
 
 	if (err)
@@ -301,16 +300,36 @@ int gmem_region_add(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 		region_add_undo(g, &ra);
 		return err;
 	}
+	err = bus_ask(&g->bus, BUS_REGION_ADD, gfn, gfn + npages, &fail);
+	if (err) {
+		region_add_undo(g, &ra);
+		return err;
+	}
 	region_add_commit(g, gfn, gfn + npages, attr, &ra);
+	bus_done(&g->bus, BUS_REGION_ADD, gfn, gfn + npages);
 	return 0;
+}
+
+/* What the features keep of [lo, hi) is dropped (the region goes). */
+static int exts_forget(struct gmem_guest *g, uint64_t lo, uint64_t hi)
+{
+	uint32_t i;
+	int err = 0;
+
+	for (i = 0; !err && i < GUEST_EXTS && g->exts[i]; i++)
+		if (g->exts[i]->ops->forget)
+			err = g->exts[i]->ops->forget(g, g->exts[i], lo, hi);
+	return err;
 }
 
 int gmem_region_remove(struct gmem_guest *g, uint64_t gfn, uint64_t npages)
 {
 	struct retired retired = { 0 };
 	struct region *r;
-	uint64_t i, lo, hi;
+	struct gmem_run gone;
+	uint64_t i, lo, hi, fail;
 	uint32_t idx;
+	int err;
 
 	if (!g || !npages)
 		return -EINVAL;
@@ -321,13 +340,19 @@ int gmem_region_remove(struct gmem_guest *g, uint64_t gfn, uint64_t npages)
 	    g->regions[idx]->end - gfn != npages)
 		return -ENOENT;
 	r = g->regions[idx];
-	if (pin_first(g, r->gfn, r->end) < r->end ||
-	    page_first_absent(g, r->gfn, r->end) < r->end)
+	gone = (struct gmem_run){ .gfn = gfn, .npages = npages };
+	/* Pinned frames, or frames not present, keep the region. */
+	if (guest_blocked(g, r->gfn, r->end, &err) < r->end)
 		return -EBUSY;
-	if (g->paging &&
-	    frame_ranges_del(&g->heap, &g->paging->never, r->gfn, r->end))
-		return -ENOMEM;
-	notify_dispatch(g, r->gfn, r->end, GMEM_INVAL_UNMAP);
+	err = bus_prepare(&g->bus, BUS_REGION_REMOVE, &gone, 1, &fail);
+	if (err)
+		return err;
+	err = exts_forget(g, r->gfn, r->end);
+	if (err) {
+		bus_cancel(&g->bus, BUS_REGION_REMOVE, &gone, 1);
+		return err;
+	}
+	bus_commit(&g->bus, BUS_REGION_REMOVE, &gone, 1);
 	lo = (gfn >> SLOT_SHIFT) - g->slot_base;
 	hi = ((r->end - 1) >> SLOT_SHIFT) - g->slot_base;
 	for (i = lo; i <= hi; i++) {
@@ -389,33 +414,93 @@ int gmem_guest_stats(const struct gmem_guest *g, struct gmem_guest_stats *stats)
 	return out_struct(stats, &st, sizeof(st));
 }
 
-int guest_watch_add(struct gmem_guest *g, struct guest_watch *w)
+/* Records are read with no lock: a finder sees a record made. */
+static struct guest_ext *ext_at(const struct gmem_guest *g, uint32_t i)
 {
-	if (heap_grow(&g->heap, &g->watches, &g->watches_cap, g->nwatches,
-		      g->nwatches + 1, sizeof(*g->watches), 4))
+	return atomic_load_explicit(
+		(struct guest_ext *_Atomic *)(uintptr_t)&g->exts[i],
+		memory_order_acquire);
+}
+
+struct guest_ext *guest_ext_find(const struct gmem_guest *g,
+				 const struct guest_ext_ops *ops)
+{
+	uint32_t i;
+
+	for (i = 0; i < GUEST_EXTS; i++) {
+		struct guest_ext *x = ext_at(g, i);
+
+		if (!x || x->ops == ops)
+			return x;
+	}
+	return NULL;
+}
+
+int guest_ext_get(struct gmem_guest *g, const struct guest_ext_ops *ops,
+		  const struct bus_sub *sub, struct guest_ext **out)
+{
+	struct guest_ext *x = guest_ext_find(g, ops);
+	uint32_t i;
+
+	if (x) {
+		*out = x;
+		return 0;
+	}
+	x = heap_zalloc(&g->heap, ops->size, 8);
+	if (!x)
 		return -ENOMEM;
-	g->watches[g->nwatches++] = w;
-	return 0;
-}
-
-void guest_watch_remove(struct gmem_guest *g, struct guest_watch *w)
-{
-	uint32_t i;
-
-	for (i = 0; i < g->nwatches; i++)
-		if (g->watches[i] == w) {
-			g->watches[i] = g->watches[--g->nwatches];
-			return;
+	x->ops = ops;
+	if (sub) {
+		x->sub = *sub;
+		x->sub.ctx = x;
+		if (bus_subscribe(&g->bus, &g->heap, &x->sub)) {
+			heap_free(&g->heap, x, ops->size);
+			return -ENOMEM;
 		}
+	}
+	/* Records fill the array from the front and never leave it: a
+	 * maker that loses a place looks at the winner. */
+	for (i = 0; i < GUEST_EXTS; i++) {
+		struct guest_ext *none = NULL;
+
+		if (atomic_compare_exchange_strong(&g->exts[i], &none, x)) {
+			*out = x;
+			return 0;
+		}
+		if (none->ops == ops)
+			break;
+	}
+	if (sub)
+		bus_unsubscribe(&g->bus, &x->sub);
+	heap_free(&g->heap, x, ops->size);
+	/* Only a racing maker of the same feature takes its place. */
+	*out = i < GUEST_EXTS ? g->exts[i] : NULL;
+	return *out ? 0 : -ENOMEM;
 }
 
-void guest_watch_changed(struct gmem_guest *g, uint64_t lo, uint64_t hi,
-			 unsigned int why)
+uint64_t guest_blocked(const struct gmem_guest *g, uint64_t lo, uint64_t hi,
+		       int *err)
 {
+	uint64_t first = hi;
 	uint32_t i;
 
-	for (i = 0; i < g->nwatches; i++)
-		g->watches[i]->changed(g->watches[i]->ctx, lo, hi, why);
+	*err = 0;
+	for (i = 0; i < GUEST_EXTS; i++) {
+		struct guest_ext *x = ext_at(g, i);
+		uint64_t f;
+		int e;
+
+		if (!x)
+			break;
+		if (!x->ops->blocks)
+			continue;
+		f = x->ops->blocks(g, lo, first, &e);
+		if (f < first) {
+			first = f;
+			*err = e;
+		}
+	}
+	return first;
 }
 
 void guest_slots_txn(struct gmem_guest *g, uint64_t lo, uint64_t hi,

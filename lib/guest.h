@@ -6,7 +6,7 @@
 #include <gmem/convert.h>
 #include <gmem/guest.h>
 
-#include "frame_set.h"
+#include "bus.h"
 #include "heap.h"
 #include "slot_lock.h"
 #include "state.h"
@@ -15,62 +15,48 @@ struct region {
 	uint64_t gfn, end;
 };
 
-struct gmem_listener {
-	struct gmem_guest *guest;
-	gmem_listener_fn fn;
-	void *ctx;
-	/* LISTEN_*: the order of calls. One LAST or FINAL acts in PREPARE,
-	 * once those before it consented, and gets no COMMIT. */
-	unsigned int order;
+/*
+ * What the guest knows of a feature (pins, paging, notifiers, range
+ * listeners): a record made on the feature's first use, found by its
+ * ops, destroyed with the guest. The feature's own record begins with
+ * it. A feature made under the exclusive rule (gmem_listener_add's) may
+ * hear the bus through sub; one made from any thread must not subscribe.
+ */
+struct guest_ext;
+
+struct guest_ext_ops {
+	size_t size;			/* of the feature's record */
+	/* Frees what the record holds, not the record itself. */
+	void (*destroy)(struct gmem_guest *g, struct guest_ext *x);
+	/* The first frame of [lo, hi) that the feature keeps from changing
+	 * attribute or leaving the guest, its error in *err; hi if none.
+	 * The caller holds the TXN holds of [lo, hi). NULL: none. */
+	uint64_t (*blocks)(const struct gmem_guest *g, uint64_t lo,
+			   uint64_t hi, int *err);
+	/* The region [lo, hi), which it does not block, goes: what the
+	 * feature keeps there is dropped, before anything else changes.
+	 * 0 or -ENOMEM (a kept range split in two), nothing dropped; only
+	 * one feature may fail so (paging). NULL: nothing kept. */
+	int (*forget)(struct gmem_guest *g, struct guest_ext *x, uint64_t lo,
+		      uint64_t hi);
 };
 
-#define LISTEN_NORMAL 0	/* in registration order */
-#define LISTEN_LAST 1	/* after the normal ones (the view) */
-#define LISTEN_FINAL 2	/* after all, so it cannot be cancelled: for
-			 * changes that cannot fail nor be undone */
+struct guest_ext {
+	const struct guest_ext_ops *ops;
+	struct bus_sub sub;		/* kinds 0: not subscribed */
+};
+
+#define GUEST_EXTS 4
 
 /*
- * What a builder or the VMM's view hears that listeners do not.
- *  changed   frames whose mapping may change otherwise than by a
- *            conversion (unpinned, so a pin no longer holds back a join;
- *            leaving or entering the views by paging). No lock held;
- *            cannot fail.
- *  busy      whether the builder may still map some of [lo, hi) (not
- *            synced since they left its view); under the paging lock.
- *  leaving   [lo, hi) is about to leave every view (nominated): make it
- *            unreachable now, or refuse with an error.
- *  evicting  the memory of [lo, hi) is given back.
- *  loading   data (npages frames) goes back into [lo, hi).
- *  reading   the data of [lo, hi) is copied out to buf.
- * The last four hold the TXN holds of their slots but no lock; NULL
- * where the watcher has no memory of its own.
+ * Where the frames' memory is, when something holds it (the VMM's
+ * view): paging copies data in and out through it. The TXN holds of
+ * [lo, hi) are held, no lock.
  */
-struct guest_watch {
-	void (*changed)(void *ctx, uint64_t lo, uint64_t hi, unsigned int why);
-	bool (*busy)(void *ctx, uint64_t lo, uint64_t hi);
-	int (*leaving)(void *ctx, uint64_t lo, uint64_t hi);
-	int (*evicting)(void *ctx, uint64_t lo, uint64_t hi);
-	int (*loading)(void *ctx, uint64_t lo, uint64_t hi, const void *data);
-	int (*reading)(void *ctx, uint64_t lo, uint64_t hi, void *buf);
+struct guest_memory {
+	int (*load)(void *ctx, uint64_t lo, uint64_t hi, const void *data);
+	int (*read)(void *ctx, uint64_t lo, uint64_t hi, void *buf);
 	void *ctx;
-};
-
-struct paging;
-
-
-/* Frames [lo, hi) pinned count times (pin.c). */
-struct pin_run {
-	uint64_t lo, hi;	/* a struct frame_range */
-	uint32_t count;
-};
-
-/* Pins: ascending disjoint runs, under lock; and the frames I/O left
- * shared until the guest's next access (io.c). */
-struct pin_set {
-	_Atomic uint32_t lock;
-	uint32_t n, cap;
-	struct pin_run *v;
-	struct frame_ranges lazy;
 };
 
 struct gmem_guest {
@@ -82,16 +68,11 @@ struct gmem_guest {
 	uint32_t nregions, regions_cap;
 	struct slot *slots;		/* slots slot_base .. + nslots - 1 */
 	uint64_t slot_base, nslots;
-	struct gmem_listener **listeners;	/* registration order */
-	uint32_t nlisteners, listeners_cap;
+	struct bus bus;			/* every change, to its subscribers */
 	uint32_t views;			/* regions stay as they are while > 0 */
 	int node;
-	struct notify_set *notify;	/* invalidation notifiers, once any */
-	struct range_hub *ranges;	/* range listeners, once any */
-	struct guest_watch **watches;
-	uint32_t nwatches, watches_cap;
-	struct pin_set *_Atomic pins;	/* once a frame is pinned */
-	struct paging *_Atomic paging;	/* once paging begins */
+	const struct guest_memory *memory;	/* NULL: none */
+	struct guest_ext *_Atomic exts[GUEST_EXTS];
 };
 
 static inline struct slot *guest_slot(const struct gmem_guest *g,
@@ -136,22 +117,20 @@ static inline uint32_t slot_off(uint64_t gfn)
 	return (uint32_t)(gfn & (SLOT_FRAMES - 1));
 }
 
-/* gmem_listener_add with GMEM_LISTENER_* flags, in the order class
- * LISTEN_*. */
-int listener_add(struct gmem_guest *g, gmem_listener_fn fn, void *ctx,
-		 unsigned int flags, unsigned int order,
-		 struct gmem_listener **out);
+/* Frees the listeners left on a guest being destroyed (listener.c). */
+void listeners_free(struct gmem_guest *g);
 
-/* Exclusive, like listeners. */
-int guest_watch_add(struct gmem_guest *g, struct guest_watch *w);
-void guest_watch_remove(struct gmem_guest *g, struct guest_watch *w);
-/* Why a watch hears of a change. */
-#define WATCH_UNPINNED 1	/* frames unpinned */
-#define WATCH_PAGING 2		/* frames left or entered the views */
-
-/* Tells every watch that [lo, hi) changed, and why. */
-void guest_watch_changed(struct gmem_guest *g, uint64_t lo, uint64_t hi,
-			 unsigned int why);
+/* The feature whose record has ops, or NULL: any thread. */
+struct guest_ext *guest_ext_find(const struct gmem_guest *g,
+				 const struct guest_ext_ops *ops);
+/* The same, made (zeroed, ops set) and subscribed if missing: racing
+ * makers agree on one. 0 or -ENOMEM. */
+int guest_ext_get(struct gmem_guest *g, const struct guest_ext_ops *ops,
+		  const struct bus_sub *sub, struct guest_ext **out);
+/* The first frame of [lo, hi) a feature blocks, its error in *err, or
+ * hi. Under the TXN holds of [lo, hi). */
+uint64_t guest_blocked(const struct gmem_guest *g, uint64_t lo, uint64_t hi,
+		       int *err);
 
 /* Takes or drops the TXN holds of the slots of [lo, hi), in order. */
 void guest_slots_txn(struct gmem_guest *g, uint64_t lo, uint64_t hi,
@@ -166,20 +145,6 @@ void guest_slots_count(struct gmem_guest *g, uint64_t lo, uint64_t hi,
 		       size_t count, int sign);
 bool guest_slots_any(const struct gmem_guest *g, uint64_t lo, uint64_t hi,
 		     size_t count);
-
-/* The first frame of [lo, hi) not present, or hi (paging.c). */
-uint64_t page_first_absent(const struct gmem_guest *g, uint64_t lo,
-			   uint64_t hi);
-/* The first present frame of [lo, hi), or hi. */
-uint64_t page_next_present(const struct gmem_guest *g, uint64_t lo,
-			   uint64_t hi);
-void page_free(struct gmem_guest *g);
-
-/* The runs of pins, made on first use; NULL: -ENOMEM. */
-struct pin_set *pins_get(struct gmem_guest *g);
-/* The first pinned frame of [lo, hi), or hi. */
-uint64_t pin_first(const struct gmem_guest *g, uint64_t lo, uint64_t hi);
-void pin_free(struct gmem_guest *g);
 
 /* The region holding gfn, or NULL. */
 const struct region *guest_region(const struct gmem_guest *g, uint64_t gfn);

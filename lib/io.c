@@ -9,8 +9,8 @@
 
 #include <gmem/pin.h>
 
-#include "guest.h"
 #include "opts.h"
+#include "pin_set.h"
 #include "spin.h"
 
 struct gmem_io {
@@ -155,7 +155,7 @@ int gmem_io_access(struct gmem_guest *g, uint64_t gfn, uint64_t npages)
 
 	if (!g || !npages || npages > UINT64_MAX - gfn)
 		return -EINVAL;
-	ps = atomic_load(&g->pins);
+	ps = pins_find(g);
 	while (ps && !err) {
 		uint64_t lo, end;
 		uint32_t i;

@@ -19,7 +19,6 @@
 #include <gmem/notify.h>
 
 #include "guest.h"
-#include "notify.h"
 #include "opts.h"
 #include "spin.h"
 
@@ -38,12 +37,13 @@ struct gmem_notifier {
 };
 
 struct notify_set {
+	struct guest_ext ext;		/* first: the guest's record of it */
+	struct gmem_guest *guest;
 	_Atomic uint32_t lock;
 	struct gmem_notifier *root;
 	_Atomic uint64_t linked;	/* in the tree: read unlocked */
 	uint64_t seq;
 	uint32_t rng;
-	struct gmem_listener *listener;
 };
 
 static bool key_less(const struct gmem_notifier *a,
@@ -165,14 +165,15 @@ static void release(struct gmem_guest *g, struct gmem_notifier *n)
 		heap_free(&g->heap, n, sizeof(*n));
 }
 
-void notify_dispatch(struct gmem_guest *g, uint64_t lo, uint64_t hi,
-		     uint32_t why)
+/* Tells the notifiers overlapping [lo, hi) that it changed by why
+ * (GMEM_INVAL_*). Any thread; no allocation. */
+static void dispatch(struct gmem_guest *g, struct notify_set *s, uint64_t lo,
+		     uint64_t hi, uint32_t why)
 {
-	struct notify_set *s = g->notify;
 	struct found f = { .lo = lo, .hi = hi, .why = why };
 	uint32_t i;
 
-	if (!s || !atomic_load_explicit(&s->linked, memory_order_relaxed))
+	if (!atomic_load_explicit(&s->linked, memory_order_relaxed))
 		return;
 	do {
 		spin_lock(&s->lock);
@@ -211,31 +212,46 @@ void notify_dispatch(struct gmem_guest *g, uint64_t lo, uint64_t hi,
 	} while (f.n == CHUNK);
 }
 
-/* Conversions, heard as a listener: each changed run, once committed. */
-static int heard(void *ctx, enum gmem_phase phase, const struct gmem_run *run)
+/* Changes heard on the bus, once made. */
+static int heard(void *ctx, const struct bus_event *ev)
 {
-	if (phase == GMEM_PHASE_COMMIT)
-		notify_dispatch(ctx, run->gfn, run->gfn + run->npages,
-				GMEM_INVAL_CONVERT);
+	static const uint32_t why[BUS_KINDS] = {
+		[0] = GMEM_INVAL_CONVERT,	/* BUS_CONVERT */
+		[2] = GMEM_INVAL_UNMAP,		/* BUS_REGION_REMOVE */
+		[4] = GMEM_INVAL_PAGE_OUT,	/* BUS_PAGE_OUT */
+		[7] = GMEM_INVAL_WRPROTECT,	/* BUS_WRPROTECT */
+	};
+	struct notify_set *s = ctx;
+
+	if (ev->phase == GMEM_PHASE_COMMIT)
+		dispatch(s->guest, s, ev->run->gfn,
+			 ev->run->gfn + ev->run->npages,
+			 why[__builtin_ctz(ev->kind)]);
 	return 0;
 }
 
+static void set_destroy(struct gmem_guest *g, struct guest_ext *x);
+
+static const struct guest_ext_ops notify_ext = {
+	.size = sizeof(struct notify_set),
+	.destroy = set_destroy,
+};
+
 static int set_get(struct gmem_guest *g, struct notify_set **out)
 {
-	struct notify_set *s = g->notify;
-	int err;
+	static const struct bus_sub sub = {
+		.fn = heard, .order = BUS_ORDER_NORMAL,
+		.kinds = BUS_CONVERT | BUS_REGION_REMOVE | BUS_PAGE_OUT |
+			 BUS_WRPROTECT };
+	struct guest_ext *x;
+	int err = guest_ext_get(g, &notify_ext, &sub, &x);
+	struct notify_set *s = (struct notify_set *)x;
 
-	if (!s) {
-		s = heap_zalloc(&g->heap, sizeof(*s), 8);
-		if (!s)
-			return -ENOMEM;
+	if (err)
+		return err;
+	if (!s->guest) {
+		s->guest = g;
 		s->rng = 0x9e3779b9u;
-		err = gmem_listener_add(g, heard, g, NULL, &s->listener);
-		if (err) {
-			heap_free(&g->heap, s, sizeof(*s));
-			return err;
-		}
-		g->notify = s;
 	}
 	*out = s;
 	return 0;
@@ -294,7 +310,7 @@ int gmem_notifier_remove(struct gmem_notifier *n)
 	if (!n)
 		return -EINVAL;
 	g = n->guest;
-	s = g->notify;
+	s = (struct notify_set *)guest_ext_find(g, &notify_ext);
 	spin_lock(&s->lock);
 	if (n->linked) {
 		s->root = unlink(s->root, n);
@@ -317,14 +333,7 @@ static void free_tree(struct gmem_guest *g, struct gmem_notifier *t)
 	heap_free(&g->heap, t, sizeof(*t));
 }
 
-void notify_free(struct gmem_guest *g)
+static void set_destroy(struct gmem_guest *g, struct guest_ext *x)
 {
-	struct notify_set *s = g->notify;
-
-	if (!s)
-		return;
-	free_tree(g, s->root);
-	gmem_listener_remove(s->listener);
-	heap_free(&g->heap, s, sizeof(*s));
-	g->notify = NULL;
+	free_tree(g, ((struct notify_set *)x)->root);
 }

@@ -131,7 +131,7 @@ int gmem_pager_pop(struct gmem_guest *g, struct gmem_page_request *reqs,
 
 	if (!g || !n || (max && !reqs))
 		return -EINVAL;
-	p = atomic_load(&g->paging);
+	p = paging_find(g);
 	pg = p ? atomic_load(&p->pager) : NULL;
 	if (!pg)
 		return -ENODEV;
@@ -239,7 +239,7 @@ int gmem_page_ready_pop(struct gmem_guest *g, struct gmem_page_ready *ev,
 
 	if (!g || !n || (max && !ev))
 		return -EINVAL;
-	p = atomic_load(&g->paging);
+	p = paging_find(g);
 	pg = p ? atomic_load(&p->pager) : NULL;
 	if (!pg)
 		return -ENODEV;
@@ -261,7 +261,7 @@ int gmem_page_vcpu_reset(struct gmem_guest *g, uint32_t vcpu)
 
 	if (!g)
 		return -EINVAL;
-	p = atomic_load(&g->paging);
+	p = paging_find(g);
 	pg = p ? atomic_load(&p->pager) : NULL;
 	if (!pg)
 		return 0;
@@ -312,7 +312,7 @@ static void cancel_nomination(struct gmem_guest *g, struct paging *p,
 	spin_unlock(&p->lock);
 	guest_slots_txn(g, lo, hi, false);
 	if (done)
-		guest_watch_changed(g, lo, hi, WATCH_PAGING);
+		bus_tell(&g->bus, BUS_PAGE_IN, lo, hi);
 }
 
 /* Adds a wait for gfn; for a vCPU, its token for gfn if it has one.
@@ -464,7 +464,7 @@ static int lookup_slow(struct gmem_guest *g, const uint64_t *gfns,
 		       uint32_t n, unsigned int mode, struct gmem_lookup *lk)
 {
 	uint64_t tokens[GMEM_LOOKUP_MAX] = { 0 };
-	struct paging *p = atomic_load(&g->paging);
+	struct paging *p = paging_find(g);
 	uint32_t i, absent;
 	int err;
 

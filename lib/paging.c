@@ -10,35 +10,54 @@
  */
 #include <errno.h>
 
-#include <gmem/notify.h>
 #include <gmem/page.h>
 
 #include "guest.h"
-#include "notify.h"
 #include "opts.h"
 #include "paging.h"
+#include "pin_set.h"
 #include "spin.h"
+
+static void paging_destroy(struct gmem_guest *g, struct guest_ext *x);
+static int paging_forget(struct gmem_guest *g, struct guest_ext *x,
+			 uint64_t lo, uint64_t hi);
+
+/* Frames not present can be neither converted nor pinned. */
+static uint64_t paging_block(const struct gmem_guest *g, uint64_t lo,
+			     uint64_t hi, int *err)
+{
+	uint64_t f = page_first_absent(g, lo, hi);
+
+	*err = f < hi ? -EAGAIN : 0;
+	return f;
+}
+
+static const struct guest_ext_ops paging_ext = {
+	.size = sizeof(struct paging),
+	.destroy = paging_destroy,
+	.blocks = paging_block,
+	.forget = paging_forget,
+};
 
 /* A guest that never pages pays nothing for the sets. */
 struct paging *paging_get(struct gmem_guest *g)
 {
-	struct paging *p = atomic_load(&g->paging), *none = NULL;
+	struct guest_ext *x;
 
-	if (p)
-		return p;
-	p = heap_zalloc(&g->heap, sizeof(*p), 8);
-	if (p && !atomic_compare_exchange_strong(&g->paging, &none, p)) {
-		heap_free(&g->heap, p, sizeof(*p));
-		p = none;
-	}
-	return p;
+	return guest_ext_get(g, &paging_ext, NULL, &x) ? NULL
+						       : (struct paging *)x;
+}
+
+struct paging *paging_find(const struct gmem_guest *g)
+{
+	return (struct paging *)guest_ext_find(g, &paging_ext);
 }
 
 /* The lock of the sets, which readers take too. Only called where a
  * slot counts absent frames, so the sets exist. */
 static _Atomic uint32_t *page_lock(const struct gmem_guest *g)
 {
-	return &atomic_load(&g->paging)->lock;
+	return &paging_find(g)->lock;
 }
 
 uint64_t page_first_absent(const struct gmem_guest *g, uint64_t lo,
@@ -49,7 +68,7 @@ uint64_t page_first_absent(const struct gmem_guest *g, uint64_t lo,
 	if (!guest_slots_any(g, lo, hi, SLOT_COUNT_ABSENT))
 		return hi;
 	spin_lock(page_lock(g));
-	f = fset_next(&g->paging->absent, lo, hi);
+	f = fset_next(&paging_find(g)->absent, lo, hi);
 	spin_unlock(page_lock(g));
 	return f;
 }
@@ -62,25 +81,34 @@ uint64_t page_next_present(const struct gmem_guest *g, uint64_t lo,
 	if (!guest_slots_any(g, lo, hi, SLOT_COUNT_ABSENT))
 		return lo < hi ? lo : hi;
 	spin_lock(page_lock(g));
-	f = fset_next_out(&g->paging->absent, lo, hi);
+	f = fset_next_out(&paging_find(g)->absent, lo, hi);
 	spin_unlock(page_lock(g));
 	return f;
 }
 
-void page_free(struct gmem_guest *g)
+static void paging_destroy(struct gmem_guest *g, struct guest_ext *x)
 {
-	struct paging *p = g->paging;
+	struct paging *p = (struct paging *)x;
 
-	if (!p)
-		return;
 	pager_free(g, p);
 	fset_free(&g->heap, &p->absent);
 	fset_free(&g->heap, &p->paged);
 	fset_free(&g->heap, &p->in);
 	fset_free(&g->heap, &p->loaded);
 	frame_ranges_free(&g->heap, &p->never);
-	heap_free(&g->heap, p, sizeof(*p));
-	g->paging = NULL;
+}
+
+/* A region goes: its frames are no longer to be kept from paging. */
+static int paging_forget(struct gmem_guest *g, struct guest_ext *x,
+			 uint64_t lo, uint64_t hi)
+{
+	struct paging *p = (struct paging *)x;
+	int err;
+
+	spin_lock(&p->lock);
+	err = frame_ranges_del(&g->heap, &p->never, lo, hi);
+	spin_unlock(&p->lock);
+	return err;
 }
 
 /* The range checks of every call, aligned to the conversion granule so
@@ -162,17 +190,6 @@ static void publish_bits(struct gmem_guest *g, const struct paging *p,
 				      memory_order_release);
 }
 
-/* The watch that holds the frames' memory (the VMM's view), if any:
- * a guest has one view at most. */
-static struct guest_watch *memory_of(const struct gmem_guest *g)
-{
-	uint32_t i;
-
-	for (i = 0; i < g->nwatches; i++)
-		if (g->watches[i]->evicting)
-			return g->watches[i];
-	return NULL;
-}
 
 /* Keeps the lowest frame at fault and its error: *fail starts at the
  * range's end, and of equal frames the first one offered stays. */
@@ -188,13 +205,11 @@ int gmem_page_nominate(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 		       struct gmem_page_opts *opts)
 {
 	uint64_t fail, hi = gfn + npages;
-	struct guest_watch *mem;
 	int err;
 	struct paging *p = page_begin(g, gfn, npages, 0, opts, &err);
 
 	if (!p)
 		return err;
-	mem = memory_of(g);
 	guest_slots_txn(g, gfn, hi, true);
 	spin_lock(&p->lock);
 	/* The first frame that cannot go decides the error: not present
@@ -211,10 +226,8 @@ int gmem_page_nominate(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 	}
 	spin_unlock(&p->lock);
 	/* The VMM loses sight of them first; the holds keep them present. */
-	if (!err && mem) {
-		err = mem->leaving(mem->ctx, gfn, hi);
-		fail = gfn;
-	}
+	if (!err)
+		err = bus_ask(&g->bus, BUS_PAGE_OUT, gfn, hi, &fail);
 	if (!err) {
 		spin_lock(&p->lock);
 		fset_add(&p->absent, gfn, hi);
@@ -223,36 +236,20 @@ int gmem_page_nominate(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 		spin_unlock(&p->lock);
 	}
 	guest_slots_txn(g, gfn, hi, false);
-	if (!err) {
-		guest_watch_changed(g, gfn, hi, WATCH_PAGING);
-		notify_dispatch(g, gfn, hi, GMEM_INVAL_PAGE_OUT);
-	}
+	if (!err)
+		bus_done(&g->bus, BUS_PAGE_OUT, gfn, hi);
 	return page_end(err, fail, opts);
-}
-
-/* Whether a builder may still map some of [lo, hi); under the lock. */
-static bool watched(const struct gmem_guest *g, uint64_t lo, uint64_t hi)
-{
-	uint32_t i;
-
-	for (i = 0; i < g->nwatches; i++)
-		if (g->watches[i]->busy &&
-		    g->watches[i]->busy(g->watches[i]->ctx, lo, hi))
-			return true;
-	return false;
 }
 
 int gmem_page_evict(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 		    struct gmem_page_opts *opts)
 {
 	uint64_t fail, hi = gfn + npages;
-	struct guest_watch *mem;
 	int err;
 	struct paging *p = page_begin(g, gfn, npages, 0, opts, &err);
 
 	if (!p)
 		return err;
-	mem = memory_of(g);
 	/* The holds keep an access from cancelling while memory goes. */
 	guest_slots_txn(g, gfn, hi, true);
 	spin_lock(&p->lock);
@@ -261,19 +258,15 @@ int gmem_page_evict(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 	worst(fset_next_out(&p->absent, gfn, hi), -EBUSY, &fail, &err);
 	worst(fset_next(&p->paged, gfn, hi), -EINVAL, &fail, &err);
 	worst(fset_next(&p->in, gfn, hi), -EINVAL, &fail, &err);
-	if (!err && watched(g, gfn, hi)) {
-		err = -EBUSY;
-		fail = gfn;
-	}
 	if (!err && fset_reserve(&g->heap, &p->paged, gfn, hi)) {
 		err = -ENOMEM;
 		fail = gfn;
 	}
 	spin_unlock(&p->lock);
-	if (!err && mem) {
-		err = mem->evicting(mem->ctx, gfn, hi);
-		fail = gfn;
-	}
+	/* A builder not synced since the frames left refuses (-EBUSY):
+	 * it may still map them. Then the memory goes. */
+	if (!err)
+		err = bus_ask(&g->bus, BUS_PAGE_EVICT, gfn, hi, &fail);
 	if (!err) {
 		spin_lock(&p->lock);
 		fset_add(&p->paged, gfn, hi);
@@ -287,7 +280,7 @@ int gmem_page_load(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 		   const void *data, struct gmem_page_opts *opts)
 {
 	uint64_t fail, hi = gfn + npages;
-	struct guest_watch *mem = g ? memory_of(g) : NULL;
+	const struct guest_memory *mem = g ? g->memory : NULL;
 	int err;
 	/* Data needs memory of the frames to go to. */
 	struct paging *p = page_begin(g, gfn, npages,
@@ -308,7 +301,7 @@ int gmem_page_load(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 	/* Paged or paging in, the frames are in no view: nothing else
 	 * writes them. */
 	if (!err && data) {
-		err = mem->loading(mem->ctx, gfn, hi, data);
+		err = mem->load(mem->ctx, gfn, hi, data);
 		fail = gfn;
 	}
 	spin_lock(&p->lock);
@@ -328,7 +321,7 @@ int gmem_page_read(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 		   void *buf, struct gmem_page_opts *opts)
 {
 	uint64_t fail, hi = gfn + npages;
-	struct guest_watch *mem = g ? memory_of(g) : NULL;
+	const struct guest_memory *mem = g ? g->memory : NULL;
 	int err;
 	struct paging *p = page_begin(g, gfn, npages,
 				      !buf ? -EINVAL : !mem ? -EOPNOTSUPP : 0,
@@ -344,7 +337,7 @@ int gmem_page_read(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 	worst(fset_next(&p->in, gfn, hi), -EINVAL, &fail, &err);
 	spin_unlock(&p->lock);
 	if (!err) {
-		err = mem->reading(mem->ctx, gfn, hi, buf);
+		err = mem->read(mem->ctx, gfn, hi, buf);
 		fail = gfn;
 	}
 	return page_end(err, fail, opts);
@@ -389,7 +382,7 @@ int gmem_page_complete(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 	if (!status) {
 		guest_slots_txn(g, gfn, hi, false);
 		if (!err)
-			guest_watch_changed(g, gfn, hi, WATCH_PAGING);
+			bus_tell(&g->bus, BUS_PAGE_IN, gfn, hi);
 	}
 	if (woken)
 		pager_wake(p);
@@ -421,7 +414,7 @@ int gmem_page_state(const struct gmem_guest *g, uint64_t gfn,
 		return -EINVAL;
 	if (!guest_region(g, gfn))
 		return -ENOENT;
-	p = atomic_load(&g->paging);
+	p = paging_find(g);
 	*state = GMEM_PAGE_PRESENT;
 	if (!guest_slots_any(g, gfn, gfn + 1, SLOT_COUNT_ABSENT))
 		return 0;

@@ -41,6 +41,7 @@ struct pager {
 
 /* Paging states: sparse sets of frames, under lock. */
 struct paging {
+	struct guest_ext ext;		/* first: the guest's record of it */
 	_Atomic uint32_t lock;
 	_Atomic uint32_t done_seq;	/* bumped by completions: sleepers
 					 * wait on it */
@@ -54,6 +55,15 @@ struct paging {
 
 /* The sets, made by the first call that needs them; NULL: -ENOMEM. */
 struct paging *paging_get(struct gmem_guest *g);
+/* The same, NULL if g never paged. */
+struct paging *paging_find(const struct gmem_guest *g);
+
+/* The first frame of [lo, hi) not present, or hi. */
+uint64_t page_first_absent(const struct gmem_guest *g, uint64_t lo,
+			   uint64_t hi);
+/* The first present frame of [lo, hi), or hi. */
+uint64_t page_next_present(const struct gmem_guest *g, uint64_t lo,
+			   uint64_t hi);
 
 /* The pager's side, under the paging lock unless said: */
 void pager_free(struct gmem_guest *g, struct paging *p);	/* unlocked */

@@ -12,9 +12,9 @@
 
 #include <gmem/pin.h>
 
-#include "frame_set.h"
-#include "guest.h"
 #include "opts.h"
+#include "paging.h"
+#include "pin_set.h"
 #include "spin.h"
 
 /* The first run ending after gfn. */
@@ -24,18 +24,40 @@ static uint32_t run_after(const struct pin_set *ps, uint64_t gfn)
 }
 
 /* A guest that never pins pays nothing. */
+static uint64_t pins_block(const struct gmem_guest *g, uint64_t lo,
+			   uint64_t hi, int *err)
+{
+	uint64_t f = pin_first(g, lo, hi);
+
+	*err = f < hi ? -EBUSY : 0;
+	return f;
+}
+
+static void pins_destroy(struct gmem_guest *g, struct guest_ext *x)
+{
+	struct pin_set *ps = (struct pin_set *)x;
+
+	heap_free(&g->heap, ps->v, ps->cap * sizeof(*ps->v));
+	frame_ranges_free(&g->heap, &ps->lazy);
+}
+
+static const struct guest_ext_ops pins_ext = {
+	.size = sizeof(struct pin_set),
+	.destroy = pins_destroy,
+	.blocks = pins_block,
+};
+
 struct pin_set *pins_get(struct gmem_guest *g)
 {
-	struct pin_set *ps = atomic_load(&g->pins), *none = NULL;
+	struct guest_ext *x;
 
-	if (ps)
-		return ps;
-	ps = heap_zalloc(&g->heap, sizeof(*ps), 8);
-	if (ps && !atomic_compare_exchange_strong(&g->pins, &none, ps)) {
-		heap_free(&g->heap, ps, sizeof(*ps));
-		ps = none;
-	}
-	return ps;
+	return guest_ext_get(g, &pins_ext, NULL, &x) ? NULL
+						     : (struct pin_set *)x;
+}
+
+struct pin_set *pins_find(const struct gmem_guest *g)
+{
+	return (struct pin_set *)guest_ext_find(g, &pins_ext);
 }
 
 /* Only called where a slot counts pinned frames: the runs exist. */
@@ -47,7 +69,7 @@ uint64_t pin_first(const struct gmem_guest *g, uint64_t lo, uint64_t hi)
 
 	if (!guest_slots_any(g, lo, hi, SLOT_COUNT_PINNED))
 		return hi;
-	ps = atomic_load(&g->pins);
+	ps = pins_find(g);
 	spin_lock(&ps->lock);
 	i = run_after(ps, lo);
 	if (i < ps->n && ps->v[i].lo < hi)
@@ -185,7 +207,7 @@ static int pin_change(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 	spin_unlock(&ps->lock);
 	guest_slots_txn(g, gfn, hi, false);
 	if (!err && delta < 0)
-		guest_watch_changed(g, gfn, hi, WATCH_UNPINNED);
+		bus_tell(&g->bus, BUS_UNPIN, gfn, hi);
 out:
 	if (err)
 		OPTS_SET(opts, fail_gfn, fail);
@@ -212,7 +234,7 @@ int gmem_pin_count(const struct gmem_guest *g, uint64_t gfn, uint32_t *count)
 	if (!g || !count)
 		return -EINVAL;
 	*count = 0;
-	ps = atomic_load(&g->pins);
+	ps = pins_find(g);
 	if (!ps)
 		return 0;
 	spin_lock(&ps->lock);
@@ -235,14 +257,3 @@ int gmem_pin_find(const struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 	return *first < hi ? 0 : -ENOENT;
 }
 
-void pin_free(struct gmem_guest *g)
-{
-	struct pin_set *ps = g->pins;
-
-	if (!ps)
-		return;
-	heap_free(&g->heap, ps->v, ps->cap * sizeof(*ps->v));
-	frame_ranges_free(&g->heap, &ps->lazy);
-	heap_free(&g->heap, ps, sizeof(*ps));
-	g->pins = NULL;
-}

@@ -5,6 +5,7 @@
  * maps and what gmem_pt_explain reports.
  */
 #include "guest.h"
+#include "paging.h"
 #include "pt_table.h"
 
 /* The attribute of bound slots lo's .. for n frames (a block aligned to

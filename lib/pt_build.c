@@ -140,56 +140,10 @@ int pt_pending_add(struct gmem_pt *pt, uint64_t lo, uint64_t hi,
 	return err;
 }
 
-/*
- * Conversions tell the builder of every run that changes: PREPARE makes
- * room (refusing the conversion if it cannot), so COMMIT cannot fail.
- */
-static int heard(void *ctx, enum gmem_phase phase, const struct gmem_run *run)
-{
-	struct gmem_pt *pt = ctx;
-	int err = 0;
-
-	spin_lock(&pt->lock);
-	switch (phase) {
-	case GMEM_PHASE_PREPARE:
-		err = pending_room(pt, 1);
-		if (!err)
-			pt->reserved++;
-		break;
-	case GMEM_PHASE_CANCEL:
-		pt->reserved--;
-		break;
-	case GMEM_PHASE_COMMIT:
-		pt->reserved--;
-		pending_put(pt, run->gfn, run->gfn + run->npages,
-			    pt->log ? PT_RANGE_CONVERTED : 0);
-		break;
-	}
-	spin_unlock(&pt->lock);
-	return err;
-}
-
-int pt_listen(struct gmem_pt *pt)
-{
-	return gmem_listener_add(pt->guest, heard, pt, NULL, &pt->listener);
-}
-
-/* Frames unpinned, or leaving or entering the view by paging: the next
- * sync looks there. */
-static void changed(void *ctx, uint64_t lo, uint64_t hi, unsigned int why)
-{
-	struct gmem_pt *pt = ctx;
-
-	(void)why;
-	if (pt_pending_add(pt, lo, hi, 0))
-		atomic_store(&pt->changes_lost, true);
-}
-
 /* Frames that left the view stay mapped until the sync that looks at
  * them: until then, the pager must not take their memory. */
-static bool busy(void *ctx, uint64_t lo, uint64_t hi)
+static bool busy(struct gmem_pt *pt, uint64_t lo, uint64_t hi)
 {
-	struct gmem_pt *pt = ctx;
 	bool any = atomic_load(&pt->changes_lost);
 	uint32_t i;
 
@@ -199,6 +153,69 @@ static bool busy(void *ctx, uint64_t lo, uint64_t hi)
 		      pt->pending[i].lo < hi && lo < pt->pending[i].hi;
 	spin_unlock(&pt->lock);
 	return any;
+}
+
+/* What a sync must know of a change of the kind. */
+static uint32_t pending_flags(const struct gmem_pt *pt, uint32_t kind)
+{
+	if (kind & (BUS_REGION_ADD | BUS_REGION_REMOVE))
+		return PT_RANGE_FULL;
+	if (kind == BUS_CONVERT && pt->log)
+		return PT_RANGE_CONVERTED;
+	return 0;
+}
+
+/*
+ * Every change that may change the table is pending for the next sync.
+ * A phased change makes room in PREPARE (refusing the change if it
+ * cannot), so COMMIT cannot fail; one that is told and finds no room
+ * has the next sync look at every region.
+ */
+static int heard(void *ctx, const struct bus_event *ev)
+{
+	struct gmem_pt *pt = ctx;
+	uint64_t lo = ev->run->gfn, hi = lo + ev->run->npages;
+	bool told = ev->kind & PT_TOLD;
+	int err = 0;
+
+	if (ev->kind == BUS_PAGE_EVICT)
+		return ev->phase == GMEM_PHASE_PREPARE && busy(pt, lo, hi)
+			       ? -EBUSY : 0;
+	spin_lock(&pt->lock);
+	switch (ev->phase) {
+	case GMEM_PHASE_PREPARE:
+		err = pending_room(pt, 1);
+		if (!err)
+			pt->reserved++;
+		break;
+	case GMEM_PHASE_CANCEL:
+		pt->reserved--;
+		break;
+	case GMEM_PHASE_COMMIT:
+		if (told && pending_room(pt, 1)) {
+			atomic_store(&pt->changes_lost, true);
+			break;
+		}
+		pt->reserved -= !told;
+		pending_put(pt, lo, hi, pending_flags(pt, ev->kind));
+		break;
+	}
+	spin_unlock(&pt->lock);
+	return err;
+}
+
+int pt_subscribe(struct gmem_pt *pt)
+{
+	pt->sub = (struct bus_sub){
+		.fn = heard, .ctx = pt, .order = BUS_ORDER_NORMAL,
+		.kinds = PT_HEARS | (pt->rule.by_attr ? BUS_CONVERT : 0) };
+	return bus_subscribe(&pt->guest->bus, &pt->guest->heap, &pt->sub);
+}
+
+void pt_hear_conversions(struct gmem_pt *pt, bool on)
+{
+	bus_hear(&pt->guest->bus, &pt->sub,
+		 on ? pt->sub.kinds | BUS_CONVERT : pt->sub.kinds & ~BUS_CONVERT);
 }
 
 /* Every region pending, for changes that found no room. */
@@ -218,11 +235,6 @@ int pt_changes_found(struct gmem_pt *pt)
 	return err;
 }
 
-void pt_unlisten(struct gmem_pt *pt)
-{
-	gmem_listener_remove(pt->listener);
-	pt->listener = NULL;
-}
 
 static int check_opts(const struct gmem_guest *g, enum gmem_pt_view view,
 		      const struct gmem_pt_opts *opts)
@@ -388,14 +400,7 @@ int gmem_pt_create(struct gmem_guest *g, enum gmem_pt_view view,
 		if (err)
 			goto free_root;
 	}
-	if (pt->rule.by_attr) {
-		err = pt_listen(pt);
-		if (err)
-			goto destroy;
-	}
-	pt->watch = (struct guest_watch){ .changed = changed, .busy = busy,
-					  .ctx = pt };
-	err = guest_watch_add(g, &pt->watch);
+	err = pt_subscribe(pt);
 	if (err)
 		goto destroy;
 	for (i = 0; !err && i < g->nregions; i++)
@@ -424,9 +429,8 @@ int gmem_pt_destroy(struct gmem_pt *pt)
 {
 	if (!pt)
 		return 0;
-	if (pt->listener)
-		pt_unlisten(pt);
-	guest_watch_remove(pt->guest, &pt->watch);
+	if (pt->sub.fn)
+		bus_unsubscribe(&pt->guest->bus, &pt->sub);
 	pt_clear_all(pt);
 	pt_log_free(pt);
 	if (pt->sink.table_del)

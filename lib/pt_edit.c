@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "guest.h"
-#include "notify.h"
 #include "pt_edit.h"
 
 /* The entry of level for gfn, or where the path ends above it: *level
@@ -376,8 +375,8 @@ int pt_protect_leaf(struct pt_batch *sc, uint64_t *p, uint64_t gfn,
 		p[j] = e0 + ((j * step) << GMEM_FRAME_SHIFT);
 	sc->protects++;
 	if ((old & GMEM_PT_PROT_W) && !(prot & GMEM_PT_PROT_W))
-		notify_dispatch(pt->guest, gfn, gfn + leaf.npages,
-				GMEM_INVAL_WRPROTECT);
+		bus_tell(&pt->guest->bus, BUS_WRPROTECT, gfn,
+			 gfn + leaf.npages);
 	/* Access taken away must not stay in a TLB; access given may, but
 	 * a sink told of an unmap flushes it. */
 	if ((old & ~prot) || !pt->sink.protect)

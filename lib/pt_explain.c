@@ -10,6 +10,8 @@
 
 #include "guest.h"
 #include "opts.h"
+#include "paging.h"
+#include "pin_set.h"
 #include "pt_table.h"
 
 /* The first frame of [lo, lo + n) whose attribute differs from want. */

@@ -21,7 +21,6 @@
 #include "frame_set.h"
 #include "guest.h"
 #include "opts.h"
-#include "notify.h"
 #include "pt_edit.h"
 
 struct pt_log {
@@ -29,8 +28,8 @@ struct pt_log {
 	uint32_t n, cap;
 	struct fset split, writable, dirty;
 	uint64_t faults;
-	bool own_listener;		/* added for logging: the view alone
-					 * needs none */
+	bool own_listener;		/* conversions heard for logging
+					 * only: the view needs none */
 };
 
 /* The first range ending after lo. */
@@ -168,11 +167,11 @@ static int check_range(const struct gmem_pt *pt, uint64_t gfn,
 	return 0;
 }
 
-/* The builder's log and its listener, made on first use; -ENOMEM. */
+/* The builder's log, made on first use, and conversions heard; 0 or
+ * -ENOMEM. */
 static int log_setup(struct gmem_pt *pt)
 {
 	struct pt_log *log = pt->log;
-	int err;
 
 	if (!log) {
 		log = heap_zalloc(&pt->heap, sizeof(*log), 8);
@@ -185,10 +184,8 @@ static int log_setup(struct gmem_pt *pt)
 		return -ENOMEM;
 	/* Conversions must be heard even where the table does not change
 	 * with them: a converted logged frame is dirty. */
-	if (!pt->listener) {
-		err = pt_listen(pt);
-		if (err)
-			return err;
+	if (!(pt->sub.kinds & BUS_CONVERT)) {
+		pt_hear_conversions(pt, true);
 		log->own_listener = true;
 	}
 	return 0;
@@ -266,7 +263,7 @@ int gmem_pt_log_stop(struct gmem_pt *pt, uint64_t gfn, uint64_t npages)
 	fset_trim(&pt->heap, &log->writable);
 	fset_trim(&pt->heap, &log->dirty);
 	if (!log->n && log->own_listener) {
-		pt_unlisten(pt);
+		pt_hear_conversions(pt, false);
 		log->own_listener = false;
 	}
 	return gmem_pt_sync(pt);
@@ -515,9 +512,9 @@ static uint64_t reprotect_word(struct harvest *hv, uint64_t base, uint64_t w,
 				page[i] = e & ~wbit;
 				hv->sc.protects++;
 				pt_flush_add(&hv->sc, *f, *f + 1);
-				if (pt->guest->notify)
-					notify_dispatch(pt->guest, *f, *f + 1,
-							GMEM_INVAL_WRPROTECT);
+				if (bus_heard(&pt->guest->bus, BUS_WRPROTECT))
+					bus_tell(&pt->guest->bus, BUS_WRPROTECT,
+						 *f, *f + 1);
 			}
 		}
 		if (err) {

@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "guest.h"
+#include "pin_set.h"
 #include "pt_edit.h"
 
 /* What the table has for a block. */

@@ -107,11 +107,9 @@ struct gmem_pt {
 	struct gmem_pt_sink sink;
 	uint64_t *root;
 	uint64_t root_pa;
-	struct gmem_listener *listener;
-	struct guest_watch watch;	/* unpins and paging */
-	_Atomic bool changes_lost;	/* a change the watch heard found no
-					 * room: the next sync looks at
-					 * every region */
+	struct bus_sub sub;		/* every change of the guest */
+	_Atomic bool changes_lost;	/* a change told found no room: the
+					 * next sync looks at every region */
 	struct pt_log *log;		/* dirty logging, once started */
 	/* Ranges heard of; conversions append in parallel under lock. */
 	_Atomic uint32_t lock;
@@ -202,8 +200,14 @@ int pt_spare_fill(struct gmem_pt *pt, unsigned int level, uint32_t n);
 void pt_spare_trim(struct gmem_pt *pt, uint32_t keep);
 
 /* Starts and stops hearing of the guest's conversions. */
-int pt_listen(struct gmem_pt *pt);
-void pt_unlisten(struct gmem_pt *pt);
+/* The changes a builder hears: those that may change its table (and
+ * its eviction check); conversions too where its view follows them or
+ * it logs (pt_hear_conversions). */
+#define PT_TOLD (BUS_UNPIN | BUS_PAGE_IN)
+#define PT_HEARS (PT_TOLD | BUS_REGION_ADD | BUS_REGION_REMOVE | \
+		  BUS_PAGE_OUT | BUS_PAGE_EVICT)
+int pt_subscribe(struct gmem_pt *pt);
+void pt_hear_conversions(struct gmem_pt *pt, bool on);
 /* Before a sync: what changes that found no room left to look at. */
 int pt_changes_found(struct gmem_pt *pt);
 

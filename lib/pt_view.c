@@ -5,6 +5,7 @@
 
 #include "guest.h"
 #include "opts.h"
+#include "paging.h"
 #include "pt_table.h"
 
 /* The end of the linear mapping from gfn, which is in a bound slot: the

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Range listeners (gmem/iommu.h), on two guest listeners of their own:
- * one in the normal order that populates (it may fail, and is cancelled
- * like any listener) and checks granules, and one that comes after every
- * other listener, the view included, and discards: by the time it is
- * called nothing can refuse the conversion, so what it discards is never
- * needed back.
+ * Range listeners (gmem/iommu.h), on one subscription to the guest's
+ * bus: in PREPARE, in the normal order, it checks granules and
+ * populates (it may fail, and is cancelled like any subscriber); once
+ * the conversion is SEALED, after every other subscriber, the VMM's view
+ * included, it discards: nothing can refuse the conversion any more, so
+ * what it discards is never needed back.
  */
 #include <errno.h>
 #include <string.h>
@@ -14,7 +14,6 @@
 
 #include "guest.h"
 #include "opts.h"
-#include "range_listener.h"
 
 struct gmem_range_listener {
 	struct gmem_guest *guest;
@@ -23,9 +22,9 @@ struct gmem_range_listener {
 };
 
 struct range_hub {
+	struct guest_ext ext;		/* first: the guest's record of it */
 	struct gmem_range_listener **v;	/* ascending lo */
 	uint32_t n, cap;
-	struct gmem_listener *prepare, *final;
 };
 
 /* The part of run in l's range: false if none. */
@@ -49,19 +48,13 @@ static void discard_upto(const struct range_hub *h, const struct gmem_run *run,
 			h->v[i]->ops.discard(h->v[i]->ops.ctx, a, b - a);
 }
 
-static int hub_prepare(void *ctx, enum gmem_phase phase,
-		       const struct gmem_run *run)
+static int populate(const struct range_hub *h, const struct gmem_run *run)
 {
-	const struct range_hub *h = ((struct gmem_guest *)ctx)->ranges;
 	bool shared = run->attr == GMEM_ATTR_SHARED;
 	uint64_t a, b;
 	uint32_t i;
 	int err = 0;
 
-	if (phase == GMEM_PHASE_CANCEL && shared)
-		discard_upto(h, run, h->n);
-	if (phase != GMEM_PHASE_PREPARE)
-		return 0;
 	for (i = 0; i < h->n && h->v[i]->lo < run->gfn + run->npages; i++) {
 		const struct gmem_range_listener *l = h->v[i];
 
@@ -83,38 +76,53 @@ static int hub_prepare(void *ctx, enum gmem_phase phase,
 	return 0;
 }
 
-static int hub_final(void *ctx, enum gmem_phase phase,
-		     const struct gmem_run *run)
+static int heard(void *ctx, const struct bus_event *ev)
 {
-	const struct range_hub *h = ((struct gmem_guest *)ctx)->ranges;
+	const struct range_hub *h = ctx;
+	bool shared = ev->run->attr == GMEM_ATTR_SHARED;
 
-	if (phase == GMEM_PHASE_PREPARE && run->attr == GMEM_ATTR_PRIVATE)
-		discard_upto(h, run, h->n);
+	switch (ev->phase) {
+	case GMEM_PHASE_PREPARE:
+		return populate(h, ev->run);
+	case GMEM_PHASE_CANCEL:
+		if (shared)
+			discard_upto(h, ev->run, h->n);
+		return 0;
+	case BUS_PHASE_SEALED:
+		if (!shared)
+			discard_upto(h, ev->run, h->n);
+		return 0;
+	}
 	return 0;
 }
 
+static void hub_destroy(struct gmem_guest *g, struct guest_ext *x)
+{
+	struct range_hub *h = (struct range_hub *)x;
+	uint32_t i;
+
+	for (i = 0; i < h->n; i++)
+		heap_free(&g->heap, h->v[i], sizeof(*h->v[i]));
+	heap_free(&g->heap, h->v, h->cap * sizeof(*h->v));
+}
+
+static const struct guest_ext_ops hub_ext = {
+	.size = sizeof(struct range_hub),
+	.destroy = hub_destroy,
+};
+
 static int hub_get(struct gmem_guest *g, struct range_hub **out)
 {
-	struct range_hub *h = g->ranges;
-	int err;
+	static const struct bus_sub sub = {
+		.fn = heard, .kinds = BUS_CONVERT, .order = BUS_ORDER_NORMAL,
+		.sealed = true };
+	struct guest_ext *x;
+	struct range_hub *h;
+	int err = guest_ext_get(g, &hub_ext, &sub, &x);
 
-	if (!h) {
-		h = heap_zalloc(&g->heap, sizeof(*h), 8);
-		if (!h)
-			return -ENOMEM;
-		err = listener_add(g, hub_prepare, g, 0, LISTEN_NORMAL,
-				   &h->prepare);
-		if (!err)
-			err = listener_add(g, hub_final, g, 0, LISTEN_FINAL,
-					   &h->final);
-		if (err) {
-			if (h->prepare)
-				gmem_listener_remove(h->prepare);
-			heap_free(&g->heap, h, sizeof(*h));
-			return err;
-		}
-		g->ranges = h;
-	}
+	if (err)
+		return err;
+	h = (struct range_hub *)x;
 	if (heap_grow(&g->heap, &h->v, &h->cap, h->n, h->n + 1, sizeof(*h->v),
 		      4))
 		return -ENOMEM;
@@ -228,7 +236,7 @@ int gmem_range_listener_remove(struct gmem_range_listener *l)
 
 	if (!l)
 		return -EINVAL;
-	h = l->guest->ranges;
+	h = (struct range_hub *)guest_ext_find(l->guest, &hub_ext);
 	for (i = 0; i < h->n && h->v[i] != l; i++)
 		;
 	if (i == h->n)
@@ -237,20 +245,4 @@ int gmem_range_listener_remove(struct gmem_range_listener *l)
 	h->n--;
 	heap_free(&l->guest->heap, l, sizeof(*l));
 	return 0;
-}
-
-void range_hub_free(struct gmem_guest *g)
-{
-	struct range_hub *h = g->ranges;
-	uint32_t i;
-
-	if (!h)
-		return;
-	for (i = 0; i < h->n; i++)
-		heap_free(&g->heap, h->v[i], sizeof(*h->v[i]));
-	heap_free(&g->heap, h->v, h->cap * sizeof(*h->v));
-	gmem_listener_remove(h->prepare);
-	gmem_listener_remove(h->final);
-	heap_free(&g->heap, h, sizeof(*h));
-	g->ranges = NULL;
 }

@@ -16,6 +16,7 @@
 #include "backend.h"
 #include "guest.h"
 #include "opts.h"
+#include "paging.h"
 #include "view.h"
 
 #define GIB (UINT64_C(1) << GMEM_BLOCK_SHIFT)
@@ -158,13 +159,19 @@ static void run_undo(struct gmem_view *v, const struct view_region *r,
 		atomic_fetch_add(&v->stale, 1);
 }
 
-static int view_listener(void *ctx, enum gmem_phase phase,
-			 const struct gmem_run *run)
+/* In the LAST class: a conversion's runs are mapped and unmapped in
+ * PREPARE, once every other subscriber consented, and undone on
+ * CANCEL. */
+static int heard(void *ctx, const struct bus_event *ev)
 {
+	const struct gmem_run *run = ev->run;
+	enum gmem_phase phase = (enum gmem_phase)ev->phase;
 	struct gmem_view *v = ctx;
 	const struct view_region *r;
 	int err;
 
+	if (ev->kind != BUS_CONVERT)
+		return view_paging_heard(v, ev);
 	if (phase == GMEM_PHASE_COMMIT)	/* all was done in PREPARE */
 		return 0;
 	r = region_of(v, run->gfn);
@@ -334,16 +341,19 @@ int gmem_view_create(struct gmem_guest *g, struct gmem_backend *be,
 	for (i = 0; !err && i < v->nregs; i++)
 		err = region_map(v, &v->regs[i]);
 	if (!err)
-		err = listener_add(g, view_listener, v, 0, LISTEN_LAST,
-				   &v->listener);
-	if (!err)
 		err = view_paging_attach(v);
+	if (!err) {
+		v->sub = (struct bus_sub){
+			.fn = heard, .ctx = v, .order = BUS_ORDER_LAST,
+			.kinds = BUS_CONVERT | BUS_PAGE_OUT | BUS_PAGE_EVICT |
+				 BUS_PAGE_IN };
+		err = bus_subscribe(&g->bus, &g->heap, &v->sub);
+	}
 	if (err) {
-		if (v->listener)
-			gmem_listener_remove(v->listener);
 		view_free(v);
 		return err;
 	}
+	g->memory = &v->memory;
 	g->views++;
 	backend_view_get(be);
 	*out = v;
@@ -354,8 +364,8 @@ int gmem_view_destroy(struct gmem_view *v)
 {
 	if (!v)
 		return 0;
-	gmem_listener_remove(v->listener);
-	guest_watch_remove(v->g, &v->watch);
+	bus_unsubscribe(&v->g->bus, &v->sub);
+	v->g->memory = NULL;
 	v->g->views--;
 	backend_view_put(v->be);
 	view_free(v);

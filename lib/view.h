@@ -20,13 +20,13 @@ struct view_region {
 struct gmem_view {
 	struct gmem_guest *g;
 	struct gmem_backend *be;
-	struct gmem_listener *listener;
+	struct bus_sub sub;	/* conversions and paging, LAST */
 	unsigned int content;	/* enum gmem_content */
 	unsigned int flags;	/* GMEM_VIEW_* */
 	struct view_region *regs;	/* the guest's regions, ascending */
 	uint32_t nregs;
 	_Atomic uint64_t mapped, unmapped, discarded, stale;
-	struct guest_watch watch;	/* paging (view_paging.c) */
+	struct guest_memory memory;	/* for paging (view_paging.c) */
 };
 
 /* Called per stretch: frames [gfn, ...) of r whose file bytes
@@ -53,8 +53,11 @@ int stretch_guest_map(const struct gmem_view *v, const struct view_region *r,
 int stretch_discard(const struct gmem_view *v, const struct view_region *r,
 		    uint64_t gfn, uint64_t off, uint64_t len, void *arg);
 
-/* Paging: the view follows frames out and in (view_paging.c), a watch
- * of its guest from creation. */
+/* Paging: the view follows frames out and in (view_paging.c) and holds
+ * their memory. Attaching closes the guest mapping of frames already
+ * out; 0 or -ENOMEM. */
 int view_paging_attach(struct gmem_view *v);
+/* A paging change heard on the bus (BUS_PAGE_*). */
+int view_paging_heard(struct gmem_view *v, const struct bus_event *ev);
 
 #endif

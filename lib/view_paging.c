@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 
 #include "backend.h"
+#include "paging.h"
 #include "view.h"
 
 #define FRAME (UINT64_C(1) << GMEM_FRAME_SHIFT)
@@ -62,10 +63,6 @@ static int close_part(struct gmem_view *v, struct view_region *r,
 	return err;
 }
 
-static int leaving(void *ctx, uint64_t lo, uint64_t hi)
-{
-	return for_regions(ctx, lo, hi, close_part, NULL);
-}
 
 /* The guest mapping of present frames open, of the others closed. */
 static int guest_part(struct gmem_view *v, struct view_region *r,
@@ -101,12 +98,8 @@ static int open_part(struct gmem_view *v, struct view_region *r,
 
 /* Cannot fail: what could not be mapped stays closed, the safe side,
  * and counts as stale until a resync. */
-static void changed(void *ctx, uint64_t lo, uint64_t hi, unsigned int why)
+static void entered(struct gmem_view *v, uint64_t lo, uint64_t hi)
 {
-	struct gmem_view *v = ctx;
-
-	if (why != WATCH_PAGING)
-		return;	/* a pin changes nothing of what the VMM sees */
 	if (for_regions(v, lo, hi, open_part, NULL)) {
 		for_regions(v, lo, hi, close_part, NULL);
 		atomic_fetch_add(&v->stale, 1);
@@ -120,10 +113,6 @@ static int discard_part(struct gmem_view *v, struct view_region *r,
 	return view_for_stretches(v, r, lo, hi, stretch_discard, NULL);
 }
 
-static int evicting(void *ctx, uint64_t lo, uint64_t hi)
-{
-	return for_regions(ctx, lo, hi, discard_part, NULL);
-}
 
 /* A copy between the caller's buffer, whose first frame is gfn0, and
  * the backend's memory. */
@@ -183,15 +172,34 @@ static int reading(void *ctx, uint64_t lo, uint64_t hi, void *buf)
 	return for_regions(ctx, lo, hi, copy_part, &c);
 }
 
+/*
+ * Nominated frames become unreachable before the call returns, evicted
+ * ones are punched out of the backend (both in PREPARE: the view is in
+ * the LAST class), frames back in are mapped again.
+ */
+int view_paging_heard(struct gmem_view *v, const struct bus_event *ev)
+{
+	uint64_t lo = ev->run->gfn, hi = lo + ev->run->npages;
+
+	if (ev->kind == BUS_PAGE_IN) {
+		entered(v, lo, hi);
+		return 0;
+	}
+	if (ev->phase != GMEM_PHASE_PREPARE)
+		return 0;
+	return for_regions(v, lo, hi,
+			   ev->kind == BUS_PAGE_OUT ? close_part : discard_part,
+			   NULL);
+}
+
 int view_paging_attach(struct gmem_view *v)
 {
-	v->watch = (struct guest_watch){
-		.changed = changed, .leaving = leaving, .evicting = evicting,
-		.loading = loading, .reading = reading, .ctx = v };
+	v->memory = (struct guest_memory){
+		.load = loading, .read = reading, .ctx = v };
 	/* Frames already out when the view came: the guest mapping of
 	 * them is closed too. */
 	if (page_first_absent(v->g, 0, UINT64_MAX) < UINT64_MAX &&
 	    for_regions(v, 0, UINT64_MAX, guest_part, NULL))
 		return -ENOMEM;
-	return guest_watch_add(v->g, &v->watch);
+	return 0;
 }

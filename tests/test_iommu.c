@@ -378,6 +378,64 @@ static void nop_discard(void *ctx, uint64_t gfn, uint64_t npages)
 	(void)ctx, (void)gfn, (void)npages;
 }
 
+/*
+ * A transaction prepared and then aborted leaves the IOMMU as it was:
+ * the discard of a run leaving shared comes only once nothing can stop
+ * the conversion, at commit, after the view's unmap.
+ */
+START_TEST(abort_keeps_mappings)
+{
+	struct iommu io = { .lo = 0, .hi = 1024, .granule = 1 };
+	struct gmem_range_listener_ops ops = { .sz = sizeof(ops),
+					       .populate = io_populate,
+					       .discard = io_discard,
+					       .ctx = &io };
+	GMEM_OPTS(gmem_range_listener_opts, o, .flags = GMEM_RANGE_REPLAY_SHARED);
+	struct gmem_pool *pool;
+	struct gmem_txn *txn;
+	uint64_t f;
+
+	io.mapped = calloc(io.hi, 1);
+	ck_assert_ptr_nonnull(io.mapped);
+	ck_assert_int_eq(gmem_pool_create(NULL, &pool), 0);
+	ck_assert_int_eq(gmem_pool_add_frames(pool, GIB, GIB, 0, NULL), 0);
+	ck_assert_int_eq(gmem_guest_create(pool, NULL, &io.g), 0);
+	ck_assert_int_eq(gmem_region_add(io.g, 0, 4096, NULL), 0);
+	ck_assert_int_eq(gmem_convert(io.g, 0, 64, GMEM_ATTR_SHARED, NULL), 0);
+	io.replaying = true;
+	ck_assert_int_eq(gmem_range_listener_add(io.g, io.lo, io.hi - io.lo,
+						 &ops, &o, &io.l), 0);
+	io.replaying = false;
+	ck_assert_uint_eq(io.calls, 1);
+	/* To private, aborted: nothing discarded. */
+	ck_assert_int_eq(gmem_convert_prepare(io.g, 0, 64, GMEM_ATTR_PRIVATE,
+					      NULL, &txn), 0);
+	ck_assert_int_eq(gmem_convert_abort(txn), 0);
+	ck_assert_uint_eq(io.calls, 1);
+	for (f = 0; f < 64; f++)
+		ck_assert_int_eq(io.mapped[f], 1);
+	/* To shared, aborted: populated, then discarded again. */
+	ck_assert_int_eq(gmem_convert_prepare(io.g, 64, 64, GMEM_ATTR_SHARED,
+					      NULL, &txn), 0);
+	ck_assert_uint_eq(io.calls, 2);
+	ck_assert_int_eq(gmem_convert_abort(txn), 0);
+	ck_assert_uint_eq(io.calls, 3);
+	for (f = 64; f < 128; f++)
+		ck_assert_int_eq(io.mapped[f], 0);
+	/* Committed: discarded while the guest still saw it shared. */
+	ck_assert_int_eq(gmem_convert_prepare(io.g, 0, 64, GMEM_ATTR_PRIVATE,
+					      NULL, &txn), 0);
+	ck_assert_uint_eq(io.calls, 3);
+	ck_assert_int_eq(gmem_convert_commit(txn), 0);
+	ck_assert_uint_eq(io.calls, 4);
+	for (f = 0; f < 64; f++)
+		ck_assert_int_eq(io.mapped[f], 0);
+	ck_assert_int_eq(gmem_guest_destroy(io.g), 0);
+	ck_assert_int_eq(gmem_pool_destroy(pool), 0);
+	free(io.mapped);
+}
+END_TEST
+
 START_TEST(bad_input)
 {
 	struct gmem_range_listener_ops ops = { .sz = sizeof(ops),
@@ -430,6 +488,7 @@ static Suite *suite(void)
 	tcase_set_timeout(tc, 600);
 	tcase_add_test(tc, listeners_keep_iommus);
 	tcase_add_test(tc, mappings_are_fewest);
+	tcase_add_test(tc, abort_keeps_mappings);
 	tcase_add_test(tc, bad_input);
 	suite_add_tcase(s, tc);
 	return s;

@@ -1030,6 +1030,50 @@ static const struct {
  * -ENOMEM and leaves the table as it was, entry for entry; the next
  * sync completes it.
  */
+/* Builders hear regions come and go: a sync alone maps and unmaps
+ * them, with no gmem_pt_mark. */
+START_TEST(regions_reach_builders)
+{
+	static const struct cfg c[2] = {
+		{ GMEM_PT_X86_4LEVEL, GMEM_PT_FORMAT_EPT, GMEM_PT_VIEW_ALL, 0, { 0, 0 }, 0 },
+		{ GMEM_PT_X86_4LEVEL, GMEM_PT_FORMAT_EPT, GMEM_PT_VIEW_SHARED, 0, { 0, 0 }, 0 },
+	};
+	GMEM_OPTS(gmem_region_opts, ro, .attr = GMEM_ATTR_SHARED);
+	struct gmem_pool *pool;
+	struct gmem_guest *g;
+	struct model before, after;
+	struct bld b[2];
+	int i;
+
+	small_guest(&pool, &g, NULL, 2 * GIB, GMEM_ATTR_SHARED);
+	model_init(&before);
+	model_init(&after);
+	ck_assert_int_eq(model_add_region(&before, 0, 2 * GIB,
+					  GMEM_ATTR_SHARED), 0);
+	ck_assert_int_eq(model_add_region(&after, 0, 2 * GIB,
+					  GMEM_ATTR_SHARED), 0);
+	ck_assert_int_eq(model_add_region(&after, 3 * GIB, GIB + 512,
+					  GMEM_ATTR_SHARED), 0);
+	for (i = 0; i < 2; i++)
+		bld_setup(&b[i], &c[i], g);
+	ck_assert_int_eq(gmem_region_add(g, 3 * GIB, GIB + 512, &ro), 0);
+	for (i = 0; i < 2; i++) {
+		ck_assert_int_eq(rec_sync(&b[i].rec, b[i].pt), 0);
+		full_check(&b[i], g, &after);
+		EXPECT_EQ(stats_of(b[i].pt).nleaves, 4);
+	}
+	ck_assert_int_eq(gmem_region_remove(g, 3 * GIB, GIB + 512), 0);
+	for (i = 0; i < 2; i++) {
+		ck_assert_int_eq(rec_sync(&b[i].rec, b[i].pt), 0);
+		full_check(&b[i], g, &before);
+		EXPECT_EQ(stats_of(b[i].pt).nleaves, 2);
+		bld_teardown(&b[i]);
+	}
+	model_fini(&after);
+	small_guest_done(pool, g, &before);
+}
+END_TEST
+
 START_TEST(table_alloc_failure_keeps_table)
 {
 	static const struct cfg c = { GMEM_PT_X86_4LEVEL, GMEM_PT_FORMAT_EPT,
@@ -1404,6 +1448,7 @@ static Suite *suite(void)
 	tc = tcase_create("cases");
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, one_frame_in_uniform_gib);
+	tcase_add_test(tc, regions_reach_builders);
 	tcase_add_test(tc, table_alloc_failure_keeps_table);
 	tcase_add_test(tc, metadata_failure);
 	tcase_add_test(tc, sink_error_partway);

@@ -168,9 +168,10 @@ GMEM_API int gmem_pt_destroy(struct gmem_pt *pt);
 GMEM_API int gmem_pt_sync(struct gmem_pt *pt);
 
 /*
- * Asks the next sync to look again at [gfn, gfn + npages): after a
- * region was added or removed (listeners are not told of those), or to
- * check the table again. -ENOMEM leaves nothing pending.
+ * Asks the next sync to look again at [gfn, gfn + npages), to check the
+ * table again. Since 1.4 a builder hears regions added and removed by
+ * itself; calling this after such a change, as before, is harmless.
+ * -ENOMEM leaves nothing pending.
  */
 GMEM_API int gmem_pt_mark(struct gmem_pt *pt, uint64_t gfn,
 			  uint64_t npages);
