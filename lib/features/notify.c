@@ -1,0 +1,339 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Invalidation notifiers (gmem/notify.h).
+ *
+ * The notifiers of a guest are an interval tree: a treap ordered by
+ * (first frame, registration number), each node keeping the largest end
+ * in its subtree, so that a lookup descends only where something may
+ * overlap. Conversions on different slots dispatch at the same time, and
+ * callbacks may remove notifiers, so the tree is read and changed under
+ * a short lock that callbacks never run under: a dispatch takes what
+ * overlaps in chunks, pins each (refs) and calls them with the lock
+ * dropped; a notifier removed meanwhile is unlinked at once and freed
+ * by the last to let go of it.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include <gmem/notify.h>
+
+#include "guest/guest.h"
+#include "core/opts.h"
+#include "core/spin.h"
+
+struct gmem_notifier {
+	struct gmem_notifier *left, *right;
+	uint64_t lo, hi, max_hi;	/* max_hi: of the subtree */
+	uint64_t seq;			/* registration order: keys unique */
+	uint32_t prio;			/* treap heap order */
+	uint32_t flags, events;
+	uint32_t refs;			/* dispatches holding it */
+	bool linked;
+	atomic_bool dead;		/* read by dispatches unlocked */
+	struct gmem_guest *guest;
+	gmem_notifier_fn fn;
+	void *ctx;
+};
+
+struct notify_set {
+	struct guest_ext ext;		/* first: the guest's record of it */
+	struct gmem_guest *guest;
+	_Atomic uint32_t lock;
+	struct gmem_notifier *root;
+	_Atomic uint64_t linked;	/* in the tree: read unlocked */
+	uint64_t seq;
+	uint32_t rng;
+};
+
+static bool key_less(const struct gmem_notifier *a,
+		     const struct gmem_notifier *b)
+{
+	return a->lo < b->lo || (a->lo == b->lo && a->seq < b->seq);
+}
+
+/* Whether t comes after the key (lo, seq). */
+static bool key_after(const struct gmem_notifier *t, uint64_t lo,
+		      uint64_t seq)
+{
+	return t->lo > lo || (t->lo == lo && t->seq > seq);
+}
+
+static void fix(struct gmem_notifier *t)
+{
+	t->max_hi = t->hi;
+	if (t->left && t->left->max_hi > t->max_hi)
+		t->max_hi = t->left->max_hi;
+	if (t->right && t->right->max_hi > t->max_hi)
+		t->max_hi = t->right->max_hi;
+}
+
+static struct gmem_notifier *insert(struct gmem_notifier *t,
+				    struct gmem_notifier *n)
+{
+	if (!t)
+		return n;
+	if (key_less(n, t)) {
+		t->left = insert(t->left, n);
+		if (t->left->prio > t->prio) {
+			struct gmem_notifier *l = t->left;
+
+			t->left = l->right;
+			l->right = t;
+			fix(t);
+			t = l;
+		}
+	} else {
+		t->right = insert(t->right, n);
+		if (t->right->prio > t->prio) {
+			struct gmem_notifier *r = t->right;
+
+			t->right = r->left;
+			r->left = t;
+			fix(t);
+			t = r;
+		}
+	}
+	fix(t);
+	return t;
+}
+
+/* Joins two treaps, every key of a below those of b. */
+static struct gmem_notifier *join(struct gmem_notifier *a,
+				  struct gmem_notifier *b)
+{
+	if (!a || !b)
+		return a ? a : b;
+	if (a->prio > b->prio) {
+		a->right = join(a->right, b);
+		fix(a);
+		return a;
+	}
+	b->left = join(a, b->left);
+	fix(b);
+	return b;
+}
+
+static struct gmem_notifier *unlink(struct gmem_notifier *t,
+				    struct gmem_notifier *n)
+{
+	if (t == n)
+		return join(t->left, t->right);
+	if (key_less(n, t))
+		t->left = unlink(t->left, n);
+	else
+		t->right = unlink(t->right, n);
+	fix(t);
+	return t;
+}
+
+#define CHUNK 32
+
+/* Notifiers overlapping [lo, hi) that hear why, keys after the last one
+ * found before (kept by value: it may be freed since), in key order, at
+ * most CHUNK. */
+struct found {
+	uint64_t lo, hi;
+	uint32_t why;
+	bool resume;
+	uint64_t after_lo, after_seq;
+	struct gmem_notifier *v[CHUNK];
+	uint32_t n;
+};
+
+static void collect(struct gmem_notifier *t, struct found *f)
+{
+	bool past;
+
+	if (!t || f->n == CHUNK || t->max_hi <= f->lo)
+		return;
+	past = !f->resume || key_after(t, f->after_lo, f->after_seq);
+	if (past)
+		collect(t->left, f);
+	if (f->n == CHUNK || t->lo >= f->hi)
+		return;
+	if (past && t->hi > f->lo && (t->events & f->why))
+		f->v[f->n++] = t;
+	collect(t->right, f);
+}
+
+static void release(struct gmem_guest *g, struct gmem_notifier *n)
+{
+	if (n->flags & GMEM_NOTIFIER_ONESHOT)
+		atomic_store(&n->dead, true);
+	if (!--n->refs && atomic_load(&n->dead))
+		heap_free(&g->heap, n, sizeof(*n));
+}
+
+/* Tells the notifiers overlapping [lo, hi) that it changed by why
+ * (GMEM_INVAL_*). Any thread; no allocation. */
+static void dispatch(struct gmem_guest *g, struct notify_set *s, uint64_t lo,
+		     uint64_t hi, uint32_t why)
+{
+	struct found f = { .lo = lo, .hi = hi, .why = why };
+	uint32_t i;
+
+	if (!atomic_load_explicit(&s->linked, memory_order_relaxed))
+		return;
+	do {
+		spin_lock(&s->lock);
+		f.n = 0;
+		collect(s->root, &f);
+		for (i = 0; i < f.n; i++) {
+			f.v[i]->refs++;
+			/* A one-shot fires once: this dispatch takes it
+			 * from every other. */
+			if (f.v[i]->flags & GMEM_NOTIFIER_ONESHOT) {
+				s->root = unlink(s->root, f.v[i]);
+				f.v[i]->linked = false;
+				atomic_fetch_sub(&s->linked, 1);
+			}
+		}
+		spin_unlock(&s->lock);
+		for (i = 0; i < f.n; i++) {
+			struct gmem_notifier *n = f.v[i];
+
+			/* Removed by an earlier callback: it fires no more. */
+			if (atomic_load_explicit(&n->dead, memory_order_acquire))
+				continue;
+			n->fn(n->ctx, n, lo > n->lo ? lo : n->lo,
+			      (hi < n->hi ? hi : n->hi) - (lo > n->lo ? lo : n->lo),
+			      why);
+		}
+		if (f.n) {
+			f.resume = true;
+			f.after_lo = f.v[f.n - 1]->lo;
+			f.after_seq = f.v[f.n - 1]->seq;
+		}
+		spin_lock(&s->lock);
+		for (i = 0; i < f.n; i++)
+			release(g, f.v[i]);
+		spin_unlock(&s->lock);
+	} while (f.n == CHUNK);
+}
+
+/* Changes heard on the bus, once made. */
+static int heard(void *ctx, const struct bus_event *ev)
+{
+	static const uint32_t why[BUS_KINDS] = {
+		[0] = GMEM_INVAL_CONVERT,	/* BUS_CONVERT */
+		[2] = GMEM_INVAL_UNMAP,		/* BUS_REGION_REMOVE */
+		[4] = GMEM_INVAL_PAGE_OUT,	/* BUS_PAGE_OUT */
+		[7] = GMEM_INVAL_WRPROTECT,	/* BUS_WRPROTECT */
+	};
+	struct notify_set *s = ctx;
+
+	if (ev->phase == GMEM_PHASE_COMMIT)
+		dispatch(s->guest, s, ev->run->gfn,
+			 ev->run->gfn + ev->run->npages,
+			 why[__builtin_ctz(ev->kind)]);
+	return 0;
+}
+
+static void set_destroy(struct gmem_guest *g, struct guest_ext *x);
+
+static const struct guest_ext_ops notify_ext = {
+	.size = sizeof(struct notify_set),
+	.destroy = set_destroy,
+};
+
+static int set_get(struct gmem_guest *g, struct notify_set **out)
+{
+	static const struct bus_sub sub = {
+		.fn = heard, .order = BUS_ORDER_NORMAL,
+		.kinds = BUS_CONVERT | BUS_REGION_REMOVE | BUS_PAGE_OUT |
+			 BUS_WRPROTECT };
+	struct guest_ext *x;
+	int err = guest_ext_get(g, &notify_ext, &sub, &x);
+	struct notify_set *s = (struct notify_set *)x;
+
+	if (err)
+		return err;
+	if (!s->guest) {
+		s->guest = g;
+		s->rng = 0x9e3779b9u;
+	}
+	*out = s;
+	return 0;
+}
+
+int gmem_notifier_add(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
+		      gmem_notifier_fn fn, void *ctx,
+		      const struct gmem_notifier_opts *opts,
+		      struct gmem_notifier **out)
+{
+	uint32_t flags = OPTS_GET(opts, flags, 0);
+	uint32_t events = OPTS_GET(opts, events, 0);
+	struct gmem_notifier *n;
+	struct notify_set *s;
+	uint64_t fail;
+	int err = opts_check(opts, sizeof(*opts));
+
+	if (err)
+		return err;
+	if (!g || !fn || !out || !npages || (flags & ~GMEM_NOTIFIER_ONESHOT) ||
+	    (events & ~GMEM_INVAL_ALL))
+		return -EINVAL;
+	if (gfn >= GMEM_FRAME_LIMIT || npages > GMEM_FRAME_LIMIT - gfn)
+		return -EOVERFLOW;
+	err = guest_range(g, gfn, npages, &fail);
+	if (!err)
+		err = set_get(g, &s);
+	if (err)
+		return err;
+	n = heap_zalloc(&g->heap, sizeof(*n), 8);
+	if (!n)
+		return -ENOMEM;
+	*n = (struct gmem_notifier){
+		.lo = gfn, .hi = gfn + npages, .max_hi = gfn + npages,
+		.flags = flags, .events = events ? events : GMEM_INVAL_ALL,
+		.linked = true, .guest = g, .fn = fn, .ctx = ctx };
+	spin_lock(&s->lock);
+	/* xorshift32: priorities only need to look random. */
+	s->rng ^= s->rng << 13;
+	s->rng ^= s->rng >> 17;
+	s->rng ^= s->rng << 5;
+	n->prio = s->rng;
+	n->seq = s->seq++;
+	s->root = insert(s->root, n);
+	atomic_fetch_add(&s->linked, 1);
+	spin_unlock(&s->lock);
+	*out = n;
+	return 0;
+}
+
+int gmem_notifier_remove(struct gmem_notifier *n)
+{
+	struct gmem_guest *g;
+	struct notify_set *s;
+
+	if (!n)
+		return -EINVAL;
+	g = n->guest;
+	s = (struct notify_set *)guest_ext_find(g, &notify_ext);
+	spin_lock(&s->lock);
+	if (n->linked) {
+		s->root = unlink(s->root, n);
+		n->linked = false;
+		atomic_fetch_sub(&s->linked, 1);
+	}
+	atomic_store(&n->dead, true);
+	if (!n->refs)
+		heap_free(&g->heap, n, sizeof(*n));
+	spin_unlock(&s->lock);
+	return 0;
+}
+
+static void free_tree(struct gmem_guest *g, struct gmem_notifier *t)
+{
+	if (!t)
+		return;
+	free_tree(g, t->left);
+	free_tree(g, t->right);
+	heap_free(&g->heap, t, sizeof(*t));
+}
+
+static void set_destroy(struct gmem_guest *g, struct guest_ext *x)
+{
+	free_tree(g, ((struct notify_set *)x)->root);
+}

@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The guest object, shared by the files that implement its calls. */
+#ifndef GMEM_LIB_GUEST_H
+#define GMEM_LIB_GUEST_H
+
+#include <gmem/convert.h>
+#include <gmem/guest.h>
+
+#include "bus.h"
+#include "core/heap.h"
+#include "core/slot_lock.h"
+#include "core/state.h"
+
+struct region {
+	uint64_t gfn, end;
+};
+
+/*
+ * What the guest knows of a feature (pins, paging, notifiers, range
+ * listeners): a record made on the feature's first use, found by its
+ * ops, destroyed with the guest. The feature's own record begins with
+ * it. A feature made under the exclusive rule (gmem_listener_add's) may
+ * hear the bus through sub; one made from any thread must not subscribe.
+ */
+struct guest_ext;
+
+struct guest_ext_ops {
+	size_t size;			/* of the feature's record */
+	/* Frees what the record holds, not the record itself. */
+	void (*destroy)(struct gmem_guest *g, struct guest_ext *x);
+	/* The first frame of [lo, hi) that the feature keeps from changing
+	 * attribute or leaving the guest, its error in *err; hi if none.
+	 * The caller holds the TXN holds of [lo, hi). NULL: none. */
+	uint64_t (*blocks)(const struct gmem_guest *g, uint64_t lo,
+			   uint64_t hi, int *err);
+	/* The region [lo, hi), which it does not block, goes: what the
+	 * feature keeps there is dropped, before anything else changes.
+	 * 0 or -ENOMEM (a kept range split in two), nothing dropped; only
+	 * one feature may fail so (paging). NULL: nothing kept. */
+	int (*forget)(struct gmem_guest *g, struct guest_ext *x, uint64_t lo,
+		      uint64_t hi);
+};
+
+struct guest_ext {
+	const struct guest_ext_ops *ops;
+	struct bus_sub sub;		/* kinds 0: not subscribed */
+};
+
+#define GUEST_EXTS 4
+
+/*
+ * Where the frames' memory is, when something holds it (the VMM's
+ * view): paging copies data in and out through it. The TXN holds of
+ * [lo, hi) are held, no lock.
+ */
+struct guest_memory {
+	int (*load)(void *ctx, uint64_t lo, uint64_t hi, const void *data);
+	int (*read)(void *ctx, uint64_t lo, uint64_t hi, void *buf);
+	void *ctx;
+};
+
+struct gmem_guest {
+	struct gmem_pool *pool;
+	struct heap heap;
+	struct state_mem mem;		/* draws from heap */
+	uint64_t granule_mask;		/* conversion granule - 1 */
+	struct region **regions;	/* ascending, disjoint */
+	uint32_t nregions, regions_cap;
+	struct slot *slots;		/* slots slot_base .. + nslots - 1 */
+	uint64_t slot_base, nslots;
+	struct bus bus;			/* every change, to its subscribers */
+	uint32_t views;			/* regions stay as they are while > 0 */
+	int node;
+	const struct guest_memory *memory;	/* NULL: none */
+	struct guest_ext *_Atomic exts[GUEST_EXTS];
+};
+
+static inline struct slot *guest_slot(const struct gmem_guest *g,
+				      uint64_t gfn)
+{
+	uint64_t i = (gfn >> SLOT_SHIFT) - g->slot_base;
+
+	return i < g->nslots ? &g->slots[i] : NULL;
+}
+
+/* The host frame of gfn, which is in a bound slot. */
+static inline uint64_t guest_pfn(const struct gmem_guest *g, uint64_t gfn)
+{
+	return guest_slot(g, gfn)->pfn + (gfn & (SLOT_FRAMES - 1));
+}
+
+/*
+ * The slot holding all of [gfn, gfn + npages) when one region covers the
+ * whole slot: then the range needs no other check. NULL otherwise (the
+ * caller takes the general path, which also reports the errors).
+ */
+static inline struct slot *guest_slot_whole(const struct gmem_guest *g,
+					    uint64_t gfn, uint64_t npages)
+{
+	uint64_t i = (gfn >> SLOT_SHIFT) - g->slot_base;
+
+	if (i >= g->nslots || !g->slots[i].region ||
+	    npages - 1 >= SLOT_FRAMES - (gfn & (SLOT_FRAMES - 1)))
+		return NULL;
+	return &g->slots[i];
+}
+
+/* The lock word of a slot that queries see as const: locking is not a
+ * change of the guest. */
+static inline _Atomic uint32_t *slot_lockw(const struct slot *s)
+{
+	return (_Atomic uint32_t *)(uintptr_t)&s->lock;
+}
+
+static inline uint32_t slot_off(uint64_t gfn)
+{
+	return (uint32_t)(gfn & (SLOT_FRAMES - 1));
+}
+
+/* Frees the listeners left on a guest being destroyed (listener.c). */
+void listeners_free(struct gmem_guest *g);
+
+/* The feature whose record has ops, or NULL: any thread. */
+struct guest_ext *guest_ext_find(const struct gmem_guest *g,
+				 const struct guest_ext_ops *ops);
+/* The same, made (zeroed, ops set) and subscribed if missing: racing
+ * makers agree on one. 0 or -ENOMEM. */
+int guest_ext_get(struct gmem_guest *g, const struct guest_ext_ops *ops,
+		  const struct bus_sub *sub, struct guest_ext **out);
+/* The first frame of [lo, hi) a feature blocks, its error in *err, or
+ * hi. Under the TXN holds of [lo, hi). */
+uint64_t guest_blocked(const struct gmem_guest *g, uint64_t lo, uint64_t hi,
+		       int *err);
+
+/* Takes or drops the TXN holds of the slots of [lo, hi), in order. */
+void guest_slots_txn(struct gmem_guest *g, uint64_t lo, uint64_t hi,
+		     bool lock);
+
+/* The per-slot counts of frames (struct slot members) kept by pins and
+ * paging: added to by sign times the frames of [lo, hi) in each slot,
+ * and whether any slot of [lo, hi) counts some. */
+#define SLOT_COUNT_PINNED offsetof(struct slot, pinned)
+#define SLOT_COUNT_ABSENT offsetof(struct slot, absent)
+void guest_slots_count(struct gmem_guest *g, uint64_t lo, uint64_t hi,
+		       size_t count, int sign);
+bool guest_slots_any(const struct gmem_guest *g, uint64_t lo, uint64_t hi,
+		     size_t count);
+
+/* The region holding gfn, or NULL. */
+const struct region *guest_region(const struct gmem_guest *g, uint64_t gfn);
+/* The first region ending after gfn, or NULL. */
+const struct region *guest_region_after(const struct gmem_guest *g,
+					uint64_t gfn);
+
+/*
+ * Checks that [gfn, gfn + npages) lies in one region; on error *fail is
+ * the first frame at fault.
+ */
+int guest_range(const struct gmem_guest *g, uint64_t gfn, uint64_t npages,
+		uint64_t *fail);
+
+/* state_get under the slot's STATE hold, or without any hold when the
+ * slot is uniform. */
+unsigned int slot_get(const struct slot *s, uint32_t off);
+
+/* Which pieces of a bound slot hold both attributes, as a mask per
+ * group of pieces (all clear for a uniform slot). */
+void slot_mixed_pieces(const struct slot *s, uint64_t mixed[SLOT_GROUPS]);
+
+/* state_range of a bound slot, without a hold where it can be. */
+unsigned int slot_range(const struct slot *s, uint32_t a, uint32_t b);
+
+/*
+ * The run starting at gfn, clipped to npages (checked by the caller).
+ * With lock, each slot is read under its STATE hold; without, the caller
+ * owns the slots' TXN holds.
+ */
+void guest_run(const struct gmem_guest *g, uint64_t gfn, uint64_t npages,
+	       bool lock, struct gmem_run *run);
+
+#endif

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The embedder's conversion listeners (gmem/convert.h): subscribers of
+ * the guest's bus for conversions, in the NORMAL class. */
+#include <errno.h>
+
+#include "guest.h"
+#include "core/opts.h"
+
+struct gmem_listener {
+	struct gmem_guest *guest;
+	gmem_listener_fn fn;
+	void *ctx;
+	struct bus_sub sub;
+};
+
+static int heard(void *ctx, const struct bus_event *ev)
+{
+	const struct gmem_listener *l = ctx;
+
+	return l->fn(l->ctx, (enum gmem_phase)ev->phase, ev->run);
+}
+
+/* The shared runs of every region, as COMMITs with GMEM_RUN_REPLAY. */
+static void replay(struct gmem_guest *g, gmem_listener_fn fn, void *ctx)
+{
+	uint32_t i;
+
+	for (i = 0; i < g->nregions; i++) {
+		const struct region *r = g->regions[i];
+		uint64_t at = r->gfn;
+
+		while (at < r->end) {
+			struct gmem_run run;
+
+			guest_run(g, at, r->end - at, true, &run);
+			at += run.npages;
+			run.flags = GMEM_RUN_REPLAY;
+			if (run.attr == GMEM_ATTR_SHARED)
+				fn(ctx, GMEM_PHASE_COMMIT, &run);
+		}
+	}
+}
+
+int gmem_listener_add(struct gmem_guest *g, gmem_listener_fn fn, void *ctx,
+		      const struct gmem_listener_opts *opts,
+		      struct gmem_listener **out)
+{
+	int err = opts_check(opts, sizeof(*opts));
+	unsigned int flags = OPTS_GET(opts, flags, 0);
+	struct gmem_listener *l;
+
+	if (err)
+		return err;
+	if (!g || !fn || !out || (flags & ~GMEM_LISTENER_REPLAY))
+		return -EINVAL;
+	l = heap_alloc(&g->heap, sizeof(*l), 8);
+	if (!l)
+		return -ENOMEM;
+	*l = (struct gmem_listener){
+		.guest = g, .fn = fn, .ctx = ctx,
+		.sub = { .fn = heard, .ctx = l, .kinds = BUS_CONVERT,
+			 .order = BUS_ORDER_NORMAL } };
+	if (bus_subscribe(&g->bus, &g->heap, &l->sub)) {
+		heap_free(&g->heap, l, sizeof(*l));
+		return -ENOMEM;
+	}
+	if (flags & GMEM_LISTENER_REPLAY)
+		replay(g, fn, ctx);
+	*out = l;
+	return 0;
+}
+
+int gmem_listener_remove(struct gmem_listener *l)
+{
+	if (!l)
+		return -EINVAL;
+	bus_unsubscribe(&l->guest->bus, &l->sub);
+	heap_free(&l->guest->heap, l, sizeof(*l));
+	return 0;
+}
+
+void listeners_free(struct gmem_guest *g)
+{
+	uint32_t i = 0;
+
+	while (i < g->bus.n) {
+		struct bus_sub *s = g->bus.v[i];
+
+		if (s->fn == heard)
+			gmem_listener_remove(s->ctx);
+		else
+			i++;
+	}
+}

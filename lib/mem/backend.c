@@ -1,0 +1,489 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Backends: one file (or one anonymous reservation) grown by 1 GiB
+ * blocks as its pool asks, each block placed by the NUMA policy. Frame
+ * numbers are file offsets, so the pool's order is the file's order.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/memfd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "core/bits.h"
+#include "core/heap.h"
+#include "kvm_uapi.h"
+#include "placement.h"
+#include "core/opts.h"
+#include "pool/pool.h"
+
+#define GIB (UINT64_C(1) << GMEM_BLOCK_SHIFT)
+#define MIB2 (UINT64_C(1) << 21)
+
+struct gmem_backend {
+	struct heap heap;
+	struct os os;
+	struct gmem_pool *pool;
+	struct pool_source src;
+	struct placement numa;
+	enum gmem_backend_kind kind;
+	int fd;				/* -1: anonymous */
+	char *area;			/* anonymous: 1 GiB-aligned */
+	void *resv;			/* anonymous: the whole reservation */
+	uint64_t resv_len;
+	uint64_t page_size;
+	uint64_t max_blocks;
+	pthread_mutex_t grow_lock;
+	_Atomic uint64_t nblocks;	/* grown; changed under grow_lock */
+	int32_t *block_node;		/* max_blocks */
+	uint64_t *dirty;		/* blocks whose release failed */
+	_Atomic int views;
+};
+
+struct os *backend_os(struct gmem_backend *be)
+{
+	return &be->os;
+}
+
+enum gmem_backend_kind backend_kind(const struct gmem_backend *be)
+{
+	return be->kind;
+}
+
+uint64_t backend_page_size(const struct gmem_backend *be)
+{
+	return be->page_size;
+}
+
+struct gmem_pool *backend_pool(const struct gmem_backend *be)
+{
+	return be->pool;
+}
+
+int backend_file(const struct gmem_backend *be)
+{
+	return be->fd;
+}
+
+char *backend_anon_addr(const struct gmem_backend *be, uint64_t off)
+{
+	return be->area ? be->area + off : NULL;
+}
+
+void backend_view_get(struct gmem_backend *be)
+{
+	atomic_fetch_add(&be->views, 1);
+}
+
+void backend_view_put(struct gmem_backend *be)
+{
+	atomic_fetch_sub(&be->views, 1);
+}
+
+int backend_map(struct gmem_backend *be, void *addr, uint64_t off,
+		uint64_t len, bool shared)
+{
+	void *got;
+
+	if (be->area)
+		return os_mprotect(&be->os, be->area + off, len,
+				   shared ? PROT_READ | PROT_WRITE : PROT_NONE);
+	if (shared)
+		return os_mmap(&be->os, addr, len, PROT_READ | PROT_WRITE,
+			       MAP_SHARED | MAP_FIXED, be->fd, (int64_t)off,
+			       &got);
+	/* A fresh inaccessible mapping, not mprotect: the file's pages leave
+	 * the VMM's page tables, as they must for memory the guest made
+	 * private. */
+	return os_mmap(&be->os, addr, len, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
+		       -1, 0, &got);
+}
+
+int backend_discard(struct gmem_backend *be, uint64_t off, uint64_t len)
+{
+	if (be->area)
+		return os_madvise(&be->os, be->area + off, len, MADV_DONTNEED);
+	return os_fallocate(&be->os, be->fd,
+			    FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			    (int64_t)off, (int64_t)len);
+}
+
+int backend_allocate(struct gmem_backend *be, uint64_t off, uint64_t len)
+{
+	if (be->area)
+		return 0;
+	return os_fallocate(&be->os, be->fd, FALLOC_FL_KEEP_SIZE, (int64_t)off,
+			    (int64_t)len);
+}
+
+/*
+ * Places [off, off + len) by the policy. A file's placement must outlive
+ * the mapping used to set it: shmem and guest_memfd keep a policy per
+ * file range, but hugetlbfs keeps none, so its pages are allocated now,
+ * through the bound mapping.
+ */
+static int place(struct gmem_backend *be, uint64_t off, uint64_t len, int node)
+{
+	void *map;
+	int err;
+
+	if (be->area)
+		return placement_bind(&be->os, &be->numa, node, be->area + off, len);
+	err = os_mmap(&be->os, NULL, len, PROT_NONE, MAP_SHARED, be->fd,
+		      (int64_t)off, &map);
+	if (err)
+		return err;
+	err = placement_bind(&be->os, &be->numa, node, map, len);
+	if (!err && be->kind == GMEM_BACKEND_HUGETLB)
+		err = os_fallocate(&be->os, be->fd, FALLOC_FL_KEEP_SIZE,
+				   (int64_t)off, (int64_t)len);
+	/* The placement is made; an unmap that fails leaves only an
+	 * inaccessible mapping behind. */
+	os_munmap(&be->os, map, len);
+	return err;
+}
+
+/* pool_source.grow: nblocks more at the end of the file. */
+static int grow(void *ctx, uint64_t nblocks, int want)
+{
+	struct gmem_backend *be = ctx;
+	uint64_t off, len, i;
+	bool bind;
+	int node, err;
+
+	err = placement_block_node(&be->numa, want, &node, &bind);
+	if (err)
+		return err;
+	pthread_mutex_lock(&be->grow_lock);
+	if (nblocks > be->max_blocks - be->nblocks) {
+		err = -ENOSPC;
+		goto out;
+	}
+	off = be->nblocks * GIB;
+	len = nblocks * GIB;
+	if (be->kind == GMEM_BACKEND_MEMFD || be->kind == GMEM_BACKEND_HUGETLB)
+		err = os_ftruncate(&be->os, be->fd, (int64_t)(off + len));
+	if (!err && bind)
+		err = place(be, off, len, node);
+	if (!err)
+		err = pool_add_frames(be->pool, off >> GMEM_FRAME_SHIFT,
+				      len >> GMEM_FRAME_SHIFT, node, NULL);
+	/* On failure the file keeps its size: the next growth reuses the
+	 * range and places it again. */
+	for (i = 0; !err && i < nblocks; i++)
+		be->block_node[be->nblocks + i] = node;
+	if (!err)
+		be->nblocks += nblocks;
+out:
+	pthread_mutex_unlock(&be->grow_lock);
+	return err;
+}
+
+/* pool_source.prepare: a block whose release failed still holds the data
+ * of its last guest, which the next must never see. */
+static int prepare(void *ctx, uint64_t pfn, uint64_t nblocks)
+{
+	struct gmem_backend *be = ctx;
+	uint64_t b = pfn / GMEM_BLOCK_FRAMES, end = b + nblocks;
+	int err = 0;
+
+	pthread_mutex_lock(&be->grow_lock);
+	for (; b < end && !err; b++) {
+		if (!bits_test(be->dirty, b))
+			continue;
+		err = backend_discard(be, b * GIB, GIB);
+		if (!err)
+			bits_assign(be->dirty, b, b + 1, false);
+	}
+	pthread_mutex_unlock(&be->grow_lock);
+	return err;
+}
+
+/* pool_source.release: the memory goes back to the system. */
+static void release(void *ctx, uint64_t pfn, uint64_t nblocks)
+{
+	struct gmem_backend *be = ctx;
+	uint64_t b = pfn / GMEM_BLOCK_FRAMES;
+
+	if (backend_discard(be, b * GIB, nblocks * GIB)) {
+		pthread_mutex_lock(&be->grow_lock);
+		bits_assign(be->dirty, b, b + nblocks, true);
+		pthread_mutex_unlock(&be->grow_lock);
+	}
+}
+
+static int open_file(struct gmem_backend *be,
+		     const struct gmem_backend_opts *opts, uint64_t max)
+{
+	const char *dir = OPTS_GET(opts, hugetlbfs_dir, NULL);
+	unsigned int mfd = MFD_CLOEXEC;
+	char path[4096];
+
+	switch (be->kind) {
+	case GMEM_BACKEND_GUEST_MEMFD: {
+		struct kvm_create_guest_memfd gc = {
+			.size = max,
+			.flags = OPTS_GET(opts, gmem_flags, 0) ?
+				 OPTS_GET(opts, gmem_flags, 0) :
+				 GUEST_MEMFD_FLAG_MMAP |
+				 GUEST_MEMFD_FLAG_INIT_SHARED,
+		};
+		int vm = OPTS_GET(opts, vm_fd, -1);
+
+		if (vm < 0)
+			return -EINVAL;
+		be->fd = ioctl(vm, KVM_CREATE_GUEST_MEMFD, &gc);
+		break;
+	}
+	case GMEM_BACKEND_HUGETLB:
+		if (dir) {
+			if (snprintf(path, sizeof(path), "%s/gmem.XXXXXX",
+				     dir) >= (int)sizeof(path))
+				return -ENAMETOOLONG;
+			be->fd = mkostemp(path, O_CLOEXEC);
+			if (be->fd >= 0)
+				unlink(path);
+			break;
+		}
+		mfd |= MFD_HUGETLB | (be->page_size == GIB ? MFD_HUGE_1GB
+							   : MFD_HUGE_2MB);
+		/* fall through */
+	case GMEM_BACKEND_MEMFD:
+		be->fd = memfd_create("gmem", mfd);
+		break;
+	case GMEM_BACKEND_ANON:
+		return 0;
+	}
+	return be->fd < 0 ? -errno : 0;
+}
+
+/* Anonymous memory: one reservation, never moved, 1 GiB-aligned so that
+ * blocks can be mapped huge. */
+static int reserve_anon(struct gmem_backend *be, uint64_t max)
+{
+	int err = os_mmap(&be->os, NULL, max + GIB, PROT_NONE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0,
+			  &be->resv);
+
+	if (err)
+		return err;
+	be->resv_len = max + GIB;
+	be->area = (char *)(((uintptr_t)be->resv + GIB - 1) & ~(GIB - 1));
+	return 0;
+}
+
+static int check_opts(const struct gmem_backend_opts *opts, uint64_t *max,
+		      uint64_t *page)
+{
+	unsigned int kind = OPTS_GET(opts, kind, GMEM_BACKEND_MEMFD);
+	uint64_t ps = OPTS_GET(opts, page_size, 0);
+
+	*max = OPTS_GET(opts, max_bytes, 0) ? OPTS_GET(opts, max_bytes, 0)
+					    : UINT64_C(1) << 40;
+	if (kind > GMEM_BACKEND_ANON || *max % GIB ||
+	    *max > GMEM_FRAME_LIMIT << GMEM_FRAME_SHIFT)
+		return -EINVAL;
+	if (kind == GMEM_BACKEND_HUGETLB) {
+		ps = ps ? ps : MIB2;
+		if (ps != MIB2 && ps != GIB)
+			return -EINVAL;
+	} else if (ps && ps != 4096) {
+		return -EINVAL;
+	} else {
+		ps = 4096;
+	}
+	*page = ps;
+	if (OPTS_GET(opts, gmem_flags, 0) && kind != GMEM_BACKEND_GUEST_MEMFD)
+		return -EINVAL;
+	return 0;
+}
+
+static void backend_free(struct gmem_backend *be)
+{
+	struct heap heap = be->heap;
+
+	pool_destroy(be->pool);
+	if (be->fd >= 0)
+		close(be->fd);
+	if (be->resv)
+		os_munmap(&be->os, be->resv, be->resv_len);
+	heap_free(&be->heap, be->block_node,
+		  be->max_blocks * sizeof(*be->block_node));
+	heap_free(&be->heap, be->dirty, bits_bytes(be->max_blocks));
+	pthread_mutex_destroy(&be->grow_lock);
+	heap_free(&heap, be, sizeof(*be));
+}
+
+int gmem_backend_create(const struct gmem_backend_opts *opts,
+			struct gmem_backend **out)
+{
+	GMEM_OPTS(gmem_pool_opts, popts, .alloc = OPTS_GET(opts, alloc, NULL));
+	uint64_t max, page;
+	struct gmem_backend *be;
+	struct heap heap;
+	int err = opts_check(opts, sizeof(*opts));
+
+	if (!err && !out)
+		err = -EINVAL;
+	if (!err)
+		err = check_opts(opts, &max, &page);
+	if (err)
+		return err;
+	err = heap_init(&heap, OPTS_GET(opts, alloc, NULL));
+	if (err)
+		return err;
+	be = heap_zalloc(&heap, sizeof(*be), 8);
+	if (!be)
+		return -ENOMEM;
+	be->heap = heap;
+	be->fd = -1;
+	be->kind = OPTS_GET(opts, kind, GMEM_BACKEND_MEMFD);
+	be->page_size = page;
+	be->max_blocks = max / GIB;
+	be->numa = (struct placement){
+		.mode = OPTS_GET(opts, numa_mode, GMEM_NUMA_NONE),
+		.node = OPTS_GET(opts, numa_node, 0),
+		.nodes = OPTS_GET(opts, numa_nodes, 0),
+	};
+	pthread_mutex_init(&be->grow_lock, NULL);
+	be->block_node = heap_zalloc(&be->heap,
+				     be->max_blocks * sizeof(*be->block_node), 8);
+	be->dirty = heap_zalloc(&be->heap, bits_bytes(be->max_blocks), 8);
+	err = !be->block_node || !be->dirty ? -ENOMEM : 0;
+	if (!err)
+		err = os_init(&be->os, OPTS_GET(opts, os, NULL));
+	if (!err)
+		err = placement_check(&be->numa);
+	if (!err)
+		err = be->kind == GMEM_BACKEND_ANON ? reserve_anon(be, max)
+						    : open_file(be, opts, max);
+	if (!err)
+		err = gmem_pool_create(&popts, &be->pool);
+	if (err) {
+		backend_free(be);
+		return err;
+	}
+	be->src = (struct pool_source){
+		.grow = grow, .prepare = prepare, .release = release,
+		.ctx = be, .node_first = be->numa.mode == GMEM_NUMA_REGION,
+	};
+	pool_set_source(be->pool, &be->src);
+	*out = be;
+	return 0;
+}
+
+int gmem_backend_destroy(struct gmem_backend *be)
+{
+	if (!be)
+		return 0;
+	if (atomic_load(&be->views) || pool_busy(be->pool))
+		return -EBUSY;
+	backend_free(be);
+	return 0;
+}
+
+int gmem_backend_pool(const struct gmem_backend *be, struct gmem_pool **pool)
+{
+	if (!be || !pool)
+		return -EINVAL;
+	*pool = be->pool;
+	return 0;
+}
+
+int gmem_backend_fd(const struct gmem_backend *be, int *fd)
+{
+	if (!be || !fd)
+		return -EINVAL;
+	if (be->fd < 0)
+		return -EOPNOTSUPP;
+	*fd = be->fd;
+	return 0;
+}
+
+/* The physical frame behind virtual address va, from pagemap. */
+static int phys_of(const void *va, uint64_t *pfn)
+{
+	uint64_t ent;
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = pread(fd, &ent, sizeof(ent),
+		  (off_t)((uintptr_t)va / 4096 * sizeof(ent)));
+	close(fd);
+	if (n != sizeof(ent))
+		return n < 0 ? -errno : -EIO;
+	if (!(ent >> 63))
+		return -ENODATA;
+	*pfn = ent & ((UINT64_C(1) << 55) - 1);
+	return *pfn ? 0 : -EPERM;	/* frames hidden without CAP_SYS_ADMIN */
+}
+
+int gmem_backend_block_info(struct gmem_backend *be, uint64_t pfn,
+			    struct gmem_block_info *info)
+{
+	struct gmem_block_info res = { .sz = sizeof(res) };
+	uint64_t b = pfn / GMEM_BLOCK_FRAMES;
+	void *map = NULL;
+	int err;
+
+	if (!be || !info || info->sz < sizeof(size_t))
+		return -EINVAL;
+	pthread_mutex_lock(&be->grow_lock);
+	err = b < be->nblocks ? 0 : -ENOENT;
+	if (!err)
+		res.node = be->block_node[b];
+	pthread_mutex_unlock(&be->grow_lock);
+	if (err)
+		return err;
+	if (be->area) {
+		err = phys_of(be->area + b * GIB, &res.phys_pfn);
+	} else {
+		err = os_mmap(&be->os, NULL, be->page_size, PROT_READ,
+			      MAP_SHARED | MAP_POPULATE, be->fd,
+			      (int64_t)(b * GIB), &map);
+		if (!err)
+			err = phys_of(map, &res.phys_pfn);
+		if (map)
+			os_munmap(&be->os, map, be->page_size);
+	}
+	if (err)
+		return err;
+	if (be->page_size == GIB)
+		res.flags |= GMEM_BLOCK_PHYS_CONTIG;
+	return out_struct(info, &res, sizeof(res));
+}
+
+int gmem_backend_stats(const struct gmem_backend *be,
+		       struct gmem_backend_stats *stats)
+{
+	struct gmem_backend_stats res = { .sz = sizeof(res) };
+	const _Atomic uint64_t *c;
+
+	if (!be || !stats || stats->sz < sizeof(size_t))
+		return -EINVAL;
+	c = be->os.calls;
+	res.blocks = atomic_load(&be->nblocks);
+	res.page_size = be->page_size;
+	res.mmap_calls = atomic_load(&c[OS_MMAP]);
+	res.munmap_calls = atomic_load(&c[OS_MUNMAP]);
+	res.mprotect_calls = atomic_load(&c[OS_MPROTECT]);
+	res.madvise_calls = atomic_load(&c[OS_MADVISE]);
+	res.fallocate_calls = atomic_load(&c[OS_FALLOCATE]);
+	res.ftruncate_calls = atomic_load(&c[OS_FTRUNCATE]);
+	res.mbind_calls = atomic_load(&c[OS_MBIND]);
+	res.os_calls = res.mmap_calls + res.munmap_calls + res.mprotect_calls +
+		       res.madvise_calls + res.fallocate_calls +
+		       res.ftruncate_calls + res.mbind_calls;
+	return out_struct(stats, &res, sizeof(res));
+}

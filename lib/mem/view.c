@@ -1,0 +1,447 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The VMM's view of a guest: per region, one reserved address range kept
+ * equal to the guest's state by the last listener of the guest. Every
+ * change is made per stretch: a run's frames whose file bytes are
+ * contiguous (the whole run, when its blocks are), so one system call
+ * per maximal changed run.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
+
+#include <gmem/view.h>
+
+#include "backend.h"
+#include "guest/guest.h"
+#include "core/opts.h"
+#include "features/paging.h"
+#include "view.h"
+
+#define GIB (UINT64_C(1) << GMEM_BLOCK_SHIFT)
+#define FRAME (UINT64_C(1) << GMEM_FRAME_SHIFT)
+
+static struct view_region *region_of(const struct gmem_view *v, uint64_t gfn)
+{
+	uint32_t lo = 0, hi = v->nregs;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (v->regs[mid].gfn + v->regs[mid].npages <= gfn)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == v->nregs || v->regs[lo].gfn > gfn)
+		return NULL;
+	return &v->regs[lo];
+}
+
+/* The VMM's address of gfn in r. */
+static char *view_at(const struct gmem_view *v, const struct view_region *r,
+		     uint64_t gfn)
+{
+	if (!r->base)
+		return backend_anon_addr(v->be, guest_pfn(v->g, gfn) * FRAME);
+	return r->base + (gfn - r->gfn) * FRAME;
+}
+
+int view_for_stretches(const struct gmem_view *v, const struct view_region *r,
+		       uint64_t gfn, uint64_t end, stretch_fn fn, void *arg)
+{
+	while (gfn < end) {
+		uint64_t pfn = guest_pfn(v->g, gfn);
+		uint64_t next = (gfn | (GMEM_BLOCK_FRAMES - 1)) + 1;
+		int err;
+
+		while (next < end &&
+		       guest_pfn(v->g, next) == pfn + (next - gfn))
+			next += GMEM_BLOCK_FRAMES;
+		next = next < end ? next : end;
+		err = fn(v, r, gfn, pfn * FRAME, (next - gfn) * FRAME, arg);
+		if (err)
+			return err;
+		gfn = next;
+	}
+	return 0;
+}
+
+static int stretch_map(const struct gmem_view *v, const struct view_region *r,
+		       uint64_t gfn, uint64_t off, uint64_t len, void *arg)
+{
+	return backend_map(v->be, view_at(v, r, gfn), off, len, arg != NULL);
+}
+
+int stretch_discard(const struct gmem_view *v,
+			   const struct view_region *r, uint64_t gfn,
+			   uint64_t off, uint64_t len, void *arg)
+{
+	(void)r, (void)gfn, (void)arg;
+	return backend_discard(v->be, off, len);
+}
+
+static int stretch_allocate(const struct gmem_view *v,
+			    const struct view_region *r, uint64_t gfn,
+			    uint64_t off, uint64_t len, void *arg)
+{
+	(void)r, (void)gfn, (void)arg;
+	return backend_allocate(v->be, off, len);
+}
+
+static int stretch_fault_in(const struct gmem_view *v,
+			    const struct view_region *r, uint64_t gfn,
+			    uint64_t off, uint64_t len, void *arg)
+{
+	(void)off, (void)arg;
+	return os_madvise(backend_os(v->be), view_at(v, r, gfn), len,
+			  MADV_POPULATE_WRITE);
+}
+
+static void *shared_arg(bool shared)
+{
+	return shared ? (void *)1 : NULL;
+}
+
+/* Makes the VMM's view of [gfn, end) in r shared or inaccessible. */
+int view_set(struct gmem_view *v, const struct view_region *r,
+		    uint64_t gfn, uint64_t end, bool shared)
+{
+	return view_for_stretches(v, r, gfn, end, stretch_map,
+				  shared_arg(shared));
+}
+
+/*
+ * A run changes side: the view first loses a run going private, so the
+ * VMM never sees it punched; a run going shared is punched before the
+ * VMM sees it, so private data never reaches the VMM.
+ */
+static int run_apply(struct gmem_view *v, const struct view_region *r,
+		     const struct gmem_run *run)
+{
+	uint64_t end = run->gfn + run->npages;
+	bool shared = run->attr == GMEM_ATTR_SHARED;
+	bool discard = v->content == GMEM_CONTENT_DISCARD &&
+		       !(run->flags & GMEM_RUN_PRESERVE);
+	int err = 0;
+
+	if (!shared)
+		err = view_set(v, r, run->gfn, end, false);
+	if (!err && discard)
+		err = view_for_stretches(v, r, run->gfn, end, stretch_discard,
+					 NULL);
+	if (!err && shared)
+		err = view_set(v, r, run->gfn, end, true);
+	if (!err && shared && (v->flags & GMEM_VIEW_POPULATE))
+		err = view_for_stretches(v, r, run->gfn, end, stretch_fault_in,
+					 NULL);
+	if (err)
+		return err;
+	if (discard)
+		atomic_fetch_add(&v->discarded, 1);
+	atomic_fetch_add(shared ? &v->mapped : &v->unmapped, 1);
+	return 0;
+}
+
+/* Puts a run's view back as it was before run_apply; on failure the view
+ * stays inaccessible there, the safe side, until a resync. */
+static void run_undo(struct gmem_view *v, const struct view_region *r,
+		     const struct gmem_run *run)
+{
+	bool was_shared = run->attr != GMEM_ATTR_SHARED;
+	uint64_t end = run->gfn + run->npages;
+	int err = view_set(v, r, run->gfn, end, was_shared);
+
+	if (err && !was_shared)	/* never leave private memory visible */
+		err = view_set(v, r, run->gfn, end, false);
+	if (err)
+		atomic_fetch_add(&v->stale, 1);
+}
+
+/* In the LAST class: a conversion's runs are mapped and unmapped in
+ * PREPARE, once every other subscriber consented, and undone on
+ * CANCEL. */
+static int heard(void *ctx, const struct bus_event *ev)
+{
+	const struct gmem_run *run = ev->run;
+	enum gmem_phase phase = (enum gmem_phase)ev->phase;
+	struct gmem_view *v = ctx;
+	const struct view_region *r;
+	int err;
+
+	if (ev->kind != BUS_CONVERT)
+		return view_paging_heard(v, ev);
+	if (phase == GMEM_PHASE_COMMIT)	/* all was done in PREPARE */
+		return 0;
+	r = region_of(v, run->gfn);
+	if (phase == GMEM_PHASE_CANCEL) {
+		run_undo(v, r, run);
+		return 0;
+	}
+	err = run_apply(v, r, run);
+	if (err)
+		run_undo(v, r, run);
+	return err;
+}
+
+/* Walks the runs of [gfn, end) in r: with set, makes the view equal to
+ * them; with fault_in, maps in the page tables of the shared ones.
+ * Frames not present (gmem/page.h) count as private. */
+int runs_apply(struct gmem_view *v, const struct view_region *r,
+	       uint64_t gfn, uint64_t end, bool set, bool fault_in)
+{
+	for (uint64_t at = gfn; at < end;) {
+		uint64_t present = page_next_present(v->g, at, end);
+		struct gmem_run run = { .npages = present - at };
+		bool shared;
+		int err = 0;
+
+		if (present == at) {
+			err = gmem_run_get(v->g, at,
+					   page_first_absent(v->g, at, end) - at,
+					   &run);
+			if (err)
+				return err;
+		}
+		shared = present == at && run.attr == GMEM_ATTR_SHARED;
+		if (set)
+			err = view_set(v, r, at, at + run.npages, shared);
+		if (!err && shared && fault_in)
+			err = view_for_stretches(v, r, at, at + run.npages,
+						 stretch_fault_in, NULL);
+		if (err)
+			return err;
+		at += run.npages;
+	}
+	return 0;
+}
+
+/* An inaccessible range of len bytes at an address congruent to gfn's
+ * guest-physical address modulo 1 GiB. */
+static int reserve(struct gmem_view *v, uint64_t gfn, uint64_t len,
+		   void **resv, char **base)
+{
+	uint64_t phase = (gfn * FRAME) & (GIB - 1);
+	int err = os_mmap(backend_os(v->be), NULL, len + GIB, PROT_NONE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0,
+			  resv);
+	uintptr_t a;
+
+	if (err)
+		return err;
+	a = ((uintptr_t)*resv - phase + GIB - 1) & ~(uintptr_t)(GIB - 1);
+	*base = (char *)(a + phase);
+	return 0;
+}
+
+int stretch_guest_map(const struct gmem_view *v,
+			     const struct view_region *r, uint64_t gfn,
+			     uint64_t off, uint64_t len, void *arg)
+{
+	void *got;
+
+	(void)arg;
+	return os_mmap(backend_os(v->be), r->guest_base + (gfn - r->gfn) * FRAME,
+		       len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		       backend_file(v->be), (int64_t)off, &got);
+}
+
+static void region_unmap(struct gmem_view *v, struct view_region *r)
+{
+	uint64_t len = r->npages * FRAME + GIB;
+
+	if (r->resv)
+		os_munmap(backend_os(v->be), r->resv, len);
+	if (r->guest_resv)
+		os_munmap(backend_os(v->be), r->guest_resv, len);
+	if (backend_file(v->be) < 0)	/* the backend's memory: closed */
+		view_set(v, r, r->gfn, r->gfn + r->npages, false);
+	r->resv = r->guest_resv = NULL;
+}
+
+static int region_map(struct gmem_view *v, struct view_region *r)
+{
+	uint64_t len = r->npages * FRAME, end = r->gfn + r->npages;
+	bool populate = v->flags & GMEM_VIEW_POPULATE;
+	int err = 0;
+
+	if (backend_file(v->be) >= 0)
+		err = reserve(v, r->gfn, len, &r->resv, &r->base);
+	if (!err && (v->flags & GMEM_VIEW_GUEST_MAP))
+		err = reserve(v, r->gfn, len, &r->guest_resv, &r->guest_base);
+	if (!err && r->guest_base)
+		err = view_for_stretches(v, r, r->gfn, end, stretch_guest_map,
+					 NULL);
+	if (!err && populate)
+		err = view_for_stretches(v, r, r->gfn, end, stretch_allocate,
+					 NULL);
+	if (!err)
+		err = runs_apply(v, r, r->gfn, end, true, populate);
+	return err;
+}
+
+static void view_free(struct gmem_view *v)
+{
+	struct heap *h = &v->g->heap;
+	uint32_t i;
+
+	for (i = 0; i < v->nregs; i++)
+		region_unmap(v, &v->regs[i]);
+	heap_free(h, v->regs, v->nregs * sizeof(*v->regs));
+	heap_free(h, v, sizeof(*v));
+}
+
+static int view_check(const struct gmem_guest *g, struct gmem_backend *be,
+		      const struct gmem_view_opts *opts)
+{
+	unsigned int content = OPTS_GET(opts, content, GMEM_CONTENT_PRESERVE);
+	unsigned int flags = OPTS_GET(opts, flags, 0);
+
+	if (!g || !be || content > GMEM_CONTENT_DISCARD ||
+	    (flags & ~(GMEM_VIEW_POPULATE | GMEM_VIEW_GUEST_MAP)) ||
+	    g->pool != backend_pool(be) ||
+	    (g->granule_mask + 1) * FRAME < backend_page_size(be))
+		return -EINVAL;
+	if ((flags & GMEM_VIEW_GUEST_MAP) && backend_file(be) < 0)
+		return -EOPNOTSUPP;
+	return g->views ? -EBUSY : 0;
+}
+
+int gmem_view_create(struct gmem_guest *g, struct gmem_backend *be,
+		     const struct gmem_view_opts *opts, struct gmem_view **out)
+{
+	struct gmem_view *v;
+	uint32_t i;
+	int err = opts_check(opts, sizeof(*opts));
+
+	if (!err && !out)
+		err = -EINVAL;
+	if (!err)
+		err = view_check(g, be, opts);
+	if (err)
+		return err;
+	v = heap_zalloc(&g->heap, sizeof(*v), 8);
+	if (!v)
+		return -ENOMEM;
+	v->g = g;
+	v->be = be;
+	v->content = OPTS_GET(opts, content, GMEM_CONTENT_PRESERVE);
+	v->flags = OPTS_GET(opts, flags, 0);
+	v->regs = heap_zalloc(&g->heap, g->nregions * sizeof(*v->regs), 8);
+	if (!v->regs && g->nregions) {
+		heap_free(&g->heap, v, sizeof(*v));
+		return -ENOMEM;
+	}
+	v->nregs = g->nregions;
+	for (i = 0; i < v->nregs; i++) {
+		v->regs[i].gfn = g->regions[i]->gfn;
+		v->regs[i].npages = g->regions[i]->end - g->regions[i]->gfn;
+	}
+	for (i = 0; !err && i < v->nregs; i++)
+		err = region_map(v, &v->regs[i]);
+	if (!err)
+		err = view_paging_attach(v);
+	if (!err) {
+		v->sub = (struct bus_sub){
+			.fn = heard, .ctx = v, .order = BUS_ORDER_LAST,
+			.kinds = BUS_CONVERT | BUS_PAGE_OUT | BUS_PAGE_EVICT |
+				 BUS_PAGE_IN };
+		err = bus_subscribe(&g->bus, &g->heap, &v->sub);
+	}
+	if (err) {
+		view_free(v);
+		return err;
+	}
+	g->memory = &v->memory;
+	g->views++;
+	backend_view_get(be);
+	*out = v;
+	return 0;
+}
+
+int gmem_view_destroy(struct gmem_view *v)
+{
+	if (!v)
+		return 0;
+	bus_unsubscribe(&v->g->bus, &v->sub);
+	v->g->memory = NULL;
+	v->g->views--;
+	backend_view_put(v->be);
+	view_free(v);
+	return 0;
+}
+
+int gmem_view_addr(const struct gmem_view *v, uint64_t gfn, void **addr)
+{
+	const struct view_region *r;
+
+	if (!v || !addr)
+		return -EINVAL;
+	r = region_of(v, gfn);
+	if (!r)
+		return -ENOENT;
+	*addr = view_at(v, r, gfn);
+	return 0;
+}
+
+int gmem_view_guest_addr(const struct gmem_view *v, uint64_t gfn, void **addr)
+{
+	const struct view_region *r;
+
+	if (!v || !addr)
+		return -EINVAL;
+	if (!(v->flags & GMEM_VIEW_GUEST_MAP))
+		return -EOPNOTSUPP;
+	r = region_of(v, gfn);
+	if (!r)
+		return -ENOENT;
+	*addr = r->guest_base + (gfn - r->gfn) * FRAME;
+	return 0;
+}
+
+int gmem_view_populate(struct gmem_view *v, uint64_t gfn, uint64_t npages)
+{
+	const struct view_region *r;
+	int err;
+
+	if (!v || !npages)
+		return -EINVAL;
+	r = region_of(v, gfn);
+	if (!r)
+		return -ENOENT;
+	if (npages > r->gfn + r->npages - gfn)
+		return -ERANGE;
+	err = view_for_stretches(v, r, gfn, gfn + npages, stretch_allocate,
+				 NULL);
+	return err ? err : runs_apply(v, r, gfn, gfn + npages, false, true);
+}
+
+int gmem_view_resync(struct gmem_view *v)
+{
+	uint32_t i;
+	int err = 0;
+
+	if (!v)
+		return -EINVAL;
+	for (i = 0; !err && i < v->nregs; i++)
+		err = runs_apply(v, &v->regs[i], v->regs[i].gfn,
+				 v->regs[i].gfn + v->regs[i].npages, true,
+				 false);
+	if (!err)
+		atomic_store(&v->stale, 0);
+	return err;
+}
+
+int gmem_view_stats(const struct gmem_view *v, struct gmem_view_stats *stats)
+{
+	struct gmem_view_stats res = { .sz = sizeof(res) };
+
+	if (!v || !stats)
+		return -EINVAL;
+	res.runs_mapped = atomic_load(&v->mapped);
+	res.runs_unmapped = atomic_load(&v->unmapped);
+	res.runs_discarded = atomic_load(&v->discarded);
+	res.stale = atomic_load(&v->stale);
+	return out_struct(stats, &res, sizeof(res));
+}

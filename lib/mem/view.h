@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The view object, shared by the view and its KVM binding. */
+#ifndef GMEM_LIB_VIEW_H
+#define GMEM_LIB_VIEW_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include <gmem/view.h>
+
+#include "guest/guest.h"
+
+struct view_region {
+	uint64_t gfn, npages;
+	char *base;		/* the VMM's view of gfn; NULL: anonymous */
+	char *guest_base;	/* GMEM_VIEW_GUEST_MAP, or NULL */
+	void *resv, *guest_resv;	/* the reservations holding them */
+};
+
+struct gmem_view {
+	struct gmem_guest *g;
+	struct gmem_backend *be;
+	struct bus_sub sub;	/* conversions and paging, LAST */
+	unsigned int content;	/* enum gmem_content */
+	unsigned int flags;	/* GMEM_VIEW_* */
+	struct view_region *regs;	/* the guest's regions, ascending */
+	uint32_t nregs;
+	_Atomic uint64_t mapped, unmapped, discarded, stale;
+	struct guest_memory memory;	/* for paging (view_paging.c) */
+};
+
+/* Called per stretch: frames [gfn, ...) of r whose file bytes
+ * [off, off + len) are contiguous. */
+typedef int (*stretch_fn)(const struct gmem_view *v,
+			  const struct view_region *r, uint64_t gfn,
+			  uint64_t off, uint64_t len, void *arg);
+/* Cuts [gfn, end) of r into maximal stretches, in address order; stops
+ * at the first error fn returns. */
+int view_for_stretches(const struct gmem_view *v, const struct view_region *r,
+		       uint64_t gfn, uint64_t end, stretch_fn fn, void *arg);
+
+/* Makes the VMM's view of [gfn, end) in r shared or inaccessible. */
+int view_set(struct gmem_view *v, const struct view_region *r, uint64_t gfn,
+	     uint64_t end, bool shared);
+/* Walks the runs of [gfn, end) in r: with set, makes the view equal to
+ * them; with fault_in, maps in the page tables of the shared ones. */
+int runs_apply(struct gmem_view *v, const struct view_region *r,
+	       uint64_t gfn, uint64_t end, bool set, bool fault_in);
+/* Stretch functions: the guest mapping of a stretch opened; its file
+ * bytes punched out. */
+int stretch_guest_map(const struct gmem_view *v, const struct view_region *r,
+		      uint64_t gfn, uint64_t off, uint64_t len, void *arg);
+int stretch_discard(const struct gmem_view *v, const struct view_region *r,
+		    uint64_t gfn, uint64_t off, uint64_t len, void *arg);
+
+/* Paging: the view follows frames out and in (view_paging.c) and holds
+ * their memory. Attaching closes the guest mapping of frames already
+ * out; 0 or -ENOMEM. */
+int view_paging_attach(struct gmem_view *v);
+/* A paging change heard on the bus (BUS_PAGE_*). */
+int view_paging_heard(struct gmem_view *v, const struct bus_event *ev);
+
+#endif

@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The VMM's view under paging (gmem/page.h): a nominated frame becomes
+ * unreachable through the view and the guest mapping before the call
+ * returns; an evicted one is punched out of the backend; loading writes
+ * the pager's data into the backend's memory of the frame, and reading
+ * copies it out, both through a mapping of their own, as the view keeps
+ * frames not present inaccessible; a frame back in is mapped again as
+ * its attribute says.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "backend.h"
+#include "features/paging.h"
+#include "view.h"
+
+#define FRAME (UINT64_C(1) << GMEM_FRAME_SHIFT)
+
+/* Calls fn for the part of [lo, hi) in each of the view's regions. */
+static int for_regions(struct gmem_view *v, uint64_t lo, uint64_t hi,
+		       int (*fn)(struct gmem_view *v, struct view_region *r,
+				 uint64_t lo, uint64_t hi, void *arg),
+		       void *arg)
+{
+	uint32_t i;
+	int err = 0;
+
+	for (i = 0; !err && i < v->nregs; i++) {
+		struct view_region *r = &v->regs[i];
+		uint64_t a = r->gfn > lo ? r->gfn : lo;
+		uint64_t b = r->gfn + r->npages < hi ? r->gfn + r->npages : hi;
+
+		if (a < b)
+			err = fn(v, r, a, b, arg);
+	}
+	return err;
+}
+
+static int stretch_guest_close(const struct gmem_view *v,
+			       const struct view_region *r, uint64_t gfn,
+			       uint64_t off, uint64_t len, void *arg)
+{
+	void *got;
+
+	(void)off, (void)arg;
+	return os_mmap(backend_os(v->be), r->guest_base + (gfn - r->gfn) * FRAME,
+		       len, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
+		       -1, 0, &got);
+}
+
+static int close_part(struct gmem_view *v, struct view_region *r,
+		      uint64_t lo, uint64_t hi, void *arg)
+{
+	int err = view_set(v, r, lo, hi, false);
+
+	(void)arg;
+	if (!err && r->guest_base)
+		err = view_for_stretches(v, r, lo, hi, stretch_guest_close,
+					 NULL);
+	return err;
+}
+
+
+/* The guest mapping of present frames open, of the others closed. */
+static int guest_part(struct gmem_view *v, struct view_region *r,
+		      uint64_t lo, uint64_t hi, void *arg)
+{
+	int err = 0;
+
+	(void)arg;
+	while (!err && r->guest_base && lo < hi) {
+		uint64_t p = page_next_present(v->g, lo, hi), q;
+
+		if (p > lo) {
+			err = view_for_stretches(v, r, lo, p,
+						 stretch_guest_close, NULL);
+			lo = p;
+			continue;
+		}
+		q = page_first_absent(v->g, lo, hi);
+		err = view_for_stretches(v, r, lo, q, stretch_guest_map, NULL);
+		lo = q;
+	}
+	return err;
+}
+
+/* Present frames mapped by their attribute, the others closed. */
+static int open_part(struct gmem_view *v, struct view_region *r,
+		     uint64_t lo, uint64_t hi, void *arg)
+{
+	int err = runs_apply(v, r, lo, hi, true, false);
+
+	return err ? err : guest_part(v, r, lo, hi, arg);
+}
+
+/* Cannot fail: what could not be mapped stays closed, the safe side,
+ * and counts as stale until a resync. */
+static void entered(struct gmem_view *v, uint64_t lo, uint64_t hi)
+{
+	if (for_regions(v, lo, hi, open_part, NULL)) {
+		for_regions(v, lo, hi, close_part, NULL);
+		atomic_fetch_add(&v->stale, 1);
+	}
+}
+
+static int discard_part(struct gmem_view *v, struct view_region *r,
+			uint64_t lo, uint64_t hi, void *arg)
+{
+	(void)arg;
+	return view_for_stretches(v, r, lo, hi, stretch_discard, NULL);
+}
+
+
+/* A copy between the caller's buffer, whose first frame is gfn0, and
+ * the backend's memory. */
+struct copy {
+	char *buf;
+	uint64_t gfn0;
+	bool in;		/* into the backend */
+};
+
+static int stretch_copy(const struct gmem_view *v,
+			const struct view_region *r, uint64_t gfn,
+			uint64_t off, uint64_t len, void *arg)
+{
+	struct copy *c = arg;
+	struct os *os = backend_os(v->be);
+	char *mem = backend_anon_addr(v->be, off), *b;
+	void *got = NULL;
+	int err;
+
+	(void)r;
+	b = c->buf + (gfn - c->gfn0) * FRAME;
+	/* Anonymous memory is the view itself, closed: opened meanwhile.
+	 * A file gets a mapping of its own, populated in one call rather
+	 * than a fault per page. */
+	err = mem ? os_mprotect(os, mem, len, PROT_READ | PROT_WRITE)
+		  : os_mmap(os, NULL, len, PROT_READ | PROT_WRITE,
+			    MAP_SHARED | MAP_POPULATE, backend_file(v->be),
+			    (int64_t)off, &got);
+	if (err)
+		return err;
+	if (!mem)
+		mem = got;
+	if (c->in)
+		memcpy(mem, b, len);
+	else
+		memcpy(b, mem, len);
+	return got ? os_munmap(os, got, len) : os_mprotect(os, mem, len, PROT_NONE);
+}
+
+static int copy_part(struct gmem_view *v, struct view_region *r,
+		     uint64_t lo, uint64_t hi, void *arg)
+{
+	return view_for_stretches(v, r, lo, hi, stretch_copy, arg);
+}
+
+static int loading(void *ctx, uint64_t lo, uint64_t hi, const void *data)
+{
+	struct copy c = { (char *)(uintptr_t)data, lo, true };
+
+	return for_regions(ctx, lo, hi, copy_part, &c);
+}
+
+static int reading(void *ctx, uint64_t lo, uint64_t hi, void *buf)
+{
+	struct copy c = { buf, lo, false };
+
+	return for_regions(ctx, lo, hi, copy_part, &c);
+}
+
+/*
+ * Nominated frames become unreachable before the call returns, evicted
+ * ones are punched out of the backend (both in PREPARE: the view is in
+ * the LAST class), frames back in are mapped again.
+ */
+int view_paging_heard(struct gmem_view *v, const struct bus_event *ev)
+{
+	uint64_t lo = ev->run->gfn, hi = lo + ev->run->npages;
+
+	if (ev->kind == BUS_PAGE_IN) {
+		entered(v, lo, hi);
+		return 0;
+	}
+	if (ev->phase != GMEM_PHASE_PREPARE)
+		return 0;
+	return for_regions(v, lo, hi,
+			   ev->kind == BUS_PAGE_OUT ? close_part : discard_part,
+			   NULL);
+}
+
+int view_paging_attach(struct gmem_view *v)
+{
+	v->memory = (struct guest_memory){
+		.load = loading, .read = reading, .ctx = v };
+	/* Frames already out when the view came: the guest mapping of
+	 * them is closed too. */
+	if (page_first_absent(v->g, 0, UINT64_MAX) < UINT64_MAX &&
+	    for_regions(v, 0, UINT64_MAX, guest_part, NULL))
+		return -ENOMEM;
+	return 0;
+}

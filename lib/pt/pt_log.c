@@ -1,0 +1,619 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Dirty logging on a builder (gmem/pt_log.h).
+ *
+ * Logging is a rule of the cover, not a second table: the sync asks
+ * pt_log_splits whether a block may still be one leaf and pt_log_prot
+ * what a leaf may grant. Three sets decide it: the logged ranges; the
+ * frames written while logging ("split": no leaf larger than the
+ * smallest may hold one); and the frames that faulted since their last
+ * harvest ("writable"). Start, fault and stop change them and sync the
+ * range they changed, so the table edits (protects, splits, joins) are
+ * the sync's, in the sink's order; harvest only takes write access away.
+ * A fourth set, the dirty frames, is what harvests report: the writable
+ * ones, and those marked or converted.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <gmem/pt_log.h>
+
+#include "core/frame_set.h"
+#include "guest/guest.h"
+#include "core/opts.h"
+#include "pt_edit.h"
+
+struct pt_log {
+	struct frame_range *r;		/* ascending, disjoint */
+	uint32_t n, cap;
+	struct fset split, writable, dirty;
+	uint64_t faults;
+	bool own_listener;		/* conversions heard for logging
+					 * only: the view needs none */
+};
+
+/* The first range ending after lo. */
+static uint32_t range_after(const struct pt_log *log, uint64_t lo)
+{
+	return frame_range_after(log->r, log->n, sizeof(*log->r), lo);
+}
+
+bool pt_log_touches(const struct gmem_pt *pt, uint64_t lo, uint64_t hi)
+{
+	uint32_t i;
+
+	if (!pt->log || !pt->log->n)
+		return false;
+	i = range_after(pt->log, lo);
+	return i < pt->log->n && pt->log->r[i].lo < hi;
+}
+
+bool pt_log_shapes(const struct gmem_pt *pt, uint64_t lo, uint64_t hi)
+{
+	return pt_log_touches(pt, lo, hi) ||
+	       (pt->log && fset_any(&pt->log->split, lo, hi));
+}
+
+static unsigned int granule_shift(const struct gmem_pt *pt)
+{
+	return pt->sz.s[pt->sz.n - 1].shift;
+}
+
+bool pt_log_splits(const struct gmem_pt *pt, uint64_t lo, unsigned int shift)
+{
+	return pt->log && pt->log->split.count && shift > granule_shift(pt) &&
+	       fset_any(&pt->log->split, lo, lo + (UINT64_C(1) << shift));
+}
+
+uint64_t pt_log_first_split(const struct gmem_pt *pt, uint64_t lo,
+			    uint64_t hi)
+{
+	return pt->log ? fset_next(&pt->log->split, lo, hi) : hi;
+}
+
+uint32_t pt_log_prot(const struct gmem_pt *pt, uint64_t lo, uint64_t hi,
+		     uint32_t prot)
+{
+	const struct pt_log *log = pt->log;
+	uint32_t i;
+
+	if (!(prot & GMEM_PT_PROT_W) || !log || !log->n)
+		return prot;
+	for (i = range_after(log, lo); i < log->n && log->r[i].lo < hi; i++) {
+		uint64_t a = log->r[i].lo > lo ? log->r[i].lo : lo;
+		uint64_t b = log->r[i].hi < hi ? log->r[i].hi : hi;
+
+		if (!fset_all(&log->writable, a, b))
+			return prot & ~GMEM_PT_PROT_W;
+	}
+	return prot;
+}
+
+/* Reserves, or adds, the logged frames of [lo, hi) to set. */
+static int add_logged(struct gmem_pt *pt, struct fset *set, uint64_t lo,
+		      uint64_t hi, bool add)
+{
+	struct pt_log *log = pt->log;
+	uint32_t i;
+
+	for (i = range_after(log, lo); i < log->n && log->r[i].lo < hi; i++) {
+		uint64_t a = log->r[i].lo > lo ? log->r[i].lo : lo;
+		uint64_t b = log->r[i].hi < hi ? log->r[i].hi : hi;
+
+		if (!add) {
+			int err = fset_reserve(&pt->heap, set, a, b);
+
+			if (err)
+				return err;
+		} else {
+			fset_add(set, a, b);
+		}
+	}
+	return 0;
+}
+
+static int mark_dirty(struct gmem_pt *pt, uint64_t lo, uint64_t hi)
+{
+	int err = add_logged(pt, &pt->log->dirty, lo, hi, false);
+
+	if (!err)
+		add_logged(pt, &pt->log->dirty, lo, hi, true);
+	return err;
+}
+
+int pt_log_fold(struct gmem_pt *pt)
+{
+	uint32_t i;
+
+	if (!pt->log)
+		return 0;
+	for (i = 0; i < pt->npending; i++) {
+		struct pt_pending *r = &pt->pending[i];
+		int err;
+
+		if (!(r->flags & PT_RANGE_CONVERTED))
+			continue;
+		if (pt->log->n) {
+			err = mark_dirty(pt, r->lo, r->hi);
+			if (err)
+				return err;
+		}
+		r->flags &= ~PT_RANGE_CONVERTED;
+	}
+	return 0;
+}
+
+void pt_log_free(struct gmem_pt *pt)
+{
+	struct pt_log *log = pt->log;
+
+	if (!log)
+		return;
+	fset_free(&pt->heap, &log->split);
+	fset_free(&pt->heap, &log->writable);
+	fset_free(&pt->heap, &log->dirty);
+	heap_free(&pt->heap, log->r, log->cap * sizeof(*log->r));
+	heap_free(&pt->heap, log, sizeof(*log));
+	pt->log = NULL;
+}
+
+static int check_range(const struct gmem_pt *pt, uint64_t gfn,
+		       uint64_t npages)
+{
+	if (!pt || !npages)
+		return -EINVAL;
+	if (gfn >= GMEM_FRAME_LIMIT || npages > GMEM_FRAME_LIMIT - gfn)
+		return -EOVERFLOW;
+	return 0;
+}
+
+/* The builder's log, made on first use, and conversions heard; 0 or
+ * -ENOMEM. */
+static int log_setup(struct gmem_pt *pt)
+{
+	struct pt_log *log = pt->log;
+
+	if (!log) {
+		log = heap_zalloc(&pt->heap, sizeof(*log), 8);
+		if (!log)
+			return -ENOMEM;
+		pt->log = log;
+	}
+	if (heap_grow(&pt->heap, &log->r, &log->cap, log->n, log->n + 1,
+		      sizeof(*log->r), 4))
+		return -ENOMEM;
+	/* Conversions must be heard even where the table does not change
+	 * with them: a converted logged frame is dirty. */
+	if (!(pt->sub.kinds & BUS_CONVERT)) {
+		pt_hear_conversions(pt, true);
+		log->own_listener = true;
+	}
+	return 0;
+}
+
+int gmem_pt_log_start(struct gmem_pt *pt, uint64_t gfn, uint64_t npages)
+{
+	struct pt_log *log;
+	uint32_t i;
+	int err = check_range(pt, gfn, npages);
+
+	if (err)
+		return err;
+	if (granule_shift(pt) > PIECE_SHIFT)
+		return -EINVAL;
+	if (pt_log_touches(pt, gfn, gfn + npages))
+		return -EBUSY;
+	err = gmem_pt_sync(pt);
+	if (!err)
+		err = log_setup(pt);
+	if (!err)
+		err = pt_pending_add(pt, gfn, gfn + npages, 0);
+	if (err)
+		return err;
+	log = pt->log;
+	i = range_after(log, gfn);
+	memmove(&log->r[i + 1], &log->r[i], (log->n - i) * sizeof(*log->r));
+	log->r[i] = (struct frame_range){ gfn, gfn + npages };
+	log->n++;
+	err = gmem_pt_sync(pt);
+	if (err == -ENOMEM) {
+		/* The table is as it was: so is logging. The range left
+		 * pending changes nothing when it is synced. */
+		memmove(&log->r[i], &log->r[i + 1],
+			(log->n - i - 1) * sizeof(*log->r));
+		log->n--;
+	}
+	return err;
+}
+
+int gmem_pt_log_stop(struct gmem_pt *pt, uint64_t gfn, uint64_t npages)
+{
+	struct pt_log *log;
+	uint64_t end = gfn + npages, top, lo, hi;
+	uint32_t i, j, k;
+	int err = check_range(pt, gfn, npages);
+
+	if (err)
+		return err;
+	log = pt->log;
+	if (!log || !pt_log_touches(pt, gfn, end))
+		return -ENOENT;
+	i = range_after(log, gfn);
+	for (j = i; j < log->n && log->r[j].lo < end; j++)
+		if (log->r[j].lo < gfn || log->r[j].hi > end)
+			return -EINVAL;
+	/* Splits made for logging are joined in whole blocks of the
+	 * largest leaf, where faults of frames next to the ranges split
+	 * leaves too. */
+	top = UINT64_C(1) << pt->sz.s[0].shift;
+	lo = log->r[i].lo & ~(top - 1);
+	hi = log->r[j - 1].hi;
+	hi = hi > UINT64_MAX - top ? UINT64_MAX : (hi + top - 1) & ~(top - 1);
+	err = pt_pending_add(pt, lo, hi, PT_RANGE_FULL | PT_RANGE_JOIN);
+	if (err)
+		return err;
+	for (k = i; k < j; k++) {
+		fset_del(&log->dirty, log->r[k].lo, log->r[k].hi);
+		fset_del(&log->writable, log->r[k].lo, log->r[k].hi);
+	}
+	memmove(&log->r[i], &log->r[j], (log->n - j) * sizeof(*log->r));
+	log->n -= j - i;
+	fset_del(&log->split, lo, hi);
+	fset_trim(&pt->heap, &log->split);
+	fset_trim(&pt->heap, &log->writable);
+	fset_trim(&pt->heap, &log->dirty);
+	if (!log->n && log->own_listener) {
+		pt_hear_conversions(pt, false);
+		log->own_listener = false;
+	}
+	return gmem_pt_sync(pt);
+}
+
+/* The leaf mapping gfn: its first frame, frames, level and decoded
+ * entry; false if none does. */
+struct leaf_at {
+	uint64_t *p;
+	uint64_t lo, n;
+	struct pt_leaf_size size;
+	struct pt_decoded d;
+};
+
+static bool leaf_at(const struct gmem_pt *pt, uint64_t gfn,
+		    struct leaf_at *l)
+{
+	unsigned int level = pt->geom.nlevels - 1, cb;
+
+	l->p = pt_entry_at(pt, gfn, &level, &l->d);
+	if (l->d.kind != PT_LEAF)
+		return false;
+	cb = l->d.contig ? pt->geom.level[level].contig_bits : 0;
+	l->n = pt_entry_frames(pt, level) << cb;
+	l->lo = gfn & ~(l->n - 1);
+	l->size = (struct pt_leaf_size){
+		.shift = (uint8_t)(pt->geom.level[level].entry_shift -
+				   GMEM_FRAME_SHIFT + cb),
+		.level = (uint8_t)level, .contig = l->d.contig };
+	return true;
+}
+
+/* The permissions the view gives frame gfn, before logging. */
+static uint32_t view_prot(const struct gmem_pt *pt, uint64_t gfn)
+{
+	unsigned int attr = slot_get(guest_slot(pt->guest, gfn), slot_off(gfn));
+
+	return pt->prot[pt->rule.by_attr ? attr : 0];
+}
+
+int gmem_pt_log_fault(struct gmem_pt *pt, uint64_t gfn)
+{
+	uint64_t gran, lo, f, added[3][MAP_WORDS] = { { 0 } };
+	struct fset *sets[3];
+	struct leaf_at l;
+	int err, k;
+
+	if (!pt)
+		return -EINVAL;
+	if (gfn >= GMEM_FRAME_LIMIT)
+		return -EOVERFLOW;
+	err = gmem_pt_sync(pt);
+	if (err)
+		return err;
+	if (!leaf_at(pt, gfn, &l))
+		return -ENOENT;
+	if (!pt_log_touches(pt, l.lo, l.lo + l.n) ||
+	    !(view_prot(pt, gfn) & GMEM_PT_PROT_W))
+		return -EINVAL;
+	if (l.d.prot & GMEM_PT_PROT_W)
+		return 0;
+	/* The smallest leaf around gfn is what becomes writable, so all
+	 * its logged frames are dirty. It lies in one 2 MiB piece (start). */
+	gran = UINT64_C(1) << granule_shift(pt);
+	lo = gfn & ~(gran - 1);
+	sets[0] = &pt->log->split;
+	sets[1] = &pt->log->writable;
+	sets[2] = &pt->log->dirty;
+	for (k = 0; k < 3; k++) {
+		err = fset_reserve(&pt->heap, sets[k], lo, lo + gran);
+		if (err)
+			return err;
+	}
+	err = pt_pending_add(pt, lo, lo + gran, 0);
+	if (err)
+		return err;
+	/* What is new in each set, to take back if the sync cannot be. */
+	for (f = lo; f < lo + gran; f++)
+		for (k = 0; k < 3; k++)
+			if (!fset_has(sets[k], f))
+				added[k][(f - lo) / 64] |= UINT64_C(1) << ((f - lo) % 64);
+	fset_add(sets[0], lo, lo + gran);
+	add_logged(pt, sets[1], lo, lo + gran, true);
+	add_logged(pt, sets[2], lo, lo + gran, true);
+	pt->log->faults++;
+	err = gmem_pt_sync(pt);
+	if (err == -ENOMEM) {
+		for (f = lo; f < lo + gran; f++)
+			for (k = 0; k < 3; k++)
+				if (added[k][(f - lo) / 64] >> ((f - lo) % 64) & 1)
+					fset_del(sets[k], f, f + 1);
+		pt->log->faults--;
+	}
+	return err;
+}
+
+int gmem_pt_log_mark(struct gmem_pt *pt, uint64_t gfn, uint64_t npages)
+{
+	int err = check_range(pt, gfn, npages);
+
+	if (err || !pt_log_touches(pt, gfn, gfn + npages))
+		return err;
+	return mark_dirty(pt, gfn, gfn + npages);
+}
+
+struct harvest {
+	struct gmem_pt *pt;
+	struct gmem_pt_harvest *h;
+	uint64_t gfn;
+	struct pt_batch sc;
+	struct fset_slot *ws;		/* the writable set's slot in use */
+	/* The last-level table of the word being protected: its first
+	 * frame, and log2 of the frames it maps. */
+	uint64_t *table, t_lo;
+	unsigned int t_span;
+	uint64_t *upper, u_lo;		/* and the table above it */
+	unsigned int u_span;
+	uint64_t done;			/* frames below are protected */
+	bool quick;			/* leaves of one frame, and a sink
+					 * that takes protects or none */
+	int err;			/* the sink's first error */
+};
+
+/* Caches the last-level table holding gfn, if the table has one: from
+ * the cached table above it when that holds gfn too (harvests go up
+ * through the frames), else by a walk from the root. */
+static void cache_table(struct harvest *hv, uint64_t gfn)
+{
+	const struct gmem_pt *pt = hv->pt;
+	unsigned int last = pt->geom.nlevels - 1, level = last;
+	const struct gmem_pt_level *lv = &pt->geom.level[last];
+	struct pt_decoded d;
+	uint64_t *p;
+
+	hv->table = NULL;
+	if (last && hv->upper && !((gfn - hv->u_lo) >> hv->u_span)) {
+		p = &hv->upper[pt_index(pt, last - 1, gfn)];
+		pt_decode(pt, *p, last - 1, &d);
+		if (d.kind != PT_TABLE)
+			return;
+		p = (uint64_t *)pt_virt(pt, d.addr) + pt_index(pt, last, gfn);
+	} else {
+		p = pt_entry_at(pt, gfn, &level, &d);
+		if (level != last)
+			return;
+		if (last) {
+			const struct gmem_pt_level *up = &pt->geom.level[last - 1];
+
+			hv->u_span = up->entry_shift - GMEM_FRAME_SHIFT +
+				     up->index_bits;
+			hv->u_lo = gfn & ~((UINT64_C(1) << hv->u_span) - 1);
+			level = last - 1;
+			hv->upper = pt_entry_at(pt, gfn, &level, &d) -
+				    pt_index(pt, last - 1, gfn);
+		}
+	}
+	hv->t_span = lv->entry_shift - GMEM_FRAME_SHIFT + lv->index_bits;
+	hv->t_lo = gfn & ~((UINT64_C(1) << hv->t_span) - 1);
+	hv->table = p - pt_index(pt, last, gfn);
+}
+
+/* Protects the leaf of frame f, taken from the writable set, whatever
+ * its size: it was writable and may not be any more. */
+static int reprotect(struct harvest *hv, uint64_t f)
+{
+	struct gmem_pt *pt = hv->pt;
+	struct leaf_at l;
+	uint32_t prot;
+
+	if (f < hv->done || !leaf_at(pt, f, &l) ||
+	    !(l.d.prot & GMEM_PT_PROT_W))
+		return 0;
+	hv->done = l.lo + l.n;
+	prot = pt_log_prot(pt, l.lo, l.lo + l.n, view_prot(pt, f));
+	if (prot == l.d.prot)
+		return 0;
+	return pt_protect_leaf(&hv->sc, NULL, l.lo, &l.size,
+			       l.d.addr >> GMEM_FRAME_SHIFT, l.d.prot, prot);
+}
+
+/* The frames of mask, from base, to the caller's bitmap or ring. */
+static void harvest_out(struct harvest *hv, uint64_t base, uint64_t mask)
+{
+	struct gmem_pt_harvest *h = hv->h;
+	uint64_t m;
+
+	if (!h->bitmap) {
+		for (m = mask; m; m &= m - 1)
+			h->ring[h->count++] = base + (uint64_t)__builtin_ctzll(m);
+		return;
+	}
+	h->count += (uint64_t)__builtin_popcountll(mask);
+	/* The set's words are aligned to frames, the bitmap's to gfn. */
+	if (base < hv->gfn) {
+		h->bitmap[0] |= mask >> (hv->gfn - base);
+	} else {
+		uint64_t off = base - hv->gfn, w = off / 64, sh = off % 64;
+
+		h->bitmap[w] |= mask << sh;
+		if (sh && mask >> (64 - sh))
+			h->bitmap[w + 1] |= mask >> (64 - sh);
+	}
+}
+
+/*
+ * The common case in one pass: frames that are pages of their own in
+ * the cached last-level table (which holds the whole word), for a sink
+ * that takes protects or none. The others go through reprotect. Returns
+ * the bits of w not done yet when the sink refused one (at *f).
+ */
+static uint64_t reprotect_word(struct harvest *hv, uint64_t base, uint64_t w,
+			       uint64_t *f)
+{
+	struct gmem_pt *pt = hv->pt;
+	uint64_t m, *page = NULL;
+
+	if (hv->quick) {
+		if (!hv->table || (base - hv->t_lo) >> hv->t_span)
+			cache_table(hv, base);
+		if (hv->table)
+			page = &hv->table[base - hv->t_lo];
+	}
+	for (m = w; m; m &= m - 1) {
+		unsigned int i = (unsigned int)__builtin_ctzll(m);
+		uint64_t e, wbit;
+		int err = 0;
+
+		*f = base + i;
+		e = page ? page[i] : 0;
+		wbit = page ? pt_format_page_w(pt->fmt->id, e) : 0;
+		if (!wbit) {
+			err = reprotect(hv, *f);
+		} else {
+			if (pt->sink.protect) {
+				struct pt_decoded d;
+				struct gmem_pt_leaf leaf;
+
+				pt_decode(pt, e, pt->geom.nlevels - 1, &d);
+				leaf = (struct gmem_pt_leaf){
+					*f, d.addr >> GMEM_FRAME_SHIFT, 1,
+					pt->geom.nlevels - 1, 0 };
+				err = pt->sink.protect(pt->sink.ctx, &leaf,
+						       d.prot & ~GMEM_PT_PROT_W);
+			}
+			if (!err) {
+				page[i] = e & ~wbit;
+				hv->sc.protects++;
+				pt_flush_add(&hv->sc, *f, *f + 1);
+				if (bus_heard(&pt->guest->bus, BUS_WRPROTECT))
+					bus_tell(&pt->guest->bus, BUS_WRPROTECT,
+						 *f, *f + 1);
+			}
+		}
+		if (err) {
+			hv->err = err;
+			return m & (m - 1);
+		}
+	}
+	return 0;
+}
+
+static void harvest_word(void *ctx, uint64_t base, uint64_t mask)
+{
+	struct harvest *hv = ctx;
+	struct pt_log *log = hv->pt->log;
+	uint64_t w, m = 0, f = 0, left;
+
+	harvest_out(hv, base, mask);
+	w = hv->err ? 0 : fset_take_word(&log->writable, &hv->ws, base, mask);
+	if (w)
+		m = reprotect_word(hv, base, w, &f);
+	if (!hv->err)
+		return;
+	/*
+	 * After the sink's error, what is left stays as it was: the frames
+	 * of the leaf it refused (all writable, so dirty) and those after
+	 * it, which the next harvest reports again.
+	 */
+	if (w) {
+		struct leaf_at l;
+
+		if (leaf_at(hv->pt, f, &l)) {
+			add_logged(hv->pt, &log->writable, l.lo, l.lo + l.n, true);
+			add_logged(hv->pt, &log->dirty, l.lo, l.lo + l.n, true);
+		}
+		left = (f - base + 1 < 64) ? ~UINT64_C(0) << (f - base + 1) : 0;
+		fset_put_word(&log->writable, base, m & left);
+		fset_put_word(&log->dirty, base, mask & left);
+	} else {
+		fset_put_word(&log->dirty, base, mask);
+	}
+}
+
+int gmem_pt_log_harvest(struct gmem_pt *pt, uint64_t gfn, uint64_t npages,
+			struct gmem_pt_harvest *h)
+{
+	struct harvest hv = { .pt = pt, .h = h, .gfn = gfn };
+	uint64_t limit = UINT64_MAX, next;
+	int err = check_range(pt, gfn, npages);
+
+	if (!err)
+		err = opts_check(h, sizeof(*h));
+	if (err)
+		return err;
+	if (!h || h->sz < sizeof(*h) || !h->bitmap == !h->ring ||
+	    (h->ring && !h->ring_cap))
+		return -EINVAL;
+	if (h->bitmap && h->bitmap_bytes / 8 < (npages + 63) / 64)
+		return -ENOSPC;
+	if (h->ring)
+		limit = h->ring_cap;
+	err = pt_log_fold(pt);
+	if (err)
+		return err;
+	h->count = 0;
+	h->next = gfn + npages;
+	if (!pt->log || !pt->log->dirty.count)
+		return 0;
+	/* Dirty frames are in the dirty set alone, their leaves' write
+	 * access taken in the same batch: one flush before returning. */
+	hv.sc = (struct pt_batch){ .pt = pt, .apply = true,
+				   .flush_lo = UINT64_MAX };
+	hv.quick = granule_shift(pt) == 0 &&
+		   pt->geom.level[pt->geom.nlevels - 1].entry_shift ==
+			   GMEM_FRAME_SHIFT &&
+		   (pt->sink.protect || (!pt->sink.map && !pt->sink.unmap));
+	fset_take(&pt->log->dirty, gfn, gfn + npages, limit, harvest_word, &hv,
+		  &next);
+	h->next = next;
+	pt_batch_end(&hv.sc);
+	return hv.err;
+}
+
+int gmem_pt_log_stats(const struct gmem_pt *pt, struct gmem_pt_log_stats *stats)
+{
+	struct gmem_pt_log_stats st = { .sz = sizeof(st) };
+	uint32_t i;
+	int err = opts_check(stats, sizeof(*stats));
+
+	if (err)
+		return err;
+	if (!pt || !stats)
+		return -EINVAL;
+	if (pt->log) {
+		st.ranges = pt->log->n;
+		for (i = 0; i < pt->log->n; i++)
+			st.frames += pt->log->r[i].hi - pt->log->r[i].lo;
+		st.dirty = pt->log->dirty.count;
+		st.split = pt->log->split.count;
+		st.faults = pt->log->faults;
+	}
+	return out_struct(stats, &st, sizeof(st));
+}
