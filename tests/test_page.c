@@ -746,6 +746,32 @@ START_TEST(lookup_bad_input_and_full_ring)
 						 GMEM_LOOKUP_QUERY, NULL),
 			 -EINVAL);
 	ck_assert_int_eq(gmem_page_lookup(g, 0, GMEM_LOOKUP_WAIT, NULL), 0);
+	/* The struct's sz is checked for a present frame too, as by
+	 * gmem_page_lookup_frames: too small, or a newer caller's with a
+	 * tail this library cannot honour; an older caller's is fine. */
+	{
+		struct { struct gmem_lookup lk; uint64_t extra; } big = {
+			.lk = { .sz = sizeof(big) }, .extra = 1 };
+
+		lk.sz = 3;
+		ck_assert_int_eq(gmem_page_lookup(g, 0, GMEM_LOOKUP_TRY, &lk),
+				 -EINVAL);
+		ck_assert_int_eq(gmem_page_lookup_frames(
+					 g, many, 1, GMEM_LOOKUP_TRY, &lk),
+				 -EINVAL);
+		ck_assert_int_eq(gmem_page_lookup(g, 0, GMEM_LOOKUP_TRY,
+						  &big.lk), -E2BIG);
+		ck_assert_int_eq(gmem_page_lookup_frames(
+					 g, many, 1, GMEM_LOOKUP_TRY, &big.lk),
+				 -E2BIG);
+		big.extra = 0;
+		ck_assert_int_eq(gmem_page_lookup(g, 0, GMEM_LOOKUP_TRY,
+						  &big.lk), 0);
+		lk.sz = offsetof(struct gmem_lookup, vcpu);
+		ck_assert_int_eq(gmem_page_lookup(g, 0, GMEM_LOOKUP_TRY, &lk),
+				 0);
+		lk.sz = sizeof(lk);
+	}
 	ck_assert_int_eq(gmem_pager_pop(g, req, 1, &n), -ENODEV);
 	ck_assert_int_eq(gmem_page_ready_pop(g, NULL, 0, &n), -ENODEV);
 	/* Paged out with no pager to ask: -ENODEV, and nothing changed. */

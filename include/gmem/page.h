@@ -188,10 +188,13 @@ struct gmem_lookup {
  * its way in make sure one request is out; then TRY returns -EAGAIN
  * with a token for (lk->vcpu, gfn), the same one until it completes,
  * while WAIT sleeps until the frame is in (0) or its loading failed
- * (the pager's status, the frame paged). Errors: -EINVAL for a bad mode
- * or NULL guest; -ENOENT outside regions; -ENODEV with no pager to ask;
- * -EBUSY for a full ring with GMEM_LOOKUP_NO_WAIT_RING; -ENOMEM. lk may
- * be NULL: TRY then requests the frame without a token.
+ * (the pager's status, the frame paged). Errors: -EINVAL for a bad mode,
+ * NULL guest or lk->sz below sizeof(size_t); -E2BIG for a larger lk
+ * with non-zero bytes past what this library knows (checked as by
+ * gmem_page_lookup_frames, present frame or not); -ENOENT outside
+ * regions; -ENODEV with no pager to ask; -EBUSY for a full ring with
+ * GMEM_LOOKUP_NO_WAIT_RING; -ENOMEM. lk may be NULL: TRY then requests
+ * the frame without a token.
  */
 GMEM_API int gmem_page_lookup(struct gmem_guest *guest, uint64_t gfn,
 			      unsigned int mode, struct gmem_lookup *lk);

@@ -528,7 +528,9 @@ int gmem_page_lookup(struct gmem_guest *g, uint64_t gfn, unsigned int mode,
 	const uint64_t *bits;
 	uint32_t off = slot_off(gfn);
 
-	if (!s || !s->region || mode > GMEM_LOOKUP_WAIT)
+	/* A struct of another size is checked there, as for any frame. */
+	if (!s || !s->region || mode > GMEM_LOOKUP_WAIT ||
+	    (lk && lk->sz != sizeof(*lk)))
 		return gmem_page_lookup_frames(g, &gfn, 1, mode, lk);
 	if (!atomic_load_explicit(&s->absent, memory_order_relaxed))
 		return 0;
