@@ -10,8 +10,8 @@
 #include <gmem/pin.h>
 
 #include "core/opts.h"
-#include "pin_set.h"
 #include "core/spin.h"
+#include "pin_set.h"
 
 struct gmem_io {
 	struct gmem_guest *g;

@@ -18,9 +18,9 @@
 
 #include <gmem/notify.h>
 
-#include "guest/guest.h"
 #include "core/opts.h"
 #include "core/spin.h"
+#include "guest/guest.h"
 
 struct gmem_notifier {
 	struct gmem_notifier *left, *right;
@@ -38,7 +38,6 @@ struct gmem_notifier {
 
 struct notify_set {
 	struct guest_ext ext;		/* first: the guest's record of it */
-	struct gmem_guest *guest;
 	_Atomic uint32_t lock;
 	struct gmem_notifier *root;
 	_Atomic uint64_t linked;	/* in the tree: read unlocked */
@@ -212,21 +211,29 @@ static void dispatch(struct gmem_guest *g, struct notify_set *s, uint64_t lo,
 	} while (f.n == CHUNK);
 }
 
+/* What a change heard on the bus is to the notifiers. */
+static uint32_t why_of(uint32_t kind)
+{
+	switch (kind) {
+	case BUS_CONVERT:
+		return GMEM_INVAL_CONVERT;
+	case BUS_REGION_REMOVE:
+		return GMEM_INVAL_UNMAP;
+	case BUS_PAGE_OUT:
+		return GMEM_INVAL_PAGE_OUT;
+	default:
+		return GMEM_INVAL_WRPROTECT;
+	}
+}
+
 /* Changes heard on the bus, once made. */
 static int heard(void *ctx, const struct bus_event *ev)
 {
-	static const uint32_t why[BUS_KINDS] = {
-		[0] = GMEM_INVAL_CONVERT,	/* BUS_CONVERT */
-		[2] = GMEM_INVAL_UNMAP,		/* BUS_REGION_REMOVE */
-		[4] = GMEM_INVAL_PAGE_OUT,	/* BUS_PAGE_OUT */
-		[7] = GMEM_INVAL_WRPROTECT,	/* BUS_WRPROTECT */
-	};
 	struct notify_set *s = ctx;
 
 	if (ev->phase == GMEM_PHASE_COMMIT)
-		dispatch(s->guest, s, ev->run->gfn,
-			 ev->run->gfn + ev->run->npages,
-			 why[__builtin_ctz(ev->kind)]);
+		dispatch(s->ext.guest, s, ev->run->gfn,
+			 ev->run->gfn + ev->run->npages, why_of(ev->kind));
 	return 0;
 }
 
@@ -249,10 +256,8 @@ static int set_get(struct gmem_guest *g, struct notify_set **out)
 
 	if (err)
 		return err;
-	if (!s->guest) {
-		s->guest = g;
+	if (!s->rng)	/* new; 0 would stay 0 under xorshift */
 		s->rng = 0x9e3779b9u;
-	}
 	*out = s;
 	return 0;
 }

@@ -21,11 +21,11 @@
 
 #include <gmem/page.h>
 
-#include "guest/guest.h"
 #include "core/opts.h"
-#include "paging.h"
 #include "core/port.h"
 #include "core/spin.h"
+#include "guest/guest.h"
+#include "paging.h"
 
 enum { SLOT_EMPTY, SLOT_CLAIMED, SLOT_POSTED, SLOT_CANCELLED };
 

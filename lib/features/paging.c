@@ -12,11 +12,11 @@
 
 #include <gmem/page.h>
 
-#include "guest/guest.h"
 #include "core/opts.h"
+#include "core/spin.h"
+#include "guest/guest.h"
 #include "paging.h"
 #include "pin_set.h"
-#include "core/spin.h"
 
 static void paging_destroy(struct gmem_guest *g, struct guest_ext *x);
 static int paging_forget(struct gmem_guest *g, struct guest_ext *x,
@@ -53,36 +53,35 @@ struct paging *paging_find(const struct gmem_guest *g)
 	return (struct paging *)guest_ext_find(g, &paging_ext);
 }
 
-/* The lock of the sets, which readers take too. Only called where a
- * slot counts absent frames, so the sets exist. */
-static _Atomic uint32_t *page_lock(const struct gmem_guest *g)
-{
-	return &paging_find(g)->lock;
-}
-
+/* Readers take the lock of the sets too. Only called where a slot
+ * counts absent frames, so the sets exist. */
 uint64_t page_first_absent(const struct gmem_guest *g, uint64_t lo,
 			   uint64_t hi)
 {
+	struct paging *p;
 	uint64_t f;
 
 	if (!guest_slots_any(g, lo, hi, SLOT_COUNT_ABSENT))
 		return hi;
-	spin_lock(page_lock(g));
-	f = fset_next(&paging_find(g)->absent, lo, hi);
-	spin_unlock(page_lock(g));
+	p = paging_find(g);
+	spin_lock(&p->lock);
+	f = fset_next(&p->absent, lo, hi);
+	spin_unlock(&p->lock);
 	return f;
 }
 
 uint64_t page_next_present(const struct gmem_guest *g, uint64_t lo,
 			   uint64_t hi)
 {
+	struct paging *p;
 	uint64_t f;
 
 	if (!guest_slots_any(g, lo, hi, SLOT_COUNT_ABSENT))
 		return lo < hi ? lo : hi;
-	spin_lock(page_lock(g));
-	f = fset_next_out(&paging_find(g)->absent, lo, hi);
-	spin_unlock(page_lock(g));
+	p = paging_find(g);
+	spin_lock(&p->lock);
+	f = fset_next_out(&p->absent, lo, hi);
+	spin_unlock(&p->lock);
 	return f;
 }
 
@@ -408,23 +407,23 @@ int gmem_page_never(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 int gmem_page_state(const struct gmem_guest *g, uint64_t gfn,
 		    uint32_t *state)
 {
-	const struct paging *p;
+	struct paging *p;
 
 	if (!g || !state)
 		return -EINVAL;
 	if (!guest_region(g, gfn))
 		return -ENOENT;
-	p = paging_find(g);
 	*state = GMEM_PAGE_PRESENT;
 	if (!guest_slots_any(g, gfn, gfn + 1, SLOT_COUNT_ABSENT))
 		return 0;
-	spin_lock(page_lock(g));
+	p = paging_find(g);
+	spin_lock(&p->lock);
 	if (fset_has(&p->in, gfn))
 		*state = GMEM_PAGE_PAGING_IN;
 	else if (fset_has(&p->paged, gfn))
 		*state = GMEM_PAGE_PAGED;
 	else if (fset_has(&p->absent, gfn))
 		*state = GMEM_PAGE_PAGING_OUT;
-	spin_unlock(page_lock(g));
+	spin_unlock(&p->lock);
 	return 0;
 }

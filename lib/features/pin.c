@@ -13,9 +13,9 @@
 #include <gmem/pin.h>
 
 #include "core/opts.h"
+#include "core/spin.h"
 #include "paging.h"
 #include "pin_set.h"
-#include "core/spin.h"
 
 /* The first run ending after gfn. */
 static uint32_t run_after(const struct pin_set *ps, uint64_t gfn)

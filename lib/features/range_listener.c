@@ -12,8 +12,8 @@
 
 #include <gmem/iommu.h>
 
-#include "guest/guest.h"
 #include "core/opts.h"
+#include "guest/guest.h"
 
 struct gmem_range_listener {
 	struct gmem_guest *guest;

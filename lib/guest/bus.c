@@ -5,7 +5,8 @@
 
 #include "bus.h"
 
-static void count(struct bus *b)
+/* The kinds some subscriber hears, after a change of subscribers. */
+static void recount(struct bus *b)
 {
 	uint32_t i;
 
@@ -43,14 +44,14 @@ int bus_subscribe(struct bus *b, struct heap *h, struct bus_sub *s)
 	if (heap_grow(h, &b->v, &b->cap, b->n, b->n + 1, sizeof(*b->v), 4))
 		return -ENOMEM;
 	place(b, s);
-	count(b);
+	recount(b);
 	return 0;
 }
 
 void bus_unsubscribe(struct bus *b, struct bus_sub *s)
 {
 	take_out(b, s);
-	count(b);
+	recount(b);
 }
 
 void bus_hear(struct bus *b, struct bus_sub *s, uint32_t kinds)
@@ -60,7 +61,7 @@ void bus_hear(struct bus *b, struct bus_sub *s, uint32_t kinds)
 		place(b, s);
 	}
 	s->kinds = kinds;
-	count(b);
+	recount(b);
 }
 
 void bus_release(struct bus *b, struct heap *h)

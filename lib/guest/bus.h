@@ -51,7 +51,6 @@ enum bus_kind {
 	BUS_WRPROTECT = 1u << 7,	/* told: a builder took write access
 					 * from a leaf over the range */
 };
-#define BUS_KINDS 8
 
 /* Phases beyond enum gmem_phase's PREPARE, CANCEL and COMMIT. */
 #define BUS_PHASE_SEALED 3

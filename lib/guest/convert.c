@@ -12,8 +12,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "guest.h"
 #include "core/opts.h"
+#include "guest.h"
 
 /*
  * A slot at an end of the range: the only slots a change may need memory

@@ -3,9 +3,9 @@
 #include <errno.h>
 #include <string.h>
 
-#include "guest.h"
 #include "core/opts.h"
 #include "pool/pool.h"
+#include "guest.h"
 
 int gmem_guest_create(struct gmem_pool *pool,
 		      const struct gmem_guest_opts *opts,
@@ -450,6 +450,7 @@ int guest_ext_get(struct gmem_guest *g, const struct guest_ext_ops *ops,
 	if (!x)
 		return -ENOMEM;
 	x->ops = ops;
+	x->guest = g;
 	if (sub) {
 		x->sub = *sub;
 		x->sub.ctx = x;

@@ -6,10 +6,10 @@
 #include <gmem/convert.h>
 #include <gmem/guest.h>
 
-#include "bus.h"
 #include "core/heap.h"
 #include "core/slot_lock.h"
 #include "core/state.h"
+#include "bus.h"
 
 struct region {
 	uint64_t gfn, end;
@@ -43,6 +43,7 @@ struct guest_ext_ops {
 
 struct guest_ext {
 	const struct guest_ext_ops *ops;
+	struct gmem_guest *guest;
 	struct bus_sub sub;		/* kinds 0: not subscribed */
 };
 

@@ -3,8 +3,8 @@
  * the guest's bus for conversions, in the NORMAL class. */
 #include <errno.h>
 
-#include "guest.h"
 #include "core/opts.h"
+#include "guest.h"
 
 struct gmem_listener {
 	struct gmem_guest *guest;

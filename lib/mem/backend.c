@@ -17,13 +17,13 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "backend.h"
 #include "core/bits.h"
 #include "core/heap.h"
-#include "kvm_uapi.h"
-#include "placement.h"
 #include "core/opts.h"
 #include "pool/pool.h"
+#include "backend.h"
+#include "kvm_uapi.h"
+#include "placement.h"
 
 #define GIB (UINT64_C(1) << GMEM_BLOCK_SHIFT)
 #define MIB2 (UINT64_C(1) << 21)

@@ -13,10 +13,10 @@
 
 #include <gmem/view.h>
 
-#include "backend.h"
-#include "guest/guest.h"
 #include "core/opts.h"
+#include "guest/guest.h"
 #include "features/paging.h"
+#include "backend.h"
 #include "view.h"
 
 #define GIB (UINT64_C(1) << GMEM_BLOCK_SHIFT)

@@ -12,8 +12,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "backend.h"
 #include "features/paging.h"
+#include "backend.h"
 #include "view.h"
 
 #define FRAME (UINT64_C(1) << GMEM_FRAME_SHIFT)

@@ -8,10 +8,10 @@
 
 #include <gmem/convert.h>
 
-#include "guest/guest.h"
 #include "core/opts.h"
-#include "pt_table.h"
 #include "core/spin.h"
+#include "guest/guest.h"
+#include "pt_table.h"
 
 #define PT_FLAGS (GMEM_PT_COVER_NO_CONTIG | GMEM_PT_NO_PROMOTE)
 

@@ -8,8 +8,8 @@
  */
 #include <errno.h>
 
-#include "guest/guest.h"
 #include "core/opts.h"
+#include "guest/guest.h"
 #include "features/paging.h"
 #include "features/pin_set.h"
 #include "pt_table.h"

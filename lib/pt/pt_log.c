@@ -19,8 +19,8 @@
 #include <gmem/pt_log.h>
 
 #include "core/frame_set.h"
-#include "guest/guest.h"
 #include "core/opts.h"
+#include "guest/guest.h"
 #include "pt_edit.h"
 
 struct pt_log {

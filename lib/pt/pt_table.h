@@ -12,8 +12,8 @@
 
 #include <gmem/pt_build.h>
 
-#include "guest/guest.h"
 #include "core/heap.h"
+#include "guest/guest.h"
 #include "pt.h"
 #include "pt_format.h"
 

@@ -3,8 +3,8 @@
  * mapped linearly, each covered by gmem_pt_cover. */
 #include <errno.h>
 
-#include "guest/guest.h"
 #include "core/opts.h"
+#include "guest/guest.h"
 #include "features/paging.h"
 #include "pt_table.h"
 
