@@ -404,6 +404,60 @@ START_TEST(bad_input)
 END_TEST
 
 /*
+ * The options-struct rules. A struct that had tail padding in 1.x names
+ * it (unused), and the library never reads it: a 1.x caller built with
+ * GCC leaves it undefined. Anything past the last field of a newer
+ * caller's struct must be zero (-E2BIG); reserved fields must be zero
+ * (-EINVAL) and change nothing; a result struct from a newer caller
+ * gets its tail zeroed.
+ */
+START_TEST(options_struct_rules)
+{
+	struct gmem_pool *p = pool_new();
+	GMEM_OPTS(gmem_listener_opts, lo, .flags = 0, .unused = 0xdeadbeef);
+	GMEM_OPTS(gmem_region_opts, ro, .attr = GMEM_ATTR_SHARED,
+		  .unused = 0xdeadbeef);
+	GMEM_OPTS(gmem_convert_opts, co, .reserved = 1);
+	GMEM_OPTS(gmem_pager_opts, pa, .reserved = 1, .pager_fd = -1,
+		  .ready_fd = -1);
+	struct {
+		struct gmem_region_opts o;
+		uint64_t future;
+	} big = { { .sz = sizeof(big) }, 1 };
+	struct {
+		struct gmem_guest_stats st;
+		uint64_t future;
+	} out = { { .sz = sizeof(out) }, ~0ull };
+	struct gmem_listener *l;
+	struct gmem_guest *g;
+	unsigned int attr;
+
+	ck_assert_int_eq(gmem_pool_add_frames(p, 0, 4 * GIB, 0, NULL), 0);
+	ck_assert_int_eq(gmem_guest_create(p, NULL, &g), 0);
+	ck_assert_int_eq(gmem_region_add(g, 0, GIB, &ro), 0);
+	ck_assert_int_eq(gmem_attr_get(g, 0, &attr), 0);
+	ck_assert_uint_eq(attr, GMEM_ATTR_SHARED);
+	ck_assert_int_eq(gmem_listener_add(g, watch, NULL, &lo, &l), 0);
+	ck_assert_int_eq(gmem_listener_remove(l), 0);
+	ck_assert_int_eq(gmem_region_add(g, GIB, GIB, &big.o), -E2BIG);
+	big.future = 0;
+	ck_assert_int_eq(gmem_region_add(g, GIB, GIB, &big.o), 0);
+	ck_assert_int_eq(gmem_convert(g, 0, 1, GMEM_ATTR_PRIVATE, &co),
+			 -EINVAL);
+	ck_assert_int_eq(gmem_attr_get(g, 0, &attr), 0);
+	ck_assert_uint_eq(attr, GMEM_ATTR_SHARED);
+	ck_assert_int_eq(gmem_pager_attach(g, &pa), -EINVAL);
+	pa.reserved = 0;
+	ck_assert_int_eq(gmem_pager_attach(g, &pa), 0);
+	ck_assert_int_eq(gmem_guest_stats(g, &out.st), 0);
+	ck_assert_uint_eq(out.st.nregions, 2);
+	ck_assert_uint_eq(out.future, 0);
+	ck_assert_int_eq(gmem_guest_destroy(g), 0);
+	pool_del(p);
+}
+END_TEST
+
+/*
  * Observables of a guest, to prove a failed call changed nothing: the
  * runs of the first 3 GiB and the statistics.
  */
@@ -556,6 +610,7 @@ int main(void)
 	tcase_add_test(tc, prepare_commit_abort);
 	tcase_add_test(tc, conversion_granule);
 	tcase_add_test(tc, bad_input);
+	tcase_add_test(tc, options_struct_rules);
 	tcase_add_test(tc, allocation_failure_everywhere);
 	tcase_add_test(tc, default_allocator);
 	suite_add_tcase(s, tc);

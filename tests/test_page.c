@@ -564,8 +564,13 @@ START_TEST(bad_input)
 	ck_assert_int_eq(pg.fail_gfn, 4096);
 	ck_assert_int_eq(gmem_page_state(g, 8192, &st), -ENOENT);
 	ck_assert_int_eq(gmem_page_state(g, 0, NULL), -EINVAL);
-	/* Out of order: nothing changes. */
+	/* Out of order: nothing changes. A frame never nominated is
+	 * present, as its header says: -EBUSY at the first. */
+	pg.fail_gfn = 77;
 	ck_assert_int_eq(gmem_page_evict(g, 0, 512, &pg), -EBUSY);
+	ck_assert_int_eq(pg.fail_gfn, 0);
+	ck_assert_int_eq(gmem_page_state(g, 0, &st), 0);
+	ck_assert_uint_eq(st, GMEM_PAGE_PRESENT);
 	ck_assert_int_eq(gmem_page_load(g, 0, 512, NULL, &pg), -EINVAL);
 	ck_assert_int_eq(gmem_page_complete(g, 0, 512, 0, &pg), -EINVAL);
 	ck_assert_int_eq(gmem_page_complete(g, 0, 512, -EIO, &pg), -EINVAL);

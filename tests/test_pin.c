@@ -431,8 +431,17 @@ START_TEST(io_to_private_memory)
 	ck_assert_int_eq(gmem_io_begin(g, 0, 8, NULL, &io), 0);
 	ck_assert_int_eq(gmem_io_end(io, 3), -EINVAL);
 	ck_assert_int_eq(gmem_io_end(io, GMEM_IO_END_PRIVATE), 0);
+	/* gmem_io_access checks its range as gmem_io_fault does. */
 	ck_assert_int_eq(gmem_io_access(g, 0, 0), -EINVAL);
+	ck_assert_int_eq(gmem_io_fault(g, 0, 0), -EINVAL);
+	ck_assert_int_eq(gmem_io_access(NULL, 0, 1), -EINVAL);
+	ck_assert_int_eq(gmem_io_fault(NULL, 0, 1), -EINVAL);
+	ck_assert_int_eq(gmem_io_access(g, 8000, 1), -ENOENT);
 	ck_assert_int_eq(gmem_io_fault(g, 8000, 1), -ENOENT);
+	ck_assert_int_eq(gmem_io_access(g, 4000, 200), -ERANGE);
+	ck_assert_int_eq(gmem_io_fault(g, 4000, 200), -ERANGE);
+	ck_assert_int_eq(gmem_io_access(g, 5, UINT64_MAX), -EOVERFLOW);
+	ck_assert_int_eq(gmem_io_fault(g, 5, UINT64_MAX), -EOVERFLOW);
 	ck_assert_int_eq(gmem_guest_destroy(g), 0);
 	ck_assert_int_eq(gmem_pool_destroy(pool), 0);
 }

@@ -1346,6 +1346,51 @@ static int count_visit(void *ctx, const struct gmem_pt_entry *e,
 	return ++*(int *)ctx == 2 ? -ECANCELED : 0;
 }
 
+/*
+ * Over a pool with the embedder's allocator (64-byte alignment only), a
+ * builder of a real format needs page ops, as its header says; the
+ * generic format, or page ops given, work.
+ */
+START_TEST(custom_allocator_rule)
+{
+	GMEM_OPTS(gmem_pt_geometry, x86, .nlevels = 0);
+	GMEM_OPTS(gmem_pt_opts, ept, .format = GMEM_PT_FORMAT_EPT);
+	GMEM_OPTS(gmem_pt_opts, gen, .format = GMEM_PT_FORMAT_GENERIC);
+	struct gmem_pt_page_ops ops = { .sz = sizeof(ops) };
+	struct ref_pages pages;
+	struct test_alloc ta;
+	struct gmem_pool *pool;
+	struct gmem_guest *g;
+	struct gmem_pt *pt = NULL;
+
+	test_alloc_init(&ta);
+	ref_pages_init(&pages);
+	ref_pages_ops(&pages, &ops);
+	ck_assert_int_eq(gmem_pt_geometry(GMEM_PT_X86_4LEVEL, &x86), 0);
+	small_guest(&pool, &g, &ta.ops, GIB, GMEM_ATTR_PRIVATE);
+	ck_assert_int_eq(gmem_pt_create(g, GMEM_PT_VIEW_ALL, &x86, &ept, &pt),
+			 -EINVAL);
+	ck_assert_ptr_null(pt);
+	ck_assert_int_eq(gmem_pt_create(g, GMEM_PT_VIEW_ALL, &x86, &gen, &pt),
+			 0);
+	ck_assert_int_eq(gmem_pt_destroy(pt), 0);
+	ept.pages = &ops;
+	ck_assert_int_eq(gmem_pt_create(g, GMEM_PT_VIEW_ALL, &x86, &ept, &pt),
+			 0);
+	ck_assert_int_eq(stats_of(pt).nleaves, 1);
+	ck_assert_int_eq(gmem_pt_destroy(pt), 0);
+	small_guest_done(pool, g, NULL);
+	ck_assert_int_eq(ta.live_objects, 0);
+	ref_pages_fini(&pages);
+}
+END_TEST
+
+static void *never_alloc(void *ctx, size_t size, uint64_t *pa)
+{
+	(void)ctx, (void)size, (void)pa;
+	return NULL;
+}
+
 START_TEST(bad_input)
 {
 	GMEM_OPTS(gmem_pt_geometry, x86, .nlevels = 0);
@@ -1382,7 +1427,15 @@ START_TEST(bad_input)
 	/* Granule: 64 KiB leaves on a guest converting 4 KiB frames. */
 	CREATE(-EINVAL, GMEM_PT_VIEW_ALL, &a64k, .format = GMEM_PT_FORMAT_ARM64_S2);
 	CREATE(-EINVAL, GMEM_PT_VIEW_ALL, &x86, .accept_npages = 3);
+	/* Page ops: all three NULL is the guest's allocator, as none;
+	 * some but not all set is refused. */
+	CREATE(0, GMEM_PT_VIEW_ALL, &x86, .pages = &half,
+	       .format = GMEM_PT_FORMAT_EPT);
+	ck_assert_int_eq(gmem_pt_destroy(pt), 0);
+	pt = NULL;
+	half.alloc = never_alloc;
 	CREATE(-EINVAL, GMEM_PT_VIEW_ALL, &x86, .pages = &half);
+	half.alloc = NULL;
 	CREATE(-EINVAL, GMEM_PT_VIEW_ALL, NULL, .flags = 0);
 	memset(&big, 0, sizeof(big));
 	big.o.sz = sizeof(big);
@@ -1454,6 +1507,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, sink_error_partway);
 	tcase_add_test(tc, policies);
 	tcase_add_test(tc, bad_input);
+	tcase_add_test(tc, custom_allocator_rule);
 	suite_add_tcase(s, tc);
 	return s;
 }

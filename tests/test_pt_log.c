@@ -872,6 +872,9 @@ START_TEST(bad_input)
 			  .bitmap_bytes = sizeof(bm));
 
 		ck_assert_int_eq(gmem_pt_log_harvest(r.pt, 0, 129, &h), -ENOSPC);
+		h.pad = 1;	/* reserved */
+		ck_assert_int_eq(gmem_pt_log_harvest(r.pt, 0, 64, &h), -EINVAL);
+		h.pad = 0;
 		h.ring = ring;
 		h.ring_cap = 4;
 		ck_assert_int_eq(gmem_pt_log_harvest(r.pt, 0, 64, &h), -EINVAL);
@@ -895,6 +898,15 @@ START_TEST(bad_input)
 				 -E2BIG);
 	}
 	ck_assert_int_eq(gmem_pt_log_stats(r.pt, NULL), -EINVAL);
+	{
+		/* A newer caller's result struct: filled, its tail zeroed,
+		 * as every result struct. */
+		struct { struct gmem_pt_log_stats st; uint64_t more; } big = {
+			{ .sz = sizeof(big) }, ~0ull };
+
+		ck_assert_int_eq(gmem_pt_log_stats(r.pt, &big.st), 0);
+		ck_assert_uint_eq(big.more, 0);
+	}
 	expect_unchanged(&r, &before);
 	rig_close(&r);
 }

@@ -49,6 +49,7 @@ struct gmem_os_ops {
 		     const unsigned long *nodemask, unsigned long maxnode,
 		     unsigned int flags);
 };
+#define gmem_os_ops__last_field mbind
 
 /* Fills every hook of ops (ops->sz set by the caller) with the default. */
 GMEM_API int gmem_os_default(struct gmem_os_ops *ops);
@@ -91,6 +92,7 @@ struct gmem_backend_opts {
 	const struct gmem_os_ops *os;		/* NULL: system calls */
 	const struct gmem_alloc_ops *alloc;	/* NULL: jemalloc */
 };
+#define gmem_backend_opts__last_field alloc
 
 struct gmem_backend;
 
@@ -127,6 +129,7 @@ struct gmem_block_info {
 	unsigned int flags;	/* GMEM_BLOCK_* */
 	uint64_t phys_pfn;	/* host-physical frame of the block's first frame */
 };
+#define gmem_block_info__last_field phys_pfn
 
 /*
  * Information on the block holding frame pfn. Populates the block's first
@@ -146,6 +149,7 @@ struct gmem_backend_stats {
 	uint64_t mmap_calls, munmap_calls, mprotect_calls, madvise_calls,
 		 fallocate_calls, ftruncate_calls, mbind_calls;
 };
+#define gmem_backend_stats__last_field mbind_calls
 GMEM_API int gmem_backend_stats(const struct gmem_backend *be,
 				struct gmem_backend_stats *stats);
 

@@ -49,7 +49,12 @@ enum gmem_attr {
  * Options structs start with "size_t sz", set by the caller to the size
  * of the struct it was compiled with. The library reads only the fields
  * that sz covers, uses defaults for the rest, and rejects a larger sz
- * whose extra bytes are not zero (-E2BIG). GMEM_OPTS declares one:
+ * whose extra bytes are not zero (-E2BIG). Each struct names its last
+ * field in TYPE__last_field and has no tail padding (padding a 1.x
+ * struct had is a named, unused field): a field is only ever added
+ * after the last one, where an older library sees it. Output structs
+ * follow the same rule: the library fills what sz covers and zeroes
+ * the rest. GMEM_OPTS declares one:
  *
  *	GMEM_OPTS(gmem_region_opts, ropts, .attr = GMEM_ATTR_SHARED);
  */
@@ -70,6 +75,7 @@ struct gmem_alloc_ops {
 	void (*free)(void *ctx, void *ptr, size_t size);
 	void *ctx;
 };
+#define gmem_alloc_ops__last_field ctx
 
 /* GMEM_VERSION of the library loaded at run time. Thread-safe. */
 GMEM_API unsigned int gmem_version(void);

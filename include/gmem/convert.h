@@ -33,15 +33,16 @@ struct gmem_txn;
 struct gmem_convert_opts {
 	size_t sz;
 	unsigned int flags;	/* GMEM_CONVERT_* */
-	unsigned int reserved;
+	unsigned int reserved;	/* must be 0 */
 	/* Out: on error, the first frame that caused it. */
 	uint64_t fail_gfn;
 };
+#define gmem_convert_opts__last_field fail_gfn
 
 /*
  * Converts [gfn, gfn + npages) to attr (GMEM_ATTR_PRIVATE or _SHARED).
- * Errors: -EINVAL bad argument, or a range not aligned to the guest's
- * conversion granule; -EOVERFLOW range passes
+ * Errors: -EINVAL bad argument (reserved not 0 among them), or a range
+ * not aligned to the guest's conversion granule; -EOVERFLOW range passes
  * GMEM_FRAME_LIMIT; -ENOENT gfn in no region; -ERANGE the range leaves
  * the region of gfn; -EBUSY (since 1.4) a frame of the range is pinned,
  * fail_gfn the first (gmem/pin.h), even one already in attr; -EAGAIN
@@ -111,7 +112,12 @@ typedef int (*gmem_listener_fn)(void *ctx, enum gmem_phase phase,
 struct gmem_listener_opts {
 	size_t sz;
 	unsigned int flags;	/* GMEM_LISTENER_* */
+	/* Tail padding in 1.x, named so that no field is ever added
+	 * into it: a 1.x caller may leave it undefined, so it is never
+	 * read. */
+	unsigned int unused;
 };
+#define gmem_listener_opts__last_field unused
 
 struct gmem_listener;
 

@@ -40,6 +40,7 @@ struct gmem_guest_opts {
 	 */
 	uint32_t granule;
 };
+#define gmem_guest_opts__last_field granule
 
 /* Creates a guest without regions whose blocks come from pool. */
 GMEM_API int gmem_guest_create(struct gmem_pool *pool,
@@ -57,7 +58,12 @@ struct gmem_region_opts {
 	unsigned int attr;	/* initial enum gmem_attr (default private) */
 	int node;		/* preferred node; -1 (no opts): the guest's */
 	unsigned int flags;	/* none defined yet: must be 0 */
+	/* Tail padding in 1.x, named so that no field is ever added
+	 * into it: a 1.x caller may leave it undefined, so it is never
+	 * read. */
+	unsigned int unused;
 };
+#define gmem_region_opts__last_field unused
 
 /*
  * Adds the region [gfn, gfn + npages), allocating blocks for the 1 GiB
@@ -127,6 +133,7 @@ struct gmem_guest_stats {
 	uint64_t shared_frames;
 	uint64_t meta_bytes;	/* metadata of this guest, all included */
 };
+#define gmem_guest_stats__last_field meta_bytes
 
 /* Statistics. Any; exact when no conversion runs meanwhile. */
 GMEM_API int gmem_guest_stats(const struct gmem_guest *guest,

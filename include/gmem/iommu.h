@@ -41,6 +41,7 @@ struct gmem_range_listener_ops {
 	void (*discard)(void *ctx, uint64_t gfn, uint64_t npages);
 	void *ctx;
 };
+#define gmem_range_listener_ops__last_field ctx
 
 /* At registration, populate the shared runs of the range, or discard its
  * private runs. */
@@ -53,6 +54,7 @@ struct gmem_range_listener_opts {
 	uint32_t granule;	/* frames, a power of two up to
 				 * GMEM_BLOCK_FRAMES; 0 or 1: one */
 };
+#define gmem_range_listener_opts__last_field granule
 
 /*
  * Binds a listener to [gfn, gfn + npages), which must lie in one region

@@ -55,6 +55,7 @@ struct gmem_notifier_opts {
 	uint32_t flags;		/* GMEM_NOTIFIER_* */
 	uint32_t events;	/* GMEM_INVAL_* to hear; 0: all */
 };
+#define gmem_notifier_opts__last_field events
 
 /*
  * Registers fn for [gfn, gfn + npages), which must lie in one region.

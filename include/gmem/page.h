@@ -55,6 +55,7 @@ struct gmem_page_opts {
 	/* Out: on error, the first frame at fault. */
 	uint64_t fail_gfn;
 };
+#define gmem_page_opts__last_field fail_gfn
 
 /*
  * The range errors of every call below, changing nothing: -EINVAL (NULL
@@ -76,9 +77,10 @@ GMEM_API int gmem_page_nominate(struct gmem_guest *guest, uint64_t gfn,
 /*
  * PAGING_OUT -> PAGED: the frames' memory is given back (with a VMM
  * view, punched out of the backend: it reads back as zeros and counts
- * no more). -EBUSY at a frame whose nomination an access cancelled, or
- * that a builder still maps (sync it first); -EINVAL at one in another
- * state.
+ * no more). -EBUSY at a present frame: one whose nomination an access
+ * cancelled, or one never nominated (the pager, which knows what it
+ * nominated, tells the two apart); -EBUSY too at frames a builder still
+ * maps (sync it first); -EINVAL at one paged or paging in.
  */
 GMEM_API int gmem_page_evict(struct gmem_guest *guest, uint64_t gfn,
 			     uint64_t npages, struct gmem_page_opts *opts);
@@ -135,10 +137,12 @@ struct gmem_pager_opts {
 				 * from GMEM_LOOKUP_MAX to 2^24; 0: 256 */
 	int pager_fd;		/* eventfd for requests, or -1 */
 	int ready_fd;		/* eventfd for page-ready events, or -1 */
-	uint32_t reserved;
+	uint32_t reserved;	/* must be 0 */
 };
+#define gmem_pager_opts__last_field reserved
 
-/* Once per guest (-EBUSY after). -EINVAL for a bad ring size. */
+/* Once per guest (-EBUSY after). -EINVAL for a bad ring size or a
+ * reserved field not 0. */
 GMEM_API int gmem_pager_attach(struct gmem_guest *guest,
 			       const struct gmem_pager_opts *opts);
 
@@ -179,6 +183,7 @@ struct gmem_lookup {
 				 * gfn; its "page ready" event comes with
 				 * the same token */
 };
+#define gmem_lookup__last_field token
 
 /*
  * An access to frame gfn. 0 when it is present, in any mode: for a

@@ -37,6 +37,7 @@ struct gmem_pin_opts {
 	/* Out: on error, the first frame at fault. */
 	uint64_t fail_gfn;
 };
+#define gmem_pin_opts__last_field fail_gfn
 
 /*
  * Adds one pin to each frame of [gfn, gfn + npages), which must lie in
@@ -101,7 +102,9 @@ GMEM_API int gmem_io_end(struct gmem_io *io, unsigned int how);
 /*
  * The guest accessed [gfn, gfn + npages): frames left shared for it by
  * gmem_io_end(GMEM_IO_END_LAZY) or gmem_io_fault go private again now,
- * contents kept. 0, or gmem_convert's error.
+ * contents kept. 0, or gmem_convert's error; the range is checked as
+ * gmem_io_fault's: -EINVAL (NULL guest, no frames), -EOVERFLOW,
+ * -ENOENT in no region, -ERANGE leaving its region.
  */
 GMEM_API int gmem_io_access(struct gmem_guest *guest, uint64_t gfn,
 			    uint64_t npages);

@@ -22,6 +22,7 @@ struct gmem_pool_opts {
 	/* Metadata allocator for the pool and its guests; NULL: jemalloc. */
 	const struct gmem_alloc_ops *alloc;
 };
+#define gmem_pool_opts__last_field alloc
 
 /* Creates an empty pool. */
 GMEM_API int gmem_pool_create(const struct gmem_pool_opts *opts,
@@ -47,6 +48,7 @@ struct gmem_pool_add_info {
 	uint64_t tail_pfn;	/* unused frames after the blocks */
 	uint64_t tail_npages;
 };
+#define gmem_pool_add_info__last_field tail_npages
 
 /*
  * Gives the pool the frames [pfn, pfn + npages) on NUMA node node (>= 0,
@@ -79,6 +81,7 @@ struct gmem_pool_alloc_opts {
 	int node;		/* preferred node, or -1: none (no opts: -1) */
 	unsigned int flags;	/* GMEM_ALLOC_* */
 };
+#define gmem_pool_alloc_opts__last_field flags
 
 /*
  * Allocates nblocks blocks. One contiguous run when the preferred node
@@ -109,6 +112,7 @@ struct gmem_pool_stats {
 	uint64_t largest_free_run;	/* blocks, physically contiguous */
 	uint64_t meta_bytes;		/* metadata of the pool itself */
 };
+#define gmem_pool_stats__last_field meta_bytes
 
 /*
  * Statistics of the whole pool (node -1) or of one node; largest_free_run

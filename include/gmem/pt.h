@@ -63,7 +63,12 @@ struct gmem_pt_geometry {
 	const char *name;
 	uint32_t nlevels;
 	struct gmem_pt_level level[GMEM_PT_MAX_LEVELS];
+	/* Tail padding in 1.x, named so that no field is ever added
+	 * into it: a 1.x caller may leave it undefined, so it is never
+	 * read. */
+	uint32_t unused;
 };
+#define gmem_pt_geometry__last_field unused
 
 /*
  * Fills geom with a built-in geometry. The caller sets geom->sz (use
@@ -99,6 +104,7 @@ struct gmem_pt_cover_opts {
 	uint64_t nentries;	/* out: entries written, a contiguous leaf
 				 * counting 2^contig_bits */
 };
+#define gmem_pt_cover_opts__last_field nentries
 
 /*
  * The minimal cover of guest frames [gfn, gfn + npages) mapped to host
@@ -178,6 +184,7 @@ struct gmem_pt_explain {
 	 * smallest first, with what stops it. */
 	struct gmem_pt_why why[2 * GMEM_PT_MAX_LEVELS];
 };
+#define gmem_pt_explain__last_field why
 
 /*
  * Why the leaf covering frame gfn in the view's minimal cover is not

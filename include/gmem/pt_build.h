@@ -60,8 +60,12 @@ enum gmem_pt_format {
  * Where table pages come from. alloc returns size bytes aligned to size
  * and zeroed, and stores their physical address in *pa; phys_to_virt
  * gives the pointer back from an address that alloc returned. Without
- * ops (or with NULL members), pages come from the guest's allocator and
- * the physical address is the pointer itself.
+ * ops, or with all three NULL, pages come from the guest's allocator
+ * and the physical address is the pointer itself; some but not all
+ * three set is -EINVAL. A real format (EPT, arm64 stage 2) needs its
+ * table pages aligned to their size: over a pool whose gmem_alloc_ops
+ * promise only 64 bytes, such a builder needs page ops (-EINVAL
+ * without).
  */
 struct gmem_pt_page_ops {
 	size_t sz;
@@ -70,6 +74,7 @@ struct gmem_pt_page_ops {
 	void *(*phys_to_virt)(void *ctx, uint64_t pa);
 	void *ctx;
 };
+#define gmem_pt_page_ops__last_field ctx
 
 /*
  * Callbacks told of every change of the table, in the order a hardware
@@ -106,6 +111,7 @@ struct gmem_pt_sink {
 	int (*protect)(void *ctx, const struct gmem_pt_leaf *leaf,
 		       uint32_t prot);
 };
+#define gmem_pt_sink__last_field protect
 
 /*
  * Hardware that cannot join mappings in place (TDX-like): once a range
@@ -136,13 +142,16 @@ struct gmem_pt_opts {
 	/* Out: on error, the first frame at fault, if any. */
 	uint64_t fail_gfn;
 };
+#define gmem_pt_opts__last_field fail_gfn
 
 /*
  * Creates a builder of guest's view in geometry geom and maps the view's
  * current cover (one batch for the whole guest). The geometry is copied.
  * Errors: -EINVAL for an unknown view, format, flags or prot bits, a bad
  * geometry, a format that does not fit the geometry, or a guest whose
- * conversion granule is smaller than the geometry's smallest leaf;
+ * conversion granule is smaller than the geometry's smallest leaf,
+ * page ops with some but not all members set, or a real format over a
+ * pool with gmem_alloc_ops and no page ops (gmem_pt_page_ops);
  * -ERANGE if a frame lies beyond what the geometry or format can map;
  * -ENOMEM; or a sink's error. Nothing is left behind on error.
  */
@@ -220,7 +229,12 @@ struct gmem_pt_walker {
 	gmem_pt_visit_fn fn;
 	void *ctx;
 	uint32_t flags;		/* GMEM_PT_VISIT_* */
+	/* Tail padding in 1.x, named so that no field is ever added
+	 * into it: a 1.x caller may leave it undefined, so it is never
+	 * read. */
+	uint32_t unused;
 };
+#define gmem_pt_walker__last_field unused
 
 /*
  * Visits, in address order, the valid entries of the table that map any
@@ -244,6 +258,7 @@ struct gmem_pt_stats {
 	uint64_t protects;	/* since 1.3: leaves whose permissions
 				 * changed in place */
 };
+#define gmem_pt_stats__last_field protects
 
 GMEM_API int gmem_pt_stats(const struct gmem_pt *pt,
 			   struct gmem_pt_stats *stats);

@@ -92,17 +92,19 @@ struct gmem_pt_harvest {
 	size_t bitmap_bytes;	/* at least 8 * ceil(npages / 64) */
 	uint64_t *ring;
 	uint32_t ring_cap;	/* entries; at least 1 */
-	uint32_t pad;
+	uint32_t pad;		/* must be 0 */
 	uint64_t count;		/* out: frames taken */
 	uint64_t next;		/* out: gfn + npages, or where a full ring
 				 * stopped */
 };
+#define gmem_pt_harvest__last_field next
 
 /*
  * Takes the dirty frames of [gfn, gfn + npages) and write-protects those
  * whose leaves were writable, with one flush. Costs the dirty frames and
  * the 2 MiB pieces holding them, not the frames of the range. Errors:
- * -EINVAL (bad arguments, both or neither of bitmap and ring);
+ * -EINVAL (bad arguments, both or neither of bitmap and ring, pad not
+ * 0);
  * -EOVERFLOW; -ENOSPC if the bitmap is too small; -ENOMEM (nothing
  * changes); a sink's error: the frames are reported, but those of the
  * leaf the sink refused and all after it stay dirty (and writable where
@@ -120,6 +122,7 @@ struct gmem_pt_log_stats {
 	uint64_t faults;	/* write faults served */
 	uint64_t protects;	/* leaves write-protected for logging */
 };
+#define gmem_pt_log_stats__last_field protects
 
 GMEM_API int gmem_pt_log_stats(const struct gmem_pt *pt,
 			       struct gmem_pt_log_stats *stats);

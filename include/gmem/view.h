@@ -61,6 +61,7 @@ struct gmem_view_opts {
 	unsigned int content;	/* enum gmem_content */
 	unsigned int flags;	/* GMEM_VIEW_* */
 };
+#define gmem_view_opts__last_field flags
 
 struct gmem_view;
 
@@ -103,6 +104,7 @@ struct gmem_view_stats {
 	uint64_t runs_discarded;	/* runs punched out (DISCARD) */
 	uint64_t stale;			/* failed undos since the last resync */
 };
+#define gmem_view_stats__last_field stale
 GMEM_API int gmem_view_stats(const struct gmem_view *view,
 			     struct gmem_view_stats *stats);
 

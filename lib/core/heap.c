@@ -74,7 +74,7 @@ static void arena_free(void *ctx, void *ptr, size_t size)
 
 int heap_init(struct heap *h, const struct gmem_alloc_ops *ops)
 {
-	int err = opts_check(ops, sizeof(*ops));
+	int err = OPTS_VALID(ops, gmem_alloc_ops);
 
 	if (err)
 		return err;

@@ -29,6 +29,18 @@ static inline int opts_check(const void *opts, size_t known)
 	return 0;
 }
 
+/* The bytes of struct type this library knows: up to the end of its
+ * last field, type##__last_field (the public header's). */
+#define OPTS_KNOWN(type) offsetofend(struct type, type##__last_field)
+/* An input struct of type: opts_check up to its last field. */
+#define OPTS_VALID(opts, type) opts_check(opts, OPTS_KNOWN(type))
+/* A struct whose last field is not its end, or whose __last_field was
+ * not moved with a field added, would let a newer caller's field go
+ * unseen: the build stops. */
+#define OPTS_NO_TAIL(type)                                                     \
+	_Static_assert(OPTS_KNOWN(type) == sizeof(struct type),               \
+		       #type ": tail padding, or __last_field not its last")
+
 #define OPTS_HAS(o, f) ((o) && (o)->sz >= offsetofend(__typeof__(*(o)), f))
 #define OPTS_GET(o, f, def) (OPTS_HAS(o, f) ? (o)->f : (def))
 #define OPTS_SET(o, f, v)                                                      \
@@ -37,7 +49,7 @@ static inline int opts_check(const void *opts, size_t known)
 			(o)->f = (v);                                          \
 	} while (0)
 
-/* Copies a result struct out to a caller whose struct may be older
+/* Copies a result struct (known bytes of it) out to a caller whose struct may be older
  * (shorter) or newer (longer, its unknown tail zeroed). */
 static inline int out_struct(void *dst, const void *src, size_t known)
 {

@@ -75,7 +75,7 @@ int gmem_io_begin(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 	uint64_t fail = gfn;
 	struct gmem_io *io = NULL;
 	uint32_t i;
-	int err = opts_check(opts, sizeof(*opts));
+	int err = OPTS_VALID(opts, gmem_pin_opts);
 
 	if (err)
 		return err;
@@ -150,11 +150,14 @@ int gmem_io_end(struct gmem_io *io, unsigned int how)
 int gmem_io_access(struct gmem_guest *g, uint64_t gfn, uint64_t npages)
 {
 	struct pin_set *ps;
-	uint64_t hi = gfn + npages;
-	int err = 0;
+	uint64_t hi = gfn + npages, fail;
+	int err;
 
-	if (!g || !npages || npages > UINT64_MAX - gfn)
+	if (!g)
 		return -EINVAL;
+	err = guest_range(g, gfn, npages, &fail);
+	if (err)
+		return err;
 	ps = pins_find(g);
 	while (ps && !err) {
 		uint64_t lo, end;

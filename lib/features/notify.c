@@ -272,7 +272,7 @@ int gmem_notifier_add(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 	struct gmem_notifier *n;
 	struct notify_set *s;
 	uint64_t fail;
-	int err = opts_check(opts, sizeof(*opts));
+	int err = OPTS_VALID(opts, gmem_notifier_opts);
 
 	if (err)
 		return err;

@@ -34,14 +34,14 @@ int gmem_pager_attach(struct gmem_guest *g, const struct gmem_pager_opts *o)
 	uint32_t size = OPTS_GET(o, ring_size, 0);
 	struct paging *p;
 	struct pager *pg;
-	int err = opts_check(o, sizeof(*o));
+	int err = OPTS_VALID(o, gmem_pager_opts);
 
 	if (err)
 		return err;
 	if (!size)
 		size = 256;
 	if (!g || (size & (size - 1)) || size < GMEM_LOOKUP_MAX ||
-	    size > (1u << 24))
+	    size > (1u << 24) || OPTS_GET(o, reserved, 0))
 		return -EINVAL;
 	p = paging_get(g);
 	if (!p)
@@ -498,7 +498,7 @@ int gmem_page_lookup_frames(struct gmem_guest *g, const uint64_t *gfns,
 {
 	struct gmem_lookup none = { .sz = 0 };
 	uint32_t i;
-	int err = opts_check(lk, sizeof(*lk));
+	int err = OPTS_VALID(lk, gmem_lookup);
 
 	if (err)
 		return err;

@@ -116,7 +116,7 @@ static int page_args(const struct gmem_guest *g, uint64_t gfn,
 		     uint64_t npages, struct gmem_page_opts *opts,
 		     uint64_t *fail)
 {
-	int err = opts_check(opts, sizeof(*opts));
+	int err = OPTS_VALID(opts, gmem_page_opts);
 
 	*fail = gfn;
 	if (err)

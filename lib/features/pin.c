@@ -173,7 +173,7 @@ static int pin_change(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 	uint64_t fail = gfn, hi = gfn + npages;
 	struct pin_set *ps;
 	uint32_t k = 0;
-	int err = opts_check(opts, sizeof(*opts));
+	int err = OPTS_VALID(opts, gmem_pin_opts);
 
 	if (err)
 		return err;

@@ -185,10 +185,10 @@ int gmem_range_listener_add(struct gmem_guest *g, uint64_t gfn,
 	struct gmem_range_listener *l;
 	struct range_hub *h;
 	uint32_t i;
-	int err = opts_check(opts, sizeof(*opts));
+	int err = OPTS_VALID(opts, gmem_range_listener_opts);
 
 	if (!err)
-		err = opts_check(ops, sizeof(*ops));
+		err = OPTS_VALID(ops, gmem_range_listener_ops);
 	if (err)
 		return err;
 	granule = granule ? granule : 1;

@@ -46,10 +46,11 @@ static int convert_args(const struct gmem_guest *g, uint64_t gfn,
 			uint64_t npages, unsigned int attr,
 			const struct gmem_convert_opts *opts)
 {
-	int err = opts_check(opts, sizeof(*opts));
+	int err = OPTS_VALID(opts, gmem_convert_opts);
 
 	if (!err && (!g || attr > GMEM_ATTR_SHARED ||
 		     (OPTS_GET(opts, flags, 0) & ~GMEM_CONVERT_PRESERVE) ||
+		     OPTS_GET(opts, reserved, 0) ||
 		     ((gfn | npages) & g->granule_mask)))
 		err = -EINVAL;
 	return err;

@@ -11,7 +11,7 @@ int gmem_guest_create(struct gmem_pool *pool,
 		      const struct gmem_guest_opts *opts,
 		      struct gmem_guest **out)
 {
-	int err = opts_check(opts, sizeof(*opts));
+	int err = OPTS_VALID(opts, gmem_guest_opts);
 	int node = OPTS_GET(opts, node, -1);
 	uint32_t granule = OPTS_GET(opts, granule, 0);
 	struct gmem_guest *g;
@@ -274,7 +274,7 @@ static void region_add_commit(struct gmem_guest *g, uint64_t gfn, uint64_t end,
 int gmem_region_add(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 		    const struct gmem_region_opts *opts)
 {
-	int err = opts_check(opts, sizeof(*opts));
+	int err = OPTS_VALID(opts, gmem_region_opts);
 	unsigned int attr = OPTS_GET(opts, attr, GMEM_ATTR_PRIVATE);
 	int node = OPTS_GET(opts, node, -1);
 	struct region_add ra = { 0 };

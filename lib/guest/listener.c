@@ -45,7 +45,7 @@ int gmem_listener_add(struct gmem_guest *g, gmem_listener_fn fn, void *ctx,
 		      const struct gmem_listener_opts *opts,
 		      struct gmem_listener **out)
 {
-	int err = opts_check(opts, sizeof(*opts));
+	int err = OPTS_VALID(opts, gmem_listener_opts);
 	unsigned int flags = OPTS_GET(opts, flags, 0);
 	struct gmem_listener *l;
 

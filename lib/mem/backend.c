@@ -330,7 +330,7 @@ int gmem_backend_create(const struct gmem_backend_opts *opts,
 	uint64_t max, page;
 	struct gmem_backend *be;
 	struct heap heap;
-	int err = opts_check(opts, sizeof(*opts));
+	int err = OPTS_VALID(opts, gmem_backend_opts);
 
 	if (!err && !out)
 		err = -EINVAL;

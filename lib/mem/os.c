@@ -101,7 +101,7 @@ int gmem_os_default(struct gmem_os_ops *ops)
 
 int os_init(struct os *os, const struct gmem_os_ops *hooks)
 {
-	int err = opts_check(hooks, sizeof(*hooks));
+	int err = OPTS_VALID(hooks, gmem_os_ops);
 
 	if (err)
 		return err;

@@ -313,7 +313,7 @@ int gmem_view_create(struct gmem_guest *g, struct gmem_backend *be,
 {
 	struct gmem_view *v;
 	uint32_t i;
-	int err = opts_check(opts, sizeof(*opts));
+	int err = OPTS_VALID(opts, gmem_view_opts);
 
 	if (!err && !out)
 		err = -EINVAL;

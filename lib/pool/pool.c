@@ -51,7 +51,7 @@ int gmem_pool_create(const struct gmem_pool_opts *opts,
 {
 	struct gmem_pool *pool;
 	struct heap heap;
-	int err = opts_check(opts, sizeof(*opts));
+	int err = OPTS_VALID(opts, gmem_pool_opts);
 
 	if (err)
 		return err;
@@ -463,7 +463,7 @@ int gmem_pool_alloc(struct gmem_pool *pool, uint64_t nblocks,
 		    const struct gmem_pool_alloc_opts *opts,
 		    struct gmem_extent *ext, uint32_t *next)
 {
-	int err = opts_check(opts, sizeof(*opts));
+	int err = OPTS_VALID(opts, gmem_pool_alloc_opts);
 	int node = OPTS_GET(opts, node, -1);
 	unsigned int flags = OPTS_GET(opts, flags, 0);
 

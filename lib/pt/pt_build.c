@@ -236,6 +236,16 @@ int pt_changes_found(struct gmem_pt *pt)
 }
 
 
+/* How many of the page ops' three members are set: 0 means the guest's
+ * allocator, as no ops at all. */
+static int page_ops_set(const struct gmem_pt_opts *opts)
+{
+	const struct gmem_pt_page_ops *p = OPTS_GET(opts, pages, NULL);
+
+	return !!OPTS_GET(p, alloc, NULL) + !!OPTS_GET(p, free, NULL) +
+	       !!OPTS_GET(p, phys_to_virt, NULL);
+}
+
 static int check_opts(const struct gmem_guest *g, enum gmem_pt_view view,
 		      const struct gmem_pt_opts *opts)
 {
@@ -243,7 +253,7 @@ static int check_opts(const struct gmem_guest *g, enum gmem_pt_view view,
 	uint64_t accept = OPTS_GET(opts, accept_npages, 0);
 	unsigned int f = OPTS_GET(opts, format, GMEM_PT_FORMAT_GENERIC);
 	uint32_t mt = OPTS_GET(opts, memtype, 0);
-	int i, err = opts_check(opts, sizeof(*opts));
+	int i, err = OPTS_VALID(opts, gmem_pt_opts);
 
 	if (err)
 		return err;
@@ -267,13 +277,11 @@ static int check_opts(const struct gmem_guest *g, enum gmem_pt_view view,
 	    (f == GMEM_PT_FORMAT_ARM64_S2 && mt > 15))
 		return -EINVAL;
 	if (OPTS_HAS(opts, pages) && opts->pages &&
-	    (opts_check(opts->pages, sizeof(*opts->pages)) ||
-	     !OPTS_GET(opts->pages, alloc, NULL) ||
-	     !OPTS_GET(opts->pages, free, NULL) ||
-	     !OPTS_GET(opts->pages, phys_to_virt, NULL)))
+	    (OPTS_VALID(opts->pages, gmem_pt_page_ops) ||
+	     page_ops_set(opts) % 3))
 		return -EINVAL;
 	if (OPTS_HAS(opts, sink) && opts->sink &&
-	    opts_check(opts->sink, sizeof(*opts->sink)))
+	    OPTS_VALID(opts->sink, gmem_pt_sink))
 		return -EINVAL;
 	return 0;
 }
@@ -339,7 +347,7 @@ int gmem_pt_create(struct gmem_guest *g, enum gmem_pt_view view,
 	if (err)
 		return err;
 	if (!out || !geom || geom->sz < sizeof(*geom) ||
-	    opts_check(geom, sizeof(*geom)))
+	    OPTS_VALID(geom, gmem_pt_geometry))
 		return -EINVAL;
 	pt = heap_zalloc(&g->heap, sizeof(*pt), 64);
 	if (!pt)
@@ -366,7 +374,7 @@ int gmem_pt_create(struct gmem_guest *g, enum gmem_pt_view view,
 	pt->rule.view = view;
 	pt->rule.by_attr = view != GMEM_PT_VIEW_ALL ||
 			   pt->prot[0] != pt->prot[1];
-	if (OPTS_GET(opts, pages, NULL)) {
+	if (page_ops_set(opts)) {
 		memcpy(&pt->pages, opts->pages,
 		       opts->pages->sz < sizeof(pt->pages) ? opts->pages->sz
 							   : sizeof(pt->pages));
@@ -481,10 +489,7 @@ int gmem_pt_root(const struct gmem_pt *pt, void **root, uint64_t *pa)
 int gmem_pt_stats(const struct gmem_pt *pt, struct gmem_pt_stats *stats)
 {
 	struct gmem_pt_stats st = { .sz = sizeof(st) };
-	int err = opts_check(stats, sizeof(*stats));
 
-	if (err)
-		return err;
 	if (!pt || !stats)
 		return -EINVAL;
 	st.nleaves = atomic_load(&pt->nleaves);

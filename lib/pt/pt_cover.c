@@ -59,7 +59,7 @@ int gmem_pt_cover(const struct gmem_pt_geometry *geom, uint64_t gfn,
 	uint32_t flags = OPTS_GET(opts, flags, 0);
 	struct pt_tally t = { 0, 0 };
 	struct pt_sizes sz;
-	int err = opts_check(opts, sizeof(*opts));
+	int err = OPTS_VALID(opts, gmem_pt_cover_opts);
 
 	if (err)
 		return err;

@@ -102,7 +102,7 @@ int gmem_pt_explain(const struct gmem_guest *g, enum gmem_pt_view view,
 	struct pt_rule rule = { .view = view, .by_attr = view != GMEM_PT_VIEW_ALL,
 				.accept_shift = 64 };
 	struct pt_sizes sz;
-	int err = opts_check(out, sizeof(*out));
+	int err = OPTS_VALID(out, gmem_pt_explain);
 
 	if (err)
 		return err;
@@ -142,7 +142,7 @@ int gmem_pt_explain_table(const struct gmem_pt *pt, uint64_t gfn,
 {
 	struct gmem_pt_explain ex = { .sz = sizeof(ex) };
 	struct leaf_size ls = { pt, 0 };
-	int err = opts_check(out, sizeof(*out));
+	int err = OPTS_VALID(out, gmem_pt_explain);
 
 	if (err)
 		return err;

@@ -67,7 +67,7 @@ int pt_sizes_of(const struct gmem_pt_geometry *geom, bool no_contig,
 	unsigned int i;
 
 	if (!geom || geom->sz < sizeof(*geom) ||
-	    opts_check(geom, sizeof(*geom)) || !geom->nlevels ||
+	    OPTS_VALID(geom, gmem_pt_geometry) || !geom->nlevels ||
 	    geom->nlevels > GMEM_PT_MAX_LEVELS)
 		return -EINVAL;
 	lv = geom->level;

@@ -565,11 +565,11 @@ int gmem_pt_log_harvest(struct gmem_pt *pt, uint64_t gfn, uint64_t npages,
 	int err = check_range(pt, gfn, npages);
 
 	if (!err)
-		err = opts_check(h, sizeof(*h));
+		err = OPTS_VALID(h, gmem_pt_harvest);
 	if (err)
 		return err;
 	if (!h || h->sz < sizeof(*h) || !h->bitmap == !h->ring ||
-	    (h->ring && !h->ring_cap))
+	    (h->ring && !h->ring_cap) || h->pad)
 		return -EINVAL;
 	if (h->bitmap && h->bitmap_bytes / 8 < (npages + 63) / 64)
 		return -ENOSPC;
@@ -601,10 +601,7 @@ int gmem_pt_log_stats(const struct gmem_pt *pt, struct gmem_pt_log_stats *stats)
 {
 	struct gmem_pt_log_stats st = { .sz = sizeof(st) };
 	uint32_t i;
-	int err = opts_check(stats, sizeof(*stats));
 
-	if (err)
-		return err;
 	if (!pt || !stats)
 		return -EINVAL;
 	if (pt->log) {

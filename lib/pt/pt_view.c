@@ -92,7 +92,7 @@ int gmem_pt_view_cover(const struct gmem_guest *g, enum gmem_pt_view view,
 				.by_attr = view != GMEM_PT_VIEW_ALL };
 	struct cover_ctx c = { g, geom, NULL, fn, ctx, { 0, 0 } };
 	struct pt_sizes sz;
-	int err = opts_check(opts, sizeof(*opts));
+	int err = OPTS_VALID(opts, gmem_pt_cover_opts);
 
 	if (err)
 		return err;

@@ -99,7 +99,7 @@ int pt_walk(const struct gmem_pt *pt, uint64_t gfn, uint64_t end,
 int gmem_pt_walk(const struct gmem_pt *pt, uint64_t gfn, uint64_t npages,
 		 const struct gmem_pt_walker *w)
 {
-	int err = opts_check(w, sizeof(*w));
+	int err = OPTS_VALID(w, gmem_pt_walker);
 
 	if (err)
 		return err;
