@@ -66,6 +66,8 @@ int frame_ranges_del(struct heap *h, struct frame_ranges *r, uint64_t lo,
 		if (r->v[j].hi > hi)
 			keep[k++] = (struct frame_range){ hi, r->v[j].hi };
 	}
+	if (j == i)
+		return 0;	/* nothing there (maybe no array at all) */
 	if (heap_grow(h, &r->v, &r->cap, r->n, r->n - (j - i) + k,
 		      sizeof(*r->v), 4))
 		return -ENOMEM;

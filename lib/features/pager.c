@@ -245,9 +245,12 @@ int gmem_page_ready_pop(struct gmem_guest *g, struct gmem_page_ready *ev,
 		return -ENODEV;
 	spin_lock(&p->lock);
 	k = pg->nready < max ? pg->nready : max;
-	memcpy(ev, pg->ready, k * sizeof(*ev));
-	memmove(pg->ready, pg->ready + k, (pg->nready - k) * sizeof(*ev));
-	pg->nready -= k;
+	if (k) {	/* none: there may be no array, nor ev */
+		memcpy(ev, pg->ready, k * sizeof(*ev));
+		memmove(pg->ready, pg->ready + k,
+			(pg->nready - k) * sizeof(*ev));
+		pg->nready -= k;
+	}
 	spin_unlock(&p->lock);
 	*n = k;
 	return 0;

@@ -230,7 +230,9 @@ static void region_add_commit(struct gmem_guest *g, uint64_t gfn, uint64_t end,
 		ra->slots = NULL;
 	}
 	if (ra->regions) {
-		memcpy(ra->regions, g->regions, g->nregions * sizeof(*g->regions));
+		if (g->nregions)	/* none yet: no array to copy from */
+			memcpy(ra->regions, g->regions,
+			       g->nregions * sizeof(*g->regions));
 		heap_free(&g->heap, g->regions,
 			  g->regions_cap * sizeof(*g->regions));
 		g->regions = ra->regions;

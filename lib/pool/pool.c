@@ -206,20 +206,9 @@ int pool_add_frames(struct gmem_pool *pool, uint64_t pfn, uint64_t npages,
 	at = seg_search(pool, first);
 	if (at < pool->nsegs && pool->segs[at].pfn < end) {
 		err = -EEXIST;
-	} else if (pool->nsegs == pool->cap) {
-		uint32_t cap = pool->cap ? pool->cap * 2 : 4;
-		struct segment *segs =
-			heap_alloc(&pool->heap, cap * sizeof(*segs), 8);
-
-		if (!segs) {
-			err = -ENOMEM;
-		} else {
-			memcpy(segs, pool->segs, pool->nsegs * sizeof(*segs));
-			heap_free(&pool->heap, pool->segs,
-				  pool->cap * sizeof(*segs));
-			pool->segs = segs;
-			pool->cap = cap;
-		}
+	} else if (heap_grow(&pool->heap, &pool->segs, &pool->cap, pool->nsegs,
+			     pool->nsegs + 1, sizeof(*pool->segs), 4)) {
+		err = -ENOMEM;
 	}
 	if (!err) {
 		memmove(&pool->segs[at + 1], &pool->segs[at],
