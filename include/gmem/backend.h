@@ -51,7 +51,8 @@ struct gmem_os_ops {
 };
 #define gmem_os_ops__last_field mbind
 
-/* Fills every hook of ops (ops->sz set by the caller) with the default. */
+/* Fills every hook of ops (ops->sz set by the caller) with the default.
+ * Errors: none beyond the common ones. Threads: any. */
 GMEM_API int gmem_os_default(struct gmem_os_ops *ops);
 
 enum gmem_backend_kind {
@@ -98,15 +99,17 @@ struct gmem_backend;
 
 /*
  * Makes a backend, empty until its pool grows, and that pool.
- * -EINVAL bad options or a node that does not exist; -EOPNOTSUPP a NUMA
- * policy without NUMA support, or a backend kind this kernel lacks;
- * otherwise the error of the system call that failed.
+ * Errors: -EINVAL bad options or a node that does not exist;
+ * -EOPNOTSUPP a NUMA policy without NUMA support, or a backend kind this
+ * kernel lacks; -ENOMEM; otherwise the error of the system call that
+ * failed. Threads: any.
  */
 GMEM_API int gmem_backend_create(const struct gmem_backend_opts *opts,
 				 struct gmem_backend **be);
+
 /*
- * Releases the memory and the pool. -EBUSY (nothing changes) while a
- * guest or a view uses it. A NULL backend is a no-op.
+ * Releases the memory and the pool. A NULL backend is a no-op.
+ * Errors: -EBUSY while a guest or a view uses it. Threads: exclusive.
  */
 GMEM_API int gmem_backend_destroy(struct gmem_backend *be);
 
@@ -114,11 +117,13 @@ GMEM_API int gmem_backend_destroy(struct gmem_backend *be);
  * The pool the backend feeds. When it lacks blocks for an allocation,
  * it grows by them (extending the file, binding the blocks' memory by
  * the NUMA policy). Blocks handed out read as zeros.
+ * Errors: none beyond the common ones. Threads: any.
  */
 GMEM_API int gmem_backend_pool(const struct gmem_backend *be,
 			       struct gmem_pool **pool);
 
-/* The backend's file descriptor; -EOPNOTSUPP for GMEM_BACKEND_ANON. */
+/* The backend's file descriptor, owned by the backend.
+ * Errors: -EOPNOTSUPP for GMEM_BACKEND_ANON. Threads: any. */
 GMEM_API int gmem_backend_fd(const struct gmem_backend *be, int *fd);
 
 /* What a block is and where it lives. */
@@ -134,9 +139,10 @@ struct gmem_block_info {
 /*
  * Information on the block holding frame pfn. Populates the block's first
  * page (a file's; anonymous memory is read as it is) and reads its
- * physical frame from /proc/self/pagemap: -EPERM when the process may not
- * see physical frames, -ENODATA when the page is not in memory, -ENOENT
- * if no block holds pfn.
+ * physical frame from /proc/self/pagemap.
+ * Errors: -EPERM the process may not see physical frames; -ENODATA the
+ * page is not in memory; -ENOENT no block holds pfn; otherwise the error
+ * of the system call that failed. Threads: any.
  */
 GMEM_API int gmem_backend_block_info(struct gmem_backend *be, uint64_t pfn,
 				     struct gmem_block_info *info);
@@ -150,6 +156,9 @@ struct gmem_backend_stats {
 		 fallocate_calls, ftruncate_calls, mbind_calls;
 };
 #define gmem_backend_stats__last_field mbind_calls
+
+/* Counts of the backend, hooks called by kind among them.
+ * Errors: none beyond the common ones. Threads: any. */
 GMEM_API int gmem_backend_stats(const struct gmem_backend *be,
 				struct gmem_backend_stats *stats);
 

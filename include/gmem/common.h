@@ -77,7 +77,24 @@ struct gmem_alloc_ops {
 };
 #define gmem_alloc_ops__last_field ctx
 
-/* GMEM_VERSION of the library loaded at run time. Thread-safe. */
+/*
+ * How each function's comment ends:
+ *
+ *  Errors:  the negative errno values it returns and why; "none" when it
+ *           cannot fail. Not repeated there: a NULL handle or required
+ *           pointer is -EINVAL, an options or output struct whose sz is
+ *           below its first version's size is -EINVAL, and non-zero bytes
+ *           past the fields this library knows are -E2BIG. A function that
+ *           fails changes nothing unless its comment says otherwise.
+ *  Threads: "any": may run concurrently with any call on the same object
+ *           except its destroy and calls marked "exclusive";
+ *           "exclusive": the caller ensures no other call on the object
+ *           (the guest, the pool, the builder...) runs meanwhile; other
+ *           words state a narrower rule.
+ */
+
+/* GMEM_VERSION of the library loaded at run time. Errors: none.
+ * Threads: any. */
 GMEM_API unsigned int gmem_version(void);
 
 #ifdef __cplusplus

@@ -48,27 +48,29 @@ struct gmem_convert_opts {
  * fail_gfn the first (gmem/pin.h), even one already in attr; -EAGAIN
  * (since 1.4) a frame is not present, fail_gfn the first: bring it in
  * (gmem/page.h) and try again; -ENOMEM; or the error a listener
- * returned. opts (optional) receives fail_gfn. Any.
+ * returned. opts (optional) receives fail_gfn. Threads: any.
  */
 GMEM_API int gmem_convert(struct gmem_guest *guest, uint64_t gfn,
 			  uint64_t npages, unsigned int attr,
 			  struct gmem_convert_opts *opts);
 
 /*
- * First step of a conversion, with the errors of gmem_convert. On success
- * *txn must be passed to gmem_convert_commit or gmem_convert_abort, by
- * any thread. A thread holding an open transaction must not start another
- * conversion on the same 1 GiB slots. Any.
+ * First step of a conversion. On success *txn must be passed to
+ * gmem_convert_commit or gmem_convert_abort, by any thread.
+ * Errors: those of gmem_convert. Threads: any; a thread holding an open
+ * transaction must not start another conversion on the same 1 GiB slots.
  */
 GMEM_API int gmem_convert_prepare(struct gmem_guest *guest, uint64_t gfn,
 				  uint64_t npages, unsigned int attr,
 				  struct gmem_convert_opts *opts,
 				  struct gmem_txn **txn);
 
-/* Applies and ends a prepared conversion. Returns 0 for any non-NULL txn. */
+/* Applies and ends a prepared conversion. Errors: none for a txn of
+ * gmem_convert_prepare. Threads: any. */
 GMEM_API int gmem_convert_commit(struct gmem_txn *txn);
 
-/* Ends a prepared conversion without change; listeners get CANCEL. */
+/* Ends a prepared conversion without change; listeners get CANCEL.
+ * Errors: none for a txn of gmem_convert_prepare. Threads: any. */
 GMEM_API int gmem_convert_abort(struct gmem_txn *txn);
 
 /*
@@ -124,14 +126,17 @@ struct gmem_listener;
 /*
  * Registers fn; listeners are called in registration order. With
  * GMEM_LISTENER_REPLAY every shared run of every region is delivered
- * first, in address order, as COMMIT with GMEM_RUN_REPLAY. Exclusive.
+ * first, in address order, as COMMIT with GMEM_RUN_REPLAY.
+ * Errors: -EINVAL fn NULL or unknown flags; -ENOMEM.
+ * Threads: exclusive.
  */
 GMEM_API int gmem_listener_add(struct gmem_guest *guest, gmem_listener_fn fn,
 			       void *ctx,
 			       const struct gmem_listener_opts *opts,
 			       struct gmem_listener **listener);
 
-/* Unregisters and frees a listener. Exclusive. */
+/* Unregisters and frees a listener. Errors: none beyond the common ones.
+ * Threads: exclusive. */
 GMEM_API int gmem_listener_remove(struct gmem_listener *listener);
 
 #ifdef __cplusplus

@@ -9,10 +9,9 @@
  * one large mapping. Each 1 GiB slot of guest-physical space touched by a
  * region has its own block, shared by the regions that touch it.
  *
- * Thread safety, per function below:
- *  - "any": may run concurrently with any call on the guest except
- *    gmem_guest_destroy, region and listener changes;
- *  - "exclusive": the caller ensures no other call on the guest runs.
+ * Thread safety (words of gmem/common.h): region, listener, view and
+ * builder changes are exclusive on the guest; queries and conversions
+ * are "any".
  * Conversions take a lock per 1 GiB slot, so conversions and queries on
  * different slots proceed in parallel; a query racing with a conversion
  * of the same frames sees each frame either before or after it.
@@ -42,14 +41,19 @@ struct gmem_guest_opts {
 };
 #define gmem_guest_opts__last_field granule
 
-/* Creates a guest without regions whose blocks come from pool. */
+/*
+ * Creates a guest without regions whose blocks come from pool.
+ * Errors: -EINVAL a bad node or granule; -ENOMEM. Threads: any (on the
+ * pool).
+ */
 GMEM_API int gmem_guest_create(struct gmem_pool *pool,
 			       const struct gmem_guest_opts *opts,
 			       struct gmem_guest **guest);
 
 /*
- * Destroys a guest and returns its blocks to the pool. Exclusive. A NULL
- * guest is a no-op; -EBUSY while it has a view (gmem/view.h).
+ * Destroys a guest and returns its blocks to the pool. A NULL guest is a
+ * no-op. Errors: -EBUSY while it has a view (gmem/view.h).
+ * Threads: exclusive.
  */
 GMEM_API int gmem_guest_destroy(struct gmem_guest *guest);
 
@@ -68,10 +72,14 @@ struct gmem_region_opts {
 /*
  * Adds the region [gfn, gfn + npages), allocating blocks for the 1 GiB
  * slots it is the first to touch (one ascending run when the pool has
- * one). -EEXIST if it overlaps a region, -ENOSPC if the pool lacks
- * blocks, -ENOMEM if metadata cannot be allocated; nothing changes on
- * error. Listeners are not told of new regions. -EBUSY while the guest
- * has a view (gmem/view.h). Exclusive.
+ * one). Conversion listeners are not told of new regions; builders and
+ * range listeners are.
+ * Errors: -EINVAL npages 0, attr or node bad, flags not 0, or the range
+ * not aligned to the guest's granule; -EOVERFLOW the range passes
+ * GMEM_FRAME_LIMIT; -EEXIST it overlaps a region; -EBUSY while the guest
+ * has a view (gmem/view.h); -ENOSPC the pool lacks blocks; -ENOMEM; or
+ * the error a builder or range listener refused it with.
+ * Threads: exclusive.
  */
 GMEM_API int gmem_region_add(struct gmem_guest *guest, uint64_t gfn,
 			     uint64_t npages,
@@ -79,26 +87,31 @@ GMEM_API int gmem_region_add(struct gmem_guest *guest, uint64_t gfn,
 
 /*
  * Removes the region that is exactly [gfn, gfn + npages), returning to
- * the pool the blocks no other region touches. -ENOENT if there is no
- * such region, -EBUSY while the guest has a view or (since 1.4) a frame
- * of the region is pinned (gmem/pin.h). Exclusive.
+ * the pool the blocks no other region touches.
+ * Errors: -EINVAL npages 0; -ENOENT no such region; -EBUSY while the
+ * guest has a view or (since 1.4) a frame of the region is pinned
+ * (gmem/pin.h); or the error a builder or range listener refused it with.
+ * Threads: exclusive.
  */
 GMEM_API int gmem_region_remove(struct gmem_guest *guest, uint64_t gfn,
 				uint64_t npages);
 
-/* Host frame backing guest frame gfn. Any. */
+/* Host frame backing guest frame gfn. Errors: -ENOENT gfn in no region.
+ * Threads: any. */
 GMEM_API int gmem_translate(const struct gmem_guest *guest, uint64_t gfn,
 			    uint64_t *pfn);
 
-/* Attribute of frame gfn. -ENOENT outside every region. Any. */
+/* Attribute of frame gfn. Errors: -ENOENT gfn in no region.
+ * Threads: any. */
 GMEM_API int gmem_attr_get(const struct gmem_guest *guest, uint64_t gfn,
 			   unsigned int *attr);
 
 /*
  * Whether [gfn, gfn + npages) inside one region is uniform: *attr is its
  * attribute, or GMEM_ATTR_MIXED. O(1) for an aligned 2 MiB or 1 GiB
- * range. -ENOENT if gfn is in no region, -ERANGE if the range leaves it.
- * Any.
+ * range. Errors: -EINVAL npages 0; -EOVERFLOW the range passes
+ * GMEM_FRAME_LIMIT; -ENOENT gfn in no region; -ERANGE the range leaves
+ * it. Threads: any.
  */
 GMEM_API int gmem_range_attr(const struct gmem_guest *guest, uint64_t gfn,
 			     uint64_t npages, unsigned int *attr);
@@ -119,7 +132,8 @@ struct gmem_run {
  *	for (g = start; g < end; g += run.npages)
  *		if (gmem_run_get(guest, g, end - g, &run)) break;
  *
- * Any; a run is exact when no conversion of its frames runs meanwhile.
+ * Errors: those of gmem_range_attr. Threads: any; a run is exact when
+ * no conversion of its frames runs meanwhile.
  */
 GMEM_API int gmem_run_get(const struct gmem_guest *guest, uint64_t gfn,
 			  uint64_t npages, struct gmem_run *run);
@@ -135,7 +149,8 @@ struct gmem_guest_stats {
 };
 #define gmem_guest_stats__last_field meta_bytes
 
-/* Statistics. Any; exact when no conversion runs meanwhile. */
+/* Statistics. Errors: none beyond the common ones.
+ * Threads: any; exact when no conversion runs meanwhile. */
 GMEM_API int gmem_guest_stats(const struct gmem_guest *guest,
 			      struct gmem_guest_stats *stats);
 

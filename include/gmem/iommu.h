@@ -63,7 +63,7 @@ struct gmem_range_listener_opts {
  * two or that the range or its current state is not aligned to);
  * -EOVERFLOW; -ENOENT or -ERANGE as for a conversion; -ENOMEM; a
  * populate's error during replay (what it populated is discarded).
- * Exclusive.
+ * Threads: exclusive.
  */
 GMEM_API int gmem_range_listener_add(struct gmem_guest *guest, uint64_t gfn,
 				     uint64_t npages,
@@ -71,7 +71,8 @@ GMEM_API int gmem_range_listener_add(struct gmem_guest *guest, uint64_t gfn,
 				     const struct gmem_range_listener_opts *opts,
 				     struct gmem_range_listener **listener);
 
-/* Unbinds and frees it (nothing is discarded). Exclusive. */
+/* Unbinds and frees it (nothing is discarded). Errors: none beyond the
+ * common ones. Threads: exclusive. */
 GMEM_API int gmem_range_listener_remove(struct gmem_range_listener *listener);
 
 /* One IOMMU mapping: npages frames from gfn (the IOVA's frame) to host
@@ -90,7 +91,7 @@ typedef int (*gmem_iommu_map_fn)(void *ctx, const struct gmem_iommu_map *map);
  * gets each in address order; *count (may be NULL) their number. Errors:
  * -EINVAL (NULL guest, an unknown view, no page size of 4 KiB or more,
  * a stretch not aligned to the smallest page size); -EOVERFLOW; or fn's
- * negative return, which stops it. Any thread.
+ * negative return, which stops it. Threads: any.
  */
 GMEM_API int gmem_iommu_mappings(const struct gmem_guest *guest,
 				 enum gmem_pt_view view, uint64_t pgsizes,

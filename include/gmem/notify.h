@@ -61,8 +61,8 @@ struct gmem_notifier_opts {
  * Registers fn for [gfn, gfn + npages), which must lie in one region.
  * Errors: -EINVAL (NULL guest, fn or notifier, zero npages, unknown
  * flags or events); -EOVERFLOW past GMEM_FRAME_LIMIT; -ENOENT if gfn is
- * in no region; -ERANGE if the range leaves it; -ENOMEM. Exclusive:
- * not while a conversion of the guest runs.
+ * in no region; -ERANGE if the range leaves it; -ENOMEM.
+ * Threads: exclusive: not while a conversion of the guest runs.
  */
 GMEM_API int gmem_notifier_add(struct gmem_guest *guest, uint64_t gfn,
 			       uint64_t npages, gmem_notifier_fn fn, void *ctx,
@@ -71,8 +71,8 @@ GMEM_API int gmem_notifier_add(struct gmem_guest *guest, uint64_t gfn,
 
 /*
  * Unregisters and frees a notifier: it fires no more once this returns.
- * Exclusive like gmem_notifier_add, or from inside any notifier's
- * callback. -EINVAL for NULL.
+ * Errors: none beyond the common ones. Threads: exclusive like
+ * gmem_notifier_add, or from inside any notifier's callback.
  */
 GMEM_API int gmem_notifier_remove(struct gmem_notifier *notifier);
 

@@ -67,9 +67,10 @@ struct gmem_page_opts {
 /*
  * PRESENT -> PAGING_OUT. With a VMM view (gmem/view.h), the frames
  * become unreachable through it and its guest mapping before this
- * returns (or its error is returned, the frames still present). -EBUSY
- * at a frame pinned, marked never, or held by a sleeping lookup;
- * -EINVAL at a frame not present.
+ * returns (or its error is returned, the frames still present).
+ * Errors: the range errors; -EBUSY at a frame pinned, marked never, or
+ * held by a sleeping lookup; -EINVAL at a frame not present; or the
+ * error of the view's system call. Threads: any, as above.
  */
 GMEM_API int gmem_page_nominate(struct gmem_guest *guest, uint64_t gfn,
 				uint64_t npages, struct gmem_page_opts *opts);
@@ -77,10 +78,12 @@ GMEM_API int gmem_page_nominate(struct gmem_guest *guest, uint64_t gfn,
 /*
  * PAGING_OUT -> PAGED: the frames' memory is given back (with a VMM
  * view, punched out of the backend: it reads back as zeros and counts
- * no more). -EBUSY at a present frame: one whose nomination an access
- * cancelled, or one never nominated (the pager, which knows what it
- * nominated, tells the two apart); -EBUSY too at frames a builder still
- * maps (sync it first); -EINVAL at one paged or paging in.
+ * no more). Errors: the range errors; -EBUSY at a present frame: one
+ * whose nomination an access cancelled, or one never nominated (the
+ * pager, which knows what it nominated, tells the two apart); -EBUSY too
+ * at frames a builder still maps (sync it first); -EINVAL at one paged
+ * or paging in; or the error of the view's system call.
+ * Threads: any, as above.
  */
 GMEM_API int gmem_page_evict(struct gmem_guest *guest, uint64_t gfn,
 			     uint64_t npages, struct gmem_page_opts *opts);
@@ -91,7 +94,9 @@ GMEM_API int gmem_page_evict(struct gmem_guest *guest, uint64_t gfn,
  * (a VMM view is needed: -EINVAL without); or NULL when the embedder,
  * owner of the frames, put the data back itself (with a view: the
  * frames read as zeros). The frames stay out of the views until
- * complete. -EINVAL at a frame not paged nor paging in.
+ * complete. Errors: the range errors; -EINVAL at a frame not paged nor
+ * paging in, or data without a view; or the error of the view's system
+ * call. Threads: any, as above.
  */
 GMEM_API int gmem_page_load(struct gmem_guest *guest, uint64_t gfn,
 			    uint64_t npages, const void *data,
@@ -100,7 +105,8 @@ GMEM_API int gmem_page_load(struct gmem_guest *guest, uint64_t gfn,
 /*
  * Copies the contents of nominated frames (PAGING_OUT, the data still
  * there) to buf, npages frames: what the pager keeps before it evicts.
- * -EINVAL at a frame not nominated; -EOPNOTSUPP without a VMM view.
+ * Errors: the range errors; -EINVAL at a frame not nominated;
+ * -EOPNOTSUPP without a VMM view. Threads: any.
  */
 GMEM_API int gmem_page_read(struct gmem_guest *guest, uint64_t gfn,
 			    uint64_t npages, void *buf,
@@ -110,6 +116,7 @@ GMEM_API int gmem_page_read(struct gmem_guest *guest, uint64_t gfn,
  * Ends paging in. status 0: PAGING_IN with the data back -> PRESENT,
  * back in the views (-EINVAL at a frame not loaded). status < 0: the
  * pager failed, PAGING_IN -> PAGED (-EINVAL at a frame not paging in).
+ * Errors: the range errors; -EINVAL as above. Threads: any, as above.
  */
 GMEM_API int gmem_page_complete(struct gmem_guest *guest, uint64_t gfn,
 				uint64_t npages, int status,
@@ -117,8 +124,9 @@ GMEM_API int gmem_page_complete(struct gmem_guest *guest, uint64_t gfn,
 
 /*
  * Marks [gfn, gfn + npages) never to be paged (never 1), like a VMA
- * flag, at no cost per frame; or clears the mark (never 0). Frames already out
- * stay so until brought in.
+ * flag, at no cost per frame; or clears the mark (never 0). Frames
+ * already out stay so until brought in. Errors: the range errors.
+ * Threads: any.
  */
 GMEM_API int gmem_page_never(struct gmem_guest *guest, uint64_t gfn,
 			     uint64_t npages, unsigned int never,
@@ -141,8 +149,11 @@ struct gmem_pager_opts {
 };
 #define gmem_pager_opts__last_field reserved
 
-/* Once per guest (-EBUSY after). -EINVAL for a bad ring size or a
- * reserved field not 0. */
+/*
+ * Gives the guest its pager's ring. Errors: -EINVAL a bad ring size or
+ * reserved not 0; -EBUSY a pager is attached already (one per guest);
+ * -ENOMEM. Threads: exclusive on the guest.
+ */
 GMEM_API int gmem_pager_attach(struct gmem_guest *guest,
 			       const struct gmem_pager_opts *opts);
 
@@ -152,8 +163,9 @@ struct gmem_page_request {
 };
 
 /*
- * Takes up to max requests, oldest first, into reqs (*n of them). One
- * consumer thread. -ENODEV without a pager.
+ * Takes up to max requests, oldest first, into reqs (*n of them).
+ * Errors: -ENODEV without a pager. Threads: any, one
+ * consumer thread at a time.
  */
 GMEM_API int gmem_pager_pop(struct gmem_guest *guest,
 			    struct gmem_page_request *reqs, uint32_t max,
@@ -199,7 +211,8 @@ struct gmem_lookup {
  * gmem_page_lookup_frames, present frame or not); -ENOENT outside
  * regions; -ENODEV with no pager to ask; -EBUSY for a full ring with
  * GMEM_LOOKUP_NO_WAIT_RING; -ENOMEM. lk may be NULL: TRY then requests
- * the frame without a token.
+ * the frame without a token. Threads: any; WAIT sleeps, so not from a
+ * listener callback.
  */
 GMEM_API int gmem_page_lookup(struct gmem_guest *guest, uint64_t gfn,
 			      unsigned int mode, struct gmem_lookup *lk);
@@ -209,7 +222,8 @@ GMEM_API int gmem_page_lookup(struct gmem_guest *guest, uint64_t gfn,
  * between two guest pages needs: WAIT returns when all are in together
  * (a frame a lookup sleeps on is not nominated), without deadlock
  * however the frames and lookups are ordered. TRY's token is for the
- * first frame not present.
+ * first frame not present. Errors: those of gmem_page_lookup, and
+ * -EINVAL for n 0 or above GMEM_LOOKUP_MAX. Threads: as gmem_page_lookup.
  */
 GMEM_API int gmem_page_lookup_frames(struct gmem_guest *guest,
 				     const uint64_t *gfns, uint32_t n,
@@ -224,16 +238,18 @@ struct gmem_page_ready {
 	int32_t status;
 };
 
-/* Takes up to max events, oldest first (*n of them). -ENODEV without a
- * pager. */
+/* Takes up to max events, oldest first (*n of them).
+ * Errors: -ENODEV without a pager. Threads: any. */
 GMEM_API int gmem_page_ready_pop(struct gmem_guest *guest,
 				 struct gmem_page_ready *ev, uint32_t max,
 				 uint32_t *n);
 
-/* A vCPU was reset: its tokens and events are dropped. */
+/* A vCPU was reset: its tokens and events are dropped.
+ * Errors: none beyond the common ones. Threads: any. */
 GMEM_API int gmem_page_vcpu_reset(struct gmem_guest *guest, uint32_t vcpu);
 
-/* The state of frame gfn in *state. -ENOENT outside regions. */
+/* The state of frame gfn in *state. Errors: -ENOENT gfn in no region.
+ * Threads: any. */
 GMEM_API int gmem_page_state(const struct gmem_guest *guest, uint64_t gfn,
 			     uint32_t *state);
 

@@ -41,29 +41,32 @@ struct gmem_pin_opts {
 
 /*
  * Adds one pin to each frame of [gfn, gfn + npages), which must lie in
- * one region. Errors, changing nothing: -EINVAL (NULL guest, zero
- * npages); -EOVERFLOW past GMEM_FRAME_LIMIT, or a frame already pinned
- * UINT32_MAX times; -ENOENT if gfn is in no region; -ERANGE if the range
- * leaves it; -EAGAIN at a frame not present (gmem/page.h); -ENOMEM.
+ * one region. opts (optional) receives fail_gfn.
+ * Errors: -EINVAL npages 0; -EOVERFLOW past GMEM_FRAME_LIMIT, or a frame
+ * already pinned UINT32_MAX times; -ENOENT gfn in no region; -ERANGE the
+ * range leaves it; -EAGAIN at a frame not present (gmem/page.h);
+ * -ENOMEM. Threads: any, as above.
  */
 GMEM_API int gmem_pin(struct gmem_guest *guest, uint64_t gfn,
 		      uint64_t npages, struct gmem_pin_opts *opts);
 
 /*
- * Takes one pin from each frame of the range. -EINVAL, changing
- * nothing, if a frame of it is not pinned (fail_gfn the first); the
- * other errors as gmem_pin.
+ * Takes one pin from each frame of the range.
+ * Errors: -EINVAL a frame of it is not pinned (fail_gfn the first); the
+ * others of gmem_pin. Threads: any, as above.
  */
 GMEM_API int gmem_unpin(struct gmem_guest *guest, uint64_t gfn,
 			uint64_t npages, struct gmem_pin_opts *opts);
 
-/* The pins of frame gfn (0 outside regions). -EINVAL for NULL. */
+/* The pins of frame gfn (0 outside regions). Errors: none beyond the
+ * common ones. Threads: any. */
 GMEM_API int gmem_pin_count(const struct gmem_guest *guest, uint64_t gfn,
 			    uint32_t *count);
 
 /*
- * The first pinned frame of [gfn, gfn + npages) in *first: 0, or
- * -ENOENT when none is. -EINVAL for NULL or zero npages.
+ * The first pinned frame of [gfn, gfn + npages) in *first.
+ * Errors: -EINVAL npages 0; -ENOENT no frame of it is pinned.
+ * Threads: any.
  */
 GMEM_API int gmem_pin_find(const struct gmem_guest *guest, uint64_t gfn,
 			   uint64_t npages, uint64_t *first);
@@ -86,25 +89,31 @@ struct gmem_io;
 
 /*
  * Makes [gfn, gfn + npages) reachable for device I/O and pins it, *io
- * the handle to end it with. The errors of gmem_convert and gmem_pin
- * (-EAGAIN at a frame not present, -EBUSY at one another thread keeps
- * converting), changing nothing.
+ * the handle to end it with.
+ * Errors: those of gmem_convert and gmem_pin (-EAGAIN at a frame not
+ * present, -EBUSY at one another thread keeps converting).
+ * Threads: any, as above.
  */
 GMEM_API int gmem_io_begin(struct gmem_guest *guest, uint64_t gfn,
 			   uint64_t npages, struct gmem_pin_opts *opts,
 			   struct gmem_io **io);
 
-/* Ends the I/O: unpins, and handles the frames as how says (GMEM_IO_END_*).
- * Frees io. -EINVAL for a NULL io or unknown how; a conversion back that
- * fails (-ENOMEM) leaves those frames shared, pinned no more. */
+/*
+ * Ends the I/O: unpins, and handles the frames as how says
+ * (GMEM_IO_END_*). Frees io, also on -ENOMEM.
+ * Errors: -EINVAL unknown how (io kept); -ENOMEM a conversion back
+ * failed, leaving those frames shared, pinned no more.
+ * Threads: any, as above; one call per io.
+ */
 GMEM_API int gmem_io_end(struct gmem_io *io, unsigned int how);
 
 /*
  * The guest accessed [gfn, gfn + npages): frames left shared for it by
  * gmem_io_end(GMEM_IO_END_LAZY) or gmem_io_fault go private again now,
- * contents kept. 0, or gmem_convert's error; the range is checked as
- * gmem_io_fault's: -EINVAL (NULL guest, no frames), -EOVERFLOW,
- * -ENOENT in no region, -ERANGE leaving its region.
+ * contents kept.
+ * Errors: -EINVAL npages 0; -EOVERFLOW past GMEM_FRAME_LIMIT; -ENOENT
+ * gfn in no region; -ERANGE the range leaves it; or gmem_convert's.
+ * Threads: any, as above.
  */
 GMEM_API int gmem_io_access(struct gmem_guest *guest, uint64_t gfn,
 			    uint64_t npages);
@@ -112,8 +121,9 @@ GMEM_API int gmem_io_access(struct gmem_guest *guest, uint64_t gfn,
 /*
  * A device's I/O failed on [gfn, gfn + npages): its private frames are
  * made shared, contents kept, until the guest's next access
- * (gmem_io_access). -EAGAIN when some were (retry the I/O), 0 when none
- * was private (the error is not this), or gmem_convert's error.
+ * (gmem_io_access). Returns 0 when none was private (the error is not
+ * this). Errors: -EAGAIN some were (retry the I/O); the range errors of
+ * gmem_io_access; or gmem_convert's. Threads: any, as above.
  */
 GMEM_API int gmem_io_fault(struct gmem_guest *guest, uint64_t gfn,
 			   uint64_t npages);

@@ -24,7 +24,7 @@ struct gmem_pool_opts {
 };
 #define gmem_pool_opts__last_field alloc
 
-/* Creates an empty pool. */
+/* Creates an empty pool. Errors: -ENOMEM. Threads: any. */
 GMEM_API int gmem_pool_create(const struct gmem_pool_opts *opts,
 			      struct gmem_pool **pool);
 
@@ -32,6 +32,7 @@ GMEM_API int gmem_pool_create(const struct gmem_pool_opts *opts,
  * Destroys a pool. -EBUSY (and nothing changes) while guests or
  * allocations hold blocks, and for a backend's pool, which goes with its
  * backend (gmem/backend.h). A NULL pool is a no-op.
+ * Errors: -EBUSY as above. Threads: exclusive.
  */
 GMEM_API int gmem_pool_destroy(struct gmem_pool *pool);
 
@@ -50,15 +51,19 @@ struct gmem_pool_add_info {
 };
 #define gmem_pool_add_info__last_field tail_npages
 
+#define GMEM_MAX_NODES 1024
+
 /*
  * Gives the pool the frames [pfn, pfn + npages) on NUMA node node (>= 0,
  * below GMEM_MAX_NODES). The range is cut into 1 GiB-aligned blocks;
  * info (optional, sz set by the caller) reports the blocks taken and the
- * frames left over. -EEXIST if any block overlaps frames the pool has,
- * -EOVERFLOW if the range passes GMEM_FRAME_LIMIT, -EPERM on a backend's
- * pool (it holds only the backend's memory).
+ * frames left over.
+ * Errors: -EINVAL npages 0 or node out of range (a range holding no
+ * whole block is not an error: info says so);
+ * -EEXIST a block overlaps frames the pool has; -EOVERFLOW the range
+ * passes GMEM_FRAME_LIMIT; -EPERM a backend's pool (it holds only the
+ * backend's memory); -ENOMEM. Threads: any.
  */
-#define GMEM_MAX_NODES 1024
 GMEM_API int gmem_pool_add_frames(struct gmem_pool *pool, uint64_t pfn,
 				  uint64_t npages, int node,
 				  struct gmem_pool_add_info *info);
@@ -89,9 +94,11 @@ struct gmem_pool_alloc_opts {
  * several runs in ascending frame order; blocks from other nodes only if
  * the preferred node lacks them and GMEM_ALLOC_NODE_STRICT is not set.
  * ext receives the runs in ascending order; *next is its capacity on
- * entry and the number used on return. -ENOSPC if the pool (or node, or
- * contiguous run) lacks the blocks, -E2BIG if *next is too small; nothing
- * is allocated on error.
+ * entry and the number used on return. Nothing is allocated on error.
+ * Errors: -EINVAL nblocks 0, a bad node, unknown flags or
+ * GMEM_ALLOC_NODE_STRICT without a node; -ENOSPC the pool (or node,
+ * or contiguous run) lacks the blocks; -E2BIG *next is too small.
+ * Threads: any.
  */
 GMEM_API int gmem_pool_alloc(struct gmem_pool *pool, uint64_t nblocks,
 			     const struct gmem_pool_alloc_opts *opts,
@@ -99,8 +106,9 @@ GMEM_API int gmem_pool_alloc(struct gmem_pool *pool, uint64_t nblocks,
 
 /*
  * Returns blocks [pfn, pfn + nblocks * GMEM_BLOCK_FRAMES) to the pool,
- * where they join their free neighbours. -EINVAL unless every block is
- * allocated.
+ * where they join their free neighbours.
+ * Errors: -EINVAL unless every block is allocated from this pool.
+ * Threads: any.
  */
 GMEM_API int gmem_pool_free(struct gmem_pool *pool, uint64_t pfn,
 			    uint64_t nblocks);
@@ -116,7 +124,8 @@ struct gmem_pool_stats {
 
 /*
  * Statistics of the whole pool (node -1) or of one node; largest_free_run
- * never spans two nodes.
+ * never spans two nodes. Errors: -EINVAL node out of range.
+ * Threads: any.
  */
 GMEM_API int gmem_pool_stats(struct gmem_pool *pool, int node,
 			     struct gmem_pool_stats *stats);

@@ -72,7 +72,7 @@ struct gmem_pt_geometry {
 
 /*
  * Fills geom with a built-in geometry. The caller sets geom->sz (use
- * GMEM_OPTS). -EINVAL for an unknown arch.
+ * GMEM_OPTS). Errors: -EINVAL an unknown arch. Threads: any.
  */
 GMEM_API int gmem_pt_geometry(enum gmem_pt_arch arch,
 			      struct gmem_pt_geometry *geom);
@@ -112,7 +112,8 @@ struct gmem_pt_cover_opts {
  * each leaf. Errors: -EINVAL for a NULL or invalid geometry, unknown
  * flags, zero npages, or a range or pfn not aligned to the smallest leaf
  * (the geometry's granule); -EOVERFLOW if a range wraps or leaves the
- * frame space; -ERANGE if it goes beyond what the root maps.
+ * frame space; -ERANGE if it goes beyond what the root maps; or fn's
+ * negative return, which stops it. Threads: any.
  */
 GMEM_API int gmem_pt_cover(const struct gmem_pt_geometry *geom, uint64_t gfn,
 			   uint64_t pfn, uint64_t npages, gmem_pt_leaf_fn fn,
@@ -131,10 +132,11 @@ struct gmem_guest;
  * The minimal cover of the frames of [gfn, gfn + npages) that are in a
  * region and in the view: gmem_pt_cover over each stretch that is in the
  * view and mapped linearly (one block, or physically adjacent blocks),
- * in address order; frames outside regions are skipped. Errors as
- * gmem_pt_cover, -EINVAL for an unknown view, and -EINVAL if a stretch
- * is not aligned to the geometry's granule. Any thread; a conversion
- * running at the same time is seen per 1 GiB slot before or after it.
+ * in address order; frames outside regions are skipped.
+ * Errors: those of gmem_pt_cover, and -EINVAL for an unknown view or a
+ * stretch not aligned to the geometry's granule. Threads: any; a
+ * conversion running at the same time is seen per 1 GiB slot before or
+ * after it.
  */
 GMEM_API int gmem_pt_view_cover(const struct gmem_guest *guest,
 				enum gmem_pt_view view,
@@ -188,9 +190,9 @@ struct gmem_pt_explain {
 
 /*
  * Why the leaf covering frame gfn in the view's minimal cover is not
- * larger. -ENOENT if gfn is in no region, -ENXIO if it is not in the
- * view; -EINVAL for bad arguments or if gfn's stretch has no cover in
- * the geometry (not aligned to its granule). Any thread.
+ * larger. Errors: -ENOENT gfn in no region; -ENXIO gfn not in the view;
+ * -EINVAL bad arguments, or gfn's stretch has no cover in the geometry
+ * (not aligned to its granule). Threads: any.
  */
 GMEM_API int gmem_pt_explain(const struct gmem_guest *guest,
 			     enum gmem_pt_view view,

@@ -16,8 +16,8 @@
  *
  * Thread safety: create, sync, mark, join and destroy are exclusive on
  * the builder and must not run at the same time as a conversion, pin or
- * unpin of the guest (an embedder orders them under its MMU lock); conversions may
- * run in parallel with each other and with gmem_pt_walk and the stats.
+ * unpin of the guest (an embedder orders them under its MMU lock);
+ * conversions may run in parallel with each other and with gmem_pt_walk and the stats.
  * The guest must outlive its builders.
  */
 #ifndef GMEM_PT_BUILD_H
@@ -154,6 +154,7 @@ struct gmem_pt_opts {
  * pool with gmem_alloc_ops and no page ops (gmem_pt_page_ops);
  * -ERANGE if a frame lies beyond what the geometry or format can map;
  * -ENOMEM; or a sink's error. Nothing is left behind on error.
+ * Threads: exclusive on the guest.
  */
 GMEM_API int gmem_pt_create(struct gmem_guest *guest, enum gmem_pt_view view,
 			    const struct gmem_pt_geometry *geom,
@@ -162,6 +163,7 @@ GMEM_API int gmem_pt_create(struct gmem_guest *guest, enum gmem_pt_view view,
 /*
  * Removes every leaf and table (telling the sink: unmaps, table
  * removals, one flush) and frees the builder. NULL is a no-op.
+ * Errors: none. Threads: exclusive, as above.
  */
 GMEM_API int gmem_pt_destroy(struct gmem_pt *pt);
 
@@ -173,6 +175,8 @@ GMEM_API int gmem_pt_destroy(struct gmem_pt *pt);
  * table is the one of before for it, and it stays pending with those
  * after it). A sink's error is returned as it is, the table holding what
  * the sink accepted. Either way a later sync completes the work.
+ * Errors: -ENOMEM or a sink's error, as above. Threads: exclusive, as
+ * above.
  */
 GMEM_API int gmem_pt_sync(struct gmem_pt *pt);
 
@@ -180,7 +184,8 @@ GMEM_API int gmem_pt_sync(struct gmem_pt *pt);
  * Asks the next sync to look again at [gfn, gfn + npages), to check the
  * table again. Since 1.4 a builder hears regions added and removed by
  * itself; calling this after such a change, as before, is harmless.
- * -ENOMEM leaves nothing pending.
+ * Errors: -EINVAL npages 0; -EOVERFLOW past GMEM_FRAME_LIMIT; -ENOMEM
+ * (nothing left pending). Threads: exclusive, as above.
  */
 GMEM_API int gmem_pt_mark(struct gmem_pt *pt, uint64_t gfn,
 			  uint64_t npages);
@@ -188,7 +193,8 @@ GMEM_API int gmem_pt_mark(struct gmem_pt *pt, uint64_t gfn,
 /*
  * With GMEM_PT_NO_PROMOTE: lets the next sync join leaves into larger
  * ones where the larger one lies inside [gfn, gfn + npages). Without
- * the flag, the same as gmem_pt_mark.
+ * the flag, the same as gmem_pt_mark. Errors: those of gmem_pt_mark.
+ * Threads: exclusive, as above.
  */
 GMEM_API int gmem_pt_join(struct gmem_pt *pt, uint64_t gfn, uint64_t npages);
 
@@ -196,6 +202,7 @@ GMEM_API int gmem_pt_join(struct gmem_pt *pt, uint64_t gfn, uint64_t npages);
  * The root table: its address as the hardware sees it (*pa, for an EPT
  * pointer or VTTBR) and as this process does (*root). Either may be
  * NULL. The root stays the same for the builder's life.
+ * Errors: none beyond the common ones. Threads: any.
  */
 GMEM_API int gmem_pt_root(const struct gmem_pt *pt, void **root,
 			  uint64_t *pa);
@@ -239,8 +246,10 @@ struct gmem_pt_walker {
 /*
  * Visits, in address order, the valid entries of the table that map any
  * of [gfn, gfn + npages), each once per visit kind asked for. Visitors
- * read the table; they must not change it. Any thread, while no sync or
- * destroy of the builder runs.
+ * read the table; they must not change it.
+ * Errors: -EINVAL no fn, npages 0 or unknown flags; -EOVERFLOW past
+ * GMEM_FRAME_LIMIT; or a visitor's negative return, which stops it.
+ * Threads: any, while no call that changes the builder runs.
  */
 GMEM_API int gmem_pt_walk(const struct gmem_pt *pt, uint64_t gfn,
 			  uint64_t npages, const struct gmem_pt_walker *walker);
@@ -260,6 +269,8 @@ struct gmem_pt_stats {
 };
 #define gmem_pt_stats__last_field protects
 
+/* Counts of the builder. Errors: none beyond the common ones.
+ * Threads: any, while no call that changes the builder runs. */
 GMEM_API int gmem_pt_stats(const struct gmem_pt *pt,
 			   struct gmem_pt_stats *stats);
 
@@ -268,8 +279,9 @@ GMEM_API int gmem_pt_stats(const struct gmem_pt *pt,
  * names permissions that differ (GMEM_PT_BLOCK_PROT), the accept size
  * (GMEM_PT_BLOCK_ACCEPT), leaves kept split by GMEM_PT_NO_PROMOTE
  * (GMEM_PT_BLOCK_NO_PROMOTE) or by a pinned frame (GMEM_PT_BLOCK_PINNED,
- * since 1.4). Describes the table as the last sync left
- * it. Same errors as gmem_pt_explain.
+ * since 1.4). Describes the table as the last sync left it.
+ * Errors: those of gmem_pt_explain. Threads: any, while no call that
+ * changes the builder runs.
  */
 GMEM_API int gmem_pt_explain_table(const struct gmem_pt *pt, uint64_t gfn,
 				   struct gmem_pt_explain *out);

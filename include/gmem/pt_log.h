@@ -43,7 +43,7 @@ extern "C" {
  * -EOVERFLOW past GMEM_FRAME_LIMIT; -EBUSY if the range overlaps one
  * already logged; -ENOMEM; a sink's error (logging is then on and the
  * next sync completes the protection). Nothing changes on the other
- * errors.
+ * errors. Threads: as gmem_pt_sync.
  */
 GMEM_API int gmem_pt_log_start(struct gmem_pt *pt, uint64_t gfn,
 			       uint64_t npages);
@@ -51,9 +51,10 @@ GMEM_API int gmem_pt_log_start(struct gmem_pt *pt, uint64_t gfn,
 /*
  * Stops logging every logged range inside [gfn, gfn + npages), forgets
  * their dirty frames and joins the leaves split for them into the
- * minimal cover, writable again. -ENOENT if no logged range lies inside;
- * -EINVAL if the range cuts one; -ENOMEM (nothing changes); a sink's
+ * minimal cover, writable again. Errors: -ENOENT no logged range lies
+ * inside; -EINVAL the range cuts one; -ENOMEM (nothing changes); a sink's
  * error (logging is off; the next sync completes the joins).
+ * Threads: as gmem_pt_sync.
  */
 GMEM_API int gmem_pt_log_stop(struct gmem_pt *pt, uint64_t gfn,
 			      uint64_t npages);
@@ -66,13 +67,15 @@ GMEM_API int gmem_pt_log_stop(struct gmem_pt *pt, uint64_t gfn,
  * is not write-protected for logging (its leaf holds no logged frame, or
  * its view gives no write access); -ENOMEM (nothing changes); a sink's
  * error (the frame is dirty; the next sync completes the split).
+ * Threads: as gmem_pt_sync.
  */
 GMEM_API int gmem_pt_log_fault(struct gmem_pt *pt, uint64_t gfn);
 
 /*
  * Records writes that did not fault: the logged frames of
- * [gfn, gfn + npages) become dirty. The table is not changed. -EINVAL,
- * -EOVERFLOW, -ENOMEM (nothing changes).
+ * [gfn, gfn + npages) become dirty. The table is not changed.
+ * Errors: -EINVAL npages 0; -EOVERFLOW past GMEM_FRAME_LIMIT; -ENOMEM.
+ * Threads: as gmem_pt_sync.
  */
 GMEM_API int gmem_pt_log_mark(struct gmem_pt *pt, uint64_t gfn,
 			      uint64_t npages);
@@ -102,13 +105,13 @@ struct gmem_pt_harvest {
 /*
  * Takes the dirty frames of [gfn, gfn + npages) and write-protects those
  * whose leaves were writable, with one flush. Costs the dirty frames and
- * the 2 MiB pieces holding them, not the frames of the range. Errors:
- * -EINVAL (bad arguments, both or neither of bitmap and ring, pad not
- * 0);
- * -EOVERFLOW; -ENOSPC if the bitmap is too small; -ENOMEM (nothing
+ * the 2 MiB pieces holding them, not the frames of the range.
+ * Errors: -EINVAL (bad arguments, both or neither of bitmap and ring, pad
+ * not 0); -EOVERFLOW; -ENOSPC if the bitmap is too small; -ENOMEM (nothing
  * changes); a sink's error: the frames are reported, but those of the
  * leaf the sink refused and all after it stay dirty (and writable where
  * they were), so the next harvest reports them again.
+ * Threads: as gmem_pt_sync.
  */
 GMEM_API int gmem_pt_log_harvest(struct gmem_pt *pt, uint64_t gfn,
 				 uint64_t npages, struct gmem_pt_harvest *h);
@@ -124,6 +127,8 @@ struct gmem_pt_log_stats {
 };
 #define gmem_pt_log_stats__last_field protects
 
+/* Counts of the builder's logging. Errors: none beyond the common ones.
+ * Threads: any, while no call that changes the builder runs. */
 GMEM_API int gmem_pt_log_stats(const struct gmem_pt *pt,
 			       struct gmem_pt_log_stats *stats);
 

@@ -66,26 +66,40 @@ struct gmem_view_opts {
 struct gmem_view;
 
 /*
- * Makes the view of guest, whose pool must be be's. One view per guest
- * (-EBUSY). -EINVAL if the guest's conversion granule is below be's page
- * size; otherwise the error of the system call that failed.
+ * Makes the view of guest, whose pool must be be's.
+ * Errors: -EINVAL guest not on be's pool, bad content or flags, or the
+ * guest's conversion granule below be's page size; -EBUSY the guest
+ * already has a view (one per guest); -EOPNOTSUPP GMEM_VIEW_GUEST_MAP
+ * on anonymous memory; -ENOMEM; otherwise the error of
+ * the system call that failed. Threads: exclusive on the guest.
  */
 GMEM_API int gmem_view_create(struct gmem_guest *guest,
 			      struct gmem_backend *be,
 			      const struct gmem_view_opts *opts,
 			      struct gmem_view **view);
-/* Unmaps and frees the view. A NULL view is a no-op. */
+
+/* Unmaps and frees the view. A NULL view is a no-op. Errors: none.
+ * Threads: exclusive on the guest. */
 GMEM_API int gmem_view_destroy(struct gmem_view *view);
 
-/* The VMM's address of guest frame gfn; -ENOENT outside every region. */
+
+/* The VMM's address of guest frame gfn. Errors: -ENOENT gfn in no
+ * region. Threads: any. */
 GMEM_API int gmem_view_addr(const struct gmem_view *view, uint64_t gfn,
 			    void **addr);
-/* The guest mapping's address of gfn; -EOPNOTSUPP without GUEST_MAP. */
+
+/* The guest mapping's address of gfn. Errors: -EOPNOTSUPP without
+ * GMEM_VIEW_GUEST_MAP; -ENOENT gfn in no region. Threads: any. */
 GMEM_API int gmem_view_guest_addr(const struct gmem_view *view, uint64_t gfn,
 				  void **addr);
 
-/* Allocates the memory of [gfn, gfn + npages) and maps in its shared
- * runs' page tables, in one region. */
+
+/*
+ * Allocates the memory of [gfn, gfn + npages) and maps in its shared
+ * runs' page tables, in one region. Errors: -EINVAL npages 0; -ENOENT
+ * gfn in no region; -ERANGE the range leaves it; otherwise the error of
+ * the system call that failed. Threads: any.
+ */
 GMEM_API int gmem_view_populate(struct gmem_view *view, uint64_t gfn,
 				uint64_t npages);
 
@@ -94,6 +108,8 @@ GMEM_API int gmem_view_populate(struct gmem_view *view, uint64_t gfn,
  * conversion was refused and the undo of its view change failed too
  * (stats.stale): the view is then left inaccessible where it could not
  * be put back, never more accessible than the guest's state.
+ * Errors: the error of the system call that failed (stats.stale stays
+ * set). Threads: exclusive on the guest.
  */
 GMEM_API int gmem_view_resync(struct gmem_view *view);
 
@@ -105,6 +121,8 @@ struct gmem_view_stats {
 	uint64_t stale;			/* failed undos since the last resync */
 };
 #define gmem_view_stats__last_field stale
+
+/* Counts of the view. Errors: none beyond the common ones. Threads: any. */
 GMEM_API int gmem_view_stats(const struct gmem_view *view,
 			     struct gmem_view_stats *stats);
 
@@ -116,11 +134,15 @@ GMEM_API int gmem_view_stats(const struct gmem_view *view,
  * KVM uses for its own accesses (and, on some hosts, to map the guest),
  * is the guest mapping (GMEM_VIEW_GUEST_MAP) if the view has one, else
  * the view. On error no slot stays registered.
+ * Errors: -EINVAL vm_fd negative; -ENOENT no region starts at gfn;
+ * otherwise the error of the ioctl that failed. Threads: exclusive on
+ * the guest.
  */
 GMEM_API int gmem_view_kvm_bind(struct gmem_view *view, int vm_fd,
 				uint64_t gfn, uint32_t slot,
 				uint32_t *nslots);
-/* Deletes the slots gmem_view_kvm_bind made for the region at gfn. */
+/* Deletes the slots gmem_view_kvm_bind made for the region at gfn.
+ * Errors: those of gmem_view_kvm_bind. Threads: exclusive on the guest. */
 GMEM_API int gmem_view_kvm_unbind(struct gmem_view *view, int vm_fd,
 				  uint64_t gfn, uint32_t slot);
 
