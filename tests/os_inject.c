@@ -75,6 +75,55 @@ static int i_mbind(void *ctx, void *addr, size_t len, int mode,
 					 maxnode, flags);
 }
 
+static int i_ioctl(void *ctx, int fd, unsigned long request, void *arg)
+{
+	struct os_inject *in = ctx;
+	int err = should_fail(in, INJ_IOCTL);
+
+	return err ? err : in->sys.ioctl(in->sys.ctx, fd, request, arg);
+}
+
+static int i_memfd_create(void *ctx, const char *name, unsigned int flags)
+{
+	struct os_inject *in = ctx;
+	int err = should_fail(in, INJ_MEMFD_CREATE);
+
+	return err ? err : in->sys.memfd_create(in->sys.ctx, name, flags);
+}
+
+static int i_open(void *ctx, const char *path, int flags, unsigned int mode)
+{
+	struct os_inject *in = ctx;
+	int err = should_fail(in, INJ_OPEN);
+
+	return err ? err : in->sys.open(in->sys.ctx, path, flags, mode);
+}
+
+static int64_t i_pread(void *ctx, int fd, void *buf, size_t len, int64_t off)
+{
+	struct os_inject *in = ctx;
+	int err = should_fail(in, INJ_PREAD);
+
+	return err ? err : in->sys.pread(in->sys.ctx, fd, buf, len, off);
+}
+
+static int i_unlink(void *ctx, const char *path)
+{
+	struct os_inject *in = ctx;
+	int err = should_fail(in, INJ_UNLINK);
+
+	return err ? err : in->sys.unlink(in->sys.ctx, path);
+}
+
+static int i_close(void *ctx, int fd)
+{
+	struct os_inject *in = ctx;
+	int err = should_fail(in, INJ_CLOSE);
+	int done = in->sys.close(in->sys.ctx, fd);
+
+	return err ? err : done;
+}
+
 void os_inject_init(struct os_inject *in)
 {
 	*in = (struct os_inject){ 0 };
@@ -84,7 +133,9 @@ void os_inject_init(struct os_inject *in)
 		.sz = sizeof(in->ops), .ctx = in,
 		.mmap = i_mmap, .munmap = i_munmap, .mprotect = i_mprotect,
 		.madvise = i_madvise, .fallocate = i_fallocate,
-		.ftruncate = i_ftruncate, .mbind = i_mbind,
+		.ftruncate = i_ftruncate, .mbind = i_mbind, .ioctl = i_ioctl,
+		.memfd_create = i_memfd_create, .open = i_open,
+		.pread = i_pread, .unlink = i_unlink, .close = i_close,
 	};
 }
 

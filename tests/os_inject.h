@@ -2,7 +2,8 @@
 /*
  * Operating-system hooks for tests: the system calls underneath, every
  * call counted by kind, and the Nth call from arming made to fail with a
- * chosen errno.
+ * chosen errno (a failed close still releases its descriptor, as
+ * Linux's does).
  */
 #ifndef GMEM_TEST_OS_INJECT_H
 #define GMEM_TEST_OS_INJECT_H
@@ -14,7 +15,8 @@
 
 enum inject_kind {
 	INJ_MMAP, INJ_MUNMAP, INJ_MPROTECT, INJ_MADVISE, INJ_FALLOCATE,
-	INJ_FTRUNCATE, INJ_MBIND, INJ_NKINDS
+	INJ_FTRUNCATE, INJ_MBIND, INJ_IOCTL, INJ_MEMFD_CREATE, INJ_OPEN,
+	INJ_PREAD, INJ_UNLINK, INJ_CLOSE, INJ_NKINDS
 };
 
 struct os_inject {

@@ -9,9 +9,11 @@
  * size, so gmem_translate() of a guest frame is also where its contents
  * live: pfn << GMEM_FRAME_SHIFT in the backend's file.
  *
- * Every effect on the operating system (mmap, munmap, mprotect, madvise,
- * fallocate, ftruncate, mbind) goes through one table of hooks, which an
- * embedder or a test may replace, in whole or in part.
+ * Every system call of a backend, its view and the view's KVM binding
+ * goes through one table of hooks, which an embedder or a test may
+ * replace, in whole or in part: memory (mmap, munmap, mprotect, madvise,
+ * mbind), files (memfd_create, open, pread, ftruncate, fallocate,
+ * unlink, close) and ioctl (guest_memfd creation, KVM memory slots).
  *
  * Thread safety: gmem_backend_destroy is exclusive; the rest may be
  * called from any thread.
@@ -29,9 +31,11 @@ extern "C" {
 /*
  * Operating-system hooks. Each returns 0 or a negative errno, never sets
  * errno for the caller, and does what the system call of its name does;
- * mmap returns the mapping through *out. A NULL member means the system
- * call itself. gmem_os_default() fills a table with the system calls, so
- * a hook can wrap the default one.
+ * mmap returns the mapping through *out; ioctl, memfd_create, open and
+ * pread return what the call returns (a count or a file descriptor)
+ * when it is not negative. A NULL member means the system call itself.
+ * gmem_os_default() fills a table with the system calls, so a hook can
+ * wrap the default one.
  */
 struct gmem_os_ops {
 	size_t sz;
@@ -48,8 +52,17 @@ struct gmem_os_ops {
 	int (*mbind)(void *ctx, void *addr, size_t len, int mode,
 		     const unsigned long *nodemask, unsigned long maxnode,
 		     unsigned int flags);
+	/* Since 1.4. */
+	int (*ioctl)(void *ctx, int fd, unsigned long request, void *arg);
+	int (*memfd_create)(void *ctx, const char *name, unsigned int flags);
+	int (*open)(void *ctx, const char *path, int flags, unsigned int mode);
+	int64_t (*pread)(void *ctx, int fd, void *buf, size_t len,
+			 int64_t off);
+	int (*unlink)(void *ctx, const char *path);
+	/* The descriptor is released even when an error is returned. */
+	int (*close)(void *ctx, int fd);
 };
-#define gmem_os_ops__last_field mbind
+#define gmem_os_ops__last_field close
 
 /* Fills every hook of ops (ops->sz set by the caller) with the default.
  * Errors: none beyond the common ones. Threads: any. */
@@ -154,8 +167,11 @@ struct gmem_backend_stats {
 	uint64_t os_calls;	/* hooks called, all kinds */
 	uint64_t mmap_calls, munmap_calls, mprotect_calls, madvise_calls,
 		 fallocate_calls, ftruncate_calls, mbind_calls;
+	/* Since 1.4. */
+	uint64_t ioctl_calls, memfd_create_calls, open_calls, pread_calls,
+		 unlink_calls, close_calls;
 };
-#define gmem_backend_stats__last_field mbind_calls
+#define gmem_backend_stats__last_field close_calls
 
 /* Counts of the backend, hooks called by kind among them.
  * Errors: none beyond the common ones. Threads: any. */

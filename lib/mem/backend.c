@@ -221,12 +221,45 @@ static void release(void *ctx, uint64_t pfn, uint64_t nblocks)
 	}
 }
 
+/* A hook's descriptor or negative errno. */
+static int set_fd(struct gmem_backend *be, int fd)
+{
+	if (fd < 0)
+		return fd;
+	be->fd = fd;
+	return 0;
+}
+
+/*
+ * A file of its own in a hugetlbfs mount, unlinked at once so that it
+ * goes with its last descriptor. Names are tried as mkstemp(3) does,
+ * through the hooks.
+ */
+static int open_hugetlbfs(struct gmem_backend *be, const char *dir)
+{
+	static _Atomic uint32_t seq;
+	char path[4096];
+	int fd = -EEXIST;
+
+	for (int tries = 0; fd == -EEXIST && tries < 100; tries++) {
+		if (snprintf(path, sizeof(path), "%s/gmem.%ld.%u", dir,
+			     (long)getpid(), atomic_fetch_add(&seq, 1)) >=
+		    (int)sizeof(path))
+			return -ENAMETOOLONG;
+		fd = os_open(&be->os, path,
+			     O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	}
+	if (fd < 0)
+		return fd;
+	os_unlink(&be->os, path);
+	return set_fd(be, fd);
+}
+
 static int open_file(struct gmem_backend *be,
 		     const struct gmem_backend_opts *opts, uint64_t max)
 {
 	const char *dir = OPTS_GET(opts, hugetlbfs_dir, NULL);
 	unsigned int mfd = MFD_CLOEXEC;
-	char path[4096];
 
 	switch (be->kind) {
 	case GMEM_BACKEND_GUEST_MEMFD: {
@@ -241,29 +274,21 @@ static int open_file(struct gmem_backend *be,
 
 		if (vm < 0)
 			return -EINVAL;
-		be->fd = ioctl(vm, KVM_CREATE_GUEST_MEMFD, &gc);
-		break;
+		return set_fd(be, os_ioctl(&be->os, vm, KVM_CREATE_GUEST_MEMFD,
+					   &gc));
 	}
 	case GMEM_BACKEND_HUGETLB:
-		if (dir) {
-			if (snprintf(path, sizeof(path), "%s/gmem.XXXXXX",
-				     dir) >= (int)sizeof(path))
-				return -ENAMETOOLONG;
-			be->fd = mkostemp(path, O_CLOEXEC);
-			if (be->fd >= 0)
-				unlink(path);
-			break;
-		}
+		if (dir)
+			return open_hugetlbfs(be, dir);
 		mfd |= MFD_HUGETLB | (be->page_size == GIB ? MFD_HUGE_1GB
 							   : MFD_HUGE_2MB);
 		/* fall through */
 	case GMEM_BACKEND_MEMFD:
-		be->fd = memfd_create("gmem", mfd);
-		break;
+		return set_fd(be, os_memfd_create(&be->os, "gmem", mfd));
 	case GMEM_BACKEND_ANON:
-		return 0;
+		break;
 	}
-	return be->fd < 0 ? -errno : 0;
+	return 0;
 }
 
 /* Anonymous memory: one reservation, never moved, 1 GiB-aligned so that
@@ -313,7 +338,7 @@ static void backend_free(struct gmem_backend *be)
 
 	pool_destroy(be->pool);
 	if (be->fd >= 0)
-		close(be->fd);
+		os_close(&be->os, be->fd);
 	if (be->resv)
 		os_munmap(&be->os, be->resv, be->resv_len);
 	heap_free(&be->heap, be->block_node,
@@ -410,19 +435,19 @@ int gmem_backend_fd(const struct gmem_backend *be, int *fd)
 }
 
 /* The physical frame behind virtual address va, from pagemap. */
-static int phys_of(const void *va, uint64_t *pfn)
+static int phys_of(struct os *os, const void *va, uint64_t *pfn)
 {
 	uint64_t ent;
-	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	ssize_t n;
+	int fd = os_open(os, "/proc/self/pagemap", O_RDONLY | O_CLOEXEC, 0);
+	int64_t n;
 
 	if (fd < 0)
-		return -errno;
-	n = pread(fd, &ent, sizeof(ent),
-		  (off_t)((uintptr_t)va / 4096 * sizeof(ent)));
-	close(fd);
-	if (n != sizeof(ent))
-		return n < 0 ? -errno : -EIO;
+		return fd;
+	n = os_pread(os, fd, &ent, sizeof(ent),
+		     (int64_t)((uintptr_t)va / 4096 * sizeof(ent)));
+	os_close(os, fd);
+	if (n != (int64_t)sizeof(ent))
+		return n < 0 ? (int)n : -EIO;
 	if (!(ent >> 63))
 		return -ENODATA;
 	*pfn = ent & ((UINT64_C(1) << 55) - 1);
@@ -447,13 +472,13 @@ int gmem_backend_block_info(struct gmem_backend *be, uint64_t pfn,
 	if (err)
 		return err;
 	if (be->area) {
-		err = phys_of(be->area + b * GIB, &res.phys_pfn);
+		err = phys_of(&be->os, be->area + b * GIB, &res.phys_pfn);
 	} else {
 		err = os_mmap(&be->os, NULL, be->page_size, PROT_READ,
 			      MAP_SHARED | MAP_POPULATE, be->fd,
 			      (int64_t)(b * GIB), &map);
 		if (!err)
-			err = phys_of(map, &res.phys_pfn);
+			err = phys_of(&be->os, map, &res.phys_pfn);
 		if (map)
 			os_munmap(&be->os, map, be->page_size);
 	}
@@ -475,15 +500,20 @@ int gmem_backend_stats(const struct gmem_backend *be,
 	c = be->os.calls;
 	res.blocks = atomic_load(&be->nblocks);
 	res.page_size = be->page_size;
-	res.mmap_calls = atomic_load(&c[OS_MMAP]);
-	res.munmap_calls = atomic_load(&c[OS_MUNMAP]);
-	res.mprotect_calls = atomic_load(&c[OS_MPROTECT]);
-	res.madvise_calls = atomic_load(&c[OS_MADVISE]);
-	res.fallocate_calls = atomic_load(&c[OS_FALLOCATE]);
-	res.ftruncate_calls = atomic_load(&c[OS_FTRUNCATE]);
-	res.mbind_calls = atomic_load(&c[OS_MBIND]);
-	res.os_calls = res.mmap_calls + res.munmap_calls + res.mprotect_calls +
-		       res.madvise_calls + res.fallocate_calls +
-		       res.ftruncate_calls + res.mbind_calls;
+	res.mmap_calls = atomic_load(&c[OS_CALL_mmap]);
+	res.munmap_calls = atomic_load(&c[OS_CALL_munmap]);
+	res.mprotect_calls = atomic_load(&c[OS_CALL_mprotect]);
+	res.madvise_calls = atomic_load(&c[OS_CALL_madvise]);
+	res.fallocate_calls = atomic_load(&c[OS_CALL_fallocate]);
+	res.ftruncate_calls = atomic_load(&c[OS_CALL_ftruncate]);
+	res.mbind_calls = atomic_load(&c[OS_CALL_mbind]);
+	res.ioctl_calls = atomic_load(&c[OS_CALL_ioctl]);
+	res.memfd_create_calls = atomic_load(&c[OS_CALL_memfd_create]);
+	res.open_calls = atomic_load(&c[OS_CALL_open]);
+	res.pread_calls = atomic_load(&c[OS_CALL_pread]);
+	res.unlink_calls = atomic_load(&c[OS_CALL_unlink]);
+	res.close_calls = atomic_load(&c[OS_CALL_close]);
+	for (int i = 0; i < OS_NCALLS; i++)
+		res.os_calls += atomic_load(&c[i]);
 	return out_struct(stats, &res, sizeof(res));
 }

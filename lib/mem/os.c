@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <numaif.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -74,6 +75,52 @@ static int sys_mbind(void *ctx, void *addr, size_t len, int mode,
 	return sys_ret(mbind(addr, len, mode, mask, maxnode, flags));
 }
 
+/* A descriptor or a count, or -errno. */
+static int sys_val(long r)
+{
+	return r < 0 ? -errno : (int)r;
+}
+
+static int sys_ioctl(void *ctx, int fd, unsigned long request, void *arg)
+{
+	(void)ctx;
+	return sys_val(ioctl(fd, request, arg));
+}
+
+static int sys_memfd_create(void *ctx, const char *name, unsigned int flags)
+{
+	(void)ctx;
+	return sys_val(memfd_create(name, flags));
+}
+
+static int sys_open(void *ctx, const char *path, int flags, unsigned int mode)
+{
+	(void)ctx;
+	return sys_val(open(path, flags, (mode_t)mode));
+}
+
+static int64_t sys_pread(void *ctx, int fd, void *buf, size_t len,
+			 int64_t off)
+{
+	ssize_t n = pread(fd, buf, len, (off_t)off);
+
+	(void)ctx;
+	return n < 0 ? -errno : n;
+}
+
+static int sys_unlink(void *ctx, const char *path)
+{
+	(void)ctx;
+	return sys_ret(unlink(path));
+}
+
+/* Linux releases the descriptor whatever close returns: never retried. */
+static int sys_close(void *ctx, int fd)
+{
+	(void)ctx;
+	return sys_ret(close(fd));
+}
+
 static const struct gmem_os_ops sys_ops = {
 	.sz = sizeof(struct gmem_os_ops),
 	.mmap = sys_mmap,
@@ -83,6 +130,12 @@ static const struct gmem_os_ops sys_ops = {
 	.fallocate = sys_fallocate,
 	.ftruncate = sys_ftruncate,
 	.mbind = sys_mbind,
+	.ioctl = sys_ioctl,
+	.memfd_create = sys_memfd_create,
+	.open = sys_open,
+	.pread = sys_pread,
+	.unlink = sys_unlink,
+	.close = sys_close,
 };
 
 int gmem_os_default(struct gmem_os_ops *ops)
@@ -114,6 +167,12 @@ int os_init(struct os *os, const struct gmem_os_ops *hooks)
 	os->ops.fallocate = HOOK(fallocate);
 	os->ops.ftruncate = HOOK(ftruncate);
 	os->ops.mbind = HOOK(mbind);
+	os->ops.ioctl = HOOK(ioctl);
+	os->ops.memfd_create = HOOK(memfd_create);
+	os->ops.open = HOOK(open);
+	os->ops.pread = HOOK(pread);
+	os->ops.unlink = HOOK(unlink);
+	os->ops.close = HOOK(close);
 	for (int i = 0; i < OS_NCALLS; i++)
 		atomic_init(&os->calls[i], 0);
 	return 0;

@@ -11,9 +11,12 @@
 
 #include <gmem/backend.h>
 
+/* One per hook, named after its member of struct gmem_os_ops. */
 enum os_call {
-	OS_MMAP, OS_MUNMAP, OS_MPROTECT, OS_MADVISE, OS_FALLOCATE,
-	OS_FTRUNCATE, OS_MBIND, OS_NCALLS
+	OS_CALL_mmap, OS_CALL_munmap, OS_CALL_mprotect, OS_CALL_madvise,
+	OS_CALL_fallocate, OS_CALL_ftruncate, OS_CALL_mbind, OS_CALL_ioctl,
+	OS_CALL_memfd_create, OS_CALL_open, OS_CALL_pread, OS_CALL_unlink,
+	OS_CALL_close, OS_NCALLS
 };
 
 struct os {
@@ -24,56 +27,29 @@ struct os {
 /* The embedder's hooks (NULL: none) over the defaults. */
 int os_init(struct os *os, const struct gmem_os_ops *hooks);
 
-static inline void os_count(struct os *os, enum os_call c)
+static inline struct os *os_count(struct os *os, enum os_call c)
 {
 	atomic_fetch_add_explicit(&os->calls[c], 1, memory_order_relaxed);
+	return os;
 }
 
-static inline int os_mmap(struct os *os, void *addr, size_t len, int prot,
-			  int flags, int fd, int64_t off, void **out)
-{
-	os_count(os, OS_MMAP);
-	return os->ops.mmap(os->ops.ctx, addr, len, prot, flags, fd, off, out);
-}
+/* Calls hook f of os with its context first, counting it. os is read
+ * twice: pass a plain pointer. */
+#define os_call(os, f, ...) \
+	(os_count((os), OS_CALL_##f)->ops.f((os)->ops.ctx, __VA_ARGS__))
 
-static inline int os_munmap(struct os *os, void *addr, size_t len)
-{
-	os_count(os, OS_MUNMAP);
-	return os->ops.munmap(os->ops.ctx, addr, len);
-}
-
-static inline int os_mprotect(struct os *os, void *addr, size_t len, int prot)
-{
-	os_count(os, OS_MPROTECT);
-	return os->ops.mprotect(os->ops.ctx, addr, len, prot);
-}
-
-static inline int os_madvise(struct os *os, void *addr, size_t len, int advice)
-{
-	os_count(os, OS_MADVISE);
-	return os->ops.madvise(os->ops.ctx, addr, len, advice);
-}
-
-static inline int os_fallocate(struct os *os, int fd, int mode, int64_t off,
-			       int64_t len)
-{
-	os_count(os, OS_FALLOCATE);
-	return os->ops.fallocate(os->ops.ctx, fd, mode, off, len);
-}
-
-static inline int os_ftruncate(struct os *os, int fd, int64_t len)
-{
-	os_count(os, OS_FTRUNCATE);
-	return os->ops.ftruncate(os->ops.ctx, fd, len);
-}
-
-static inline int os_mbind(struct os *os, void *addr, size_t len, int mode,
-			   const unsigned long *mask, unsigned long maxnode,
-			   unsigned int flags)
-{
-	os_count(os, OS_MBIND);
-	return os->ops.mbind(os->ops.ctx, addr, len, mode, mask, maxnode,
-			     flags);
-}
+#define os_mmap(os, ...) os_call(os, mmap, __VA_ARGS__)
+#define os_munmap(os, ...) os_call(os, munmap, __VA_ARGS__)
+#define os_mprotect(os, ...) os_call(os, mprotect, __VA_ARGS__)
+#define os_madvise(os, ...) os_call(os, madvise, __VA_ARGS__)
+#define os_fallocate(os, ...) os_call(os, fallocate, __VA_ARGS__)
+#define os_ftruncate(os, ...) os_call(os, ftruncate, __VA_ARGS__)
+#define os_mbind(os, ...) os_call(os, mbind, __VA_ARGS__)
+#define os_ioctl(os, ...) os_call(os, ioctl, __VA_ARGS__)
+#define os_memfd_create(os, ...) os_call(os, memfd_create, __VA_ARGS__)
+#define os_open(os, ...) os_call(os, open, __VA_ARGS__)
+#define os_pread(os, ...) os_call(os, pread, __VA_ARGS__)
+#define os_unlink(os, ...) os_call(os, unlink, __VA_ARGS__)
+#define os_close(os, ...) os_call(os, close, __VA_ARGS__)
 
 #endif

@@ -5,10 +5,10 @@
  * onto one range of its file or address space.
  */
 #include <errno.h>
-#include <sys/ioctl.h>
 
 #include "backend.h"
 #include "kvm_uapi.h"
+#include "os.h"
 #include "view.h"
 
 #define FRAME (UINT64_C(1) << GMEM_FRAME_SHIFT)
@@ -31,6 +31,7 @@ static int set_slot(const struct gmem_view *v, const struct view_region *r,
 		.guest_phys_addr = gfn * FRAME,
 		.memory_size = b->remove ? 0 : len,
 	};
+	int err;
 
 	if (!hva)
 		m.userspace_addr = (uintptr_t)backend_anon_addr(v->be, off);
@@ -41,8 +42,10 @@ static int set_slot(const struct gmem_view *v, const struct view_region *r,
 		m.guest_memfd = (uint32_t)backend_file(v->be);
 		m.guest_memfd_offset = off;
 	}
-	if (ioctl(b->vm_fd, KVM_SET_USER_MEMORY_REGION2, &m) < 0)
-		return -errno;
+	err = os_ioctl(backend_os(v->be), b->vm_fd, KVM_SET_USER_MEMORY_REGION2,
+		       &m);
+	if (err < 0)
+		return err;
 	b->slot++;
 	b->made++;
 	return 0;
