@@ -13,8 +13,8 @@
  * STATE. While STATE is held nobody else writes the word, which lets
  * its release be a plain store: a locked query costs one atomic operation.
  *
- * EXC marks a slot with frames pinned or not present (pin.c, paging.c):
- * a one-shot conversion, which must not change those, leaves such a slot
+ * EXC marks a slot with frames a feature blocks, pinned or not present
+ * (guest_slots_recheck): a one-shot conversion, which must not change those, leaves such a slot
  * to the transaction path as it leaves a slot a transaction holds. It is
  * changed only by a TXN holder that also takes STATE, so the plain store
  * of a STATE release keeps it.
@@ -121,6 +121,12 @@ static inline void slot_txn_unlock(_Atomic uint32_t *w)
 						     memory_order_release,
 						     memory_order_relaxed))
 		slot_txn_unlock_slow(w);
+}
+
+/* Whether EXC is set: exact for the TXN holder, a hint for others. */
+static inline bool slot_exc(_Atomic uint32_t *w)
+{
+	return atomic_load_explicit(w, memory_order_relaxed) & SLOT_EXC;
 }
 
 /* Sets or clears EXC; the caller holds TXN, and takes STATE here. */

@@ -80,8 +80,6 @@ struct state_mem {
 	struct slot_detail *free;
 };
 
-struct region;
-
 /*
  * detail and attr are written under the slot's STATE hold, with atomic
  * stores: a reader may load them without the hold to answer for a
@@ -93,19 +91,28 @@ struct slot {
 	_Atomic uint32_t lock;		/* slot_lock.h */
 	uint8_t attr;			/* the attribute when detail is NULL */
 	uint8_t bound;			/* a block backs the slot */
-	uint16_t nregions;		/* regions touching the slot */
 	uint64_t pfn;			/* first frame of the block */
-	struct region *region;		/* the region covering all of it, or NULL */
 	struct slot_detail *detail;
-	/* Frames of the slot pinned, and not present: changed under the
-	 * TXN hold, so a one-shot conversion reads them under STATE (pin.c,
-	 * paging.c). */
-	_Atomic uint32_t pinned;
-	_Atomic uint32_t absent;
-	/* The slot's bits in the set of frames not present, once it had
-	 * one: a lookup reads them with no lock (paging.c). */
-	const uint64_t *_Atomic absent_bits;
 };
+
+/* The block: bound once, before any reader can see the slot. */
+static inline bool slot_bound(const struct slot *s)
+{
+	return s->bound;
+}
+
+static inline uint64_t slot_pfn(const struct slot *s)
+{
+	return s->pfn;
+}
+
+/* Binds a fresh (zeroed) slot to the block at pfn, uniformly attr. */
+static inline void slot_bind(struct slot *s, uint64_t pfn, unsigned int attr)
+{
+	s->pfn = pfn;
+	s->bound = 1;
+	s->attr = (uint8_t)attr;
+}
 
 /* The masks of a detail are read without holds (see above). */
 static inline uint64_t mask_get(const uint64_t *w)

@@ -309,10 +309,11 @@ static void cancel_nomination(struct gmem_guest *g, struct paging *p,
 	spin_lock(&p->lock);
 	if (state_of(p, gfn) == GMEM_PAGE_PAGING_OUT) {
 		fset_del(&p->absent, lo, hi);
-		guest_slots_count(g, lo, hi, SLOT_COUNT_ABSENT, -1);
 		done = true;
 	}
 	spin_unlock(&p->lock);
+	if (done)
+		guest_slots_recheck(g, lo, hi);
 	guest_slots_txn(g, lo, hi, false);
 	if (done)
 		bus_tell(&g->bus, BUS_PAGE_IN, lo, hi);
@@ -527,19 +528,11 @@ int gmem_page_lookup_frames(struct gmem_guest *g, const uint64_t *gfns,
 int gmem_page_lookup(struct gmem_guest *g, uint64_t gfn, unsigned int mode,
 		     struct gmem_lookup *lk)
 {
-	const struct slot *s = g ? guest_slot(g, gfn) : NULL;
-	const uint64_t *bits;
-	uint32_t off = slot_off(gfn);
-
 	/* A struct of another size is checked there, as for any frame. */
-	if (!s || !s->region || mode > GMEM_LOOKUP_WAIT ||
+	if (!g || !guest_slot_region(g, gfn) || mode > GMEM_LOOKUP_WAIT ||
 	    (lk && lk->sz != sizeof(*lk)))
 		return gmem_page_lookup_frames(g, &gfn, 1, mode, lk);
-	if (!atomic_load_explicit(&s->absent, memory_order_relaxed))
-		return 0;
-	bits = atomic_load_explicit(&s->absent_bits, memory_order_acquire);
-	if (bits && !(__atomic_load_n(&bits[off / 64], __ATOMIC_RELAXED) >>
-		      (off % 64) & 1))
+	if (page_present_fast(g, gfn))
 		return 0;
 	return gmem_page_lookup_frames(g, &gfn, 1, mode, lk);
 }

@@ -22,11 +22,13 @@ static void paging_destroy(struct gmem_guest *g, struct guest_ext *x);
 static int paging_forget(struct gmem_guest *g, struct guest_ext *x,
 			 uint64_t lo, uint64_t hi);
 
+static uint64_t absent_first(struct paging *p, uint64_t lo, uint64_t hi);
+
 /* Frames not present can be neither converted nor pinned. */
 static uint64_t paging_block(const struct gmem_guest *g, uint64_t lo,
 			     uint64_t hi, int *err)
 {
-	uint64_t f = page_first_absent(g, lo, hi);
+	uint64_t f = absent_first(paging_find(g), lo, hi);
 
 	*err = f < hi ? -EAGAIN : 0;
 	return f;
@@ -53,36 +55,91 @@ struct paging *paging_find(const struct gmem_guest *g)
 	return (struct paging *)guest_ext_find(g, &paging_ext);
 }
 
-/* Readers take the lock of the sets too. Only called where a slot
- * counts absent frames, so the sets exist. */
-uint64_t page_first_absent(const struct gmem_guest *g, uint64_t lo,
-			   uint64_t hi)
+/* Readers take the lock of the sets too. */
+static uint64_t absent_first(struct paging *p, uint64_t lo, uint64_t hi)
 {
-	struct paging *p;
 	uint64_t f;
 
-	if (!guest_slots_any(g, lo, hi, SLOT_COUNT_ABSENT))
+	if (!p)
 		return hi;
-	p = paging_find(g);
 	spin_lock(&p->lock);
 	f = fset_next(&p->absent, lo, hi);
 	spin_unlock(&p->lock);
 	return f;
 }
 
+/* Slots without a mark hold no absent frame: no lock taken for them. */
+uint64_t page_first_absent(const struct gmem_guest *g, uint64_t lo,
+			   uint64_t hi)
+{
+	return guest_slots_marked(g, lo, hi) ? absent_first(paging_find(g),
+							    lo, hi)
+					     : hi;
+}
+
 uint64_t page_next_present(const struct gmem_guest *g, uint64_t lo,
 			   uint64_t hi)
 {
-	struct paging *p;
+	struct paging *p = guest_slots_marked(g, lo, hi) ? paging_find(g)
+							 : NULL;
 	uint64_t f;
 
-	if (!guest_slots_any(g, lo, hi, SLOT_COUNT_ABSENT))
+	if (!p)
 		return lo < hi ? lo : hi;
-	p = paging_find(g);
 	spin_lock(&p->lock);
 	f = fset_next_out(&p->absent, lo, hi);
 	spin_unlock(&p->lock);
 	return f;
+}
+
+/* The bits entry of slot si, or NULL while its page is not made. */
+static const uint64_t *_Atomic *bits_entry(const struct paging *p,
+					   uint64_t si)
+{
+	slot_bits_page *page = atomic_load_explicit(
+		&p->bits_dir[si >> BITS_PAGE_SHIFT], memory_order_acquire);
+
+	return page ? &(*page)[si & ((1u << BITS_PAGE_SHIFT) - 1)] : NULL;
+}
+
+/* A slot with no mark has no frame out; one with a mark but no bits
+ * published has none out yet either. */
+bool page_present_fast(const struct gmem_guest *g, uint64_t gfn)
+{
+	const struct paging *p;
+	const uint64_t *_Atomic *e;
+	const uint64_t *bits;
+	uint32_t off = slot_off(gfn);
+
+	if (!slot_exc(slot_lockw(guest_slot(g, gfn))))
+		return true;
+	p = paging_find(g);
+	e = p ? bits_entry(p, gfn >> SLOT_SHIFT) : NULL;
+	bits = e ? atomic_load_explicit(e, memory_order_acquire) : NULL;
+	return !bits ||
+	       !(__atomic_load_n(&bits[off / 64], __ATOMIC_RELAXED) >>
+		 (off % 64) & 1);
+}
+
+/* Makes the table's pages for the slots of [lo, hi): 0 or -ENOMEM. */
+static int bits_reserve(struct gmem_guest *g, struct paging *p, uint64_t lo,
+			uint64_t hi)
+{
+	uint64_t d;
+
+	for (d = lo >> (SLOT_SHIFT + BITS_PAGE_SHIFT);
+	     d <= (hi - 1) >> (SLOT_SHIFT + BITS_PAGE_SHIFT); d++) {
+		slot_bits_page *page;
+
+		if (atomic_load_explicit(&p->bits_dir[d], memory_order_relaxed))
+			continue;
+		page = heap_zalloc(&g->heap, sizeof(*page), 8);
+		if (!page)
+			return -ENOMEM;
+		atomic_store_explicit(&p->bits_dir[d], page,
+				      memory_order_release);
+	}
+	return 0;
 }
 
 static void paging_destroy(struct gmem_guest *g, struct guest_ext *x)
@@ -95,6 +152,9 @@ static void paging_destroy(struct gmem_guest *g, struct guest_ext *x)
 	fset_free(&g->heap, &p->in);
 	fset_free(&g->heap, &p->loaded);
 	frame_ranges_free(&g->heap, &p->never);
+	for (uint64_t d = 0; d < BITS_DIR_SIZE; d++)
+		heap_free(&g->heap, atomic_load(&p->bits_dir[d]),
+			  sizeof(slot_bits_page));
 }
 
 /* A region goes: its frames are no longer to be kept from paging. */
@@ -178,13 +238,12 @@ static uint64_t first_neither(const struct fset *a, const struct fset *b,
  * that take no lock. Those bits stay allocated (the set is never
  * trimmed) until the guest goes, so a lookup never reads freed memory.
  */
-static void publish_bits(struct gmem_guest *g, const struct paging *p,
-			 uint64_t lo, uint64_t hi)
+static void publish_bits(const struct paging *p, uint64_t lo, uint64_t hi)
 {
 	uint64_t si;
 
 	for (si = lo >> SLOT_SHIFT; si <= (hi - 1) >> SLOT_SHIFT; si++)
-		atomic_store_explicit(&guest_slot(g, si << SLOT_SHIFT)->absent_bits,
+		atomic_store_explicit(bits_entry(p, si),
 				      fset_slot_bits(&p->absent, si),
 				      memory_order_release);
 }
@@ -219,7 +278,8 @@ int gmem_page_nominate(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 	worst(frame_ranges_first(&p->never, gfn, hi), -EBUSY, &fail, &err);
 	/* A lookup sleeps until all its frames are in at once. */
 	worst(pager_first_waited(p, gfn, hi), -EBUSY, &fail, &err);
-	if (!err && fset_reserve(&g->heap, &p->absent, gfn, hi)) {
+	if (!err && (fset_reserve(&g->heap, &p->absent, gfn, hi) ||
+		     bits_reserve(g, p, gfn, hi))) {
 		err = -ENOMEM;
 		fail = gfn;
 	}
@@ -230,9 +290,9 @@ int gmem_page_nominate(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 	if (!err) {
 		spin_lock(&p->lock);
 		fset_add(&p->absent, gfn, hi);
-		publish_bits(g, p, gfn, hi);
-		guest_slots_count(g, gfn, hi, SLOT_COUNT_ABSENT, 1);
+		publish_bits(p, gfn, hi);
 		spin_unlock(&p->lock);
+		guest_slots_recheck(g, gfn, hi);
 	}
 	guest_slots_txn(g, gfn, hi, false);
 	if (!err)
@@ -372,13 +432,14 @@ int gmem_page_complete(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 			fset_add(&p->paged, gfn, hi);
 		} else {
 			fset_del(&p->absent, gfn, hi);
-			guest_slots_count(g, gfn, hi, SLOT_COUNT_ABSENT, -1);
 		}
 	}
 	fset_trim(&g->heap, &p->in);
 	fset_trim(&g->heap, &p->loaded);
 	spin_unlock(&p->lock);
 	if (!status) {
+		if (!err)
+			guest_slots_recheck(g, gfn, hi);
 		guest_slots_txn(g, gfn, hi, false);
 		if (!err)
 			bus_tell(&g->bus, BUS_PAGE_IN, gfn, hi);
@@ -414,9 +475,9 @@ int gmem_page_state(const struct gmem_guest *g, uint64_t gfn,
 	if (!guest_region(g, gfn))
 		return -ENOENT;
 	*state = GMEM_PAGE_PRESENT;
-	if (!guest_slots_any(g, gfn, gfn + 1, SLOT_COUNT_ABSENT))
+	p = guest_slots_marked(g, gfn, gfn + 1) ? paging_find(g) : NULL;
+	if (!p)
 		return 0;
-	p = paging_find(g);
 	spin_lock(&p->lock);
 	if (fset_has(&p->in, gfn))
 		*state = GMEM_PAGE_PAGING_IN;

@@ -39,6 +39,16 @@ struct pager {
 	uint64_t next_token;
 };
 
+/*
+ * Each slot's bits of the absent set, for lookups that take no lock: a
+ * table by slot number in two levels, whose pages are made before their
+ * first use and kept until the guest goes, and whose entries stay valid
+ * as long as the set keeps those bits (it is never trimmed).
+ */
+#define BITS_PAGE_SHIFT 11
+#define BITS_DIR_SIZE (UINT64_C(1) << (40 - 18 - BITS_PAGE_SHIFT))
+typedef const uint64_t *_Atomic slot_bits_page[1u << BITS_PAGE_SHIFT];
+
 /* Paging states: sparse sets of frames, under lock. */
 struct paging {
 	struct guest_ext ext;		/* first: the guest's record of it */
@@ -51,6 +61,7 @@ struct paging {
 	struct fset loaded;		/* PAGING_IN with the data back */
 	struct frame_ranges never;	/* never to be paged */
 	struct pager *_Atomic pager;	/* once attached */
+	slot_bits_page *_Atomic bits_dir[BITS_DIR_SIZE];
 };
 
 /* The sets, made by the first call that needs them; NULL: -ENOMEM. */
@@ -64,6 +75,9 @@ uint64_t page_first_absent(const struct gmem_guest *g, uint64_t lo,
 /* The first present frame of [lo, hi), or hi. */
 uint64_t page_next_present(const struct gmem_guest *g, uint64_t lo,
 			   uint64_t hi);
+/* Whether gfn, in a bound slot, is known present with no lock taken:
+ * false means "ask under the lock". Any thread. */
+bool page_present_fast(const struct gmem_guest *g, uint64_t gfn);
 
 /* The pager's side, under the paging lock unless said: */
 void pager_free(struct gmem_guest *g, struct paging *p);	/* unlocked */

@@ -23,11 +23,13 @@ static uint32_t run_after(const struct pin_set *ps, uint64_t gfn)
 	return frame_range_after(ps->v, ps->n, sizeof(*ps->v), gfn);
 }
 
+static uint64_t pins_first(struct pin_set *ps, uint64_t lo, uint64_t hi);
+
 /* A guest that never pins pays nothing. */
 static uint64_t pins_block(const struct gmem_guest *g, uint64_t lo,
 			   uint64_t hi, int *err)
 {
-	uint64_t f = pin_first(g, lo, hi);
+	uint64_t f = pins_first(pins_find(g), lo, hi);
 
 	*err = f < hi ? -EBUSY : 0;
 	return f;
@@ -60,22 +62,27 @@ struct pin_set *pins_find(const struct gmem_guest *g)
 	return (struct pin_set *)guest_ext_find(g, &pins_ext);
 }
 
-/* Only called where a slot counts pinned frames: the runs exist. */
-uint64_t pin_first(const struct gmem_guest *g, uint64_t lo, uint64_t hi)
+/* The first pinned frame of [lo, hi) in the runs, or hi. */
+static uint64_t pins_first(struct pin_set *ps, uint64_t lo, uint64_t hi)
 {
-	struct pin_set *ps;
 	uint64_t first = hi;
 	uint32_t i;
 
-	if (!guest_slots_any(g, lo, hi, SLOT_COUNT_PINNED))
+	if (!ps)
 		return hi;
-	ps = pins_find(g);
 	spin_lock(&ps->lock);
 	i = run_after(ps, lo);
 	if (i < ps->n && ps->v[i].lo < hi)
 		first = ps->v[i].lo > lo ? ps->v[i].lo : lo;
 	spin_unlock(&ps->lock);
 	return first;
+}
+
+/* Slots without a mark hold no pinned frame: no lock taken for them. */
+uint64_t pin_first(const struct gmem_guest *g, uint64_t lo, uint64_t hi)
+{
+	return guest_slots_marked(g, lo, hi) ? pins_first(pins_find(g), lo, hi)
+					     : hi;
 }
 
 /*
@@ -129,8 +136,8 @@ static void put(struct pin_run *out, uint32_t *n, uint64_t lo, uint64_t hi,
  * from the one before the range to the one after it, are built past the
  * end of the array, then put in place of the old ones.
  */
-static void pins_apply(struct gmem_guest *g, struct pin_set *ps, uint64_t lo,
-		       uint64_t hi, int delta, uint32_t k)
+static void pins_apply(struct pin_set *ps, uint64_t lo, uint64_t hi,
+		       int delta, uint32_t k)
 {
 	uint32_t i = run_after(ps, lo), j = i + k, a, b, n = 0;
 	struct pin_run *out = &ps->v[ps->n + k + 3], *v = ps->v;
@@ -146,20 +153,12 @@ static void pins_apply(struct gmem_guest *g, struct pin_set *ps, uint64_t lo,
 		uint64_t rhi = r->hi < hi ? r->hi : hi;
 
 		put(out, &n, r->lo, rlo, r->count);
-		if (pos < rlo) {
-			put(out, &n, pos, rlo, 1);
-			guest_slots_count(g, pos, rlo, SLOT_COUNT_PINNED, 1);
-		}
+		put(out, &n, pos, rlo, 1);
 		put(out, &n, rlo, rhi, (uint32_t)((int64_t)r->count + delta));
-		if (delta < 0 && r->count == 1)
-			guest_slots_count(g, rlo, rhi, SLOT_COUNT_PINNED, -1);
 		put(out, &n, rhi, r->hi, r->count);
 		pos = rhi;
 	}
-	if (pos < hi) {
-		put(out, &n, pos, hi, 1);
-		guest_slots_count(g, pos, hi, SLOT_COUNT_PINNED, 1);
-	}
+	put(out, &n, pos, hi, 1);
 	if (b > j)
 		put(out, &n, v[j].lo, v[j].hi, v[j].count);
 	memmove(&v[a + n], &v[b], (ps->n - b) * sizeof(*v));
@@ -203,8 +202,10 @@ static int pin_change(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 			fail = gfn;
 	}
 	if (!err)
-		pins_apply(g, ps, gfn, hi, delta, k);
+		pins_apply(ps, gfn, hi, delta, k);
 	spin_unlock(&ps->lock);
+	if (!err)
+		guest_slots_recheck(g, gfn, hi);
 	guest_slots_txn(g, gfn, hi, false);
 	if (!err && delta < 0)
 		bus_tell(&g->bus, BUS_UNPIN, gfn, hi);

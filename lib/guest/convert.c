@@ -29,7 +29,7 @@ struct txn_end {
 struct gmem_txn {
 	struct gmem_guest *g;
 	uint64_t gfn, end;
-	struct slot *slots;		/* the range's slots, in order */
+	struct slot_entry *slots;	/* the range's slots, in order */
 	uint32_t nslots, nends;		/* nends: 1 or 2 */
 	unsigned int attr;
 	unsigned int run_flags;		/* GMEM_RUN_PRESERVE, or 0 */
@@ -75,7 +75,7 @@ static int txn_init(struct gmem_txn *t, struct gmem_guest *g, uint64_t gfn,
 	t->gfn = gfn;
 	t->end = gfn + npages;
 	/* One region holds the range, so its slots lie side by side. */
-	t->slots = guest_slot(g, gfn);
+	t->slots = guest_entry(g, gfn);
 	t->nslots = (uint32_t)(hi - lo + 1);
 	t->nends = lo == hi ? 1 : 2;
 	t->attr = attr;
@@ -85,7 +85,7 @@ static int txn_init(struct gmem_txn *t, struct gmem_guest *g, uint64_t gfn,
 	for (k = 0; k < t->nends; k++) {
 		struct txn_end *e = &t->ends[k];
 
-		e->s = k ? &t->slots[t->nslots - 1] : t->slots;
+		e->s = &t->slots[k ? t->nslots - 1 : 0].st;
 		slot_span(k ? hi : lo, gfn, t->end, &e->a, &e->b);
 		memset(&e->res, 0, sizeof(e->res));
 	}
@@ -133,7 +133,7 @@ static void txn_apply(struct gmem_txn *t, bool take_state,
 	uint32_t i;
 
 	for (i = 0; i < t->nslots; i++) {
-		struct slot *s = &t->slots[i];
+		struct slot *s = &t->slots[i].st;
 		struct txn_end *e = i == 0 ? &t->ends[0]
 			: i == t->nslots - 1 ? &t->ends[1] : NULL;
 
@@ -167,7 +167,7 @@ static void slots_state_unlock(struct gmem_txn *t, uint32_t n)
 	uint32_t i;
 
 	for (i = 0; i < n; i++)
-		slot_state_unlock(&t->slots[i].lock);
+		slot_state_unlock(&t->slots[i].st.lock);
 }
 
 /*
@@ -183,7 +183,7 @@ static int convert_direct(struct gmem_txn *t, uint64_t *fail)
 
 	for (;;) {
 		for (i = 0; i < t->nslots; i++) {
-			if (!slot_state_lock_if(&t->slots[i].lock, true)) {
+			if (!slot_state_lock_if(&t->slots[i].st.lock, true)) {
 				slots_state_unlock(t, i);
 				txn_release(t, NULL);
 				return 1;
@@ -211,9 +211,9 @@ static void slots_txn(struct gmem_txn *t, bool lock)
 
 	for (i = 0; i < t->nslots; i++) {
 		if (lock)
-			slot_txn_lock(&t->slots[i].lock);
+			slot_txn_lock(&t->slots[i].st.lock);
 		else
-			slot_txn_unlock(&t->slots[i].lock);
+			slot_txn_unlock(&t->slots[i].st.lock);
 	}
 }
 
@@ -224,7 +224,7 @@ static int collect_runs(struct gmem_txn *t, uint64_t *fail)
 
 	/* A range of one attribute in one slot is one run, or none. */
 	if (t->nslots == 1) {
-		unsigned int v = state_range(t->slots, t->ends[0].a,
+		unsigned int v = state_range(&t->slots[0].st, t->ends[0].a,
 					     t->ends[0].b);
 
 		if (v == t->attr)

@@ -45,20 +45,21 @@ static void release_slots(struct gmem_guest *g, uint64_t first, uint64_t last,
 	uint64_t i, run_pfn = 0, run_n = 0;
 
 	for (i = first; i <= last; i++) {
-		struct slot *s = &g->slots[i];
+		struct slot_entry *e = &g->slots[i];
+		uint64_t pfn = slot_pfn(&e->st);
 
-		if (!s->bound || s->nregions)
+		if (!slot_bound(&e->st) || e->nregions)
 			continue;
-		state_clear(s, retired);
-		if (run_n && run_pfn + run_n * SLOT_FRAMES == s->pfn) {
+		state_clear(&e->st, retired);
+		if (run_n && run_pfn + run_n * SLOT_FRAMES == pfn) {
 			run_n++;
 		} else {
 			if (run_n)
 				pool_free_guest(g->pool, run_pfn, run_n);
-			run_pfn = s->pfn;
+			run_pfn = pfn;
 			run_n = 1;
 		}
-		memset(s, 0, sizeof(*s));
+		memset(e, 0, sizeof(*e));
 	}
 	if (run_n)
 		pool_free_guest(g->pool, run_pfn, run_n);
@@ -123,7 +124,7 @@ struct region_add {
 	struct region *region;
 	struct region **regions;	/* grown array, or NULL */
 	uint32_t regions_cap;
-	struct slot *slots;		/* grown table, or NULL */
+	struct slot_entry *slots;	/* grown table, or NULL */
 	uint64_t slot_base, nslots;
 	struct gmem_extent *ext;	/* blocks for the unbound slots */
 	uint32_t next;
@@ -176,7 +177,7 @@ static int region_add_prepare(struct gmem_guest *g, uint64_t gfn, uint64_t end,
 	for (i = lo; i <= hi; i++) {
 		struct slot *s = guest_slot(g, i << SLOT_SHIFT);
 
-		ra->nblocks += !s || !s->bound;
+		ra->nblocks += !s || !slot_bound(s);
 	}
 	if (ra->nblocks) {
 		int err;
@@ -200,7 +201,7 @@ static int region_add_prepare(struct gmem_guest *g, uint64_t gfn, uint64_t end,
 		uint32_t a, b;
 		int err;
 
-		if (!s || !s->bound)
+		if (!s || !slot_bound(s))
 			continue;
 		slot_span(k ? hi : lo, gfn, end, &a, &b);
 		state_plan(s, a, b, attr, &need);
@@ -242,26 +243,25 @@ static void region_add_commit(struct gmem_guest *g, uint64_t gfn, uint64_t end,
 	ra->region->gfn = gfn;
 	ra->region->end = end;
 	for (i = lo; i <= hi; i++) {
-		struct slot *s = guest_slot(g, i << SLOT_SHIFT);
+		struct slot_entry *se = guest_entry(g, i << SLOT_SHIFT);
 		uint32_t a, b;
 
 		slot_span(i, gfn, end, &a, &b);
 
-		if (!s->bound) {
+		if (!slot_bound(&se->st)) {
 			/* Blocks go to slots in ascending order. */
-			s->pfn = ra->ext[e].pfn + used * SLOT_FRAMES;
+			slot_bind(&se->st, ra->ext[e].pfn + used * SLOT_FRAMES,
+				  attr);
 			if (++used == ra->ext[e].nblocks) {
 				e++;
 				used = 0;
 			}
-			s->bound = 1;
-			s->attr = (uint8_t)attr;
 		} else {
-			state_set(s, a, b, attr, &ra->res[i == lo ? 0 : 1],
-				  &retired);
+			state_set(&se->st, a, b, attr,
+				  &ra->res[i == lo ? 0 : 1], &retired);
 		}
-		s->nregions++;
-		s->region = a == 0 && b == SLOT_FRAMES ? ra->region : NULL;
+		se->nregions++;
+		se->region = a == 0 && b == SLOT_FRAMES ? ra->region : NULL;
 	}
 	memmove(&g->regions[idx + 1], &g->regions[idx],
 		(g->nregions - idx) * sizeof(*g->regions));
@@ -380,15 +380,15 @@ int gmem_guest_stats(const struct gmem_guest *g, struct gmem_guest_stats *stats)
 		return -EINVAL;
 	st.nregions = g->nregions;
 	for (i = 0; i < g->nslots; i++) {
-		const struct slot *s = &g->slots[i];
+		const struct slot *s = &g->slots[i].st;
 
-		if (!s->bound)
+		if (!slot_bound(s))
 			continue;
 		slot_state_lock(slot_lockw(s));
 		st.nblocks++;
 		st.mixed_blocks += s->detail != NULL;
 		st.mixed_pieces += state_mixed_pieces(s);
-		if (s->region)
+		if (g->slots[i].region)
 			st.shared_frames += state_shared_frames(s);
 		slot_state_unlock(slot_lockw(s));
 	}
@@ -398,12 +398,11 @@ int gmem_guest_stats(const struct gmem_guest *g, struct gmem_guest_stats *stats)
 		uint64_t at = r->gfn;
 
 		while (at < r->end) {
-			const struct slot *s = guest_slot(g, at);
 			uint64_t next = ((at >> SLOT_SHIFT) + 1) << SLOT_SHIFT;
 			uint64_t stop = next < r->end ? next : r->end;
 			struct gmem_run run;
 
-			if (s->region) {
+			if (guest_slot_region(g, at)) {
 				at = stop;
 				continue;
 			}
@@ -481,8 +480,9 @@ int guest_ext_get(struct gmem_guest *g, const struct guest_ext_ops *ops,
 	return *out ? 0 : -ENOMEM;
 }
 
-uint64_t guest_blocked(const struct gmem_guest *g, uint64_t lo, uint64_t hi,
-		       int *err)
+/* What the features block, asked of each: the marks are not read. */
+static uint64_t exts_blocked(const struct gmem_guest *g, uint64_t lo,
+			     uint64_t hi, int *err)
 {
 	uint64_t first = hi;
 	uint32_t i;
@@ -506,6 +506,14 @@ uint64_t guest_blocked(const struct gmem_guest *g, uint64_t lo, uint64_t hi,
 	return first;
 }
 
+uint64_t guest_blocked(const struct gmem_guest *g, uint64_t lo, uint64_t hi,
+		       int *err)
+{
+	*err = 0;
+	return guest_slots_marked(g, lo, hi) ? exts_blocked(g, lo, hi, err)
+					     : hi;
+}
+
 void guest_slots_txn(struct gmem_guest *g, uint64_t lo, uint64_t hi,
 		     bool lock)
 {
@@ -521,37 +529,23 @@ void guest_slots_txn(struct gmem_guest *g, uint64_t lo, uint64_t hi,
 	}
 }
 
-static _Atomic uint32_t *slot_count(const struct slot *s, size_t count)
-{
-	return (_Atomic uint32_t *)(uintptr_t)((const char *)s + count);
-}
-
-void guest_slots_count(struct gmem_guest *g, uint64_t lo, uint64_t hi,
-		       size_t count, int sign)
+void guest_slots_recheck(struct gmem_guest *g, uint64_t lo, uint64_t hi)
 {
 	while (lo < hi) {
-		uint64_t end = (lo | (SLOT_FRAMES - 1)) + 1;
+		uint64_t start = lo & ~(uint64_t)(SLOT_FRAMES - 1);
 		struct slot *s = guest_slot(g, lo);
-		_Atomic uint32_t *c = slot_count(s, count);
-		bool was = s->pinned || s->absent;
+		int err;
+		bool was = slot_exc(slot_lockw(s));
+		bool now = exts_blocked(g, start, start + SLOT_FRAMES, &err) <
+			   start + SLOT_FRAMES;
 
-		if (end > hi)
-			end = hi;
-		if (sign > 0)
-			atomic_fetch_add_explicit(c, (uint32_t)(end - lo),
-						  memory_order_relaxed);
-		else
-			atomic_fetch_sub_explicit(c, (uint32_t)(end - lo),
-						  memory_order_relaxed);
-		/* The lock word tells one-shot conversions to keep off. */
-		if (was != (s->pinned || s->absent))
-			slot_exc_set(&s->lock, !was);
-		lo = end;
+		if (was != now)
+			slot_exc_set(&s->lock, now);
+		lo = start + SLOT_FRAMES;
 	}
 }
 
-bool guest_slots_any(const struct gmem_guest *g, uint64_t lo, uint64_t hi,
-		     size_t count)
+bool guest_slots_marked(const struct gmem_guest *g, uint64_t lo, uint64_t hi)
 {
 	uint64_t si = lo >> SLOT_SHIFT, last = (hi - 1) >> SLOT_SHIFT;
 
@@ -562,9 +556,7 @@ bool guest_slots_any(const struct gmem_guest *g, uint64_t lo, uint64_t hi,
 	if (last > g->slot_base + g->nslots - 1)
 		last = g->slot_base + g->nslots - 1;
 	for (; si <= last; si++)
-		if (atomic_load_explicit(slot_count(&g->slots[si - g->slot_base],
-						    count),
-					 memory_order_relaxed))
+		if (slot_exc(slot_lockw(&g->slots[si - g->slot_base].st)))
 			return true;
 	return false;
 }

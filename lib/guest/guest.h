@@ -15,6 +15,13 @@ struct region {
 	uint64_t gfn, end;
 };
 
+/* A 1 GiB slot of guest-physical space: its state, and its regions. */
+struct slot_entry {
+	struct slot st;
+	struct region *region;		/* the region covering all of it, or NULL */
+	uint32_t nregions;		/* regions touching it */
+};
+
 /*
  * What the guest knows of a feature (pins, paging, notifiers, range
  * listeners): a record made on the feature's first use, found by its
@@ -67,7 +74,7 @@ struct gmem_guest {
 	uint64_t granule_mask;		/* conversion granule - 1 */
 	struct region **regions;	/* ascending, disjoint */
 	uint32_t nregions, regions_cap;
-	struct slot *slots;		/* slots slot_base .. + nslots - 1 */
+	struct slot_entry *slots;	/* slots slot_base .. + nslots - 1 */
 	uint64_t slot_base, nslots;
 	struct bus bus;			/* every change, to its subscribers */
 	uint32_t views;			/* regions stay as they are while > 0 */
@@ -76,18 +83,35 @@ struct gmem_guest {
 	struct guest_ext *_Atomic exts[GUEST_EXTS];
 };
 
-static inline struct slot *guest_slot(const struct gmem_guest *g,
-				      uint64_t gfn)
+static inline struct slot_entry *guest_entry(const struct gmem_guest *g,
+					     uint64_t gfn)
 {
 	uint64_t i = (gfn >> SLOT_SHIFT) - g->slot_base;
 
 	return i < g->nslots ? &g->slots[i] : NULL;
 }
 
+static inline struct slot *guest_slot(const struct gmem_guest *g,
+				      uint64_t gfn)
+{
+	struct slot_entry *e = guest_entry(g, gfn);
+
+	return e ? &e->st : NULL;
+}
+
+/* The region covering all of gfn's slot, or NULL. */
+static inline const struct region *
+guest_slot_region(const struct gmem_guest *g, uint64_t gfn)
+{
+	const struct slot_entry *e = guest_entry(g, gfn);
+
+	return e ? e->region : NULL;
+}
+
 /* The host frame of gfn, which is in a bound slot. */
 static inline uint64_t guest_pfn(const struct gmem_guest *g, uint64_t gfn)
 {
-	return guest_slot(g, gfn)->pfn + (gfn & (SLOT_FRAMES - 1));
+	return slot_pfn(guest_slot(g, gfn)) + (gfn & (SLOT_FRAMES - 1));
 }
 
 /*
@@ -103,7 +127,7 @@ static inline struct slot *guest_slot_whole(const struct gmem_guest *g,
 	if (i >= g->nslots || !g->slots[i].region ||
 	    npages - 1 >= SLOT_FRAMES - (gfn & (SLOT_FRAMES - 1)))
 		return NULL;
-	return &g->slots[i];
+	return &g->slots[i].st;
 }
 
 /* The lock word of a slot that queries see as const: locking is not a
@@ -133,19 +157,20 @@ int guest_ext_get(struct gmem_guest *g, const struct guest_ext_ops *ops,
 uint64_t guest_blocked(const struct gmem_guest *g, uint64_t lo, uint64_t hi,
 		       int *err);
 
+/*
+ * A slot whose frames a feature blocks is marked EXC in its lock word
+ * (slot_lock.h): one-shot conversions keep off it, and the features'
+ * searches skip slots without it. A feature that changed what it blocks
+ * in [lo, hi) has the marks recomputed, holding the TXN holds of
+ * [lo, hi) and none of its own locks.
+ */
+void guest_slots_recheck(struct gmem_guest *g, uint64_t lo, uint64_t hi);
+/* Whether any slot of [lo, hi) is marked: exact under its TXN holds. */
+bool guest_slots_marked(const struct gmem_guest *g, uint64_t lo, uint64_t hi);
+
 /* Takes or drops the TXN holds of the slots of [lo, hi), in order. */
 void guest_slots_txn(struct gmem_guest *g, uint64_t lo, uint64_t hi,
 		     bool lock);
-
-/* The per-slot counts of frames (struct slot members) kept by pins and
- * paging: added to by sign times the frames of [lo, hi) in each slot,
- * and whether any slot of [lo, hi) counts some. */
-#define SLOT_COUNT_PINNED offsetof(struct slot, pinned)
-#define SLOT_COUNT_ABSENT offsetof(struct slot, absent)
-void guest_slots_count(struct gmem_guest *g, uint64_t lo, uint64_t hi,
-		       size_t count, int sign);
-bool guest_slots_any(const struct gmem_guest *g, uint64_t lo, uint64_t hi,
-		     size_t count);
 
 /* The region holding gfn, or NULL. */
 const struct region *guest_region(const struct gmem_guest *g, uint64_t gfn);

@@ -22,11 +22,10 @@ const struct region *guest_region_after(const struct gmem_guest *g,
 
 const struct region *guest_region(const struct gmem_guest *g, uint64_t gfn)
 {
-	const struct slot *s = guest_slot(g, gfn);
-	const struct region *r;
+	const struct region *r = guest_slot_region(g, gfn);
 
-	if (s && s->region)
-		return s->region;
+	if (r)
+		return r;
 	r = guest_region_after(g, gfn);
 	return r && r->gfn <= gfn ? r : NULL;
 }

@@ -34,7 +34,6 @@ uint32_t pt_block_check(const struct gmem_guest *g, const struct pt_rule *rule,
 			unsigned int *attr, uint64_t *at)
 {
 	uint64_t n = UINT64_C(1) << shift, hi = lo + n, f;
-	const struct slot *s = guest_slot(g, lo);
 	const struct region *r;
 	unsigned int v;
 
@@ -42,7 +41,9 @@ uint32_t pt_block_check(const struct gmem_guest *g, const struct pt_rule *rule,
 	if (rule->space_shift < 64 && shift >= rule->space_shift)
 		return GMEM_PT_BLOCK_SPACE;
 	/* One region holds all of the slot: the common case, no search. */
-	r = s && s->region ? s->region : guest_region_after(g, lo);
+	r = guest_slot_region(g, lo);
+	if (!r)
+		r = guest_region_after(g, lo);
 	if (!r || r->gfn >= hi)
 		return PT_BLOCK_EMPTY;
 	if (shift > rule->accept_shift)
@@ -65,7 +66,7 @@ uint32_t pt_block_check(const struct gmem_guest *g, const struct pt_rule *rule,
 		uint64_t delta = guest_pfn(g, ref) - ref;
 
 		for (f = lo; f < hi; f += SLOT_FRAMES)
-			if (guest_slot(g, f)->pfn != f + delta) {
+			if (slot_pfn(guest_slot(g, f)) != f + delta) {
 				*at = f;
 				return GMEM_PT_BLOCK_BLOCKS;
 			}

@@ -327,7 +327,7 @@ static int check_space(const struct gmem_pt *pt, uint64_t *fail)
 		for (f = r->gfn; f < r->end; f = (f | (SLOT_FRAMES - 1)) + 1) {
 			*fail = f;
 			if (guest_pfn(g, f) >= oa ||
-			    guest_slot(g, f)->pfn + SLOT_FRAMES > oa)
+			    slot_pfn(guest_slot(g, f)) + SLOT_FRAMES > oa)
 				return -ERANGE;
 		}
 	}

@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "guest/guest.h"
+#include "features/paging.h"
 #include "features/pin_set.h"
 #include "pt_edit.h"
 
@@ -134,9 +135,9 @@ static bool count_pieces(struct pt_batch *sc, uint64_t lo, uint64_t hi,
 	const struct slot *s = guest_slot(pt->guest, lo);
 	uint64_t mixed[SLOT_GROUPS], p;
 
-	if (!pt->rule.by_attr || !s || !s->region ||
+	if (!pt->rule.by_attr || !guest_slot_region(pt->guest, lo) ||
 	    ((lo ^ (hi - 1)) >> SLOT_SHIFT) ||
-	    guest_slots_any(pt->guest, lo, hi, SLOT_COUNT_ABSENT) ||
+	    page_first_absent(pt->guest, lo, hi) < hi ||
 	    pt->geom.level[k].entry_shift - GMEM_FRAME_SHIFT != PIECE_SHIFT)
 		return false;
 	slot_mixed_pieces(s, mixed);

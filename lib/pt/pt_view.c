@@ -19,7 +19,8 @@ static uint64_t linear_end(const struct gmem_guest *g, uint64_t gfn,
 	while (next < limit) {
 		const struct slot *t = guest_slot(g, next);
 
-		if (!t || !t->bound || t->pfn != s->pfn + SLOT_FRAMES)
+		if (!t || !slot_bound(t) ||
+		    slot_pfn(t) != slot_pfn(s) + SLOT_FRAMES)
 			return next;
 		s = t;
 		next += SLOT_FRAMES;
