@@ -11,26 +11,6 @@
 #include "guest/guest.h"
 #include "pt_edit.h"
 
-/* The entry of level for gfn, or where the path ends above it: *level
- * becomes the level of the entry returned. */
-uint64_t *pt_entry_at(const struct gmem_pt *pt, uint64_t gfn,
-			  unsigned int *level, struct pt_decoded *d)
-{
-	uint64_t *table = pt->root;
-	unsigned int l;
-
-	for (l = 0;; l++) {
-		uint64_t *p = &table[pt_index(pt, l, gfn)];
-
-		pt_decode(pt, *p, l, d);
-		if (l == *level || d->kind != PT_TABLE) {
-			*level = l;
-			return p;
-		}
-		table = pt_virt(pt, d->addr);
-	}
-}
-
 void pt_touch(struct pt_batch *sc, uint64_t gfn, unsigned int level)
 {
 	if (sc->ntouched && sc->touched[sc->ntouched - 1].level == level &&
@@ -57,11 +37,11 @@ static void table_gone(struct pt_batch *sc, const struct gmem_pt_entry *e)
 	pt_page_free(pt, child, pt_virt(pt, e->table_pa), e->table_pa);
 	sc->tables--;
 	sc->table_bytes -= (int64_t)pt_page_bytes(pt, child);
-	sc->cache_ok = false;
+	sc->cursor.valid = 0;
 }
 
 /* Unmaps a leaf (a contiguous run whole); the sink first. */
-static int unmap_leaf(struct gmem_pt *pt, struct pt_batch *sc,
+static inline __attribute__((always_inline)) int unmap_leaf(struct gmem_pt *pt, struct pt_batch *sc,
 		      const struct gmem_pt_entry *e)
 {
 	uint64_t gfn = e->gfn, npages = e->npages, *first = e->ptep;
@@ -84,8 +64,11 @@ static int unmap_leaf(struct gmem_pt *pt, struct pt_batch *sc,
 		if (err)
 			return err;
 	}
-	for (i = 0; i < n; i++)
-		first[i] = 0;
+	/* Plain stores, not a memset the compiler might make of a loop:
+	 * the walker reads the entry again at once. */
+	first[0] = 0;
+	for (i = 1; i < n; i++)
+		__atomic_store_n(&first[i], 0, __ATOMIC_RELAXED);
 	sc->leaves--;
 	sc->entries -= n;
 	sc->unmaps++;
@@ -98,61 +81,38 @@ struct clear {
 	uint64_t lo, hi;
 };
 
+/* Below a table being dropped: leaves unmapped (a contiguous run whole,
+ * at its first entry), tables freed once their entries are gone. */
+static inline __attribute__((always_inline)) int drop_visit(void *ctx, const struct gmem_pt_entry *e,
+		      uint32_t visit)
+{
+	struct pt_batch *sc = ctx;
+
+	if (visit == GMEM_PT_VISIT_LEAF)
+		return unmap_leaf(sc->pt, sc, e);
+	table_gone(sc, e);
+	return 0;
+}
+
 /*
- * A table inside the range: its leaves unmapped and the table dropped
- * whole, its tables below it first, reading its entries directly rather
- * than visiting each. A sink's error stops it with the table holding
- * what is left.
+ * A table inside the range: its leaves unmapped and its tables freed,
+ * walking from the table itself, then the table. A sink's error stops
+ * it with the table holding what is left.
  */
 static int drop_table(struct pt_batch *sc, const struct gmem_pt_entry *e)
 {
-	struct gmem_pt *pt = sc->pt;
-	unsigned int level = e->level + 1, cb = pt->geom.level[level].contig_bits;
-	uint64_t n = UINT64_C(1) << pt->geom.level[level].index_bits, i;
-	uint64_t step = pt_entry_frames(pt, level);
-	uint64_t *t = pt_virt(pt, e->table_pa);
-	uint64_t lo = UINT64_MAX, hi = 0;
-	int err = 0;
+	const struct gmem_pt *pt = sc->pt;
+	unsigned int level = e->level + 1;
+	struct pt_cursor here = { .valid = 1u << level };
+	struct pt_walk_args a = {
+		.fn = drop_visit, .ctx = sc, .cursor = &here,
+		.flags = GMEM_PT_VISIT_LEAF | GMEM_PT_VISIT_TABLE_POST,
+		.last_level = pt->geom.nlevels - 1u };
+	int err;
 
-	for (i = 0; !err && i < n; i++) {
-		struct pt_decoded d;
-		uint64_t run;
-
-		if (!t[i])
-			continue;
-		pt_decode(pt, t[i], level, &d);
-		if (d.kind == PT_TABLE) {
-			struct gmem_pt_entry sub;
-
-			pt_entry_fill(pt, &t[i], e->gfn + i * step, level, &d,
-				      &sub);
-			err = drop_table(sc, &sub);
-			continue;
-		}
-		/* A contiguous run is one leaf, of all its entries. */
-		run = d.contig ? UINT64_C(1) << cb : 1;
-		if (pt->sink.unmap) {
-			struct gmem_pt_leaf leaf = {
-				e->gfn + i * step, d.addr >> GMEM_FRAME_SHIFT,
-				step * run, level,
-				d.contig ? GMEM_PT_LEAF_CONTIG : 0 };
-
-			err = pt->sink.unmap(pt->sink.ctx, &leaf);
-			if (err)
-				break;
-		}
-		sc->leaves--;
-		sc->unmaps++;
-		sc->entries -= (int64_t)run;
-		if (lo == UINT64_MAX)
-			lo = e->gfn + i * step;
-		hi = e->gfn + (i + run) * step;
-		t[i] = 0;
-		for (; run > 1; run--)
-			t[++i] = 0;
-	}
-	if (hi)
-		pt_flush_add(sc, lo, hi);
+	here.base[level] = e->gfn;
+	here.table[level] = pt_virt(pt, e->table_pa);
+	err = pt_walk_inline(pt, e->gfn, e->gfn + e->npages, &a);
 	if (!err)
 		table_gone(sc, e);
 	return err;
@@ -185,10 +145,14 @@ int pt_clear_range(struct gmem_pt *pt, struct pt_batch *sc, uint64_t lo,
 		       uint64_t hi)
 {
 	struct clear c = { sc, lo, hi };
+	/* From the cursor's deepest table holding the range: the tables
+	 * above it cross the range, and clear_visit leaves those. */
+	struct pt_walk_args a = {
+		.fn = clear_visit, .ctx = &c, .cursor = &sc->cursor,
+		.flags = GMEM_PT_VISIT_LEAF | GMEM_PT_VISIT_TABLE_PRE,
+		.last_level = pt->geom.nlevels - 1u };
 
-	sc->cache_ok = false;
-	return pt_walk(pt, lo, hi, clear_visit, &c,
-		       GMEM_PT_VISIT_LEAF | GMEM_PT_VISIT_TABLE_PRE);
+	return pt_walk_inline(pt, lo, hi, &a);
 }
 
 int pt_clear_all(struct gmem_pt *pt)
@@ -213,64 +177,82 @@ void pt_count_table(struct pt_batch *sc, unsigned int level, uint64_t base)
 	}
 }
 
+struct path {
+	struct pt_batch *sc;
+	unsigned int level;
+	uint64_t gfn;
+	uint64_t *table;
+};
+
+/*
+ * On the way to a leaf of p->level: a table for each empty entry above
+ * it, counted, or made and walked into; at the leaf's level, its table.
+ */
+static inline __attribute__((always_inline)) int path_visit(void *ctx, const struct gmem_pt_entry *e,
+		      uint32_t visit)
+{
+	struct path *p = ctx;
+	struct pt_batch *sc = p->sc;
+	struct gmem_pt *pt = sc->pt;
+	unsigned int l = e->level;
+	uint64_t pa;
+
+	if (l == p->level) {
+		p->table = e->ptep - pt_index(pt, l, p->gfn);
+		return PT_WALK_DONE;
+	}
+	if (visit == GMEM_PT_VISIT_TABLE_PRE)
+		return 0;
+	if (!sc->apply) {
+		for (; l < p->level; l++)
+			pt_count_table(sc, l + 1,
+				       p->gfn & ~(pt_entry_frames(pt, l) - 1));
+		return PT_WALK_DONE;
+	}
+	if (visit != PT_VISIT_EMPTY || !pt->spare[l + 1])
+		return -EIO;	/* counted wrong: never expected */
+	if (pt->sink.table_add) {
+		int err = pt->sink.table_add(pt->sink.ctx, e->gfn, e->npages,
+					     l + 1);
+
+		if (err) {
+			pt_touch(sc, p->gfn, l);
+			return err;
+		}
+	}
+	pt_page_alloc(pt, l + 1, &pa);
+	*e->ptep = pt_format_table(pt->fmt->id, pa);
+	sc->tables++;
+	sc->table_bytes += (int64_t)pt_page_bytes(pt, l + 1);
+	return 0;
+}
+
 /*
  * Counts, or makes, the tables on the path to a leaf of level. Tables
  * made are touched if the leaf does not follow (a sink's error), so
  * that they do not stay empty.
  */
 int pt_make_path(struct pt_batch *sc, uint64_t gfn, unsigned int level,
-		     uint64_t **table)
+		 uint64_t **table)
 {
-	struct gmem_pt *pt = sc->pt;
-	uint64_t *t = pt->root;
-	unsigned int l;
+	struct path p = { sc, level, gfn, NULL };
+	struct pt_walk_args a = {
+		.fn = path_visit, .ctx = &p, .cursor = &sc->cursor,
+		.last_level = level,
+		.flags = GMEM_PT_VISIT_LEAF | GMEM_PT_VISIT_TABLE_PRE |
+			 PT_VISIT_EMPTY };
+	int err;
 
-	if (sc->cache_ok && sc->cache_level == level &&
-	    gfn - sc->cache_base < sc->cache_span) {
-		*table = sc->cache_table;
+	/* Consecutive leaves mostly share their table: made already, or
+	 * counted (and then its path too). */
+	*table = pt_cursor_table(sc->pt, &sc->cursor, level, gfn);
+	if (*table || (!sc->apply && level &&
+		       sc->counted[level] ==
+			       (gfn & ~(pt_entry_frames(sc->pt, level - 1) - 1)) + 1))
 		return 0;
-	}
-	for (l = 0; l < level; l++) {
-		uint64_t *p = &t[pt_index(pt, l, gfn)], span, base, pa;
-		struct pt_decoded d;
-
-		pt_decode(pt, *p, l, &d);
-		if (d.kind == PT_TABLE) {
-			t = pt_virt(pt, d.addr);
-			continue;
-		}
-		span = pt_entry_frames(pt, l);
-		base = gfn & ~(span - 1);
-		if (!sc->apply) {
-			for (; l < level; l++)
-				pt_count_table(sc, l + 1,
-					       gfn & ~(pt_entry_frames(pt, l) - 1));
-			break;
-		}
-		if (d.kind != PT_EMPTY || !pt->spare[l + 1])
-			return -EIO;	/* counted wrong: never expected */
-		if (pt->sink.table_add) {
-			int err = pt->sink.table_add(pt->sink.ctx, base, span,
-						     l + 1);
-
-			if (err) {
-				pt_touch(sc, gfn, l);
-				return err;
-			}
-		}
-		t = pt_page_alloc(pt, l + 1, &pa);
-		*p = pt_format_table(pt->fmt->id, pa);
-		sc->tables++;
-		sc->table_bytes += (int64_t)pt_page_bytes(pt, l + 1);
-	}
-	*table = t;
-	sc->cache_ok = true;
-	sc->cache_level = level;
-	sc->cache_span = pt_entry_frames(pt, level)
-			 << pt->geom.level[level].index_bits;
-	sc->cache_base = gfn & ~(sc->cache_span - 1);
-	sc->cache_table = t;
-	return 0;
+	err = pt_walk_inline(sc->pt, gfn, gfn + 1, &a);
+	*table = p.table;
+	return err == PT_WALK_DONE ? 0 : err;
 }
 
 /*
@@ -364,7 +346,7 @@ int pt_protect_leaf(struct pt_batch *sc, uint64_t *p, uint64_t gfn,
 	if (!sc->apply)
 		return 0;
 	if (!p)
-		p = pt_entry_at(pt, gfn, &level, &d);
+		p = pt_entry_at(pt, gfn, &level, &d, &sc->cursor);
 	err = protect_sink(sc, &leaf, p, n, prot);
 	if (err)
 		return err;
@@ -394,62 +376,57 @@ static bool table_empty(const uint64_t *t, uint64_t nent)
 	return true;
 }
 
+struct prune {
+	struct pt_batch *sc;
+	bool path;		/* one table's path: stop at one not empty */
+};
+
+/* After its entries: a table left empty goes. On a path, one that is
+ * not empty keeps every table above it. */
 static int prune_visit(void *ctx, const struct gmem_pt_entry *e,
 		       uint32_t visit)
 {
-	struct pt_batch *sc = ctx;
-	unsigned int child = e->level + 1;
+	struct prune *pr = ctx;
+	const struct gmem_pt *pt = pr->sc->pt;
 
 	(void)visit;
-	if (table_empty(pt_virt(sc->pt, e->table_pa),
-			UINT64_C(1) << sc->pt->geom.level[child].index_bits))
-		table_gone(sc, e);
+	if (!table_empty(pt_virt(pt, e->table_pa),
+			 UINT64_C(1) << pt->geom.level[e->level + 1].index_bits))
+		return pr->path ? PT_WALK_DONE : 0;
+	table_gone(pr->sc, e);
 	return 0;
 }
 
 /*
- * Frees the touched tables left empty, deepest first, and their parents
- * in turn; if more were touched than the list holds, every table of the
- * batch's blocks is looked at instead.
+ * Frees the touched tables left empty and their parents in turn: a walk
+ * of each touched table's path visits its tables after their entries,
+ * deepest first. If more were touched than the list holds, every table
+ * of the batch's blocks is looked at instead.
  */
 static void prune(struct pt_batch *sc)
 {
 	struct gmem_pt *pt = sc->pt;
+	struct prune pr = { sc, true };
+	struct pt_walk_args a = { .fn = prune_visit, .ctx = &pr,
+				  .flags = GMEM_PT_VISIT_TABLE_POST };
+	uint32_t k;
 
-	while (sc->ntouched) {
-		unsigned int k, deepest = 0, level;
-		uint64_t gfn;
-		uint64_t *p;
-		struct pt_decoded d;
-
-		for (k = 1; k < sc->ntouched; k++)
-			if (sc->touched[k].level > sc->touched[deepest].level)
-				deepest = k;
-		gfn = sc->touched[deepest].gfn;
-		level = sc->touched[deepest].level;
-		sc->touched[deepest] = sc->touched[--sc->ntouched];
-		if (level == 0)
-			continue;	/* the root stays */
-		level--;
-		p = pt_entry_at(pt, gfn, &level, &d);
-		if (d.kind == PT_TABLE &&
-		    table_empty(pt_virt(pt, d.addr),
-				UINT64_C(1) << pt->geom.level[level + 1].index_bits)) {
-			struct gmem_pt_entry e;
-			uint64_t span = pt_entry_frames(pt, level);
-
-			pt_entry_fill(pt, p, gfn & ~(span - 1), level, &d, &e);
-			table_gone(sc, &e);
-			pt_touch(sc, gfn, level);
-		}
+	for (k = 0; k < sc->ntouched; k++) {
+		a.last_level = sc->touched[k].level;
+		pt_walk_args(pt, sc->touched[k].gfn, sc->touched[k].gfn + 1,
+			     &a);
 	}
+	sc->ntouched = 0;
 	if (sc->touched_over) {
 		uint64_t top = UINT64_C(1) << pt->sz.s[0].shift;
 
-		pt_walk(pt, sc->lo & ~(top - 1),
-			sc->hi > UINT64_MAX - top ? UINT64_MAX
-						  : (sc->hi + top - 1) & ~(top - 1),
-			prune_visit, sc, GMEM_PT_VISIT_TABLE_POST);
+		pr.path = false;
+		a.last_level = pt->geom.nlevels - 1u;
+		pt_walk_args(pt, sc->lo & ~(top - 1),
+			     sc->hi > UINT64_MAX - top
+				     ? UINT64_MAX
+				     : (sc->hi + top - 1) & ~(top - 1),
+			     &a);
 	}
 }
 

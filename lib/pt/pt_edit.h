@@ -3,7 +3,7 @@
 #ifndef GMEM_LIB_PT_EDIT_H
 #define GMEM_LIB_PT_EDIT_H
 
-#include "pt_table.h"
+#include "pt_walk.h"
 
 /* Tables whose entries were cleared, checked for emptiness at the end. */
 #define TOUCHED_MAX 32
@@ -17,11 +17,9 @@ struct pt_batch {
 	uint32_t need[GMEM_PT_MAX_LEVELS];
 	uint64_t counted[GMEM_PT_MAX_LEVELS];	/* last table counted, + 1 */
 	uint64_t flush_lo, flush_hi;
-	/* The table leaves of one level went to last (consecutive leaves
-	 * mostly share it): [cache_base, + cache_span) at cache_level. */
-	bool cache_ok;
-	unsigned int cache_level;
-	uint64_t cache_base, cache_span, *cache_table;
+	/* The tables last walked through: consecutive leaves mostly
+	 * share their path. Cleared when a table is freed. */
+	struct pt_cursor cursor;
 	/* Counts, added to the builder's at the end of the batch. */
 	int64_t leaves, entries, tables, table_bytes;
 	uint64_t maps, unmaps, protects;
@@ -33,11 +31,6 @@ struct pt_batch {
 		uint32_t level;
 	} touched[TOUCHED_MAX];
 };
-
-/* The entry of level for gfn, or where the path ends above it: *level
- * becomes the level of the entry returned. */
-uint64_t *pt_entry_at(const struct gmem_pt *pt, uint64_t gfn,
-		      unsigned int *level, struct pt_decoded *d);
 
 /* Entries a leaf of size s takes. */
 static inline unsigned int pt_run_entries(const struct gmem_pt *pt,
@@ -60,7 +53,7 @@ void pt_touch(struct pt_batch *sc, uint64_t gfn, unsigned int level);
 
 /*
  * Counts (sc->apply false) or makes the tables on the path to an entry of
- * level for gfn; *table the table holding it.
+ * level for gfn; *table the table holding it (when making).
  */
 int pt_make_path(struct pt_batch *sc, uint64_t gfn, unsigned int level,
 		 uint64_t **table);

@@ -12,7 +12,7 @@
 #include "guest/guest.h"
 #include "features/paging.h"
 #include "features/pin_set.h"
-#include "pt_table.h"
+#include "pt_walk.h"
 
 /* The first frame of [lo, lo + n) whose attribute differs from want. */
 static uint64_t first_other(const struct gmem_guest *g, uint64_t lo,

@@ -283,7 +283,7 @@ static bool leaf_at(const struct gmem_pt *pt, uint64_t gfn,
 {
 	unsigned int level = pt->geom.nlevels - 1, cb;
 
-	l->p = pt_entry_at(pt, gfn, &level, &l->d);
+	l->p = pt_entry_at(pt, gfn, &level, &l->d, NULL);
 	if (l->d.kind != PT_LEAF)
 		return false;
 	cb = l->d.contig ? pt->geom.level[level].contig_bits : 0;
@@ -379,47 +379,26 @@ struct harvest {
 	 * frame, and log2 of the frames it maps. */
 	uint64_t *table, t_lo;
 	unsigned int t_span;
-	uint64_t *upper, u_lo;		/* and the table above it */
-	unsigned int u_span;
 	uint64_t done;			/* frames below are protected */
 	bool quick;			/* leaves of one frame, and a sink
 					 * that takes protects or none */
 	int err;			/* the sink's first error */
 };
 
-/* Caches the last-level table holding gfn, if the table has one: from
- * the cached table above it when that holds gfn too (harvests go up
- * through the frames), else by a walk from the root. */
+/* Caches the last-level table holding gfn, if the table has one. The
+ * walk starts at the deepest table of the batch's cursor that holds gfn:
+ * harvests go up through the frames. */
 static void cache_table(struct harvest *hv, uint64_t gfn)
 {
 	const struct gmem_pt *pt = hv->pt;
 	unsigned int last = pt->geom.nlevels - 1, level = last;
 	const struct gmem_pt_level *lv = &pt->geom.level[last];
 	struct pt_decoded d;
-	uint64_t *p;
+	uint64_t *p = pt_entry_at(pt, gfn, &level, &d, &hv->sc.cursor);
 
 	hv->table = NULL;
-	if (last && hv->upper && !((gfn - hv->u_lo) >> hv->u_span)) {
-		p = &hv->upper[pt_index(pt, last - 1, gfn)];
-		pt_decode(pt, *p, last - 1, &d);
-		if (d.kind != PT_TABLE)
-			return;
-		p = (uint64_t *)pt_virt(pt, d.addr) + pt_index(pt, last, gfn);
-	} else {
-		p = pt_entry_at(pt, gfn, &level, &d);
-		if (level != last)
-			return;
-		if (last) {
-			const struct gmem_pt_level *up = &pt->geom.level[last - 1];
-
-			hv->u_span = up->entry_shift - GMEM_FRAME_SHIFT +
-				     up->index_bits;
-			hv->u_lo = gfn & ~((UINT64_C(1) << hv->u_span) - 1);
-			level = last - 1;
-			hv->upper = pt_entry_at(pt, gfn, &level, &d) -
-				    pt_index(pt, last - 1, gfn);
-		}
-	}
+	if (level != last)
+		return;
 	hv->t_span = lv->entry_shift - GMEM_FRAME_SHIFT + lv->index_bits;
 	hv->t_lo = gfn & ~((UINT64_C(1) << hv->t_span) - 1);
 	hv->table = p - pt_index(pt, last, gfn);

@@ -42,12 +42,13 @@ struct old {
 	uint32_t prot;
 };
 
-static void old_of(const struct gmem_pt *pt, uint64_t lo,
+static void old_of(struct pt_batch *sc, uint64_t lo,
 		   const struct pt_leaf_size *s, struct old *o)
 {
+	const struct gmem_pt *pt = sc->pt;
 	unsigned int level = s->level, i, n = pt_run_entries(pt, s);
 	struct pt_decoded d;
-	uint64_t *p = pt_entry_at(pt, lo, &level, &d);
+	uint64_t *p = pt_entry_at(pt, lo, &level, &d, &sc->cursor);
 
 	o->kind = OLD_SOME;
 	if (level < s->level) {
@@ -253,7 +254,7 @@ static int visit(struct pt_batch *sc, unsigned int i, uint64_t lo)
 
 	b = pt_block_check(pt->guest, &pt->rule, lo, s->shift, PT_NO_REF,
 			   &attr, &at);
-	old_of(pt, lo, s, &o);
+	old_of(sc, lo, s, &o);
 	if (b == PT_BLOCK_EMPTY)
 		return clear_block(sc, lo, n, &o);
 	if (b == GMEM_PT_BLOCK_NONE && pt_log_splits(pt, lo, s->shift))
@@ -304,7 +305,7 @@ static int walk_range(struct pt_batch *sc)
 	uint64_t top = UINT64_C(1) << sc->pt->sz.s[0].shift, t;
 	int err = 0;
 
-	sc->cache_ok = false;
+	sc->cursor.valid = 0;
 	for (t = sc->lo & ~(top - 1); !err && t < sc->hi; t += top)
 		err = visit(sc, 0, t);
 	return err;

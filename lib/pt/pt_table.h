@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The builder object and the pieces its files share: entry formats, the
- * walker, the classification of aligned blocks and table pages.
+ * classification of aligned blocks and table pages.
  */
 #ifndef GMEM_LIB_PT_TABLE_H
 #define GMEM_LIB_PT_TABLE_H
@@ -156,20 +156,6 @@ static inline void *pt_virt(const struct gmem_pt *pt, uint64_t pa)
 {
 	return pt->pages.phys_to_virt(pt->pages.ctx, pa);
 }
-
-/* The entry public walkers and the builder's own operations see. */
-void pt_entry_fill(const struct gmem_pt *pt, uint64_t *ptep, uint64_t gfn,
-		   unsigned int level, const struct pt_decoded *d,
-		   struct gmem_pt_entry *e);
-
-/*
- * The one walker: visits the valid entries mapping any of [gfn, end),
- * leaf entries and tables before and after their entries, as flags ask.
- * A visitor may clear the entry it is given (and, on TABLE_POST, free
- * the table); the walk reads the entry again before it descends.
- */
-int pt_walk(const struct gmem_pt *pt, uint64_t gfn, uint64_t end,
-	    gmem_pt_visit_fn fn, void *ctx, uint32_t flags);
 
 /* Bytes a table page of level takes: its entries, at least the
  * format's alignment. */
