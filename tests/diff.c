@@ -54,19 +54,19 @@ static void failed(const char *file, int line, const char *fmt, ...)
 #define PIECE 512
 
 const struct diff_layout diff_layouts[] = {
-	{ "one 4 GiB region", { { 0, 4 * GIB, GMEM_ATTR_PRIVATE } }, 1, 0 },
+	{ "one 4 GiB region", { { 0, 4 * GIB, GMEM_ATTR_PRIVATE } }, 1, 0, 0 },
 	{ "small regions sharing slots, holes",
 	  { { 0, 160, GMEM_ATTR_PRIVATE },
 	    { 256, 3 * GIB / 4, GMEM_ATTR_SHARED },
 	    { 3 * GIB / 4 + 1000, GIB / 4 + 4000, GMEM_ATTR_PRIVATE },
-	    { 3 * GIB + 17, 983, GMEM_ATTR_SHARED } }, 4, 2 },
+	    { 3 * GIB + 17, 983, GMEM_ATTR_SHARED } }, 4, 2, 0 },
 	{ "unaligned region over 1 GiB",
 	  { { GIB / 2 + 7, 5 * GIB / 2 - 340, GMEM_ATTR_PRIVATE },
-	    { 3 * GIB - 100, 150, GMEM_ATTR_SHARED } }, 2, 0 },
+	    { 3 * GIB - 100, 150, GMEM_ATTR_SHARED } }, 2, 0, 0 },
 	{ "adjacent regions, high addresses",
 	  { { 64 * GIB, GIB, GMEM_ATTR_SHARED },
 	    { 65 * GIB, 700, GMEM_ATTR_PRIVATE },
-	    { 65 * GIB + 700, 2 * GIB + 3, GMEM_ATTR_PRIVATE } }, 3, 2 },
+	    { 65 * GIB + 700, 2 * GIB + 3, GMEM_ATTR_PRIVATE } }, 3, 2, 0 },
 	{ "64 KiB conversion granule",
 	  { { 0, GIB + 4096, GMEM_ATTR_PRIVATE },
 	    { 2 * GIB - 16 * 300, 16 * 700, GMEM_ATTR_SHARED } }, 2, 0, 16 },

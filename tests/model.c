@@ -54,20 +54,36 @@ int model_add_region(struct model *m, uint64_t gfn, uint64_t npages,
 	return 0;
 }
 
-struct model_region *model_region_of(const struct model *m, uint64_t gfn)
+static int region_index(const struct model *m, uint64_t gfn)
 {
 	int i;
 
 	for (i = 0; i < m->n; i++)
 		if (m->r[i].gfn <= gfn && gfn < m->r[i].end)
-			return (struct model_region *)&m->r[i];
-	return NULL;
+			return i;
+	return -1;
+}
+
+const struct model_region *model_region_of(const struct model *m,
+					   uint64_t gfn)
+{
+	int i = region_index(m, gfn);
+
+	return i < 0 ? NULL : &m->r[i];
+}
+
+/* The same, to change. */
+static struct model_region *region_to_change(struct model *m, uint64_t gfn)
+{
+	int i = region_index(m, gfn);
+
+	return i < 0 ? NULL : &m->r[i];
 }
 
 int model_check_range(const struct model *m, uint64_t gfn, uint64_t npages,
 		      uint64_t *fail)
 {
-	struct model_region *r;
+	const struct model_region *r;
 	uint64_t f;
 
 	*fail = gfn;
@@ -119,7 +135,7 @@ int model_convert(struct model *m, uint64_t gfn, uint64_t npages,
 			return -EAGAIN;
 	}
 	*fail = gfn;
-	r = model_region_of(m, gfn);
+	r = region_to_change(m, gfn);
 	for (f = gfn - r->gfn; f < gfn - r->gfn + npages; f++) {
 		m->shared += attr > r->attr[f];
 		m->shared -= attr < r->attr[f];
@@ -130,7 +146,7 @@ int model_convert(struct model *m, uint64_t gfn, uint64_t npages,
 
 int model_attr(const struct model *m, uint64_t gfn, unsigned int *attr)
 {
-	struct model_region *r = model_region_of(m, gfn);
+	const struct model_region *r = model_region_of(m, gfn);
 
 	if (!r)
 		return -ENOENT;
@@ -142,7 +158,7 @@ int model_range_attr(const struct model *m, uint64_t gfn, uint64_t npages,
 		     unsigned int *attr)
 {
 	uint64_t fail, i;
-	struct model_region *r;
+	const struct model_region *r;
 	int err = model_check_range(m, gfn, npages, &fail);
 
 	if (err)
@@ -159,7 +175,7 @@ int model_run(const struct model *m, uint64_t gfn, uint64_t npages,
 	      struct gmem_run *run)
 {
 	uint64_t fail, n = 1;
-	struct model_region *r;
+	const struct model_region *r;
 	int err = model_check_range(m, gfn, npages, &fail);
 
 	if (err)
@@ -178,7 +194,7 @@ void model_changes(const struct model *m, uint64_t gfn, uint64_t npages,
 		   unsigned int attr,
 		   void (*fn)(void *ctx, const struct gmem_run *run), void *ctx)
 {
-	struct model_region *r = model_region_of(m, gfn);
+	const struct model_region *r = model_region_of(m, gfn);
 	uint64_t i = 0;
 
 	while (i < npages) {
@@ -211,7 +227,7 @@ static int model_pin_add(struct model *m, uint64_t gfn, uint64_t npages,
 
 	if (err)
 		return err;
-	r = model_region_of(m, gfn);
+	r = region_to_change(m, gfn);
 	for (f = gfn; delta > 0 && f < gfn + npages; f++)
 		if (r->page[f - r->gfn] != GMEM_PAGE_PRESENT) {
 			*fail = f;
@@ -243,7 +259,7 @@ int model_unpin(struct model *m, uint64_t gfn, uint64_t npages,
 
 uint32_t model_pin_count(const struct model *m, uint64_t gfn)
 {
-	struct model_region *r = model_region_of(m, gfn);
+	const struct model_region *r = model_region_of(m, gfn);
 
 	return r ? r->pins[gfn - r->gfn] : 0;
 }
@@ -261,7 +277,7 @@ uint64_t model_pin_first(const struct model *m, uint64_t gfn,
 
 unsigned int model_page_state(const struct model *m, uint64_t gfn)
 {
-	struct model_region *r = model_region_of(m, gfn);
+	const struct model_region *r = model_region_of(m, gfn);
 
 	return r ? r->page[gfn - r->gfn] : GMEM_PAGE_PRESENT;
 }
@@ -296,7 +312,7 @@ static int model_page_call(struct model *m, uint64_t gfn, uint64_t npages,
 
 	if (err)
 		return err;
-	r = model_region_of(m, gfn);
+	r = region_to_change(m, gfn);
 	for (f = gfn; f < gfn + npages; f++) {
 		err = bad(r, f - r->gfn, arg);
 		if (err) {
@@ -418,7 +434,7 @@ int model_page_never(struct model *m, uint64_t gfn, uint64_t npages,
 
 bool model_page_access(struct model *m, uint64_t gfn)
 {
-	struct model_region *r = model_region_of(m, gfn);
+	struct model_region *r = region_to_change(m, gfn);
 	uint64_t lo = gfn - gfn % m->granule, f;
 	unsigned int st = r->page[gfn - r->gfn];
 

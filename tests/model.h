@@ -39,7 +39,8 @@ int model_check_range(const struct model *m, uint64_t gfn, uint64_t npages,
 /* The same for a conversion, which must also be aligned to the granule. */
 int model_check_convert(const struct model *m, uint64_t gfn, uint64_t npages,
 			uint64_t *fail);
-struct model_region *model_region_of(const struct model *m, uint64_t gfn);
+const struct model_region *model_region_of(const struct model *m,
+					   uint64_t gfn);
 int model_convert(struct model *m, uint64_t gfn, uint64_t npages,
 		  unsigned int attr, uint64_t *fail);
 int model_attr(const struct model *m, uint64_t gfn, unsigned int *attr);

@@ -27,7 +27,7 @@
 #include <string.h>
 
 #include "model.h"
-#include "rng.h"
+#include "helpers.h"
 #include "test_alloc.h"
 
 #define GIB GMEM_BLOCK_FRAMES
@@ -154,23 +154,17 @@ START_TEST(listeners_keep_iommus)
 	uint64_t ops = test_env_u64("GMEM_IOMMU_OPS", 20000), i, fail;
 	uint64_t seen[3] = { 0 };	/* refused, failed, populated */
 	struct iommu io[3];
-	struct test_alloc ta;
-	struct gmem_pool *pool;
+	static const struct test_region region = { 0, FRAMES,
+						   GMEM_ATTR_PRIVATE };
+	struct test_guest t;
 	struct gmem_guest *g;
-	struct model m;
-	GMEM_OPTS(gmem_pool_opts, po, .alloc = &ta.ops);
 	int k;
 
-	test_alloc_init(&ta);
-	model_init(&m);
-	ck_assert_int_eq(gmem_pool_create(&po, &pool), 0);
-	ck_assert_int_eq(gmem_pool_add_frames(pool, 64 * GIB, GIB, 0, NULL), 0);
-	ck_assert_int_eq(gmem_guest_create(pool, NULL, &g), 0);
-	ck_assert_int_eq(gmem_region_add(g, 0, FRAMES, NULL), 0);
-	ck_assert_int_eq(model_add_region(&m, 0, FRAMES, 0), 0);
+	test_guest_open(&t, 64 * GIB, GIB, &region, 1);
+	g = t.g;
 	/* Some shared memory before the listeners come: replayed. */
 	ck_assert_int_eq(gmem_convert(g, 4096, 1024, GMEM_ATTR_SHARED, NULL), 0);
-	ck_assert_int_eq(model_convert(&m, 4096, 1024, GMEM_ATTR_SHARED, &fail),
+	ck_assert_int_eq(model_convert(&t.m, 4096, 1024, GMEM_ATTR_SHARED, &fail),
 			 0);
 	for (k = 0; k < 3; k++) {
 		struct gmem_range_listener_ops lops = {
@@ -193,7 +187,7 @@ START_TEST(listeners_keep_iommus)
 							 &lops, &o, &io[k].l),
 				 0);
 		io[k].replaying = false;
-		io_check(&io[k], &m);
+		io_check(&io[k], &t.m);
 		io[k].calls = 0;
 	}
 	for (i = 0; i < ops; i++) {
@@ -210,8 +204,8 @@ START_TEST(listeners_keep_iommus)
 			lo = FRAMES - n;
 		for (k = 0; k < 3; k++) {
 			c[k] = (struct runs_in){ &io[k], 0 };
-			model_changes(&m, lo, n, attr, count_run, &c[k]);
-			refuse |= breaks_granule(&io[k], &m, lo, lo + n, attr);
+			model_changes(&t.m, lo, n, attr, count_run, &c[k]);
+			refuse |= breaks_granule(&io[k], &t.m, lo, lo + n, attr);
 		}
 		if (!refuse && attr == GMEM_ATTR_SHARED && rnd() % 8 == 0) {
 			k = (int)(rnd() % 3);
@@ -228,7 +222,7 @@ START_TEST(listeners_keep_iommus)
 		ck_assert_int_eq(err, want);
 		seen[want == -EINVAL ? 0 : want == -EIO ? 1 : 2]++;
 		if (!err) {
-			ck_assert_int_eq(model_convert(&m, lo, n, attr, &fail), 0);
+			ck_assert_int_eq(model_convert(&t.m, lo, n, attr, &fail), 0);
 			/* One call per run each IOMMU's range has. */
 			for (k = 0; k < 3; k++)
 				EXPECT_EQ(io[k].calls, c[k].n);
@@ -236,7 +230,7 @@ START_TEST(listeners_keep_iommus)
 		for (k = 0; k < 3; k++) {
 			io[k].fail_next = false;
 			io[k].calls = 0;
-			io_check(&io[k], &m);
+			io_check(&io[k], &t.m);
 		}
 	}
 	/* The run met every case. */
@@ -247,10 +241,7 @@ START_TEST(listeners_keep_iommus)
 		ck_assert_int_eq(gmem_range_listener_remove(io[k].l), 0);
 		free(io[k].mapped);
 	}
-	ck_assert_int_eq(gmem_guest_destroy(g), 0);
-	ck_assert_int_eq(gmem_pool_destroy(pool), 0);
-	EXPECT_EQ(ta.live_objects, 0);
-	model_fini(&m);
+	test_guest_close(&t);
 }
 END_TEST
 

@@ -22,7 +22,7 @@
 #include <string.h>
 
 #include "model.h"
-#include "rng.h"
+#include "helpers.h"
 #include "test_alloc.h"
 
 #define GIB GMEM_BLOCK_FRAMES

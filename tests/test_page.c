@@ -29,7 +29,7 @@
 #include <unistd.h>
 
 #include "model.h"
-#include "rng.h"
+#include "helpers.h"
 #include "test_alloc.h"
 
 #define GIB GMEM_BLOCK_FRAMES

@@ -29,7 +29,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "rng.h"
+#include "helpers.h"
 #include "test_alloc.h"
 
 #define FRAMES 256	/* the frames paged, in slot 0 */

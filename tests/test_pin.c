@@ -23,7 +23,7 @@
 #include <string.h>
 
 #include "model.h"
-#include "rng.h"
+#include "helpers.h"
 #include "test_alloc.h"
 
 #define GIB GMEM_BLOCK_FRAMES
@@ -35,14 +35,15 @@ static uint64_t rnd(void)
 	return rng_next(&rng);
 }
 
-static struct model m;
+/* The guest and model of the differential run, which callbacks see. */
+static struct test_guest t;
 
 /* Listeners hear only runs free of pins. */
 static int heard(void *ctx, enum gmem_phase phase, const struct gmem_run *run)
 {
 	(void)ctx;
 	if (phase == GMEM_PHASE_PREPARE)
-		EXPECT_EQ(model_pin_first(&m, run->gfn, run->npages),
+		EXPECT_EQ(model_pin_first(&t.m, run->gfn, run->npages),
 			  run->gfn + run->npages);
 	return 0;
 }
@@ -51,7 +52,7 @@ static int heard(void *ctx, enum gmem_phase phase, const struct gmem_run *run)
 static void pick(uint64_t *lo, uint64_t *n)
 {
 	static const uint64_t sizes[] = { 1, 1, 2, 7, 64, 512, 1000, 4096 };
-	const struct model_region *r = &m.r[rnd() % (uint64_t)m.n];
+	const struct model_region *r = &t.m.r[rnd() % (uint64_t)t.m.n];
 	uint64_t span = r->end - r->gfn;
 
 	*n = sizes[rnd() % 8];
@@ -73,7 +74,7 @@ static void check_around(const struct gmem_guest *g, uint64_t lo,
 
 	for (f = a; f < lo + n + 2; f += (n > 64 ? 1 + rnd() % 17 : 1)) {
 		EXPECT_EQ(gmem_pin_count(g, f, &c), 0);
-		EXPECT_EQ(c, model_pin_count(&m, f));
+		EXPECT_EQ(c, model_pin_count(&t.m, f));
 	}
 	for (k = 0; k < 4; k++) {
 		uint64_t s, len;
@@ -81,9 +82,9 @@ static void check_around(const struct gmem_guest *g, uint64_t lo,
 
 		pick(&s, &len);
 		err = gmem_pin_find(g, s, len, &first);
-		if (model_pin_first(&m, s, len) < s + len) {
+		if (model_pin_first(&t.m, s, len) < s + len) {
 			EXPECT_EQ(err, 0);
-			EXPECT_EQ(first, model_pin_first(&m, s, len));
+			EXPECT_EQ(first, model_pin_first(&t.m, s, len));
 		} else {
 			EXPECT_EQ(err, -ENOENT);
 		}
@@ -94,17 +95,17 @@ static void check_all(const struct gmem_guest *g)
 {
 	int i;
 
-	for (i = 0; i < m.n; i++) {
+	for (i = 0; i < t.m.n; i++) {
 		uint64_t f;
 
-		for (f = m.r[i].gfn; f < m.r[i].end; f++) {
+		for (f = t.m.r[i].gfn; f < t.m.r[i].end; f++) {
 			uint32_t c;
 			unsigned int attr, mattr;
 
 			EXPECT_EQ(gmem_pin_count(g, f, &c), 0);
-			EXPECT_EQ(c, model_pin_count(&m, f));
+			EXPECT_EQ(c, model_pin_count(&t.m, f));
 			EXPECT_EQ(gmem_attr_get(g, f, &attr), 0);
-			EXPECT_EQ(model_attr(&m, f, &mattr), 0);
+			EXPECT_EQ(model_attr(&t.m, f, &mattr), 0);
 			EXPECT_EQ(attr, mattr);
 		}
 	}
@@ -112,24 +113,17 @@ static void check_all(const struct gmem_guest *g)
 
 static void run_model(bool listen)
 {
+	/* One region across the edge of the first slot, one small. */
+	static const struct test_region regions[] = {
+		{ 0, GIB + 8192, GMEM_ATTR_PRIVATE },
+		{ 3 * GIB, 16384, GMEM_ATTR_PRIVATE },
+	};
 	uint64_t ops = test_env_u64("GMEM_PIN_OPS", 20000), i;
-	struct test_alloc ta;
-	struct gmem_pool *pool;
 	struct gmem_guest *g;
 	struct gmem_listener *l = NULL;
-	GMEM_OPTS(gmem_pool_opts, po, .alloc = &ta.ops);
 
-	test_alloc_init(&ta);
-	model_init(&m);
-	ck_assert_int_eq(gmem_pool_create(&po, &pool), 0);
-	ck_assert_int_eq(gmem_pool_add_frames(pool, 64 * GIB, 4 * GIB, 0, NULL),
-			 0);
-	ck_assert_int_eq(gmem_guest_create(pool, NULL, &g), 0);
-	/* One region across the edge of the first slot. */
-	ck_assert_int_eq(gmem_region_add(g, 0, GIB + 8192, NULL), 0);
-	ck_assert_int_eq(model_add_region(&m, 0, GIB + 8192, 0), 0);
-	ck_assert_int_eq(gmem_region_add(g, 3 * GIB, 16384, NULL), 0);
-	ck_assert_int_eq(model_add_region(&m, 3 * GIB, 16384, 0), 0);
+	test_guest_open(&t, 64 * GIB, 4 * GIB, regions, 2);
+	g = t.g;
 	if (listen)
 		ck_assert_int_eq(gmem_listener_add(g, heard, NULL, NULL, &l), 0);
 	for (i = 0; i < ops; i++) {
@@ -141,24 +135,24 @@ static void run_model(bool listen)
 
 		pick(&lo, &n);
 		if (op < 3) {
-			want = model_pin(&m, lo, n, &fail);
+			want = model_pin(&t.m, lo, n, &fail);
 			got = gmem_pin(g, lo, n, &po2);
 		} else if (op < 6) {
 			/* Mostly ranges that are pinned whole. */
 			if (rnd() % 3) {
-				uint64_t f = model_pin_first(&m, lo, n);
+				uint64_t f = model_pin_first(&t.m, lo, n);
 
 				if (f < lo + n) {
 					lo = f;
 					n = 1 + rnd() % n;
 				}
 			}
-			want = model_unpin(&m, lo, n, &fail);
+			want = model_unpin(&t.m, lo, n, &fail);
 			got = gmem_unpin(g, lo, n, &po2);
 		} else {
 			unsigned int attr = (unsigned int)(rnd() % 2);
 
-			want = model_convert(&m, lo, n, attr, &fail);
+			want = model_convert(&t.m, lo, n, attr, &fail);
 			got = gmem_convert(g, lo, n, attr, &co);
 			po2.fail_gfn = co.fail_gfn;
 		}
@@ -175,14 +169,11 @@ static void run_model(bool listen)
 	}
 	check_all(g);
 	/* A region with a pinned frame stays. */
-	if (model_pin_first(&m, 3 * GIB, 16384) < 3 * GIB + 16384)
+	if (model_pin_first(&t.m, 3 * GIB, 16384) < 3 * GIB + 16384)
 		ck_assert_int_eq(gmem_region_remove(g, 3 * GIB, 16384), -EBUSY);
 	if (l)
 		ck_assert_int_eq(gmem_listener_remove(l), 0);
-	ck_assert_int_eq(gmem_guest_destroy(g), 0);
-	ck_assert_int_eq(gmem_pool_destroy(pool), 0);
-	EXPECT_EQ(ta.live_objects, 0);
-	model_fini(&m);
+	test_guest_close(&t);
 }
 
 START_TEST(pins_follow_model)
@@ -306,8 +297,8 @@ static bool pins_failing(struct gmem_guest *g, void *ctx)
 	bool failed = false;
 
 	(void)ctx;
-	model_init(&m);
-	ck_assert_int_eq(model_add_region(&m, 0, 65536, 0), 0);
+	model_init(&t.m);
+	ck_assert_int_eq(model_add_region(&t.m, 0, 65536, 0), 0);
 	for (k = 0; k < 200; k++) {
 		uint64_t lo = (k * 7919) % 60000, len = 1 + k % 9;
 		bool pin = k < 150 || k % 2;
@@ -319,12 +310,12 @@ static bool pins_failing(struct gmem_guest *g, void *ctx)
 			continue;
 		}
 		if (pin)
-			EXPECT_EQ(model_pin(&m, lo, len, &fail), err);
+			EXPECT_EQ(model_pin(&t.m, lo, len, &fail), err);
 		else
-			EXPECT_EQ(model_unpin(&m, lo, len, &fail), err);
+			EXPECT_EQ(model_unpin(&t.m, lo, len, &fail), err);
 	}
 	check_all(g);
-	model_fini(&m);
+	model_fini(&t.m);
 	return failed;
 }
 

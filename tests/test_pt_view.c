@@ -18,7 +18,7 @@
 
 #include "diff.h"
 #include "model.h"
-#include "rng.h"
+#include "helpers.h"
 #include "test_alloc.h"
 
 #define GIB GMEM_BLOCK_FRAMES

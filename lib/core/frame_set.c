@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Sparse sets of guest frames (lib/frame_set.h). */
+/* Sparse sets of guest frames (frame_set.h). */
 #include <errno.h>
 #include <string.h>
 

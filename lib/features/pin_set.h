@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Pins (lib/pin.c), as I/O (io.c) and the builders read them. */
+/* Pins (pin.c), as I/O (io.c) and the builders read them. */
 #ifndef GMEM_LIB_PIN_SET_H
 #define GMEM_LIB_PIN_SET_H
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Builders: creation, the ranges they hear of, table pages, and the
- * calls that are not the sync itself (lib/pt_sync.c).
+ * calls that are not the sync itself (pt_sync.c).
  */
 #include <errno.h>
 #include <string.h>

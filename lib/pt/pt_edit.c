@@ -3,7 +3,7 @@
  * Edits of a builder's table within one batch: paths made for leaves,
  * runs of leaves written, leaves and subtrees removed, tables left empty
  * freed at the end, and the counts kept. The sink is told of each in the
- * order a hardware walker needs (lib/pt_sync.c decides what to edit).
+ * order a hardware walker needs (pt_sync.c decides what to edit).
  */
 #include <errno.h>
 #include <string.h>

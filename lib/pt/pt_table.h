@@ -90,7 +90,7 @@ struct pt_pending {
 #define PT_RANGE_JOIN (1u << 1)	/* joins allowed (GMEM_PT_NO_PROMOTE) */
 #define PT_RANGE_DONE (1u << 2)	/* synced: to be dropped */
 #define PT_RANGE_CONVERTED (1u << 3)	/* converted: logged frames in it
-					 * are dirty (lib/pt_log.c) */
+					 * are dirty (pt_log.c) */
 
 struct gmem_pt {
 	struct gmem_guest *guest;
@@ -207,7 +207,7 @@ int pt_sync_range(struct gmem_pt *pt, const struct pt_pending *r);
 int pt_clear_all(struct gmem_pt *pt);
 
 /*
- * Dirty logging's part in the cover (lib/pt_log.c): whether it keeps the
+ * Dirty logging's part in the cover (pt_log.c): whether it keeps the
  * block of 2^shift frames at lo from being one leaf (it holds a frame
  * written while logging, and is larger than the smallest leaf); the
  * permissions of a leaf [lo, hi) whose view grants prot (write access

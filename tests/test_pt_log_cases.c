@@ -1,0 +1,344 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Dirty logging in targeted cases: starting on 4 GiB of 1 GiB leaves
+ * protects 4 leaves and splits none, a fault splits only along its
+ * path, explain names logging, bad input changes nothing, a sink that
+ * refuses a protect, and allocation failures at every step leave
+ * everything as it was.
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "helpers.h"
+#include "log_check.h"
+
+static struct gmem_pt_stats pt_stats(struct gmem_pt *pt)
+{
+	GMEM_OPTS(gmem_pt_stats, st, .nleaves = 0);
+
+	ck_assert_int_eq(gmem_pt_stats(pt, &st), 0);
+	return st;
+}
+
+static struct gmem_pt_log_stats log_stats(struct gmem_pt *pt)
+{
+	GMEM_OPTS(gmem_pt_log_stats, st, .ranges = 0);
+
+	ck_assert_int_eq(gmem_pt_log_stats(pt, &st), 0);
+	return st;
+}
+
+
+START_TEST(start_on_gib_leaves)
+{
+	uint64_t f = GIB + 3 * 512 + 7, bm[4] = { 0 };
+	struct gmem_pt_stats st0, st;
+	GMEM_OPTS(gmem_pt_explain, ex, .flags = 0);
+	GMEM_OPTS(gmem_pt_harvest, h, .bitmap = bm, .bitmap_bytes = sizeof(bm));
+	struct log_rig r;
+	uint32_t k;
+
+	log_rig_open(&r, GMEM_PT_X86_4LEVEL, GMEM_PT_VIEW_ALL, 4 * GIB,
+		     GMEM_ATTR_PRIVATE, false);
+	st0 = pt_stats(r.pt);
+	ck_assert_uint_eq(st0.nleaves, 4);
+	ck_assert_int_eq(gmem_pt_log_start(r.pt, 0, 4 * GIB), 0);
+	st = pt_stats(r.pt);
+	ck_assert_uint_eq(st.protects - st0.protects, 4);
+	ck_assert_uint_eq(r.m.protects, 4);
+	ck_assert_uint_eq(st.maps, st0.maps);
+	ck_assert_uint_eq(st.unmaps, st0.unmaps);
+	ck_assert_uint_eq(st.nleaves, 4);
+	ck_assert_uint_eq(r.m.prot[f], RWX & ~W);
+
+	ck_assert_int_eq(gmem_pt_log_fault(r.pt, f), 0);
+	st = pt_stats(r.pt);
+	ck_assert_uint_eq(st.nleaves, 3 + 511 + 512);
+	ck_assert_uint_eq(st.unmaps - st0.unmaps, 1);
+	ck_assert_uint_eq(r.m.len[f], 1);
+	ck_assert_uint_eq(r.m.prot[f], RWX);
+	ck_assert_uint_eq(r.m.prot[f + 1], RWX & ~W);
+	ck_assert_uint_eq(r.m.len[GIB + 4 * 512], 512);
+	ck_assert_uint_eq(r.m.len[0], GIB);
+	/* Again, as a second vCPU would: nothing to do. */
+	ck_assert_int_eq(gmem_pt_log_fault(r.pt, f), 0);
+	ck_assert_uint_eq(pt_stats(r.pt).nleaves, 3 + 511 + 512);
+	ck_assert_uint_eq(log_stats(r.pt).faults, 1);
+
+	/* A frame next to it: its 4 KiB leaf is kept by nothing but the
+	 * 2 MiB size is kept by the written frame, and so is 1 GiB. */
+	ck_assert_int_eq(gmem_pt_explain_table(r.pt, f + 1, &ex), 0);
+	ck_assert_uint_eq(ex.leaf.npages, 1);
+	ck_assert_uint_ge(ex.nwhy, 3);
+	for (k = 1; k < ex.nwhy; k++) {
+		ck_assert_uint_eq(ex.why[k].blocker, GMEM_PT_BLOCK_DIRTY_LOG);
+		ck_assert_uint_eq(ex.why[k].at_gfn, f);
+	}
+
+	ck_assert_int_eq(gmem_pt_log_mark(r.pt, 8, 2), 0);
+	ck_assert_int_eq(gmem_pt_log_harvest(r.pt, f - 100, 200, &h), 0);
+	ck_assert_uint_eq(h.count, 1);
+	ck_assert_uint_eq(h.next, f + 100);
+	ck_assert_uint_eq(bm[0], 0);
+	ck_assert_uint_eq(bm[1], UINT64_C(1) << 36);
+	ck_assert_uint_eq(r.m.prot[f], RWX & ~W);
+	ck_assert_uint_eq(log_stats(r.pt).dirty, 2);
+	ck_assert_uint_eq(r.m.len[f], 1);
+
+	ck_assert_int_eq(gmem_pt_log_stop(r.pt, 0, 4 * GIB), 0);
+	st = pt_stats(r.pt);
+	ck_assert_uint_eq(st.nleaves, 4);
+	for (k = 0; k < 4; k++) {
+		ck_assert_uint_eq(r.m.len[k * GIB], GIB);
+		ck_assert_uint_eq(r.m.prot[k * GIB], RWX);
+	}
+	ck_assert_uint_eq(log_stats(r.pt).dirty, 0);
+	ck_assert_uint_eq(log_stats(r.pt).ranges, 0);
+	log_rig_close(&r);
+}
+END_TEST
+
+/* Everything a caller can see of the builder and its logging. */
+struct seen {
+	struct gmem_pt_stats st;
+	struct gmem_pt_log_stats log;
+	uint64_t leaves;
+};
+
+static struct seen seen_of(struct log_rig *r)
+{
+	struct seen s;
+
+	memset(&s, 0, sizeof(s));
+	s.st = pt_stats(r->pt);
+	s.log = log_stats(r->pt);
+	s.leaves = log_full_check(r, false);
+	return s;
+}
+
+static void expect_unchanged(struct log_rig *r, const struct seen *before)
+{
+	struct seen now = seen_of(r);
+
+	ck_assert_uint_eq(now.st.nleaves, before->st.nleaves);
+	ck_assert_uint_eq(now.st.maps, before->st.maps);
+	ck_assert_uint_eq(now.st.unmaps, before->st.unmaps);
+	ck_assert_uint_eq(now.st.protects, before->st.protects);
+	ck_assert_uint_eq(now.log.ranges, before->log.ranges);
+	ck_assert_uint_eq(now.log.frames, before->log.frames);
+	ck_assert_uint_eq(now.log.dirty, before->log.dirty);
+	ck_assert_uint_eq(now.log.split, before->log.split);
+	ck_assert_uint_eq(now.log.faults, before->log.faults);
+	ck_assert_uint_eq(now.leaves, before->leaves);
+}
+
+START_TEST(bad_input)
+{
+	uint64_t bm[2] = { 0 }, ring[4];
+	struct seen before;
+	struct log_rig r;
+
+	/* The SHARED view of a guest with a private hole. */
+	log_rig_open(&r, GMEM_PT_X86_4LEVEL, GMEM_PT_VIEW_SHARED, GIB,
+		     GMEM_ATTR_SHARED, false);
+	log_op_convert(&r, 4096, 4096 + 512, GMEM_ATTR_PRIVATE);
+	log_op_start(&r, 0, 1024);
+	log_op_start(&r, 8192, 8192 + 512);
+	log_op_fault(&r, 5);
+	before = seen_of(&r);
+
+	ck_assert_int_eq(gmem_pt_log_start(r.pt, 1000, 100), -EBUSY);
+	ck_assert_int_eq(gmem_pt_log_start(r.pt, 0, 1), -EBUSY);
+	ck_assert_int_eq(gmem_pt_log_start(r.pt, 2000, 0), -EINVAL);
+	ck_assert_int_eq(gmem_pt_log_start(NULL, 2000, 1), -EINVAL);
+	ck_assert_int_eq(gmem_pt_log_start(r.pt, GMEM_FRAME_LIMIT - 1, 2),
+			 -EOVERFLOW);
+	ck_assert_int_eq(gmem_pt_log_stop(r.pt, 0, 512), -EINVAL);
+	ck_assert_int_eq(gmem_pt_log_stop(r.pt, 0, 8192 + 1), -EINVAL);
+	ck_assert_int_eq(gmem_pt_log_stop(r.pt, 2048, 2048), -ENOENT);
+	ck_assert_int_eq(gmem_pt_log_stop(r.pt, 0, 0), -EINVAL);
+	/* Not logged, in the view, with a writable leaf. */
+	ck_assert_int_eq(gmem_pt_log_fault(r.pt, 20000), -EINVAL);
+	/* Not in the view, and beyond the guest. */
+	ck_assert_int_eq(gmem_pt_log_fault(r.pt, 4096 + 3), -ENOENT);
+	ck_assert_int_eq(gmem_pt_log_fault(r.pt, 5 * GIB), -ENOENT);
+	ck_assert_int_eq(gmem_pt_log_fault(r.pt, GMEM_FRAME_LIMIT), -EOVERFLOW);
+	ck_assert_int_eq(gmem_pt_log_fault(NULL, 0), -EINVAL);
+	ck_assert_int_eq(gmem_pt_log_mark(r.pt, 0, 0), -EINVAL);
+	ck_assert_int_eq(gmem_pt_log_mark(r.pt, GMEM_FRAME_LIMIT, 1),
+			 -EOVERFLOW);
+	{
+		GMEM_OPTS(gmem_pt_harvest, h, .bitmap = bm,
+			  .bitmap_bytes = sizeof(bm));
+
+		ck_assert_int_eq(gmem_pt_log_harvest(r.pt, 0, 129, &h), -ENOSPC);
+		h.pad = 1;	/* reserved */
+		ck_assert_int_eq(gmem_pt_log_harvest(r.pt, 0, 64, &h), -EINVAL);
+		h.pad = 0;
+		h.ring = ring;
+		h.ring_cap = 4;
+		ck_assert_int_eq(gmem_pt_log_harvest(r.pt, 0, 64, &h), -EINVAL);
+		h.bitmap = NULL;
+		h.ring_cap = 0;
+		ck_assert_int_eq(gmem_pt_log_harvest(r.pt, 0, 64, &h), -EINVAL);
+		h.ring = NULL;
+		ck_assert_int_eq(gmem_pt_log_harvest(r.pt, 0, 64, &h), -EINVAL);
+		ck_assert_int_eq(gmem_pt_log_harvest(r.pt, 0, 64, NULL), -EINVAL);
+		ck_assert_int_eq(gmem_pt_log_harvest(r.pt, 0, 0, &h), -EINVAL);
+	}
+	{
+		struct { struct gmem_pt_harvest h; uint64_t more; } big;
+
+		memset(&big, 0, sizeof(big));
+		big.h.sz = sizeof(big);
+		big.h.bitmap = bm;
+		big.h.bitmap_bytes = sizeof(bm);
+		big.more = 1;	/* a field this library does not know */
+		ck_assert_int_eq(gmem_pt_log_harvest(r.pt, 0, 64, &big.h),
+				 -E2BIG);
+	}
+	ck_assert_int_eq(gmem_pt_log_stats(r.pt, NULL), -EINVAL);
+	{
+		/* A newer caller's result struct: filled, its tail zeroed,
+		 * as every result struct. */
+		struct { struct gmem_pt_log_stats st; uint64_t more; } big = {
+			{ .sz = sizeof(big) }, ~0ull };
+
+		ck_assert_int_eq(gmem_pt_log_stats(r.pt, &big.st), 0);
+		ck_assert_uint_eq(big.more, 0);
+	}
+	expect_unchanged(&r, &before);
+	log_rig_close(&r);
+}
+END_TEST
+
+/* The sink refuses a harvest's protect: the frames of that leaf and
+ * after it stay dirty (and writable), and the next harvest takes them. */
+START_TEST(sink_refuses_protect)
+{
+	uint64_t bm[4];
+	struct log_rig r;
+	int round;
+
+	log_rig_open(&r, GMEM_PT_X86_4LEVEL, GMEM_PT_VIEW_ALL, GIB,
+		     GMEM_ATTR_PRIVATE, false);
+	log_op_start(&r, 0, 256);
+	log_op_fault(&r, 10);
+	log_op_fault(&r, 200);
+	log_op_mark(&r, 100, 101);
+	for (round = 0; round < 2; round++) {
+		GMEM_OPTS(gmem_pt_harvest, h, .bitmap = bm,
+			  .bitmap_bytes = sizeof(bm));
+
+		memset(bm, 0, sizeof(bm));
+		r.m.fail_protects = round == 0;
+		ck_assert_int_eq(gmem_pt_log_harvest(r.pt, 0, 256, &h),
+				 round == 0 ? -EIO : 0);
+		ck_assert_uint_eq(h.count, 3);
+		ck_assert_uint_eq(bm[0], UINT64_C(1) << 10);
+		ck_assert_uint_eq(bm[1], UINT64_C(1) << 36);
+		ck_assert_uint_eq(bm[3], UINT64_C(1) << 8);
+		ck_assert_uint_eq(r.m.prot[10], round == 0 ? RWX : (RWX & ~W));
+		ck_assert_uint_eq(r.m.prot[200], round == 0 ? RWX : (RWX & ~W));
+		ck_assert_uint_eq(log_stats(r.pt).dirty, round == 0 ? 3 : 0);
+	}
+	/* The model's view of it: all harvested, both protected. */
+	r.lm.dirty[10] = r.lm.dirty[100] = r.lm.dirty[200] = 0;
+	r.lm.writable[10] = r.lm.writable[200] = 0;
+	r.lm.stale = true;
+	log_full_check(&r, false);
+	log_rig_close(&r);
+}
+END_TEST
+
+/* Each call with the Nth allocation failing: -ENOMEM changes nothing,
+ * and the call succeeds once allocations do. */
+START_TEST(allocation_failures)
+{
+	int call;
+
+	for (call = 0; call < 5; call++) {
+		struct log_rig r;
+		uint64_t n, bm[16];
+		int err = -ENOMEM;
+
+		log_rig_open(&r, GMEM_PT_X86_4LEVEL, GMEM_PT_VIEW_ALL, GIB,
+			     GMEM_ATTR_PRIVATE, false);
+		if (call > 0)
+			log_op_start(&r, 512, 4096);
+		if (call > 1)
+			log_op_fault(&r, 600);
+		for (n = 1; err == -ENOMEM; n++) {
+			struct seen before = seen_of(&r);
+			GMEM_OPTS(gmem_pt_harvest, h, .bitmap = bm,
+				  .bitmap_bytes = sizeof(bm));
+
+			memset(bm, 0, sizeof(bm));
+			r.ta.fail_at = r.ta.calls + n;
+			switch (call) {
+			case 0:
+				err = gmem_pt_log_start(r.pt, 512, 4096);
+				break;
+			case 1:
+				err = gmem_pt_log_fault(r.pt, 700);
+				break;
+			case 2:
+				err = gmem_pt_log_mark(r.pt, 0, 8192);
+				break;
+			case 3:
+				err = gmem_convert(r.g, 0, 2048,
+						   GMEM_ATTR_SHARED, NULL);
+				if (!err)
+					model_changes(&r.lm.g, 0, 2048,
+						      GMEM_ATTR_SHARED,
+						      log_converted, &r.lm);
+				if (!err)
+					ck_assert_int_eq(model_convert(&r.lm.g,
+						0, 2048, GMEM_ATTR_SHARED,
+						&h.next), 0);
+				if (!err)
+					err = gmem_pt_log_harvest(r.pt, 512,
+								  1024, &h);
+				break;
+			default:
+				err = gmem_pt_log_stop(r.pt, 0, GIB);
+				break;
+			}
+			r.ta.fail_at = 0;
+			if (err == -ENOMEM) {
+				expect_unchanged(&r, &before);
+				continue;
+			}
+			ck_assert_int_eq(err, 0);
+			r.lm.stale = true;
+		}
+		if (call < 2)
+			ck_assert_uint_gt(n, 2);	/* it did allocate */
+		log_rig_close(&r);
+	}
+}
+END_TEST
+
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("pt_log_cases");
+	TCase *tc = tcase_create("cases");
+
+	tcase_set_timeout(tc, 600);
+	tcase_add_test(tc, start_on_gib_leaves);
+	tcase_add_test(tc, bad_input);
+	tcase_add_test(tc, allocation_failures);
+	tcase_add_test(tc, sink_refuses_protect);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return test_run_suite(suite());
+}
