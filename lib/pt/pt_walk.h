@@ -52,24 +52,32 @@ static inline void pt_entry_fill(const struct gmem_pt *pt, uint64_t *ptep,
 							 : 0 };
 }
 
+/* Whether the cursor's table of level (above the root) holds all of
+ * [gfn, end). */
+static inline bool pt_cursor_holds(const struct gmem_pt *pt,
+				   const struct pt_cursor *c,
+				   unsigned int level, uint64_t gfn,
+				   uint64_t end)
+{
+	uint64_t span = pt_entry_frames(pt, level - 1);
+
+	return (c->valid >> level & 1) && gfn - c->base[level] < span &&
+	       end - c->base[level] <= span;
+}
+
 /* The deepest table of the cursor that holds [gfn, end), or the root
  * (0). */
 static inline unsigned int pt_cursor_start(const struct gmem_pt *pt,
 					   const struct pt_walk_args *a,
 					   uint64_t gfn, uint64_t end)
 {
-	const struct pt_cursor *c = a->cursor;
 	unsigned int l;
 
-	if (!c || !c->valid)
+	if (!a->cursor || !a->cursor->valid)
 		return 0;
-	for (l = a->last_level; l > 0; l--) {
-		uint64_t span = pt_entry_frames(pt, l - 1);
-
-		if ((c->valid >> l & 1) && gfn - c->base[l] < span &&
-		    end - c->base[l] <= span)
+	for (l = a->last_level; l > 0; l--)
+		if (pt_cursor_holds(pt, a->cursor, l, gfn, end))
 			return l;
-	}
 	return 0;
 }
 
@@ -82,10 +90,8 @@ static inline uint64_t *pt_cursor_table(const struct gmem_pt *pt,
 {
 	if (!level)
 		return pt->root;
-	if (!(c->valid >> level & 1) ||
-	    gfn - c->base[level] >= pt_entry_frames(pt, level - 1))
-		return NULL;
-	return c->table[level];
+	return pt_cursor_holds(pt, c, level, gfn, gfn + 1) ? c->table[level]
+							     : NULL;
 }
 
 /* One visit; *d follows the entry if the visitor changed it. */
