@@ -28,10 +28,10 @@ cc -std=c99 -Wall -Wextra -Werror $cflags "$work/readme.c" \
 	"$src/tests/consumer/readme_main.c" $libs -o "$work/readme"
 LD_LIBRARY_PATH=$libdir "$work/readme"
 
-# Only gmem_* symbols, at LIBGMEM_1.0 to 1.4; and the SONAME.
+# Only gmem_* symbols, at LIBGMEM_1.0 to 1.5; and the SONAME.
 so="$libdir/libgmem.so.1"
 bad=$(nm -D --defined-only "$so" |
-	awk '$2 != "A" && $3 !~ /^gmem_[a-z0-9_]+@@LIBGMEM_1\.[0-4]$/')
+	awk '$2 != "A" && $3 !~ /^gmem_[a-z0-9_]+@@LIBGMEM_1\.[0-5]$/')
 if [ -n "$bad" ]; then
 	echo "unexpected exported symbols:"; echo "$bad"; exit 1
 fi

@@ -15,99 +15,31 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "../lib/mem/kvm_uapi.h"
-#include "os_inject.h"
-#include "test_alloc.h"
+#include "kvm_rig.h"
 
 #define GIB_FRAMES GMEM_BLOCK_FRAMES
-#define FAKE_VM 1000	/* never a real descriptor: only the hook sees it */
-#define MAX_SLOTS 16
-
-/*
- * KVM beneath the injector: the injector's "system calls" are the real
- * ones, except ioctl, which this plays. The default hooks ignore their
- * context, so the injector's sys.ctx can be KVM's.
- */
-struct fake_kvm {
-	struct kvm_userspace_memory_region2 slot[MAX_SLOTS];
-	uint32_t nset;		/* KVM_SET_USER_MEMORY_REGION2 calls */
-	uint32_t nlive;		/* slots with a size */
-	struct kvm_create_guest_memfd made;
-	uint32_t ncreated;
-};
-
-static int fake_ioctl(void *ctx, int fd, unsigned long request, void *arg)
-{
-	struct fake_kvm *k = ctx;
-	int gmem;
-
-	ck_assert_int_eq(fd, FAKE_VM);
-	if (request == KVM_CREATE_GUEST_MEMFD) {
-		k->made = *(struct kvm_create_guest_memfd *)arg;
-		k->ncreated++;
-		/* KVM sizes the file itself: the backend never grows it. */
-		gmem = memfd_create("fake-guest-memfd", MFD_CLOEXEC);
-		if (gmem >= 0 && ftruncate(gmem, (off_t)k->made.size) < 0) {
-			close(gmem);
-			gmem = -1;
-		}
-		return gmem < 0 ? -errno : gmem;
-	}
-	if (request == KVM_SET_USER_MEMORY_REGION2) {
-		const struct kvm_userspace_memory_region2 *m = arg;
-
-		ck_assert_uint_lt(m->slot, MAX_SLOTS);
-		k->nlive += (m->memory_size != 0) -
-			    (k->slot[m->slot].memory_size != 0);
-		k->slot[m->slot] = *m;
-		k->nset++;
-		return 0;
-	}
-	return -ENOTTY;
-}
+#define FAKE_VM KVM_RIG_FAKE_VM
 
 struct world {
-	struct os_inject in;
-	struct fake_kvm kvm;
-	struct test_alloc ta;
-	struct gmem_backend *be;
-	struct gmem_guest *g;
-	struct gmem_view *v;
+	struct kvm_rig kvm;
+	struct kvm_world w;
 };
 
 static int world_open(struct world *w, unsigned int kind)
 {
-	GMEM_OPTS(gmem_backend_opts, bo, .kind = kind, .vm_fd = FAKE_VM,
-		  .max_bytes = UINT64_C(4) << 30);
-	GMEM_OPTS(gmem_view_opts, vo, .flags = GMEM_VIEW_GUEST_MAP);
-	struct gmem_pool *pool;
 	int err;
 
-	memset(w, 0, sizeof(*w));
-	os_inject_init(&w->in);
-	w->in.sys.ioctl = fake_ioctl;
-	w->in.sys.ctx = &w->kvm;
-	test_alloc_init(&w->ta);
-	bo.os = &w->in.ops;
-	bo.alloc = &w->ta.ops;
-	err = gmem_backend_create(&bo, &w->be);
+	ck_assert_int_eq(kvm_rig_fake(&w->kvm), 0);
+	err = kvm_world_open(&w->w, &w->kvm, kind, GMEM_VIEW_GUEST_MAP, 0, 0);
 	if (err)
-		return err;
-	ck_assert_int_eq(gmem_backend_pool(w->be, &pool), 0);
-	ck_assert_int_eq(gmem_guest_create(pool, NULL, &w->g), 0);
-	/* A region over two 1 GiB slots, and a small one. */
-	ck_assert_int_eq(gmem_region_add(w->g, 0, 2 * GIB_FRAMES, NULL), 0);
-	ck_assert_int_eq(gmem_region_add(w->g, 3 * GIB_FRAMES, 512, NULL), 0);
-	ck_assert_int_eq(gmem_view_create(w->g, w->be, &vo, &w->v), 0);
-	return 0;
+		kvm_rig_fini(&w->kvm);
+	return err;
 }
 
 static void world_close(struct world *w)
 {
-	ck_assert_int_eq(gmem_view_destroy(w->v), 0);
-	ck_assert_int_eq(gmem_guest_destroy(w->g), 0);
-	ck_assert_int_eq(gmem_backend_destroy(w->be), 0);
-	ck_assert_int_eq(w->ta.live_bytes, 0);
+	kvm_world_close(&w->w);
+	kvm_rig_fini(&w->kvm);
 }
 
 /* guest_memfd is made by KVM's ioctl, with the flags asked for. */
@@ -122,44 +54,57 @@ START_TEST(guest_memfd_through_ioctl)
 	ck_assert_uint_eq(w.kvm.made.size, UINT64_C(4) << 30);
 	ck_assert_uint_eq(w.kvm.made.flags, GUEST_MEMFD_FLAG_MMAP |
 					    GUEST_MEMFD_FLAG_INIT_SHARED);
-	ck_assert_uint_eq(w.in.by_kind[INJ_IOCTL], 1);
-	ck_assert_uint_eq(w.in.by_kind[INJ_MEMFD_CREATE], 0);
-	ck_assert_int_eq(gmem_backend_stats(w.be, &bs), 0);
+	ck_assert_uint_eq(w.kvm.in.by_kind[INJ_IOCTL], 1);
+	ck_assert_uint_eq(w.kvm.in.by_kind[INJ_MEMFD_CREATE], 0);
+	ck_assert_int_eq(gmem_backend_stats(w.w.be, &bs), 0);
 	ck_assert_uint_eq(bs.ioctl_calls, 1);
-	ck_assert_uint_eq(bs.os_calls, w.in.calls);
+	ck_assert_uint_eq(bs.os_calls, w.kvm.in.calls);
 	/* The memory is the hook's file: a shared frame reads what was
 	 * written, through the view. */
-	ck_assert_int_eq(gmem_convert(w.g, 5, 1, GMEM_ATTR_SHARED, NULL), 0);
-	ck_assert_int_eq(gmem_view_addr(w.v, 5, (void **)&p), 0);
+	ck_assert_int_eq(gmem_convert(w.w.g, 5, 1, GMEM_ATTR_SHARED, NULL), 0);
+	ck_assert_int_eq(gmem_view_addr(w.w.v, 5, (void **)&p), 0);
 	p[7] = 42;
 	ck_assert_int_eq(p[7], 42);
 	world_close(&w);
-	ck_assert_uint_eq(w.in.by_kind[INJ_CLOSE], 1);
+	ck_assert_uint_eq(w.kvm.in.by_kind[INJ_CLOSE], 1);
 }
 END_TEST
 
-/* The ioctl failing fails the creation with its error, leaving nothing. */
+/* Each ioctl of the creation failing in turn fails it with its error,
+ * leaving nothing behind. */
 START_TEST(guest_memfd_ioctl_fails)
 {
 	GMEM_OPTS(gmem_backend_opts, bo, .vm_fd = FAKE_VM,
 		  .kind = GMEM_BACKEND_GUEST_MEMFD);
 	struct gmem_backend *be = NULL;
-	struct fake_kvm kvm = { .ncreated = 0 };
+	struct kvm_rig kvm;
 	struct test_alloc ta;
-	struct os_inject in;
+	uint64_t k;
+	int err;
 
-	os_inject_init(&in);
-	in.sys.ioctl = fake_ioctl;
-	in.sys.ctx = &kvm;
+	ck_assert_int_eq(kvm_rig_fake(&kvm), 0);
 	test_alloc_init(&ta);
-	bo.os = &in.ops;
+	bo.os = &kvm.in.ops;
 	bo.alloc = &ta.ops;
-	os_inject_arm(&in, 1, ENOTTY);
-	ck_assert_int_eq(gmem_backend_create(&bo, &be), -ENOTTY);
-	ck_assert_ptr_null(be);
-	ck_assert_int_eq(in.failed, 1);
-	ck_assert_uint_eq(kvm.ncreated, 0);
+	for (k = 1;; k++) {
+		uint64_t ioctls = kvm.in.by_kind[INJ_IOCTL];
+
+		os_inject_arm(&kvm.in, k, ENOTTY);
+		err = gmem_backend_create(&bo, &be);
+		os_inject_arm(&kvm.in, 0, 0);
+		if (!err)
+			break;
+		ck_assert_int_eq(err, -ENOTTY);
+		ck_assert_ptr_null(be);
+		ck_assert_uint_eq(kvm.in.by_kind[INJ_IOCTL] - ioctls, k);
+		ck_assert_uint_eq(kvm.ncreated, 0);
+		ck_assert_int_eq(ta.live_bytes, 0);
+	}
+	ck_assert_uint_gt(k, 1);
+	ck_assert_uint_eq(kvm.ncreated, 1);
+	ck_assert_int_eq(gmem_backend_destroy(be), 0);
 	ck_assert_int_eq(ta.live_bytes, 0);
+	kvm_rig_fini(&kvm);
 }
 END_TEST
 
@@ -177,8 +122,8 @@ START_TEST(slots_through_ioctl)
 
 	ck_assert_int_eq(world_open(&w, _i ? GMEM_BACKEND_MEMFD
 					   : GMEM_BACKEND_GUEST_MEMFD), 0);
-	ck_assert_int_eq(gmem_backend_fd(w.be, &gfd), 0);
-	ck_assert_int_eq(gmem_view_kvm_bind(w.v, FAKE_VM, 0, 3, &n), 0);
+	ck_assert_int_eq(gmem_backend_fd(w.w.be, &gfd), 0);
+	ck_assert_int_eq(gmem_view_kvm_bind(w.w.v, FAKE_VM, 0, 3, &n), 0);
 	ck_assert_uint_ge(n, 1);
 	ck_assert_uint_le(n, 2);
 	ck_assert_uint_eq(w.kvm.nlive, n);
@@ -186,7 +131,7 @@ START_TEST(slots_through_ioctl)
 		const struct kvm_userspace_memory_region2 *m = &w.kvm.slot[i];
 		uint64_t gfn = m->guest_phys_addr / 4096;
 
-		ck_assert_int_eq(gmem_view_guest_addr(w.v, gfn, &hva), 0);
+		ck_assert_int_eq(gmem_view_guest_addr(w.w.v, gfn, &hva), 0);
 		ck_assert_uint_eq(m->userspace_addr, (uintptr_t)hva);
 		if (!_i) {
 			uint64_t pfn;
@@ -194,7 +139,7 @@ START_TEST(slots_through_ioctl)
 			ck_assert_uint_eq(m->flags, KVM_MEM_GUEST_MEMFD);
 			fd = m->guest_memfd;
 			ck_assert_uint_eq(fd, (uint32_t)gfd);
-			ck_assert_int_eq(gmem_translate(w.g, gfn, &pfn), 0);
+			ck_assert_int_eq(gmem_translate(w.w.g, gfn, &pfn), 0);
 			ck_assert_uint_eq(m->guest_memfd_offset, pfn * 4096);
 		} else {
 			ck_assert_uint_eq(m->flags, 0);
@@ -208,35 +153,39 @@ START_TEST(slots_through_ioctl)
 			bytes += w.kvm.slot[i].memory_size;
 		ck_assert_uint_eq(bytes, 2 * GIB_FRAMES * 4096);
 	}
-	ck_assert_int_eq(gmem_view_kvm_bind(w.v, FAKE_VM, 3 * GIB_FRAMES, 9, &n),
+	ck_assert_int_eq(gmem_view_kvm_bind(w.w.v, FAKE_VM, 3 * GIB_FRAMES, 9, &n),
 			 0);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_uint_eq(w.kvm.slot[9].memory_size, 512 * 4096);
-	ck_assert_int_eq(gmem_view_kvm_unbind(w.v, FAKE_VM, 0, 3), 0);
-	ck_assert_int_eq(gmem_view_kvm_unbind(w.v, FAKE_VM, 3 * GIB_FRAMES, 9),
+	ck_assert_int_eq(gmem_view_kvm_unbind(w.w.v, FAKE_VM, 0, 3), 0);
+	ck_assert_int_eq(gmem_view_kvm_unbind(w.w.v, FAKE_VM, 3 * GIB_FRAMES, 9),
 			 0);
 	ck_assert_uint_eq(w.kvm.nlive, 0);
 	world_close(&w);
 }
 END_TEST
 
-/* A slot refused by KVM: the error comes back and the slots made before
- * it are deleted again; the n-th ioctl of the bind fails in turn. */
+/* A call of the bind refused by KVM, each in turn: the error comes back
+ * and the slots made before it are deleted again. */
 START_TEST(slot_failure_leaves_none)
 {
 	struct world w;
-	uint32_t n = 0, made, k;
+	uint32_t n = 0;
+	int err;
 
 	ck_assert_int_eq(world_open(&w, GMEM_BACKEND_GUEST_MEMFD), 0);
-	ck_assert_int_eq(gmem_view_kvm_bind(w.v, FAKE_VM, 0, 0, &made), 0);
-	ck_assert_int_eq(gmem_view_kvm_unbind(w.v, FAKE_VM, 0, 0), 0);
-	for (k = 1; k <= made; k++) {
-		os_inject_arm(&w.in, k, EEXIST);
-		ck_assert_int_eq(gmem_view_kvm_bind(w.v, FAKE_VM, 0, 0, &n),
-				 -EEXIST);
-		os_inject_arm(&w.in, 0, 0);
+	for (uint64_t k = 1;; k++) {
+		os_inject_arm(&w.kvm.in, k, EEXIST);
+		err = gmem_view_kvm_bind(w.w.v, FAKE_VM, 0, 0, &n);
+		os_inject_arm(&w.kvm.in, 0, 0);
+		if (!err)
+			break;
+		ck_assert_int_eq(err, -EEXIST);
 		ck_assert_uint_eq(w.kvm.nlive, 0);
 	}
+	ck_assert_uint_eq(w.kvm.nlive, n);
+	ck_assert_int_eq(gmem_view_kvm_unbind(w.w.v, FAKE_VM, 0, 0), 0);
+	ck_assert_uint_eq(w.kvm.nlive, 0);
 	world_close(&w);
 }
 END_TEST
@@ -251,29 +200,29 @@ START_TEST(pagemap_through_hooks)
 	int err;
 
 	ck_assert_int_eq(world_open(&w, GMEM_BACKEND_MEMFD), 0);
-	ck_assert_uint_eq(w.in.by_kind[INJ_MEMFD_CREATE], 1);
-	w.in.by_kind[INJ_OPEN] = w.in.by_kind[INJ_PREAD] = 0;
-	w.in.by_kind[INJ_CLOSE] = 0;
-	err = gmem_backend_block_info(w.be, 0, &bi);
+	ck_assert_uint_eq(w.kvm.in.by_kind[INJ_MEMFD_CREATE], 1);
+	w.kvm.in.by_kind[INJ_OPEN] = w.kvm.in.by_kind[INJ_PREAD] = 0;
+	w.kvm.in.by_kind[INJ_CLOSE] = 0;
+	err = gmem_backend_block_info(w.w.be, 0, &bi);
 	ck_assert(err == 0 || err == -EPERM);
-	ck_assert_uint_eq(w.in.by_kind[INJ_OPEN], 1);
-	ck_assert_uint_eq(w.in.by_kind[INJ_PREAD], 1);
-	ck_assert_uint_eq(w.in.by_kind[INJ_CLOSE], 1);
+	ck_assert_uint_eq(w.kvm.in.by_kind[INJ_OPEN], 1);
+	ck_assert_uint_eq(w.kvm.in.by_kind[INJ_PREAD], 1);
+	ck_assert_uint_eq(w.kvm.in.by_kind[INJ_CLOSE], 1);
 	for (k = 1; k <= 4; k++) {
-		uint64_t opened = w.in.by_kind[INJ_OPEN];
-		uint64_t closed = w.in.by_kind[INJ_CLOSE];
+		uint64_t opened = w.kvm.in.by_kind[INJ_OPEN];
+		uint64_t closed = w.kvm.in.by_kind[INJ_CLOSE];
 
-		os_inject_arm(&w.in, k, EIO);
-		err = gmem_backend_block_info(w.be, 0, &bi);
-		os_inject_arm(&w.in, 0, 0);
+		os_inject_arm(&w.kvm.in, k, EIO);
+		err = gmem_backend_block_info(w.w.be, 0, &bi);
+		os_inject_arm(&w.kvm.in, 0, 0);
 		/* mmap, open, pread, close: the last is ignored. */
 		if (k < 4)
 			ck_assert_int_eq(err, -EIO);
 		else
 			ck_assert(err == 0 || err == -EPERM);
 		/* What was opened was closed. */
-		ck_assert_uint_eq(w.in.by_kind[INJ_OPEN] - opened, k > 1);
-		ck_assert_uint_eq(w.in.by_kind[INJ_CLOSE] - closed, k > 2);
+		ck_assert_uint_eq(w.kvm.in.by_kind[INJ_OPEN] - opened, k > 1);
+		ck_assert_uint_eq(w.kvm.in.by_kind[INJ_CLOSE] - closed, k > 2);
 	}
 	world_close(&w);
 }

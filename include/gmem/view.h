@@ -119,8 +119,16 @@ struct gmem_view_stats {
 	uint64_t runs_unmapped;		/* runs that became private */
 	uint64_t runs_discarded;	/* runs punched out (DISCARD) */
 	uint64_t stale;			/* failed undos since the last resync */
+	/* Since 1.5: KVM_SET_MEMORY_ATTRIBUTES ioctls made, and the
+	 * regions whose attributes KVM follows (gmem_view_kvm_bind). */
+	uint64_t attr_ioctls;
+	uint64_t attr_regions;
+	/* Since 1.5: memory faults resolved (gmem_view_kvm_fault), and
+	 * those of them that converted frames. */
+	uint64_t faults;
+	uint64_t fault_conversions;
 };
-#define gmem_view_stats__last_field stale
+#define gmem_view_stats__last_field fault_conversions
 
 /* Counts of the view. Errors: none beyond the common ones. Threads: any. */
 GMEM_API int gmem_view_stats(const struct gmem_view *view,
@@ -131,20 +139,76 @@ GMEM_API int gmem_view_stats(const struct gmem_view *view,
  * KVM_SET_USER_MEMORY_REGION2: one slot per stretch of contiguous blocks,
  * numbered from slot; *nslots receives how many. On guest_memfd, the
  * slots also take the backend's file and offsets. Their address, which
- * KVM uses for its own accesses (and, on some hosts, to map the guest),
- * is the guest mapping (GMEM_VIEW_GUEST_MAP) if the view has one, else
- * the view. On error no slot stays registered.
- * Errors: -EINVAL vm_fd negative; -ENOENT no region starts at gfn;
- * otherwise the error of the ioctl that failed. Threads: exclusive on
- * the guest.
+ * KVM uses for its own accesses and for shared memory (and, on some
+ * hosts, to map the guest), is the guest mapping (GMEM_VIEW_GUEST_MAP)
+ * if the view has one, else the view.
+ *
+ * Since 1.5, on guest_memfd, where the VM offers the private memory
+ * attribute (KVM_CHECK_EXTENSION(KVM_CAP_MEMORY_ATTRIBUTES) on vm_fd,
+ * as on VMs of type KVM_X86_SW_PROTECTED_VM and confidential ones), KVM
+ * is told the region's private runs now and every conversion of the
+ * region from then on, with KVM_SET_MEMORY_ATTRIBUTES: one ioctl per
+ * maximal changed run, in the conversion's PREPARE, after the view
+ * closed a run going private and before it opens a run going shared, so
+ * the ioctl's failure refuses the conversion and puts both back.
+ * stats.attr_regions counts the regions followed. Elsewhere KVM keeps
+ * every frame shared and only the view enforces private memory.
+ *
+ * On error no slot stays registered and KVM's attributes of the region
+ * are all shared. Errors: -EINVAL vm_fd negative; -ENOENT no region
+ * starts at gfn; -EBUSY (since 1.5) the region's attributes already
+ * follow a VM; otherwise the error of the ioctl that failed.
+ * Threads: exclusive on the guest.
  */
 GMEM_API int gmem_view_kvm_bind(struct gmem_view *view, int vm_fd,
 				uint64_t gfn, uint32_t slot,
 				uint32_t *nslots);
-/* Deletes the slots gmem_view_kvm_bind made for the region at gfn.
- * Errors: those of gmem_view_kvm_bind. Threads: exclusive on the guest. */
+/* Deletes the slots gmem_view_kvm_bind made for the region at gfn, and
+ * (since 1.5) makes KVM's attributes of the region shared again and
+ * stops following it. Errors: those of gmem_view_kvm_bind but -EBUSY.
+ * Threads: exclusive on the guest. */
 GMEM_API int gmem_view_kvm_unbind(struct gmem_view *view, int vm_fd,
 				  uint64_t gfn, uint32_t slot);
+
+/* kvm_run.memory_fault.flags: the access was private. */
+#define GMEM_KVM_FAULT_PRIVATE (1ull << 3)
+
+/* Since 1.5: a KVM_EXIT_MEMORY_FAULT exit, as kvm_run.memory_fault
+ * reports it, and what resolving it did. */
+struct gmem_kvm_fault {
+	size_t sz;
+	uint64_t gpa;
+	uint64_t size;
+	uint64_t flags;		/* GMEM_KVM_FAULT_PRIVATE or 0 */
+	/* Out: the range converted, rounded out to the guest's granule,
+	 * and how many of its frames were in the other state. */
+	uint64_t gfn;
+	uint64_t npages;
+	uint64_t changed;
+	/* Out: on -EAGAIN or -EBUSY, the first frame that caused it. */
+	uint64_t fail_gfn;
+};
+#define gmem_kvm_fault__last_field fail_gfn
+
+/*
+ * Resolves a memory-fault exit the way a confidential VMM does: converts
+ * [gpa, gpa + size), rounded out to the guest's conversion granule, to
+ * the state the access wanted (private with GMEM_KVM_FAULT_PRIVATE, else
+ * shared), as gmem_convert does, so the view applies its content policy
+ * and a bound VM's attributes follow. Returns 0 when the vCPU may
+ * re-enter. changed 0 means nothing was converted: another thread
+ * converted first, or the access cannot be served in either state (a
+ * private access to a slot without guest_memfd); re-entering then
+ * faults again, so the caller counts repeats.
+ * Errors: -EINVAL bad size or flags; -EFAULT gpa in no region (not
+ * guest memory: MMIO or a hole, the caller's to handle); -EAGAIN a
+ * frame is paged out, fail_gfn the first: bring it in (gmem/page.h) and
+ * re-enter; -EBUSY a frame is pinned, fail_gfn the first: the vCPU
+ * cannot proceed until it is unpinned; -ENOMEM; or a listener's error.
+ * Nothing changes on error. Threads: any (vCPU threads).
+ */
+GMEM_API int gmem_view_kvm_fault(struct gmem_view *view,
+				 struct gmem_kvm_fault *fault);
 
 #ifdef __cplusplus
 }

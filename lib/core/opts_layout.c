@@ -41,3 +41,5 @@ OPTS_NO_TAIL(gmem_pt_stats);
 OPTS_NO_TAIL(gmem_pt_harvest);
 OPTS_NO_TAIL(gmem_pt_log_stats);
 OPTS_NO_TAIL(gmem_view_opts);
+OPTS_NO_TAIL(gmem_view_stats);
+OPTS_NO_TAIL(gmem_kvm_fault);

@@ -18,8 +18,37 @@
 #ifndef KVM_CAP_GUEST_MEMFD
 #define KVM_CAP_GUEST_MEMFD 234
 #endif
+#ifndef KVM_CAP_VM_TYPES
+#define KVM_CAP_VM_TYPES 235
+#endif
 #ifndef KVM_CAP_GUEST_MEMFD_FLAGS
 #define KVM_CAP_GUEST_MEMFD_FLAGS 244
+#endif
+#ifndef KVM_X86_SW_PROTECTED_VM
+#define KVM_X86_SW_PROTECTED_VM 1
+#endif
+
+#ifndef KVM_SET_MEMORY_ATTRIBUTES
+struct kvm_memory_attributes {
+	__u64 address;
+	__u64 size;
+	__u64 attributes;
+	__u64 flags;
+};
+#define KVM_SET_MEMORY_ATTRIBUTES \
+	_IOW(KVMIO, 0xd2, struct kvm_memory_attributes)
+#endif
+#ifndef KVM_MEMORY_ATTRIBUTE_PRIVATE
+#define KVM_MEMORY_ATTRIBUTE_PRIVATE (1ULL << 3)
+#endif
+
+/* kvm_run.memory_fault, in the exit union, when exit_reason is
+ * KVM_EXIT_MEMORY_FAULT. */
+#ifndef KVM_EXIT_MEMORY_FAULT
+#define KVM_EXIT_MEMORY_FAULT 39
+#endif
+#ifndef KVM_MEMORY_EXIT_FLAG_PRIVATE
+#define KVM_MEMORY_EXIT_FLAG_PRIVATE (1ULL << 3)
 #endif
 
 #ifndef KVM_SET_USER_MEMORY_REGION2

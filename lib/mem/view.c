@@ -22,7 +22,7 @@
 #define GIB (UINT64_C(1) << GMEM_BLOCK_SHIFT)
 #define FRAME (UINT64_C(1) << GMEM_FRAME_SHIFT)
 
-static struct view_region *region_of(const struct gmem_view *v, uint64_t gfn)
+struct view_region *view_region_of(const struct gmem_view *v, uint64_t gfn)
 {
 	uint32_t lo = 0, hi = v->nregs;
 
@@ -113,12 +113,14 @@ int view_set(struct gmem_view *v, const struct view_region *r,
 }
 
 /*
- * A run changes side: the view first loses a run going private, so the
- * VMM never sees it punched; a run going shared is punched before the
- * VMM sees it, so private data never reaches the VMM.
+ * A run changes side. Going private: the view closes first, so the VMM
+ * never sees the run punched, then KVM is told, then the shared side is
+ * punched. Going shared: KVM is told first, the private side is punched
+ * before the VMM sees the run, so private data never reaches the VMM,
+ * and the view opens last. *told says whether KVM was told.
  */
 static int run_apply(struct gmem_view *v, const struct view_region *r,
-		     const struct gmem_run *run)
+		     const struct gmem_run *run, bool *told)
 {
 	uint64_t end = run->gfn + run->npages;
 	bool shared = run->attr == GMEM_ATTR_SHARED;
@@ -126,8 +128,12 @@ static int run_apply(struct gmem_view *v, const struct view_region *r,
 		       !(run->flags & GMEM_RUN_PRESERVE);
 	int err = 0;
 
+	*told = false;
 	if (!shared)
 		err = view_set(v, r, run->gfn, end, false);
+	if (!err)
+		err = view_kvm_attrs(v, r, run->gfn, run->npages, !shared);
+	*told = !err;
 	if (!err && discard)
 		err = view_for_stretches(v, r, run->gfn, end, stretch_discard,
 					 NULL);
@@ -144,18 +150,30 @@ static int run_apply(struct gmem_view *v, const struct view_region *r,
 	return 0;
 }
 
-/* Puts a run's view back as it was before run_apply; on failure the view
- * stays inaccessible there, the safe side, until a resync. */
+/*
+ * Puts a run's view, and KVM's attributes if told, back as they were
+ * before run_apply, in the reverse order. A failure leaves the view
+ * inaccessible there, the safe side, and counts a stale view until a
+ * resync.
+ */
 static void run_undo(struct gmem_view *v, const struct view_region *r,
-		     const struct gmem_run *run)
+		     const struct gmem_run *run, bool told)
 {
 	bool was_shared = run->attr != GMEM_ATTR_SHARED;
 	uint64_t end = run->gfn + run->npages;
-	int err = view_set(v, r, run->gfn, end, was_shared);
+	int err = 0, kvm_err = 0;
 
-	if (err && !was_shared)	/* never leave private memory visible */
+	if (!was_shared) {	/* closed before KVM goes private again */
 		err = view_set(v, r, run->gfn, end, false);
-	if (err)
+		if (err)	/* never leave private memory visible */
+			err = view_set(v, r, run->gfn, end, false);
+	}
+	if (told)
+		kvm_err = view_kvm_attrs(v, r, run->gfn, run->npages,
+					 !was_shared);
+	if (was_shared && !kvm_err)	/* KVM must be shared first */
+		err = view_set(v, r, run->gfn, end, true);
+	if (err || kvm_err)
 		atomic_fetch_add(&v->stale, 1);
 }
 
@@ -168,20 +186,21 @@ static int heard(void *ctx, const struct bus_event *ev)
 	enum gmem_phase phase = (enum gmem_phase)ev->phase;
 	struct gmem_view *v = ctx;
 	const struct view_region *r;
+	bool told;
 	int err;
 
 	if (ev->kind != BUS_CONVERT)
 		return view_paging_heard(v, ev);
 	if (phase == GMEM_PHASE_COMMIT)	/* all was done in PREPARE */
 		return 0;
-	r = region_of(v, run->gfn);
+	r = view_region_of(v, run->gfn);
 	if (phase == GMEM_PHASE_CANCEL) {
-		run_undo(v, r, run);
+		run_undo(v, r, run, true);
 		return 0;
 	}
-	err = run_apply(v, r, run);
+	err = run_apply(v, r, run, &told);
 	if (err)
-		run_undo(v, r, run);
+		run_undo(v, r, run, told);
 	return err;
 }
 
@@ -337,6 +356,7 @@ int gmem_view_create(struct gmem_guest *g, struct gmem_backend *be,
 	for (i = 0; i < v->nregs; i++) {
 		v->regs[i].gfn = g->regions[i]->gfn;
 		v->regs[i].npages = g->regions[i]->end - g->regions[i]->gfn;
+		v->regs[i].attr_vm = -1;
 	}
 	for (i = 0; !err && i < v->nregs; i++)
 		err = region_map(v, &v->regs[i]);
@@ -378,7 +398,7 @@ int gmem_view_addr(const struct gmem_view *v, uint64_t gfn, void **addr)
 
 	if (!v || !addr)
 		return -EINVAL;
-	r = region_of(v, gfn);
+	r = view_region_of(v, gfn);
 	if (!r)
 		return -ENOENT;
 	*addr = view_at(v, r, gfn);
@@ -393,7 +413,7 @@ int gmem_view_guest_addr(const struct gmem_view *v, uint64_t gfn, void **addr)
 		return -EINVAL;
 	if (!(v->flags & GMEM_VIEW_GUEST_MAP))
 		return -EOPNOTSUPP;
-	r = region_of(v, gfn);
+	r = view_region_of(v, gfn);
 	if (!r)
 		return -ENOENT;
 	*addr = r->guest_base + (gfn - r->gfn) * FRAME;
@@ -407,7 +427,7 @@ int gmem_view_populate(struct gmem_view *v, uint64_t gfn, uint64_t npages)
 
 	if (!v || !npages)
 		return -EINVAL;
-	r = region_of(v, gfn);
+	r = view_region_of(v, gfn);
 	if (!r)
 		return -ENOENT;
 	if (npages > r->gfn + r->npages - gfn)
@@ -428,6 +448,8 @@ int gmem_view_resync(struct gmem_view *v)
 		err = runs_apply(v, &v->regs[i], v->regs[i].gfn,
 				 v->regs[i].gfn + v->regs[i].npages, true,
 				 false);
+	for (i = 0; !err && i < v->nregs; i++)
+		err = view_kvm_resync(v, &v->regs[i]);
 	if (!err)
 		atomic_store(&v->stale, 0);
 	return err;
@@ -443,5 +465,9 @@ int gmem_view_stats(const struct gmem_view *v, struct gmem_view_stats *stats)
 	res.runs_unmapped = atomic_load(&v->unmapped);
 	res.runs_discarded = atomic_load(&v->discarded);
 	res.stale = atomic_load(&v->stale);
+	res.attr_ioctls = atomic_load(&v->attr_ioctls);
+	res.attr_regions = v->attr_regions;
+	res.faults = atomic_load(&v->faults);
+	res.fault_conversions = atomic_load(&v->fault_conversions);
 	return out_struct(stats, &res, sizeof(res));
 }

@@ -15,6 +15,8 @@ struct view_region {
 	char *base;		/* the VMM's view of gfn; NULL: anonymous */
 	char *guest_base;	/* GMEM_VIEW_GUEST_MAP, or NULL */
 	void *resv, *guest_resv;	/* the reservations holding them */
+	int attr_vm;		/* the VM whose memory attributes follow the
+				 * region (gmem_view_kvm_bind), or -1 */
 };
 
 struct gmem_view {
@@ -26,8 +28,13 @@ struct gmem_view {
 	struct view_region *regs;	/* the guest's regions, ascending */
 	uint32_t nregs;
 	_Atomic uint64_t mapped, unmapped, discarded, stale;
+	_Atomic uint64_t attr_ioctls, faults, fault_conversions;
+	uint64_t attr_regions;		/* changed exclusive on the guest */
 	struct guest_memory memory;	/* for paging (view_paging.c) */
 };
+
+/* The region holding gfn, or NULL. */
+struct view_region *view_region_of(const struct gmem_view *v, uint64_t gfn);
 
 /* Called per stretch: frames [gfn, ...) of r whose file bytes
  * [off, off + len) are contiguous. */
@@ -52,6 +59,14 @@ int stretch_guest_map(const struct gmem_view *v, const struct view_region *r,
 		      uint64_t gfn, uint64_t off, uint64_t len, void *arg);
 int stretch_discard(const struct gmem_view *v, const struct view_region *r,
 		    uint64_t gfn, uint64_t off, uint64_t len, void *arg);
+
+/* KVM's memory attributes of [gfn, gfn + npages) in r made private or
+ * shared with one ioctl, where they follow the region; else 0. */
+int view_kvm_attrs(struct gmem_view *v, const struct view_region *r,
+		   uint64_t gfn, uint64_t npages, bool private);
+/* KVM's attributes of the whole of r made equal to the guest's state,
+ * one ioctl per run, where they follow the region. */
+int view_kvm_resync(struct gmem_view *v, const struct view_region *r);
 
 /* Paging: the view follows frames out and in (view_paging.c) and holds
  * their memory. Attaching closes the guest mapping of frames already

@@ -2,10 +2,16 @@
 /*
  * A view's regions as KVM memory slots: one slot per stretch of
  * contiguous blocks, since a slot maps guest-physical space linearly
- * onto one range of its file or address space.
+ * onto one range of its file or address space. Where the VM has private
+ * memory, KVM's memory attributes follow the region's conversions, and
+ * memory-fault exits are resolved by converting.
  */
 #include <errno.h>
+#include <stdatomic.h>
 
+#include <gmem/convert.h>
+
+#include "core/opts.h"
 #include "backend.h"
 #include "kvm_uapi.h"
 #include "os.h"
@@ -51,48 +57,215 @@ static int set_slot(const struct gmem_view *v, const struct view_region *r,
 	return 0;
 }
 
-static int slots(struct gmem_view *v, int vm_fd, uint64_t gfn, uint32_t slot,
-		 bool remove, uint32_t *made)
+static int slots(struct gmem_view *v, const struct view_region *r, int vm_fd,
+		 uint32_t slot, bool remove, uint32_t *made)
 {
-	const struct view_region *r = NULL;
 	struct bind b = { .vm_fd = vm_fd, .slot = slot, .remove = remove };
-	uint32_t i;
-	int err;
+	uint64_t end = r->gfn + r->npages;
+	int err = view_for_stretches(v, r, r->gfn, end, set_slot, &b);
 
-	if (!v || vm_fd < 0)
-		return -EINVAL;
-	for (i = 0; i < v->nregs && !r; i++)
-		if (v->regs[i].gfn == gfn)
-			r = &v->regs[i];
-	if (!r)
-		return -ENOENT;
-	err = view_for_stretches(v, r, gfn, gfn + r->npages, set_slot, &b);
 	if (err && !remove && b.made) {
 		uint32_t n = b.made;
 
 		b = (struct bind){ .vm_fd = vm_fd, .slot = slot, .remove = true };
 		while (n--)
-			set_slot(v, r, gfn, 0, 0, &b);
+			set_slot(v, r, r->gfn, 0, 0, &b);
 	}
 	*made = b.made;
 	return err;
 }
 
+/* The region a bind or unbind names: the one starting at gfn. */
+static int region_at(const struct gmem_view *v, int vm_fd, uint64_t gfn,
+		     struct view_region **r)
+{
+	if (!v || vm_fd < 0)
+		return -EINVAL;
+	*r = view_region_of(v, gfn);
+	return *r && (*r)->gfn == gfn ? 0 : -ENOENT;
+}
+
+int view_kvm_attrs(struct gmem_view *v, const struct view_region *r,
+		   uint64_t gfn, uint64_t npages, bool private)
+{
+	struct kvm_memory_attributes a = {
+		.address = gfn * FRAME,
+		.size = npages * FRAME,
+		.attributes = private ? KVM_MEMORY_ATTRIBUTE_PRIVATE : 0,
+	};
+	int err;
+
+	if (r->attr_vm < 0)
+		return 0;
+	err = os_ioctl(backend_os(v->be), r->attr_vm, KVM_SET_MEMORY_ATTRIBUTES,
+		       &a);
+	if (!err)
+		atomic_fetch_add(&v->attr_ioctls, 1);
+	return err < 0 ? err : 0;
+}
+
+int view_kvm_resync(struct gmem_view *v, const struct view_region *r)
+{
+	uint64_t end = r->gfn + r->npages;
+	struct gmem_run run;
+
+	if (r->attr_vm < 0)
+		return 0;
+	for (uint64_t at = r->gfn; at < end; at += run.npages) {
+		int err = gmem_run_get(v->g, at, end - at, &run);
+
+		if (!err)
+			err = view_kvm_attrs(v, r, at, run.npages,
+					     run.attr == GMEM_ATTR_PRIVATE);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* Whether vm_fd offers the private attribute: 1, 0, or the ioctl's
+ * error. The capability's value is the mask of attributes. */
+static int private_offered(struct gmem_view *v, int vm_fd)
+{
+	int mask = os_ioctl(backend_os(v->be), vm_fd, KVM_CHECK_EXTENSION,
+			    (void *)(uintptr_t)KVM_CAP_MEMORY_ATTRIBUTES);
+
+	if (mask < 0)
+		return mask;
+	return (mask & KVM_MEMORY_ATTRIBUTE_PRIVATE) != 0;
+}
+
+/* Makes KVM's attributes of r follow the guest: all of them told now.
+ * On failure KVM's attributes of r are put back to shared. */
+static int attrs_follow(struct gmem_view *v, struct view_region *r, int vm_fd)
+{
+	int err;
+
+	r->attr_vm = vm_fd;
+	err = view_kvm_resync(v, r);
+	if (err) {
+		view_kvm_attrs(v, r, r->gfn, r->npages, false);
+		r->attr_vm = -1;
+		return err;
+	}
+	v->attr_regions++;
+	return 0;
+}
+
+static void attrs_stop(struct gmem_view *v, struct view_region *r)
+{
+	if (r->attr_vm < 0)
+		return;
+	/* KVM keeps attributes per VM, not per slot: a region left private
+	 * there would fault in any slot bound to it later. */
+	view_kvm_attrs(v, r, r->gfn, r->npages, false);
+	r->attr_vm = -1;
+	v->attr_regions--;
+}
+
 int gmem_view_kvm_bind(struct gmem_view *v, int vm_fd, uint64_t gfn,
 		       uint32_t slot, uint32_t *nslots)
 {
+	struct view_region *r;
 	uint32_t made;
-	int err = slots(v, vm_fd, gfn, slot, false, &made);
+	int err = region_at(v, vm_fd, gfn, &r);
 
-	if (!err && nslots)
+	if (err)
+		return err;
+	if (r->attr_vm >= 0)
+		return -EBUSY;
+	if (backend_kind(v->be) == GMEM_BACKEND_GUEST_MEMFD)
+		err = private_offered(v, vm_fd);
+	if (err > 0)
+		err = attrs_follow(v, r, vm_fd);
+	if (!err)
+		err = slots(v, r, vm_fd, slot, false, &made);
+	if (err) {
+		attrs_stop(v, r);
+		return err;
+	}
+	if (nslots)
 		*nslots = made;
-	return err;
+	return 0;
 }
 
 int gmem_view_kvm_unbind(struct gmem_view *v, int vm_fd, uint64_t gfn,
 			 uint32_t slot)
 {
+	struct view_region *r;
 	uint32_t made;
+	int err = region_at(v, vm_fd, gfn, &r);
 
-	return slots(v, vm_fd, gfn, slot, true, &made);
+	if (err)
+		return err;
+	err = slots(v, r, vm_fd, slot, true, &made);
+	if (r->attr_vm == vm_fd)
+		attrs_stop(v, r);
+	return err;
+}
+
+/* Frames of [gfn, gfn + npages) not in attr. */
+static int count_other(const struct gmem_guest *g, uint64_t gfn,
+		       uint64_t npages, unsigned int attr, uint64_t *n)
+{
+	struct gmem_run run;
+
+	*n = 0;
+	for (uint64_t at = gfn; at < gfn + npages; at += run.npages) {
+		int err = gmem_run_get(g, at, gfn + npages - at, &run);
+
+		if (err)
+			return err;
+		if (run.attr != attr)
+			*n += run.npages;
+	}
+	return 0;
+}
+
+int gmem_view_kvm_fault(struct gmem_view *v, struct gmem_kvm_fault *f)
+{
+	GMEM_OPTS(gmem_convert_opts, co);
+	struct gmem_kvm_fault res = { .sz = sizeof(res) };
+	const struct view_region *r;
+	uint64_t gpa, size, gfn, end, mask;
+	unsigned int attr;
+	int err;
+
+	if (!v || !f)
+		return -EINVAL;
+	err = OPTS_VALID(f, gmem_kvm_fault);
+	if (err)
+		return err;
+	gpa = OPTS_GET(f, gpa, 0);
+	size = OPTS_GET(f, size, 0);
+	res.flags = OPTS_GET(f, flags, 0);
+	if (!size || (res.flags & ~GMEM_KVM_FAULT_PRIVATE) ||
+	    size > (GMEM_FRAME_LIMIT << GMEM_FRAME_SHIFT) - gpa ||
+	    gpa > GMEM_FRAME_LIMIT << GMEM_FRAME_SHIFT)
+		return -EINVAL;
+	res.gpa = gpa;
+	res.size = size;
+	mask = v->g->granule_mask;
+	gfn = (gpa / FRAME) & ~mask;
+	end = ((gpa + size + FRAME - 1) / FRAME + mask) & ~mask;
+	r = view_region_of(v, gfn);
+	if (!r || end > r->gfn + r->npages)
+		return -EFAULT;
+	attr = res.flags & GMEM_KVM_FAULT_PRIVATE ? GMEM_ATTR_PRIVATE
+						  : GMEM_ATTR_SHARED;
+	res.gfn = gfn;
+	res.npages = end - gfn;
+	err = count_other(v->g, gfn, end - gfn, attr, &res.changed);
+	if (!err && res.changed)
+		err = gmem_convert(v->g, gfn, end - gfn, attr, &co);
+	if (err == -EAGAIN || err == -EBUSY)
+		res.fail_gfn = co.fail_gfn;
+	atomic_fetch_add(&v->faults, 1);
+	if (!err && res.changed)
+		atomic_fetch_add(&v->fault_conversions, 1);
+	if (err && err != -EAGAIN && err != -EBUSY)
+		return err;
+	res.changed = err ? 0 : res.changed;
+	out_struct(f, &res, sizeof(res));
+	return err;
 }

@@ -1,0 +1,308 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * KVM's memory attributes follow conversions, and memory-fault exits
+ * are resolved by converting: against a hook that plays KVM on every
+ * machine, and against a real KVM_X86_SW_PROTECTED_VM where /dev/kvm
+ * exists. What KVM was told (the rig's record) must equal the guest's
+ * state after every step, refused steps and injected failures included.
+ */
+#define _GNU_SOURCE
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "helpers.h"
+#include "kvm_rig.h"
+
+#define BIG_FRAMES (2 * GMEM_BLOCK_FRAMES)	/* the region at 0 */
+
+static uint64_t view_stat(struct gmem_view *v, int which)
+{
+	GMEM_OPTS(gmem_view_stats, st);
+
+	ck_assert_int_eq(gmem_view_stats(v, &st), 0);
+	switch (which) {
+	case 0: return st.attr_ioctls;
+	case 1: return st.attr_regions;
+	case 2: return st.stale;
+	case 3: return st.faults;
+	default: return st.fault_conversions;
+	}
+}
+#define ATTR_IOCTLS 0
+#define ATTR_REGIONS 1
+#define STALE 2
+#define FAULTS 3
+#define FAULT_CONVERSIONS 4
+
+/* Binding tells KVM every run of the region, one ioctl each; a
+ * conversion tells it each maximal changed run; unbinding makes the
+ * region shared in KVM again. */
+START_TEST(attrs_follow_conversions)
+{
+	struct kvm_rig k;
+	struct kvm_world w;
+	uint32_t n;
+
+	ck_assert_int_eq(kvm_rig_fake(&k), 0);
+	ck_assert_int_eq(kvm_world_open(&w, &k, GMEM_BACKEND_GUEST_MEMFD, 0, 0,
+					0), 0);
+	ck_assert_int_eq(gmem_convert(w.g, 100, 50, GMEM_ATTR_SHARED, NULL), 0);
+	ck_assert_int_eq(gmem_view_kvm_bind(w.v, k.vm, 0, 0, &n), 0);
+	ck_assert_uint_eq(k.nattr, 3);		/* private, shared, private */
+	ck_assert_uint_eq(view_stat(w.v, ATTR_REGIONS), 1);
+	ck_assert(kvm_rig_attrs_match(&k, w.g, 0, BIG_FRAMES));
+	/* Two changed runs in one conversion: two ioctls. */
+	ck_assert_int_eq(gmem_convert(w.g, 300, 10, GMEM_ATTR_SHARED, NULL), 0);
+	ck_assert_uint_eq(k.nattr, 4);
+	ck_assert_int_eq(gmem_convert(w.g, 90, 300, GMEM_ATTR_SHARED, NULL), 0);
+	ck_assert_uint_eq(k.nattr, 7);	/* 90-99, 150-299, 310-389 */
+	ck_assert(kvm_rig_attrs_match(&k, w.g, 0, BIG_FRAMES));
+	/* Nothing changing tells KVM nothing. */
+	ck_assert_int_eq(gmem_convert(w.g, 95, 5, GMEM_ATTR_SHARED, NULL), 0);
+	ck_assert_uint_eq(k.nattr, 7);
+	ck_assert_uint_eq(view_stat(w.v, ATTR_IOCTLS), 7);
+	/* The small region is not followed: its conversions tell nothing. */
+	ck_assert_int_eq(gmem_convert(w.g, KVM_WORLD_SMALL, 8,
+				      GMEM_ATTR_SHARED, NULL), 0);
+	ck_assert_uint_eq(k.nattr, 7);
+	ck_assert_int_eq(gmem_view_kvm_bind(w.v, k.vm, 0, 4, &n), -EBUSY);
+	ck_assert_int_eq(gmem_view_kvm_unbind(w.v, k.vm, 0, 0), 0);
+	ck_assert_uint_eq(k.nattr, 8);
+	ck_assert_uint_eq(view_stat(w.v, ATTR_REGIONS), 0);
+	for (uint64_t i = 0; i < BIG_FRAMES; i++)
+		ck_assert_uint_eq(k.private_[i], 0);
+	ck_assert_int_eq(gmem_convert(w.g, 0, 8, GMEM_ATTR_SHARED, NULL), 0);
+	ck_assert_uint_eq(k.nattr, 8);
+	kvm_world_close(&w);
+	kvm_rig_fini(&k);
+}
+END_TEST
+
+/* Without the private attribute (or without guest_memfd, where private
+ * frames would have no memory in KVM), KVM is never told. */
+START_TEST(attrs_only_where_offered)
+{
+	struct kvm_rig k;
+	struct kvm_world w;
+	uint32_t n;
+
+	ck_assert_int_eq(kvm_rig_fake(&k), 0);
+	if (_i == 0)
+		k.attr_offer = 0;
+	ck_assert_int_eq(kvm_world_open(&w, &k, _i ? GMEM_BACKEND_MEMFD
+						   : GMEM_BACKEND_GUEST_MEMFD,
+					0, 0, 0), 0);
+	ck_assert_int_eq(gmem_view_kvm_bind(w.v, k.vm, 0, 0, &n), 0);
+	ck_assert_int_eq(gmem_convert(w.g, 0, 8, GMEM_ATTR_SHARED, NULL), 0);
+	ck_assert_uint_eq(k.nattr, 0);
+	ck_assert_uint_eq(view_stat(w.v, ATTR_REGIONS), 0);
+	ck_assert_int_eq(gmem_view_kvm_unbind(w.v, k.vm, 0, 0), 0);
+	ck_assert_uint_eq(k.nattr, 0);
+	kvm_world_close(&w);
+	kvm_rig_fini(&k);
+}
+END_TEST
+
+/* Binding fails at each of its calls in turn: the error comes back, no
+ * slot stays and KVM's attributes are shared. */
+START_TEST(bind_failure_leaves_nothing)
+{
+	struct kvm_rig k;
+	struct kvm_world w;
+	uint32_t n;
+	int err;
+
+	ck_assert_int_eq(kvm_rig_fake(&k), 0);
+	ck_assert_int_eq(kvm_world_open(&w, &k, GMEM_BACKEND_GUEST_MEMFD, 0, 0,
+					0), 0);
+	ck_assert_int_eq(gmem_convert(w.g, 7, 9, GMEM_ATTR_SHARED, NULL), 0);
+	for (uint64_t c = 1;; c++) {
+		os_inject_arm(&k.in, c, EIO);
+		err = gmem_view_kvm_bind(w.v, k.vm, 0, 0, &n);
+		os_inject_arm(&k.in, 0, 0);
+		if (!err)
+			break;
+		ck_assert_int_eq(err, -EIO);
+		ck_assert_uint_eq(k.nlive, 0);
+		ck_assert_uint_eq(view_stat(w.v, ATTR_REGIONS), 0);
+		for (uint64_t i = 0; i < 64; i++)
+			ck_assert_uint_eq(k.private_[i], 0);
+	}
+	ck_assert(kvm_rig_attrs_match(&k, w.g, 0, BIG_FRAMES));
+	ck_assert_int_eq(gmem_view_kvm_unbind(w.v, k.vm, 0, 0), 0);
+	kvm_world_close(&w);
+	kvm_rig_fini(&k);
+}
+END_TEST
+
+/* Maximal runs of [gfn, gfn + n) whose state is not attr. */
+static uint64_t changed_runs(const uint8_t *priv, uint64_t gfn, uint64_t n,
+			     unsigned int attr)
+{
+	uint64_t runs = 0;
+	bool in = false;
+
+	for (uint64_t i = gfn; i < gfn + n; i++) {
+		bool change = priv[i] != (attr == GMEM_ATTR_PRIVATE);
+
+		runs += change && !in;
+		in = change;
+	}
+	return runs;
+}
+
+/*
+ * Random conversions over a bound region, some with one system call
+ * made to fail: after each, KVM's record equals the guest's state, which
+ * equals the expected one (unchanged after a refusal), and a conversion
+ * that went through cost one attribute ioctl per maximal changed run.
+ */
+static void differential(struct kvm_rig *k, uint64_t seed, int steps)
+{
+	struct kvm_world w;
+	uint8_t *want = calloc(BIG_FRAMES, 1);
+	uint64_t rng = seed, refused = 0;
+	uint32_t n;
+
+	ck_assert_ptr_nonnull(want);
+	ck_assert_int_eq(kvm_world_open(&w, k, GMEM_BACKEND_GUEST_MEMFD, 0, 0,
+					0), 0);
+	memset(want, 1, BIG_FRAMES);		/* regions start private */
+	ck_assert_int_eq(gmem_view_kvm_bind(w.v, k->vm, 0, 0, &n), 0);
+	for (int step = 0; step < steps; step++) {
+		uint64_t len = 1 + rng_next(&rng) % (UINT64_C(1) <<
+						      (rng_next(&rng) % 19));
+		uint64_t gfn = rng_next(&rng) % (BIG_FRAMES - len + 1);
+		unsigned int attr = rng_next(&rng) & 1 ? GMEM_ATTR_SHARED
+						       : GMEM_ATTR_PRIVATE;
+		uint64_t runs = changed_runs(want, gfn, len, attr);
+		uint64_t before = k->nattr;
+		uint64_t fail = rng_next(&rng) % 4 ? 0 : 1 + rng_next(&rng) % 4;
+		int err;
+
+		os_inject_arm(&k->in, fail, EIO);
+		err = gmem_convert(w.g, gfn, len, attr, NULL);
+		os_inject_arm(&k->in, 0, 0);
+		if (err) {
+			ck_assert_int_eq(err, -EIO);
+			ck_assert_uint_gt(fail, 0);
+			refused++;
+		} else {
+			memset(want + gfn, attr == GMEM_ATTR_PRIVATE, len);
+			ck_assert_uint_eq(k->nattr - before, runs);
+		}
+		ck_assert_uint_eq(view_stat(w.v, STALE), 0);
+		ck_assert(kvm_rig_attrs_match(k, w.g, 0, BIG_FRAMES));
+		/* The guest's state, and so KVM's, is the expected one. */
+		ck_assert(memcmp(k->private_, want, BIG_FRAMES) == 0);
+	}
+	ck_assert_uint_gt(refused, 0);
+	ck_assert_int_eq(gmem_view_kvm_unbind(w.v, k->vm, 0, 0), 0);
+	kvm_world_close(&w);
+	free(want);
+}
+
+START_TEST(attrs_differential)
+{
+	struct kvm_rig k;
+
+	ck_assert_int_eq(kvm_rig_fake(&k), 0);
+	differential(&k, 0x9e3779b97f4a7c15ull * (uint64_t)(_i + 1), 60);
+	kvm_rig_fini(&k);
+}
+END_TEST
+
+/* Memory faults: the range is rounded out to the granule and converted
+ * to what the access wanted; a repeated fault converts nothing; faults
+ * outside memory, on pinned or paged-out frames are refused unchanged. */
+START_TEST(fault_converts)
+{
+	GMEM_OPTS(gmem_kvm_fault, f, .gpa = 0x12345, .size = 4096);
+	struct kvm_rig k;
+	struct kvm_world w;
+	uint32_t n, pins;
+
+	ck_assert_int_eq(kvm_rig_fake(&k), 0);
+	ck_assert_int_eq(kvm_world_open(&w, &k, GMEM_BACKEND_GUEST_MEMFD, 0, 0,
+					16), 0);
+	ck_assert_int_eq(gmem_view_kvm_bind(w.v, k.vm, 0, 0, &n), 0);
+	/* A shared access to a private frame: its 64 KiB becomes shared. */
+	ck_assert_int_eq(gmem_view_kvm_fault(w.v, &f), 0);
+	ck_assert_uint_eq(f.gfn, 0x10);
+	ck_assert_uint_eq(f.npages, 16);
+	ck_assert_uint_eq(f.changed, 16);
+	ck_assert_uint_eq(k.private_[0x12], 0);
+	ck_assert_uint_eq(k.private_[0x20], 1);
+	ck_assert(kvm_rig_attrs_match(&k, w.g, 0, BIG_FRAMES));
+	/* Again: another vCPU got there first. */
+	ck_assert_int_eq(gmem_view_kvm_fault(w.v, &f), 0);
+	ck_assert_uint_eq(f.changed, 0);
+	/* A private access across two granules. */
+	f.flags = GMEM_KVM_FAULT_PRIVATE;
+	f.gpa = 0x1f000;
+	f.size = 0x2000;
+	ck_assert_int_eq(gmem_view_kvm_fault(w.v, &f), 0);
+	ck_assert_uint_eq(f.gfn, 0x10);
+	ck_assert_uint_eq(f.npages, 32);
+	ck_assert_uint_eq(f.changed, 16);
+	ck_assert_uint_eq(k.private_[0x12], 1);
+	ck_assert_uint_eq(view_stat(w.v, FAULTS), 3);
+	ck_assert_uint_eq(view_stat(w.v, FAULT_CONVERSIONS), 2);
+	/* Refused, unchanged. */
+	f.gpa = 3 * GMEM_BLOCK_FRAMES * 4096 - 4096;	/* a hole */
+	ck_assert_int_eq(gmem_view_kvm_fault(w.v, &f), -EFAULT);
+	f.gpa = 0;
+	f.flags = 1;
+	ck_assert_int_eq(gmem_view_kvm_fault(w.v, &f), -EINVAL);
+	f.flags = 0;
+	f.size = 0;
+	ck_assert_int_eq(gmem_view_kvm_fault(w.v, &f), -EINVAL);
+	f.size = 4096;
+	ck_assert_int_eq(gmem_pin(w.g, 0x45, 1, NULL), 0);
+	f.gpa = 0x40000;
+	ck_assert_int_eq(gmem_view_kvm_fault(w.v, &f), -EBUSY);
+	ck_assert_uint_eq(f.fail_gfn, 0x45);
+	ck_assert_uint_eq(f.changed, 0);
+	ck_assert_int_eq(gmem_unpin(w.g, 0x45, 1, NULL), 0);
+	ck_assert_int_eq(gmem_pin_count(w.g, 0x45, &pins), 0);
+	ck_assert_uint_eq(pins, 0);
+	ck_assert_int_eq(gmem_page_nominate(w.g, 0x50, 16, NULL), 0);
+	f.gpa = 0x50000;
+	ck_assert_int_eq(gmem_view_kvm_fault(w.v, &f), -EAGAIN);
+	ck_assert_uint_eq(f.fail_gfn, 0x50);
+	ck_assert(kvm_rig_attrs_match(&k, w.g, 0, BIG_FRAMES));
+	/* KVM refusing the attribute refuses the fault's conversion. */
+	f.gpa = 0x60000;
+	os_inject_arm(&k.in, 1, ENOMEM);
+	ck_assert_int_eq(gmem_view_kvm_fault(w.v, &f), -ENOMEM);
+	os_inject_arm(&k.in, 0, 0);
+	ck_assert_uint_eq(k.private_[0x60], 1);
+	ck_assert(kvm_rig_attrs_match(&k, w.g, 0, BIG_FRAMES));
+	ck_assert_int_eq(gmem_view_kvm_unbind(w.v, k.vm, 0, 0), 0);
+	kvm_world_close(&w);
+	kvm_rig_fini(&k);
+}
+END_TEST
+
+static Suite *kvm_attrs_suite(void)
+{
+	Suite *s = suite_create("kvm_attrs");
+	TCase *tc = tcase_create("played by a hook");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, attrs_follow_conversions);
+	tcase_add_loop_test(tc, attrs_only_where_offered, 0, 2);
+	tcase_add_test(tc, bind_failure_leaves_nothing);
+	tcase_add_loop_test(tc, attrs_differential, 0, 4);
+	tcase_add_test(tc, fault_converts);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return test_run_suite(kvm_attrs_suite());
+}
