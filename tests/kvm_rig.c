@@ -190,8 +190,12 @@ int kvm_world_open(struct kvm_world *w, struct kvm_rig *k, unsigned int kind,
 	ck_assert_int_eq(gmem_region_add(w->g, 0, 2 * GMEM_BLOCK_FRAMES, NULL),
 			 0);
 	ck_assert_int_eq(gmem_region_add(w->g, KVM_WORLD_SMALL, 512, NULL), 0);
-	ck_assert_int_eq(gmem_view_create(w->g, w->be, &vo, &w->v), 0);
-	return 0;
+	err = gmem_view_create(w->g, w->be, &vo, &w->v);
+	if (err) {
+		ck_assert_int_eq(gmem_guest_destroy(w->g), 0);
+		ck_assert_int_eq(gmem_backend_destroy(w->be), 0);
+	}
+	return err;
 }
 
 void kvm_world_close(struct kvm_world *w)

@@ -168,8 +168,8 @@ static void differential(struct kvm_rig *k, uint64_t seed, int steps)
 	uint32_t n;
 
 	ck_assert_ptr_nonnull(want);
-	ck_assert_int_eq(kvm_world_open(&w, k, GMEM_BACKEND_GUEST_MEMFD, 0, 0,
-					0), 0);
+	ck_assert_int_eq(kvm_world_open(&w, k, GMEM_BACKEND_GUEST_MEMFD, 0,
+					GMEM_CONTENT_DISCARD, 0), 0);
 	memset(want, 1, BIG_FRAMES);		/* regions start private */
 	ck_assert_int_eq(gmem_view_kvm_bind(w.v, k->vm, 0, 0, &n), 0);
 	for (int step = 0; step < steps; step++) {
@@ -205,12 +205,33 @@ static void differential(struct kvm_rig *k, uint64_t seed, int steps)
 	free(want);
 }
 
+/* Loops 0-3 on one copy (in-place guest_memfd), 4-5 on two. */
 START_TEST(attrs_differential)
 {
 	struct kvm_rig k;
 
 	ck_assert_int_eq(kvm_rig_fake(&k), 0);
+	if (_i >= 4)
+		k.gmem_offer = GUEST_MEMFD_FLAG_MMAP;
 	differential(&k, 0x9e3779b97f4a7c15ull * (uint64_t)(_i + 1), 60);
+	kvm_rig_fini(&k);
+}
+END_TEST
+
+/* The same against a real KVM_X86_SW_PROTECTED_VM: the record is of
+ * ioctls KVM accepted. */
+START_TEST(attrs_differential_real)
+{
+	const char *why = NULL;
+	struct kvm_rig k;
+	int err = kvm_rig_real(&k, &why);
+
+	if (err) {
+		printf("SKIP: real KVM attributes: %s (%s)\n", why,
+		       strerror(-err));
+		return;
+	}
+	differential(&k, 0x2545f4914f6cdd1dull, 60);
 	kvm_rig_fini(&k);
 }
 END_TEST
@@ -296,8 +317,12 @@ static Suite *kvm_attrs_suite(void)
 	tcase_add_test(tc, attrs_follow_conversions);
 	tcase_add_loop_test(tc, attrs_only_where_offered, 0, 2);
 	tcase_add_test(tc, bind_failure_leaves_nothing);
-	tcase_add_loop_test(tc, attrs_differential, 0, 4);
+	tcase_add_loop_test(tc, attrs_differential, 0, 6);
 	tcase_add_test(tc, fault_converts);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("real KVM");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, attrs_differential_real);
 	suite_add_tcase(s, tc);
 	return s;
 }

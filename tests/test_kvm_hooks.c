@@ -54,10 +54,13 @@ START_TEST(guest_memfd_through_ioctl)
 	ck_assert_uint_eq(w.kvm.made.size, UINT64_C(4) << 30);
 	ck_assert_uint_eq(w.kvm.made.flags, GUEST_MEMFD_FLAG_MMAP |
 					    GUEST_MEMFD_FLAG_INIT_SHARED);
-	ck_assert_uint_eq(w.kvm.in.by_kind[INJ_IOCTL], 1);
+	/* KVM_CHECK_EXTENSION(KVM_CAP_GUEST_MEMFD_FLAGS), then the file. */
+	ck_assert_uint_eq(w.kvm.in.by_kind[INJ_IOCTL], 2);
 	ck_assert_uint_eq(w.kvm.in.by_kind[INJ_MEMFD_CREATE], 0);
 	ck_assert_int_eq(gmem_backend_stats(w.w.be, &bs), 0);
-	ck_assert_uint_eq(bs.ioctl_calls, 1);
+	ck_assert_uint_eq(bs.ioctl_calls, 2);
+	ck_assert_uint_eq(bs.copies, 1);
+	ck_assert_uint_eq(bs.gmem_flags, w.kvm.made.flags);
 	ck_assert_uint_eq(bs.os_calls, w.kvm.in.calls);
 	/* The memory is the hook's file: a shared frame reads what was
 	 * written, through the view. */
@@ -67,6 +70,64 @@ START_TEST(guest_memfd_through_ioctl)
 	ck_assert_int_eq(p[7], 42);
 	world_close(&w);
 	ck_assert_uint_eq(w.kvm.in.by_kind[INJ_CLOSE], 1);
+}
+END_TEST
+
+/*
+ * A VM that offers no INIT_SHARED (one with private memory, before
+ * Linux 6.19): guest_memfd holds private memory only, and shared memory
+ * is a memfd at the same offsets. Each conversion punches the copy it
+ * leaves; contents cannot be kept, so PRESERVE is refused, and so is
+ * reading private memory for paging.
+ */
+START_TEST(two_copies)
+{
+	GMEM_OPTS(gmem_backend_stats, bs);
+	GMEM_OPTS(gmem_convert_opts, keep, .flags = GMEM_CONVERT_PRESERVE);
+	struct kvm_rig k;
+	struct kvm_world w;
+	char *p, buf[4096], one = 1;
+	uint64_t closes;
+	int gfd;
+
+	ck_assert_int_eq(kvm_rig_fake(&k), 0);
+	k.gmem_offer = GUEST_MEMFD_FLAG_MMAP;
+	ck_assert_int_eq(kvm_world_open(&w, &k, GMEM_BACKEND_GUEST_MEMFD, 0,
+					GMEM_CONTENT_PRESERVE, 0), -EOPNOTSUPP);
+	ck_assert_int_eq(w.ta.live_bytes, 0);
+	ck_assert_int_eq(kvm_world_open(&w, &k, GMEM_BACKEND_GUEST_MEMFD, 0,
+					GMEM_CONTENT_DISCARD, 0), 0);
+	ck_assert_uint_eq(k.made.flags, 0);
+	ck_assert_int_eq(gmem_backend_stats(w.be, &bs), 0);
+	ck_assert_uint_eq(bs.copies, 2);
+	ck_assert_uint_eq(bs.memfd_create_calls, 1);
+	ck_assert_int_eq(gmem_backend_fd(w.be, &gfd), 0);
+	/* Private data (written into the fake's guest_memfd) is punched
+	 * when the frame goes shared; the VMM sees the shared copy. */
+	ck_assert_int_eq(pwrite(gfd, &one, 1, 5 * 4096), 1);
+	ck_assert_int_eq(gmem_convert(w.g, 5, 1, GMEM_ATTR_SHARED, NULL), 0);
+	ck_assert_int_eq(pread(gfd, &one, 1, 5 * 4096), 1);
+	ck_assert_int_eq(one, 0);
+	ck_assert_int_eq(gmem_view_addr(w.v, 5, (void **)&p), 0);
+	ck_assert_int_eq(p[0], 0);
+	p[0] = 42;
+	/* Going private punches the shared copy: back shared, it is zero. */
+	ck_assert_int_eq(gmem_convert(w.g, 5, 1, GMEM_ATTR_PRIVATE, NULL), 0);
+	ck_assert_int_eq(gmem_convert(w.g, 5, 1, GMEM_ATTR_SHARED, NULL), 0);
+	ck_assert_int_eq(p[0], 0);
+	ck_assert_int_eq(gmem_convert(w.g, 6, 1, GMEM_ATTR_SHARED, &keep),
+			 -EOPNOTSUPP);
+	ck_assert_int_eq(gmem_convert(w.g, 6, 1, GMEM_ATTR_SHARED, NULL), 0);
+	ck_assert_int_eq(gmem_page_nominate(w.g, 8, 1, NULL), 0);
+	ck_assert_int_eq(gmem_page_read(w.g, 8, 1, buf, NULL), -EOPNOTSUPP);
+	ck_assert_int_eq(gmem_page_evict(w.g, 8, 1, NULL), 0);
+	ck_assert_int_eq(gmem_page_load(w.g, 8, 1, buf, NULL), -EOPNOTSUPP);
+	ck_assert_int_eq(gmem_page_load(w.g, 8, 1, NULL, NULL), 0);
+	ck_assert_int_eq(gmem_page_complete(w.g, 8, 1, 0, NULL), 0);
+	closes = k.in.by_kind[INJ_CLOSE];
+	kvm_world_close(&w);
+	ck_assert_uint_eq(k.in.by_kind[INJ_CLOSE] - closes, 2); /* both files */
+	kvm_rig_fini(&k);
 }
 END_TEST
 
@@ -235,6 +296,7 @@ static Suite *kvm_hooks_suite(void)
 
 	tcase_add_test(tc, guest_memfd_through_ioctl);
 	tcase_add_test(tc, guest_memfd_ioctl_fails);
+	tcase_add_test(tc, two_copies);
 	tcase_add_loop_test(tc, slots_through_ioctl, 0, 2);
 	tcase_add_test(tc, slot_failure_leaves_none);
 	tcase_add_test(tc, pagemap_through_hooks);

@@ -95,7 +95,13 @@ struct gmem_backend_opts {
 	/* HUGETLB: 2 MiB or 1 GiB (0: 2 MiB). Guests need a conversion
 	 * granule of at least one page to get a view. */
 	uint64_t page_size;
-	/* GUEST_MEMFD: KVM's flags; 0 means MMAP | INIT_SHARED. */
+	/*
+	 * GUEST_MEMFD: KVM's flags. 0 (since 1.5): MMAP | INIT_SHARED where
+	 * the VM offers both (KVM_CAP_GUEST_MEMFD_FLAGS), one copy of memory
+	 * that KVM and the VMM map; else 0, private memory only, and shared
+	 * memory in a memfd of the same offsets: two copies, so conversions
+	 * cannot keep contents (doc/memory.md).
+	 */
 	uint64_t gmem_flags;
 	/* The most the backend may grow to; 0: 1 TiB. GUEST_MEMFD sizes its
 	 * file, ANON reserves its address space with it, once. */
@@ -170,8 +176,13 @@ struct gmem_backend_stats {
 	/* Since 1.4. */
 	uint64_t ioctl_calls, memfd_create_calls, open_calls, pread_calls,
 		 unlink_calls, close_calls;
+	/* Since 1.5: GUEST_MEMFD's flags, as made; and the copies of
+	 * memory, 2 where guest_memfd holds private memory only and a
+	 * memfd the shared, else 1. */
+	uint64_t gmem_flags;
+	uint64_t copies;
 };
-#define gmem_backend_stats__last_field close_calls
+#define gmem_backend_stats__last_field copies
 
 /* Counts of the backend, hooks called by kind among them.
  * Errors: none beyond the common ones. Threads: any. */

@@ -95,8 +95,9 @@ GMEM_API int gmem_page_evict(struct gmem_guest *guest, uint64_t gfn,
  * owner of the frames, put the data back itself (with a view: the
  * frames read as zeros). The frames stay out of the views until
  * complete. Errors: the range errors; -EINVAL at a frame not paged nor
- * paging in, or data without a view; or the error of the view's system
- * call. Threads: any, as above.
+ * paging in, or data without a view; -EOPNOTSUPP data on a backend of
+ * two copies; or the error of the view's system call. Threads: any, as
+ * above.
  */
 GMEM_API int gmem_page_load(struct gmem_guest *guest, uint64_t gfn,
 			    uint64_t npages, const void *data,
@@ -106,7 +107,8 @@ GMEM_API int gmem_page_load(struct gmem_guest *guest, uint64_t gfn,
  * Copies the contents of nominated frames (PAGING_OUT, the data still
  * there) to buf, npages frames: what the pager keeps before it evicts.
  * Errors: the range errors; -EINVAL at a frame not nominated;
- * -EOPNOTSUPP without a VMM view. Threads: any.
+ * -EOPNOTSUPP without a VMM view, or on a backend of two copies (the
+ * private one cannot be read: gmem/backend.h). Threads: any.
  */
 GMEM_API int gmem_page_read(struct gmem_guest *guest, uint64_t gfn,
 			    uint64_t npages, void *buf,

@@ -21,6 +21,10 @@
  *            or MADV_DONTNEED for anonymous memory) and reads back as
  *            zeros: private data never reaches the VMM. A conversion
  *            refused after its PREPARE has discarded the runs it reached.
+ *            On a backend of two copies (a guest_memfd of private memory
+ *            only, since 1.5) it is the only mode: the copy left is
+ *            punched, and GMEM_CONVERT_PRESERVE conversions are refused
+ *            with -EOPNOTSUPP.
  *
  * While a view exists, the guest's regions cannot be added or removed
  * (-EBUSY). Region view addresses are congruent to guest-physical
@@ -70,8 +74,10 @@ struct gmem_view;
  * Errors: -EINVAL guest not on be's pool, bad content or flags, or the
  * guest's conversion granule below be's page size; -EBUSY the guest
  * already has a view (one per guest); -EOPNOTSUPP GMEM_VIEW_GUEST_MAP
- * on anonymous memory; -ENOMEM; otherwise the error of
- * the system call that failed. Threads: exclusive on the guest.
+ * on anonymous memory, or (since 1.5) GMEM_CONTENT_PRESERVE on a backend
+ * of two copies (gmem/backend.h), which cannot keep contents; -ENOMEM;
+ * otherwise the error of the system call that failed.
+ * Threads: exclusive on the guest.
  */
 GMEM_API int gmem_view_create(struct gmem_guest *guest,
 			      struct gmem_backend *be,

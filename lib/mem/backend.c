@@ -36,6 +36,9 @@ struct gmem_backend {
 	struct placement numa;
 	enum gmem_backend_kind kind;
 	int fd;				/* -1: anonymous */
+	int shared_fd;			/* the shared copy of a guest_memfd
+					 * that cannot be mapped, or -1 */
+	uint64_t gmem_flags;		/* guest_memfd's, as made */
 	char *area;			/* anonymous: 1 GiB-aligned */
 	void *resv;			/* anonymous: the whole reservation */
 	uint64_t resv_len;
@@ -73,6 +76,16 @@ int backend_file(const struct gmem_backend *be)
 	return be->fd;
 }
 
+int backend_map_file(const struct gmem_backend *be)
+{
+	return be->shared_fd >= 0 ? be->shared_fd : be->fd;
+}
+
+bool backend_two_copies(const struct gmem_backend *be)
+{
+	return be->shared_fd >= 0;
+}
+
 char *backend_anon_addr(const struct gmem_backend *be, uint64_t off)
 {
 	return be->area ? be->area + off : NULL;
@@ -98,8 +111,8 @@ int backend_map(struct gmem_backend *be, void *addr, uint64_t off,
 				   shared ? PROT_READ | PROT_WRITE : PROT_NONE);
 	if (shared)
 		return os_mmap(&be->os, addr, len, PROT_READ | PROT_WRITE,
-			       MAP_SHARED | MAP_FIXED, be->fd, (int64_t)off,
-			       &got);
+			       MAP_SHARED | MAP_FIXED, backend_map_file(be),
+			       (int64_t)off, &got);
 	/* A fresh inaccessible mapping, not mprotect: the file's pages leave
 	 * the VMM's page tables, as they must for memory the guest made
 	 * private. */
@@ -108,13 +121,26 @@ int backend_map(struct gmem_backend *be, void *addr, uint64_t off,
 		       -1, 0, &got);
 }
 
-int backend_discard(struct gmem_backend *be, uint64_t off, uint64_t len)
+static int punch(struct gmem_backend *be, int fd, uint64_t off, uint64_t len)
 {
+	return os_fallocate(&be->os, fd, FALLOC_FL_PUNCH_HOLE |
+			    FALLOC_FL_KEEP_SIZE, (int64_t)off, (int64_t)len);
+}
+
+int backend_discard(struct gmem_backend *be, uint64_t off, uint64_t len,
+		    unsigned int copies)
+{
+	int err = 0;
+
 	if (be->area)
 		return os_madvise(&be->os, be->area + off, len, MADV_DONTNEED);
-	return os_fallocate(&be->os, be->fd,
-			    FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-			    (int64_t)off, (int64_t)len);
+	if (be->shared_fd < 0)
+		return punch(be, be->fd, off, len);
+	if (copies & BACKEND_PRIVATE_COPY)
+		err = punch(be, be->fd, off, len);
+	if (!err && (copies & BACKEND_SHARED_COPY))
+		err = punch(be, be->shared_fd, off, len);
+	return err;
 }
 
 int backend_allocate(struct gmem_backend *be, uint64_t off, uint64_t len)
@@ -138,8 +164,10 @@ static int place(struct gmem_backend *be, uint64_t off, uint64_t len, int node)
 
 	if (be->area)
 		return placement_bind(&be->os, &be->numa, node, be->area + off, len);
-	err = os_mmap(&be->os, NULL, len, PROT_NONE, MAP_SHARED, be->fd,
-		      (int64_t)off, &map);
+	/* A guest_memfd that cannot be mapped cannot be bound: its private
+	 * copy is placed by the policy of the thread that faults it. */
+	err = os_mmap(&be->os, NULL, len, PROT_NONE, MAP_SHARED,
+		      backend_map_file(be), (int64_t)off, &map);
 	if (err)
 		return err;
 	err = placement_bind(&be->os, &be->numa, node, map, len);
@@ -200,7 +228,7 @@ static int prepare(void *ctx, uint64_t pfn, uint64_t nblocks)
 	for (; b < end && !err; b++) {
 		if (!bits_test(be->dirty, b))
 			continue;
-		err = backend_discard(be, b * GIB, GIB);
+		err = backend_discard(be, b * GIB, GIB, BACKEND_BOTH_COPIES);
 		if (!err)
 			bits_assign(be->dirty, b, b + 1, false);
 	}
@@ -214,7 +242,7 @@ static void release(void *ctx, uint64_t pfn, uint64_t nblocks)
 	struct gmem_backend *be = ctx;
 	uint64_t b = pfn / GMEM_BLOCK_FRAMES;
 
-	if (backend_discard(be, b * GIB, nblocks * GIB)) {
+	if (backend_discard(be, b * GIB, nblocks * GIB, BACKEND_BOTH_COPIES)) {
 		pthread_mutex_lock(&be->grow_lock);
 		bits_assign(be->dirty, b, b + nblocks, true);
 		pthread_mutex_unlock(&be->grow_lock);
@@ -255,6 +283,61 @@ static int open_hugetlbfs(struct gmem_backend *be, const char *dir)
 	return set_fd(be, fd);
 }
 
+/*
+ * guest_memfd's flags: the caller's, or one copy of memory that KVM and
+ * the VMM both map (MMAP | INIT_SHARED) where the VM offers it, else a
+ * guest_memfd of private memory only (as on VMs with private memory
+ * before Linux 6.19, and every VM before 6.17).
+ */
+static int guest_memfd_flags(struct gmem_backend *be, int vm, uint64_t asked,
+		      uint64_t *flags)
+{
+	const uint64_t in_place = GUEST_MEMFD_FLAG_MMAP |
+				  GUEST_MEMFD_FLAG_INIT_SHARED;
+	int offer;
+
+	*flags = asked;
+	if (asked)
+		return 0;
+	offer = os_ioctl(&be->os, vm, KVM_CHECK_EXTENSION,
+			 (void *)(uintptr_t)KVM_CAP_GUEST_MEMFD_FLAGS);
+	if (offer < 0)
+		return offer;
+	*flags = ((uint64_t)offer & in_place) == in_place ? in_place : 0;
+	return 0;
+}
+
+/*
+ * A guest_memfd. Without INIT_SHARED the VMM cannot map it, so shared
+ * memory is a second file, a memfd of the same size at the same offsets:
+ * two copies, one for each state, as KVM's memory attributes expect.
+ */
+static int open_guest_memfd(struct gmem_backend *be,
+			    const struct gmem_backend_opts *opts, uint64_t max)
+{
+	struct kvm_create_guest_memfd gc = { .size = max };
+	int vm = OPTS_GET(opts, vm_fd, -1), fd, err;
+	uint64_t flags;
+
+	if (vm < 0)
+		return -EINVAL;
+	err = guest_memfd_flags(be, vm, OPTS_GET(opts, gmem_flags, 0), &flags);
+	gc.flags = flags;
+	if (!err)
+		err = set_fd(be, os_ioctl(&be->os, vm, KVM_CREATE_GUEST_MEMFD,
+					  &gc));
+	if (err)
+		return err;
+	be->gmem_flags = gc.flags;
+	if (gc.flags & GUEST_MEMFD_FLAG_INIT_SHARED)
+		return 0;
+	fd = os_memfd_create(&be->os, "gmem-shared", MFD_CLOEXEC);
+	if (fd < 0)
+		return fd;
+	be->shared_fd = fd;
+	return os_ftruncate(&be->os, fd, (int64_t)max);
+}
+
 static int open_file(struct gmem_backend *be,
 		     const struct gmem_backend_opts *opts, uint64_t max)
 {
@@ -262,21 +345,8 @@ static int open_file(struct gmem_backend *be,
 	unsigned int mfd = MFD_CLOEXEC;
 
 	switch (be->kind) {
-	case GMEM_BACKEND_GUEST_MEMFD: {
-		struct kvm_create_guest_memfd gc = {
-			.size = max,
-			.flags = OPTS_GET(opts, gmem_flags, 0) ?
-				 OPTS_GET(opts, gmem_flags, 0) :
-				 GUEST_MEMFD_FLAG_MMAP |
-				 GUEST_MEMFD_FLAG_INIT_SHARED,
-		};
-		int vm = OPTS_GET(opts, vm_fd, -1);
-
-		if (vm < 0)
-			return -EINVAL;
-		return set_fd(be, os_ioctl(&be->os, vm, KVM_CREATE_GUEST_MEMFD,
-					   &gc));
-	}
+	case GMEM_BACKEND_GUEST_MEMFD:
+		return open_guest_memfd(be, opts, max);
 	case GMEM_BACKEND_HUGETLB:
 		if (dir)
 			return open_hugetlbfs(be, dir);
@@ -339,6 +409,8 @@ static void backend_free(struct gmem_backend *be)
 	pool_destroy(be->pool);
 	if (be->fd >= 0)
 		os_close(&be->os, be->fd);
+	if (be->shared_fd >= 0)
+		os_close(&be->os, be->shared_fd);
 	if (be->resv)
 		os_munmap(&be->os, be->resv, be->resv_len);
 	heap_free(&be->heap, be->block_node,
@@ -370,7 +442,7 @@ int gmem_backend_create(const struct gmem_backend_opts *opts,
 	if (!be)
 		return -ENOMEM;
 	be->heap = heap;
-	be->fd = -1;
+	be->fd = be->shared_fd = -1;
 	be->kind = OPTS_GET(opts, kind, GMEM_BACKEND_MEMFD);
 	be->page_size = page;
 	be->max_blocks = max / GIB;
@@ -475,7 +547,7 @@ int gmem_backend_block_info(struct gmem_backend *be, uint64_t pfn,
 		err = phys_of(&be->os, be->area + b * GIB, &res.phys_pfn);
 	} else {
 		err = os_mmap(&be->os, NULL, be->page_size, PROT_READ,
-			      MAP_SHARED | MAP_POPULATE, be->fd,
+			      MAP_SHARED | MAP_POPULATE, backend_map_file(be),
 			      (int64_t)(b * GIB), &map);
 		if (!err)
 			err = phys_of(&be->os, map, &res.phys_pfn);
@@ -513,6 +585,8 @@ int gmem_backend_stats(const struct gmem_backend *be,
 	res.pread_calls = atomic_load(&c[OS_CALL_pread]);
 	res.unlink_calls = atomic_load(&c[OS_CALL_unlink]);
 	res.close_calls = atomic_load(&c[OS_CALL_close]);
+	res.gmem_flags = be->gmem_flags;
+	res.copies = be->shared_fd >= 0 ? 2 : 1;
 	for (int i = 0; i < OS_NCALLS; i++)
 		res.os_calls += atomic_load(&c[i]);
 	return out_struct(stats, &res, sizeof(res));

@@ -74,12 +74,14 @@ static int stretch_map(const struct gmem_view *v, const struct view_region *r,
 	return backend_map(v->be, view_at(v, r, gfn), off, len, arg != NULL);
 }
 
-int stretch_discard(const struct gmem_view *v,
-			   const struct view_region *r, uint64_t gfn,
-			   uint64_t off, uint64_t len, void *arg)
+int stretch_discard(const struct gmem_view *v, const struct view_region *r,
+		    uint64_t gfn, uint64_t off, uint64_t len, void *arg)
 {
-	(void)r, (void)gfn, (void)arg;
-	return backend_discard(v->be, off, len);
+	const unsigned int *copies = arg;
+
+	(void)r, (void)gfn;
+	return backend_discard(v->be, off, len,
+			       copies ? *copies : BACKEND_BOTH_COPIES);
 }
 
 static int stretch_allocate(const struct gmem_view *v,
@@ -126,9 +128,14 @@ static int run_apply(struct gmem_view *v, const struct view_region *r,
 	bool shared = run->attr == GMEM_ATTR_SHARED;
 	bool discard = v->content == GMEM_CONTENT_DISCARD &&
 		       !(run->flags & GMEM_RUN_PRESERVE);
+	/* The copy being left; with one copy, the one file. */
+	unsigned int left = shared ? BACKEND_PRIVATE_COPY : BACKEND_SHARED_COPY;
 	int err = 0;
 
 	*told = false;
+	/* Two copies cannot keep contents across a change. */
+	if ((run->flags & GMEM_RUN_PRESERVE) && backend_two_copies(v->be))
+		return -EOPNOTSUPP;
 	if (!shared)
 		err = view_set(v, r, run->gfn, end, false);
 	if (!err)
@@ -136,7 +143,7 @@ static int run_apply(struct gmem_view *v, const struct view_region *r,
 	*told = !err;
 	if (!err && discard)
 		err = view_for_stretches(v, r, run->gfn, end, stretch_discard,
-					 NULL);
+					 &left);
 	if (!err && shared)
 		err = view_set(v, r, run->gfn, end, true);
 	if (!err && shared && (v->flags & GMEM_VIEW_POPULATE))
@@ -263,7 +270,7 @@ int stretch_guest_map(const struct gmem_view *v,
 	(void)arg;
 	return os_mmap(backend_os(v->be), r->guest_base + (gfn - r->gfn) * FRAME,
 		       len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
-		       backend_file(v->be), (int64_t)off, &got);
+		       backend_map_file(v->be), (int64_t)off, &got);
 }
 
 static void region_unmap(struct gmem_view *v, struct view_region *r)
@@ -274,7 +281,7 @@ static void region_unmap(struct gmem_view *v, struct view_region *r)
 		os_munmap(backend_os(v->be), r->resv, len);
 	if (r->guest_resv)
 		os_munmap(backend_os(v->be), r->guest_resv, len);
-	if (backend_file(v->be) < 0)	/* the backend's memory: closed */
+	if (backend_map_file(v->be) < 0)	/* the backend's memory: closed */
 		view_set(v, r, r->gfn, r->gfn + r->npages, false);
 	r->resv = r->guest_resv = NULL;
 }
@@ -285,7 +292,7 @@ static int region_map(struct gmem_view *v, struct view_region *r)
 	bool populate = v->flags & GMEM_VIEW_POPULATE;
 	int err = 0;
 
-	if (backend_file(v->be) >= 0)
+	if (backend_map_file(v->be) >= 0)
 		err = reserve(v, r->gfn, len, &r->resv, &r->base);
 	if (!err && (v->flags & GMEM_VIEW_GUEST_MAP))
 		err = reserve(v, r->gfn, len, &r->guest_resv, &r->guest_base);
@@ -322,7 +329,9 @@ static int view_check(const struct gmem_guest *g, struct gmem_backend *be,
 	    g->pool != backend_pool(be) ||
 	    (g->granule_mask + 1) * FRAME < backend_page_size(be))
 		return -EINVAL;
-	if ((flags & GMEM_VIEW_GUEST_MAP) && backend_file(be) < 0)
+	if ((flags & GMEM_VIEW_GUEST_MAP) && backend_map_file(be) < 0)
+		return -EOPNOTSUPP;
+	if (content == GMEM_CONTENT_PRESERVE && backend_two_copies(be))
 		return -EOPNOTSUPP;
 	return g->views ? -EBUSY : 0;
 }

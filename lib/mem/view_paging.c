@@ -133,13 +133,16 @@ static int stretch_copy(const struct gmem_view *v,
 	int err;
 
 	(void)r;
+	/* Two copies: the private one cannot be read or written here. */
+	if (backend_two_copies(v->be))
+		return -EOPNOTSUPP;
 	b = c->buf + (gfn - c->gfn0) * FRAME;
 	/* Anonymous memory is the view itself, closed: opened meanwhile.
 	 * A file gets a mapping of its own, populated in one call rather
 	 * than a fault per page. */
 	err = mem ? os_mprotect(os, mem, len, PROT_READ | PROT_WRITE)
 		  : os_mmap(os, NULL, len, PROT_READ | PROT_WRITE,
-			    MAP_SHARED | MAP_POPULATE, backend_file(v->be),
+			    MAP_SHARED | MAP_POPULATE, backend_map_file(v->be),
 			    (int64_t)off, &got);
 	if (err)
 		return err;
