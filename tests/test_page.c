@@ -700,9 +700,11 @@ START_TEST(eventfds_wake_pager_and_vmm)
 }
 END_TEST
 
-/* The pager pops after a delay: a full ring holds a TRY that waits. */
+/* The pager pops after a delay, making room for a WAIT held by a full
+ * ring, then serves the WAIT's frame. */
 struct popper {
 	struct gmem_guest *g;
+	uint64_t gfn;
 	_Atomic int popped;
 };
 
@@ -711,22 +713,31 @@ static void *pop_later(void *arg)
 	struct popper *p = arg;
 	struct gmem_page_request req[4];
 	struct timespec ts = { 0, 50 * 1000 * 1000 };
-	uint32_t n;
+	uint32_t n, i;
+	bool served = false;
 
 	nanosleep(&ts, NULL);
 	atomic_store(&p->popped, 1);
 	ck_assert_int_eq(gmem_pager_pop(p->g, req, 4, &n), 0);
 	ck_assert_uint_eq(n, 4);
+	while (!served) {
+		ck_assert_int_eq(gmem_pager_pop(p->g, req, 4, &n), 0);
+		for (i = 0; i < n; i++)
+			served |= req[i].gfn == p->gfn;
+	}
+	ck_assert_int_eq(gmem_page_load(p->g, p->gfn, 1, NULL, NULL), 0);
+	ck_assert_int_eq(gmem_page_complete(p->g, p->gfn, 1, 0, NULL), 0);
 	return NULL;
 }
 
-/* Lookups: bad input, no pager, and a full ring both ways. */
+/* Lookups: bad input, no pager, and a full ring for each mode. */
 START_TEST(lookup_bad_input_and_full_ring)
 {
 	GMEM_OPTS(gmem_pager_opts, pa, .ring_size = GMEM_LOOKUP_MAX);
 	GMEM_OPTS(gmem_lookup, lk, .vcpu = 1);
 	struct gmem_page_request req[GMEM_LOOKUP_MAX];
-	uint64_t many[GMEM_LOOKUP_MAX + 1] = { 0 };
+	uint64_t many[GMEM_LOOKUP_MAX + 1] = { 0 }, tok[4];
+	struct gmem_page_ready ready[8];
 	struct popper pp;
 	struct gmem_pool *pool;
 	struct gmem_guest *g;
@@ -804,16 +815,61 @@ START_TEST(lookup_bad_input_and_full_ring)
 	ck_assert_int_eq(gmem_page_lookup(g, 40, GMEM_LOOKUP_QUERY, &lk),
 			 -EAGAIN);
 	ck_assert_int_eq(lk.state, GMEM_PAGE_PAGED);
-	/* Else it waits for the pager to make room. */
-	pp.g = g;
-	atomic_store(&pp.popped, 0);
-	ck_assert_int_eq(pthread_create(&th, NULL, pop_later, &pp), 0);
+	/*
+	 * Else TRY never waits for room: with the ring full and a pager
+	 * that does not pop, it returns at once with a token, its block
+	 * deferred (still PAGED) and asked for once, however often.
+	 */
+	for (i = 0; i < 4; i++) {
+		ck_assert_int_eq(gmem_page_lookup(g, 40 + i, GMEM_LOOKUP_TRY,
+						  &lk), -EAGAIN);
+		ck_assert_uint_eq(lk.state, GMEM_PAGE_PAGED);
+		tok[i] = lk.token;
+	}
 	ck_assert_int_eq(gmem_page_lookup(g, 40, GMEM_LOOKUP_TRY, &lk),
 			 -EAGAIN);
+	ck_assert_uint_eq(lk.token, tok[0]);
+	/* Served after the ring's requests, in the order asked. */
+	ck_assert_int_eq(gmem_pager_pop(g, req, GMEM_LOOKUP_MAX, &n), 0);
+	ck_assert_uint_eq(n, GMEM_LOOKUP_MAX);
+	ck_assert_int_eq(gmem_pager_pop(g, req, GMEM_LOOKUP_MAX, &n), 0);
+	ck_assert_uint_eq(n, 4);
+	for (i = 0; i < 4; i++) {
+		ck_assert_uint_eq(req[i].gfn, 40 + i);
+		ck_assert_int_eq(gmem_page_lookup(g, 40 + i, GMEM_LOOKUP_QUERY,
+						  &lk), -EAGAIN);
+		ck_assert_uint_eq(lk.state, GMEM_PAGE_PAGING_IN);
+	}
+	ck_assert_int_eq(gmem_pager_pop(g, req, GMEM_LOOKUP_MAX, &n), 0);
+	ck_assert_uint_eq(n, 0);
+	/* Their tokens complete as any other. */
+	ck_assert_int_eq(gmem_page_load(g, 40, 4, NULL, NULL), 0);
+	ck_assert_int_eq(gmem_page_complete(g, 40, 4, 0, NULL), 0);
+	ck_assert_int_eq(gmem_page_ready_pop(g, ready, 8, &n), 0);
+	ck_assert_uint_eq(n, 4);
+	for (i = 0; i < 4; i++) {
+		ck_assert_uint_eq(ready[i].token, tok[i]);
+		ck_assert_uint_eq(ready[i].gfn, 40 + i);
+		ck_assert_int_eq(ready[i].status, 0);
+	}
+	/* A deferred block requested meanwhile by a WAIT's ring slot is
+	 * not asked for twice. */
+	for (i = 0; i < GMEM_LOOKUP_MAX; i++)
+		ck_assert_int_eq(gmem_page_lookup(g, 44 + i, GMEM_LOOKUP_TRY,
+						  &lk), -EAGAIN);
+	ck_assert_int_eq(gmem_page_lookup(g, 60, GMEM_LOOKUP_TRY, &lk),
+			 -EAGAIN);
+	/* WAIT does wait for room. */
+	pp.g = g;
+	pp.gfn = 60;
+	atomic_store(&pp.popped, 0);
+	ck_assert_int_eq(pthread_create(&th, NULL, pop_later, &pp), 0);
+	ck_assert_int_eq(gmem_page_lookup(g, 60, GMEM_LOOKUP_WAIT, &lk), 0);
 	ck_assert_int_eq(atomic_load(&pp.popped), 1);
 	pthread_join(th, NULL);
 	ck_assert_int_eq(gmem_pager_pop(g, req, GMEM_LOOKUP_MAX, &n), 0);
-	ck_assert_uint_eq(n, GMEM_LOOKUP_MAX - 4 + 1);
+	for (i = 0; i < n; i++)
+		ck_assert_uint_ne(req[i].gfn, 60);
 	ck_assert_int_eq(gmem_guest_destroy(g), 0);
 	ck_assert_int_eq(gmem_pool_destroy(pool), 0);
 }

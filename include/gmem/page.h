@@ -165,7 +165,8 @@ struct gmem_page_request {
 };
 
 /*
- * Takes up to max requests, oldest first, into reqs (*n of them).
+ * Takes up to max requests, oldest first, into reqs (*n of them): the
+ * ring's, then those TRY lookups deferred while it was full.
  * Errors: -ENODEV without a pager. Threads: any, one
  * consumer thread at a time.
  */
@@ -176,11 +177,12 @@ GMEM_API int gmem_pager_pop(struct gmem_guest *guest,
 /* Lookup modes. */
 #define GMEM_LOOKUP_QUERY 0	/* report the state, change nothing */
 #define GMEM_LOOKUP_TRY 1	/* not present: a request is out, -EAGAIN
-				 * with a token; never sleeps */
+				 * with a token; never sleeps, not even
+				 * for room in a full ring (since 1.5) */
 #define GMEM_LOOKUP_WAIT 2	/* not present: request it and sleep,
 				 * holding no lock, until it is in */
 /* Or'ed with TRY or WAIT: when the ring is full, -EBUSY rather than
- * waiting for room. */
+ * waiting for room (WAIT) or deferring the request (TRY). */
 #define GMEM_LOOKUP_NO_WAIT_RING (1u << 8)
 
 /* The most frames one lookup takes. */
@@ -206,7 +208,10 @@ struct gmem_lookup {
  * cancel a nomination (0: present again), and for a frame paged or on
  * its way in make sure one request is out; then TRY returns -EAGAIN
  * with a token for (lk->vcpu, gfn), the same one until it completes,
- * while WAIT sleeps until the frame is in (0) or its loading failed
+ * and where the ring is full its request is deferred: the pager's next
+ * gmem_pager_pop returns it after the ring's requests, and the token
+ * completes as any other. WAIT sleeps for room in a full ring, then
+ * until the frame is in (0) or its loading failed
  * (the pager's status, the frame paged). Errors: -EINVAL for a bad mode,
  * NULL guest or lk->sz below sizeof(size_t); -E2BIG for a larger lk
  * with non-zero bytes past what this library knows (checked as by

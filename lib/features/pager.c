@@ -10,6 +10,10 @@
  * lookup's request is already out. The consumer stops at a slot still claimed: a producer
  * decides while holding the lock, never sleeping, so it is not long.
  *
+ * A TRY never waits for room: where the ring is full, its blocks are
+ * deferred (under the paging lock) and the pager's next pop serves them
+ * after the ring's requests, so its token completes as any other.
+ *
  * Waits (under the paging lock) are of two kinds: a vCPU's token, which
  * becomes a "page ready" event when the frame completes, and a sleeper's
  * entry, which is marked done; sleepers wait on a sequence word that
@@ -76,6 +80,8 @@ void pager_free(struct gmem_guest *g, struct paging *p)
 	heap_free(&g->heap, pg->ring, (pg->mask + 1) * sizeof(*pg->ring));
 	heap_free(&g->heap, pg->waits, pg->waits_cap * sizeof(*pg->waits));
 	heap_free(&g->heap, pg->ready, pg->ready_cap * sizeof(*pg->ready));
+	heap_free(&g->heap, pg->deferred,
+		  pg->deferred_cap * sizeof(*pg->deferred));
 	heap_free(&g->heap, pg, sizeof(*pg));
 	p->pager = NULL;
 }
@@ -121,6 +127,57 @@ static void ring_end(struct pager *pg, uint64_t pos, uint64_t gfn,
 			      memory_order_release);
 }
 
+/* The state of a frame; locked, or known absent. */
+static unsigned int state_of(const struct paging *p, uint64_t gfn)
+{
+	if (!fset_has(&p->absent, gfn))
+		return GMEM_PAGE_PRESENT;
+	if (fset_has(&p->in, gfn))
+		return GMEM_PAGE_PAGING_IN;
+	return fset_has(&p->paged, gfn) ? GMEM_PAGE_PAGED
+					 : GMEM_PAGE_PAGING_OUT;
+}
+
+/* PAGED -> PAGING_IN for the block at lo; locked. 0 or -ENOMEM. */
+static int start_in(struct gmem_guest *g, struct paging *p, uint64_t lo)
+{
+	uint64_t hi = lo + g->granule_mask + 1;
+
+	if (fset_reserve(&g->heap, &p->in, lo, hi))
+		return -ENOMEM;
+	fset_del(&p->paged, lo, hi);
+	fset_add(&p->in, lo, hi);
+	return 0;
+}
+
+/* Deferred blocks still paged become requests, up to max: how many.
+ * The rest (no room, or no memory to start them) stay deferred. */
+static uint32_t pop_deferred(struct gmem_guest *g, struct paging *p,
+			     struct pager *pg, struct gmem_page_request *reqs,
+			     uint32_t max)
+{
+	uint32_t i, k = 0, n = 0;
+
+	spin_lock(&p->lock);
+	for (i = 0; i < pg->ndeferred; i++) {
+		uint64_t lo = pg->deferred[i];
+
+		/* Requested meanwhile by another lookup: dropped. */
+		if (state_of(p, lo) != GMEM_PAGE_PAGED)
+			continue;
+		if (k == max || start_in(g, p, lo)) {
+			pg->deferred[n++] = lo;
+			continue;
+		}
+		reqs[k++] = (struct gmem_page_request){ lo,
+							g->granule_mask + 1 };
+	}
+	pg->ndeferred = n;
+	atomic_store(&pg->any_deferred, n != 0);
+	spin_unlock(&p->lock);
+	return k;
+}
+
 int gmem_pager_pop(struct gmem_guest *g, struct gmem_page_request *reqs,
 		   uint32_t max, uint32_t *n)
 {
@@ -150,6 +207,9 @@ int gmem_pager_pop(struct gmem_guest *g, struct gmem_page_request *reqs,
 				      memory_order_relaxed);
 		atomic_store(&pg->head, ++h);
 	}
+	if (k < max && h == atomic_load(&pg->tail) &&
+	    atomic_load(&pg->any_deferred))
+		k += pop_deferred(g, p, pg, reqs + k, max - k);
 	*n = k;
 	if (k || h != atomic_load(&pg->tail)) {
 		atomic_fetch_add(&pg->room, 1);
@@ -281,17 +341,6 @@ int gmem_page_vcpu_reset(struct gmem_guest *g, uint32_t vcpu)
 	return 0;
 }
 
-/* The state of a frame; locked, or known absent. */
-static unsigned int state_of(const struct paging *p, uint64_t gfn)
-{
-	if (!fset_has(&p->absent, gfn))
-		return GMEM_PAGE_PRESENT;
-	if (fset_has(&p->in, gfn))
-		return GMEM_PAGE_PAGING_IN;
-	return fset_has(&p->paged, gfn) ? GMEM_PAGE_PAGED
-					 : GMEM_PAGE_PAGING_OUT;
-}
-
 /* The block of the conversion granule holding gfn. */
 static uint64_t block_of(const struct gmem_guest *g, uint64_t gfn)
 {
@@ -336,6 +385,16 @@ static uint64_t add_wait(struct pager *pg, uint64_t gfn, uint32_t vcpu,
 	return pg->next_token;
 }
 
+/* Defers the block at lo, once; locked, room reserved. */
+static void defer_block(struct pager *pg, uint64_t lo)
+{
+	for (uint32_t i = 0; i < pg->ndeferred; i++)
+		if (pg->deferred[i] == lo)
+			return;
+	pg->deferred[pg->ndeferred++] = lo;
+	atomic_store(&pg->any_deferred, 1);
+}
+
 /*
  * One pass of a TRY or WAIT over frames that are not all present: a
  * request out for each paged one, then the waits (a sleeper's for each
@@ -351,6 +410,7 @@ static int lookup_pass(struct gmem_guest *g, struct paging *p,
 	struct pager *pg = atomic_load(&p->pager);
 	int64_t first = 0;
 	uint32_t i, want = 0, used = 0;
+	bool defer = false;
 	int err = 0;
 
 	/* An access cancels a nomination first. */
@@ -369,28 +429,36 @@ static int lookup_pass(struct gmem_guest *g, struct paging *p,
 	if (want && !pg)
 		return -ENODEV;
 	if (want)
-		first = ring_claim(pg, want, !(mode & GMEM_LOOKUP_NO_WAIT_RING));
-	if (first < 0)
+		first = ring_claim(pg, want, (mode & 3) == GMEM_LOOKUP_WAIT &&
+					     !(mode & GMEM_LOOKUP_NO_WAIT_RING));
+	if (first == -EBUSY && (mode & 3) == GMEM_LOOKUP_TRY &&
+	    !(mode & GMEM_LOOKUP_NO_WAIT_RING)) {
+		defer = true;
+		want = 0;
+	} else if (first < 0) {
 		return (int)first;
+	}
 	spin_lock(&p->lock);
+	if (defer && heap_grow(&g->heap, &pg->deferred, &pg->deferred_cap,
+			       pg->ndeferred, pg->ndeferred + n,
+			       sizeof(*pg->deferred), 16))
+		err = -ENOMEM;
 	*absent = 0;
 	for (i = 0; !err && i < n; i++) {
 		unsigned int st = state_of(p, gfns[i]);
 		uint64_t lo = block_of(g, gfns[i]);
 
 		*absent += st != GMEM_PAGE_PRESENT;
-		if (st == GMEM_PAGE_PAGING_OUT || (st == GMEM_PAGE_PAGED &&
-						   used == want)) {
+		if (st == GMEM_PAGE_PAGING_OUT ||
+		    (st == GMEM_PAGE_PAGED && !defer && used == want)) {
 			err = 1;
+		} else if (st == GMEM_PAGE_PAGED && defer) {
+			defer_block(pg, lo);
 		} else if (st == GMEM_PAGE_PAGED) {
-			if (fset_reserve(&g->heap, &p->in, lo,
-					 lo + g->granule_mask + 1)) {
-				err = -ENOMEM;
-				break;
-			}
-			fset_del(&p->paged, lo, lo + g->granule_mask + 1);
-			fset_add(&p->in, lo, lo + g->granule_mask + 1);
-			ring_end(pg, (uint64_t)first + used++, lo, true);
+			err = start_in(g, p, lo);
+			if (!err)
+				ring_end(pg, (uint64_t)first + used++, lo,
+					 true);
 		}
 	}
 	/* A sleeper holds every frame of its lookup, present ones too (its
@@ -419,7 +487,7 @@ static int lookup_pass(struct gmem_guest *g, struct paging *p,
 	spin_unlock(&p->lock);
 	for (i = used; i < want; i++)
 		ring_end(pg, (uint64_t)first + i, 0, false);
-	if (used)
+	if (used || defer)
 		port_signal(pg->pager_fd);
 	return err;
 }

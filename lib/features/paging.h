@@ -37,6 +37,11 @@ struct pager {
 	struct gmem_page_ready *ready;
 	uint32_t nready, ready_cap;
 	uint64_t next_token;
+	/* Blocks a TRY met the ring full for, oldest first: popped after
+	 * the ring's requests, so no vCPU waits for room. */
+	uint64_t *deferred;
+	uint32_t ndeferred, deferred_cap;
+	_Atomic uint32_t any_deferred;	/* ndeferred != 0, for pop */
 };
 
 /*
