@@ -19,6 +19,7 @@
 
 #include "builders.h"
 #include "real.h"
+#include "kvm_fault.h"
 #include "covers.h"
 #include "impl.h"
 #include "logging.h"
@@ -382,6 +383,7 @@ int main(int argc, char **argv)
 	int nc, nb, ni;
 	double all_sync;
 	static struct real_result real;
+	static struct kvm_fault_result kvmf;
 	static struct log_result logr;
 	static struct notify_result notr;
 	static struct page_result pager;
@@ -445,6 +447,7 @@ int main(int argc, char **argv)
 	notify_run(runs < 5 ? runs : 5, &notr);
 	paging_run(runs < 5 ? runs : 5, &pager);
 	real_run(runs < 5 ? runs : 5, &real);
+	kvm_fault_run(runs < 5 ? runs : 5, &kvmf);
 
 	if (json) {
 		printf("{\"version\":%u,\"runs\":%d,\"seed\":%llu,\"results\":[",
@@ -476,6 +479,7 @@ int main(int argc, char **argv)
 		notify_print(&notr, json);
 		paging_print(&pager, json);
 		real_print(&real, json);
+		kvm_fault_print(&kvmf, json);
 		printf("\"targets\":[");
 	} else {
 		printf("gmem-bench %u.%u.%u: median of %d runs, seed %#llx, "
@@ -518,6 +522,7 @@ int main(int argc, char **argv)
 		notify_print(&notr, json);
 		paging_print(&pager, json);
 		real_print(&real, json);
+		kvm_fault_print(&kvmf, json);
 	}
 	t[nt++] = (struct target){ "W1 ns/op", find_row("W1", "libgmem")->r.ns_per_op, 25, 1 };
 	t[nt++] = (struct target){ "W1 libgmem / bitmap", 1 / find_row("W1", "bitmap")->ratio, 1.3, 1 };
@@ -540,6 +545,8 @@ int main(int argc, char **argv)
 	t[nt++] = (struct target){ "2 MiB conversion speed-up over per-frame mmap (guest_memfd)", real_conv(&real, "guest_memfd", "2 MiB", false)->base_ns / real_conv(&real, "guest_memfd", "2 MiB", false)->ns, 50, 0 };
 	t[nt++] = (struct target){ "system calls per 2 MiB conversion (memfd)", real_conv(&real, "memfd", "2 MiB", false)->calls, 1, 1 };
 	t[nt++] = (struct target){ "library % of kernel time, 4 KiB conversion", 100 * real.lib_ns / real.kernel_ns, 2, 1 };
+	t[nt++] = (struct target){ "KVM attribute ioctls off the changed runs", (double)kvmf.off, 0, 1 };
+	t[nt++] = (struct target){ "library % of kernel time, memory fault", 100 * kvmf.lib_ns / (kvmf.fault_ns - kvmf.lib_ns), 2, 1 };
 	t[nt++] = (struct target){ "logging start, 4 GiB of 1 GiB leaves: protects", (double)logr.start_protects, 4, 1 };
 	t[nt++] = (struct target){ "logging start, 4 GiB of 1 GiB leaves: splits", (double)logr.start_splits, 0, 1 };
 	t[nt++] = (struct target){ "harvest of 1% dirty, speed-up over flat bitmap", logr.flat_frame_us / logr.harvest_us, 20, 0 };

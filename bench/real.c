@@ -224,16 +224,26 @@ static int no_ftruncate(void *ctx, int fd, int64_t len)
 	return 0;
 }
 
+void real_noop_os(struct gmem_os_ops *os)
+{
+	gmem_os_default(os);
+	os->mmap = no_mmap;
+	os->munmap = no_munmap;
+	os->mprotect = no_prot;
+	os->madvise = no_prot;
+	os->fallocate = no_fallocate;
+	os->ftruncate = no_ftruncate;
+}
+
 /* The library's own work in a 4 KiB conversion. */
 static void lib_share(int runs, struct real_result *res)
 {
-	GMEM_OPTS(gmem_os_ops, os, .mmap = no_mmap, .munmap = no_munmap,
-		  .mprotect = no_prot, .madvise = no_prot,
-		  .fallocate = no_fallocate, .ftruncate = no_ftruncate);
+	GMEM_OPTS(gmem_os_ops, os);
 	static uint64_t at[NFRAMES];
 	double lib[63];
 	struct real_rig r;
 
+	real_noop_os(&os);
 	if (real_rig_open(&r, GMEM_BACKEND_MEMFD, GUEST_FRAMES, 0, &os))
 		return;
 	for (int i = 0; i < runs; i++) {

@@ -45,6 +45,10 @@ struct real_result {
 	int npop;
 };
 
+/* Hooks whose memory and file calls do nothing (the rest are the
+ * system calls): what remains of a conversion is the library's. */
+void real_noop_os(struct gmem_os_ops *os);
+
 void real_run(int runs, struct real_result *r);
 void real_print(const struct real_result *r, int json);
 /* The row of a backend, size and touch. */

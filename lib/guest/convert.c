@@ -346,6 +346,28 @@ convert_general(struct gmem_guest *g, uint64_t gfn,
 	return err;
 }
 
+int convert_counted(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
+		    unsigned int attr, struct gmem_convert_opts *opts,
+		    uint64_t *changed)
+{
+	uint64_t fail = gfn;
+	struct gmem_txn t;
+	int err = txn_init(&t, g, gfn, npages, attr, opts);
+
+	if (err)
+		return err;
+	err = txn_prepare(&t, &fail);
+	if (err) {
+		OPTS_SET(opts, fail_gfn, fail);
+		return err;
+	}
+	*changed = 0;
+	for (uint32_t i = 0; i < t.nruns; i++)
+		*changed += t.runs[i].npages;
+	txn_commit(&t);
+	return 0;
+}
+
 /* The rest of a conversion that state_set_quick began (q) under the
  * STATE hold of s. */
 static __attribute__((noinline)) int

@@ -204,4 +204,11 @@ unsigned int slot_range(const struct slot *s, uint32_t a, uint32_t b);
 void guest_run(const struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 	       bool lock, struct gmem_run *run);
 
+/* gmem_convert through a transaction whoever listens, and *changed
+ * the frames that changed: one walk of the state, not two, for callers
+ * that must know (a memory fault that found nothing to do). */
+int convert_counted(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
+		    unsigned int attr, struct gmem_convert_opts *opts,
+		    uint64_t *changed);
+
 #endif

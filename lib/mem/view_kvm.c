@@ -204,24 +204,6 @@ int gmem_view_kvm_unbind(struct gmem_view *v, int vm_fd, uint64_t gfn,
 	return err;
 }
 
-/* Frames of [gfn, gfn + npages) not in attr. */
-static int count_other(const struct gmem_guest *g, uint64_t gfn,
-		       uint64_t npages, unsigned int attr, uint64_t *n)
-{
-	struct gmem_run run;
-
-	*n = 0;
-	for (uint64_t at = gfn; at < gfn + npages; at += run.npages) {
-		int err = gmem_run_get(g, at, gfn + npages - at, &run);
-
-		if (err)
-			return err;
-		if (run.attr != attr)
-			*n += run.npages;
-	}
-	return 0;
-}
-
 int gmem_view_kvm_fault(struct gmem_view *v, struct gmem_kvm_fault *f)
 {
 	GMEM_OPTS(gmem_convert_opts, co);
@@ -255,17 +237,14 @@ int gmem_view_kvm_fault(struct gmem_view *v, struct gmem_kvm_fault *f)
 						  : GMEM_ATTR_SHARED;
 	res.gfn = gfn;
 	res.npages = end - gfn;
-	err = count_other(v->g, gfn, end - gfn, attr, &res.changed);
-	if (!err && res.changed)
-		err = gmem_convert(v->g, gfn, end - gfn, attr, &co);
-	if (err == -EAGAIN || err == -EBUSY)
-		res.fail_gfn = co.fail_gfn;
-	atomic_fetch_add(&v->faults, 1);
-	if (!err && res.changed)
-		atomic_fetch_add(&v->fault_conversions, 1);
+	err = convert_counted(v->g, gfn, end - gfn, attr, &co, &res.changed);
 	if (err && err != -EAGAIN && err != -EBUSY)
 		return err;
-	res.changed = err ? 0 : res.changed;
+	if (err)
+		res.fail_gfn = co.fail_gfn;
+	atomic_fetch_add(&v->faults, 1);
+	if (res.changed)
+		atomic_fetch_add(&v->fault_conversions, 1);
 	out_struct(f, &res, sizeof(res));
 	return err;
 }
