@@ -6,9 +6,13 @@
  * requests over port I/O: conversions of guest ranges between shared and
  * private, checks of what the VMM sees through its view, and checksums.
  * It runs once per backend (guest_memfd, memfd) and content policy
- * (PRESERVE, DISCARD), keeps an EPT builder of each view in step, and
- * prints what each conversion cost. Exit status: 0 when every check held,
- * 1 on any mismatch, 77 when the machine cannot run a KVM guest.
+ * (PRESERVE, DISCARD), then once as a confidential VM: a VM of type
+ * KVM_X86_SW_PROTECTED_VM, where guest_memfd holds private memory and
+ * KVM's memory attributes follow every conversion. It keeps an EPT
+ * builder of each view in step, resolves KVM_EXIT_MEMORY_FAULT exits by
+ * converting (gmem_view_kvm_fault), and prints what each conversion
+ * cost. Exit status: 0 when every check held, 1 on any mismatch, 77 when
+ * the machine cannot run a KVM guest.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -27,6 +31,8 @@
 #include <linux/kvm.h>
 
 #include <gmem.h>
+
+#include "../lib/mem/kvm_uapi.h"
 
 extern const char gmem_kvm_guest_start[], gmem_kvm_guest_end[];
 
@@ -49,9 +55,15 @@ struct vm {
 	struct gmem_pt *pt[3];		/* ALL, PRIVATE, SHARED */
 	uint64_t ram;
 	unsigned int content;
+	bool confidential;		/* KVM_X86_SW_PROTECTED_VM */
 	bool verbose;
 	/* the report */
-	uint64_t conversions, calls, mismatches;
+	uint64_t conversions, calls, mismatches, fault_exits;
+};
+
+/* kvm_run.memory_fault, at the start of the exit union. */
+struct memory_fault {
+	__u64 flags, gpa, size;
 };
 
 
@@ -325,6 +337,28 @@ static int start_vcpu(struct vm *vm)
 	return 0;
 }
 
+/* A memory-fault exit: the access's range converted, as a confidential
+ * VMM does, then the vCPU re-enters. */
+static int memory_fault(struct vm *vm)
+{
+	const struct memory_fault *mf = (const void *)&vm->run->hw;
+	GMEM_OPTS(gmem_kvm_fault, f, .gpa = mf->gpa, .size = mf->size,
+		  .flags = mf->flags & KVM_MEMORY_EXIT_FLAG_PRIVATE);
+	int err = gmem_view_kvm_fault(vm->view, &f), i;
+
+	for (i = 0; !err && i < 3; i++)
+		err = gmem_pt_sync(vm->pt[i]);
+	if (err)
+		return fail("memory fault", err);
+	vm->fault_exits++;
+	if (vm->verbose || f.changed)
+		printf("    fault   %#10llx %s: %llu frames converted\n",
+		       (unsigned long long)mf->gpa,
+		       f.flags ? "private" : "shared",
+		       (unsigned long long)f.changed);
+	return 0;
+}
+
 static int run_guest(struct vm *vm, int *verdict)
 {
 	for (;;) {
@@ -333,6 +367,12 @@ static int run_guest(struct vm *vm, int *verdict)
 		if (ioctl(vm->vcpu, KVM_RUN, 0) < 0) {
 			if (errno == EINTR)
 				continue;
+			if (errno == EFAULT &&
+			    vm->run->exit_reason == KVM_EXIT_MEMORY_FAULT) {
+				if (memory_fault(vm))
+					return -1;
+				continue;
+			}
 			return fail("KVM_RUN", errno);
 		}
 		if (vm->run->exit_reason != KVM_EXIT_IO ||
@@ -360,7 +400,8 @@ static int setup(struct vm *vm, unsigned int kind)
 
 	/* KVM reaches private memory through an address too (for its own
 	 * accesses, and on hosts whose MMU does not map guest_memfd from
-	 * the file): the guest mapping, never the VMM's view. */
+	 * the file): the guest mapping, never the VMM's view. With two
+	 * copies it maps the shared one, where KVM takes shared memory. */
 	vo.flags = GMEM_VIEW_GUEST_MAP;
 	err = gmem_backend_create(&bo, &vm->be);
 	if (err)
@@ -403,18 +444,21 @@ static void teardown(struct vm *vm)
 
 /* One guest on one backend under one policy; 0 when every check held. */
 static int run_one(int kvm, unsigned int kind, unsigned int content,
-		   uint64_t ram)
+		   uint64_t ram, bool confidential)
 {
 	struct vm vm = { .kvm = kvm, .fd = -1, .vcpu = -1, .ram = ram,
-			 .content = content };
+			 .content = content, .confidential = confidential };
 	GMEM_OPTS(gmem_view_stats, vs);
+	GMEM_OPTS(gmem_backend_stats, bs);
 	int verdict = -1, err;
 
-	printf("%s, %s, %" PRIu64 " MiB guest\n",
+	printf("%s%s, %s, %" PRIu64 " MiB guest\n",
+	       confidential ? "confidential (KVM_X86_SW_PROTECTED_VM), " : "",
 	       kind == GMEM_BACKEND_GUEST_MEMFD ? "guest_memfd" : "memfd",
 	       content == GMEM_CONTENT_DISCARD ? "DISCARD" : "PRESERVE",
 	       ram >> 20);
-	vm.fd = ioctl(kvm, KVM_CREATE_VM, 0);
+	vm.fd = ioctl(kvm, KVM_CREATE_VM,
+		      confidential ? KVM_X86_SW_PROTECTED_VM : 0);
 	err = vm.fd < 0 ? fail("KVM_CREATE_VM", errno) : 0;
 	if (!err)
 		err = setup(&vm, kind);
@@ -427,11 +471,22 @@ static int run_one(int kvm, unsigned int kind, unsigned int content,
 	if (!err)
 		err = run_guest(&vm, &verdict);
 	gmem_view_stats(vm.view, &vs);
+	gmem_backend_stats(vm.be, &bs);
 	printf("  conversions %" PRIu64 ", runs mapped %" PRIu64
 	       ", unmapped %" PRIu64 ", discarded %" PRIu64
 	       ", system calls %" PRIu64 "\n",
 	       vm.conversions, vs.runs_mapped, vs.runs_unmapped,
 	       vs.runs_discarded, vm.calls);
+	printf("  memory copies %" PRIu64 ", KVM attribute ioctls %" PRIu64
+	       " (regions followed %" PRIu64 "), memory-fault exits %" PRIu64
+	       "\n", bs.copies, vs.attr_ioctls, vs.attr_regions,
+	       vm.fault_exits);
+	/* Each changed run told KVM once, plus the bind's one run. */
+	if (confidential &&
+	    vs.attr_ioctls != vs.runs_mapped + vs.runs_unmapped + 1) {
+		printf("  attribute ioctls are not one per changed run\n");
+		err = -1;
+	}
 	printf("  leaves now: all %" PRIu64 ", private %" PRIu64
 	       ", shared %" PRIu64 "\n", vm.pt[0] ? leaves(&vm, 0) : 0,
 	       vm.pt[1] ? leaves(&vm, 1) : 0, vm.pt[2] ? leaves(&vm, 2) : 0);
@@ -443,13 +498,34 @@ static int run_one(int kvm, unsigned int kind, unsigned int content,
 	return err;
 }
 
+/*
+ * The confidential run, where KVM offers VMs with private memory: its
+ * guest_memfd cannot be mapped, so each state has its copy and only
+ * DISCARD can hold (gmem/view.h); the guest program checks exactly that.
+ */
+static int run_confidential(int kvm, uint64_t ram)
+{
+	int types = ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_VM_TYPES);
+
+	if (types <= 0 || !(types & (1 << KVM_X86_SW_PROTECTED_VM))) {
+		printf("confidential run skipped: KVM offers no "
+		       "KVM_X86_SW_PROTECTED_VM (KVM_CAP_VM_TYPES %d)\n",
+		       types);
+		return 0;
+	}
+	return run_one(kvm, GMEM_BACKEND_GUEST_MEMFD, GMEM_CONTENT_DISCARD,
+		       ram, true);
+}
+
 static void usage(void)
 {
 	printf("usage: gmem-kvm [--ram MiB] [--backend guest_memfd|memfd]"
 	       " [--content preserve|discard]\n"
 	       "Runs a KVM guest on libgmem memory that converts ranges of\n"
 	       "4 KiB, 64 KiB, 2 MiB and 1 GiB (with 2 GiB of RAM or more),\n"
-	       "once per backend and policy unless one is named.\n");
+	       "once per backend and policy unless one is named, then as a\n"
+	       "confidential VM (KVM_X86_SW_PROTECTED_VM, guest_memfd, DISCARD)\n"
+	       "where KVM offers one.\n");
 }
 
 int main(int argc, char **argv)
@@ -499,8 +575,10 @@ int main(int argc, char **argv)
 			continue;
 		for (unsigned int p = 0; p < 2; p++)
 			if (only_content < 0 || (unsigned int)only_content == p)
-				bad |= run_one(kvm, kinds[k], p, ram);
+				bad |= run_one(kvm, kinds[k], p, ram, false);
 	}
+	if (only_kind != GMEM_BACKEND_MEMFD && only_content != 0)
+		bad |= run_confidential(kvm, ram);
 	close(kvm);
 	printf("gmem-kvm: %s\n", bad ? "MISMATCH" : "all checks held");
 	return bad ? 1 : 0;
