@@ -286,11 +286,11 @@ static int open_hugetlbfs(struct gmem_backend *be, const char *dir)
 /*
  * guest_memfd's flags: the caller's, or one copy of memory that KVM and
  * the VMM both map (MMAP | INIT_SHARED) where the VM offers it, else a
- * guest_memfd of private memory only (as on VMs with private memory
- * before Linux 6.19, and every VM before 6.17).
+ * guest_memfd of private memory only (as on VMs with private memory in
+ * Linux 6.18, and on every VM before 6.17).
  */
 static int guest_memfd_flags(struct gmem_backend *be, int vm, uint64_t asked,
-		      uint64_t *flags)
+			     uint64_t *flags)
 {
 	const uint64_t in_place = GUEST_MEMFD_FLAG_MMAP |
 				  GUEST_MEMFD_FLAG_INIT_SHARED;
