@@ -236,6 +236,56 @@ START_TEST(attrs_differential_real)
 }
 END_TEST
 
+/*
+ * One conversion of three changed runs, each of its system calls made to
+ * fail in turn (view mappings, punches, attribute ioctls), on one copy
+ * and on two: every failure refuses it with both the guest's state and
+ * KVM's unchanged and no stale view; then it goes through.
+ */
+START_TEST(each_call_fails_in_turn)
+{
+	struct kvm_rig k;
+	struct kvm_world w;
+	uint8_t *before = malloc(BIG_FRAMES);
+	uint64_t c, ioctls;
+	uint32_t n;
+	int err;
+
+	ck_assert_ptr_nonnull(before);
+	ck_assert_int_eq(kvm_rig_fake(&k), 0);
+	if (_i)
+		k.gmem_offer = GUEST_MEMFD_FLAG_MMAP;
+	ck_assert_int_eq(kvm_world_open(&w, &k, GMEM_BACKEND_GUEST_MEMFD, 0,
+					GMEM_CONTENT_DISCARD, 0), 0);
+	ck_assert_int_eq(gmem_view_kvm_bind(w.v, k.vm, 0, 0, &n), 0);
+	ck_assert_int_eq(gmem_convert(w.g, 110, 10, GMEM_ATTR_SHARED, NULL), 0);
+	ck_assert_int_eq(gmem_convert(w.g, 130, 10, GMEM_ATTR_SHARED, NULL), 0);
+	memcpy(before, k.private_, BIG_FRAMES);
+	for (c = 1;; c++) {
+		ioctls = k.nattr;
+		os_inject_arm(&k.in, c, EIO);
+		err = gmem_convert(w.g, 100, 50, GMEM_ATTR_SHARED, NULL);
+		os_inject_arm(&k.in, 0, 0);
+		if (!err)
+			break;
+		ck_assert_int_eq(err, -EIO);
+		ck_assert_uint_eq(view_stat(w.v, STALE), 0);
+		ck_assert(kvm_rig_attrs_match(&k, w.g, 0, BIG_FRAMES));
+		ck_assert(memcmp(k.private_, before, BIG_FRAMES) == 0);
+	}
+	/* Each of the three runs: at least its ioctl and a mapping. */
+	ck_assert_uint_ge(c, 7);
+	ck_assert_uint_eq(k.nattr - ioctls, 3);
+	for (uint64_t i = 100; i < 150; i++)
+		ck_assert_uint_eq(k.private_[i], 0);
+	ck_assert(kvm_rig_attrs_match(&k, w.g, 0, BIG_FRAMES));
+	ck_assert_int_eq(gmem_view_kvm_unbind(w.v, k.vm, 0, 0), 0);
+	kvm_world_close(&w);
+	kvm_rig_fini(&k);
+	free(before);
+}
+END_TEST
+
 /* Memory faults: the range is rounded out to the granule and converted
  * to what the access wanted; a repeated fault converts nothing; faults
  * outside memory, on pinned or paged-out frames are refused unchanged. */
@@ -318,6 +368,7 @@ static Suite *kvm_attrs_suite(void)
 	tcase_add_loop_test(tc, attrs_only_where_offered, 0, 2);
 	tcase_add_test(tc, bind_failure_leaves_nothing);
 	tcase_add_loop_test(tc, attrs_differential, 0, 6);
+	tcase_add_loop_test(tc, each_call_fails_in_turn, 0, 2);
 	tcase_add_test(tc, fault_converts);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("real KVM");
