@@ -55,7 +55,6 @@ struct vm {
 	struct gmem_pt *pt[3];		/* ALL, PRIVATE, SHARED */
 	uint64_t ram;
 	unsigned int content;
-	bool confidential;		/* KVM_X86_SW_PROTECTED_VM */
 	bool verbose;
 	/* the report */
 	uint64_t conversions, calls, mismatches, fault_exits;
@@ -447,7 +446,7 @@ static int run_one(int kvm, unsigned int kind, unsigned int content,
 		   uint64_t ram, bool confidential)
 {
 	struct vm vm = { .kvm = kvm, .fd = -1, .vcpu = -1, .ram = ram,
-			 .content = content, .confidential = confidential };
+			 .content = content };
 	GMEM_OPTS(gmem_view_stats, vs);
 	GMEM_OPTS(gmem_backend_stats, bs);
 	int verdict = -1, err;
