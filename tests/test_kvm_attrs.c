@@ -18,24 +18,13 @@
 
 #define BIG_FRAMES (2 * GMEM_BLOCK_FRAMES)	/* the region at 0 */
 
-static uint64_t view_stat(struct gmem_view *v, int which)
+static struct gmem_view_stats stats_of(struct gmem_view *v)
 {
 	GMEM_OPTS(gmem_view_stats, st);
 
 	ck_assert_int_eq(gmem_view_stats(v, &st), 0);
-	switch (which) {
-	case 0: return st.attr_ioctls;
-	case 1: return st.attr_regions;
-	case 2: return st.stale;
-	case 3: return st.faults;
-	default: return st.fault_conversions;
-	}
+	return st;
 }
-#define ATTR_IOCTLS 0
-#define ATTR_REGIONS 1
-#define STALE 2
-#define FAULTS 3
-#define FAULT_CONVERSIONS 4
 
 /* Binding tells KVM every run of the region, one ioctl each; a
  * conversion tells it each maximal changed run; unbinding makes the
@@ -52,7 +41,7 @@ START_TEST(attrs_follow_conversions)
 	ck_assert_int_eq(gmem_convert(w.g, 100, 50, GMEM_ATTR_SHARED, NULL), 0);
 	ck_assert_int_eq(gmem_view_kvm_bind(w.v, k.vm, 0, 0, &n), 0);
 	ck_assert_uint_eq(k.nattr, 3);		/* private, shared, private */
-	ck_assert_uint_eq(view_stat(w.v, ATTR_REGIONS), 1);
+	ck_assert_uint_eq(stats_of(w.v).attr_regions, 1);
 	ck_assert(kvm_rig_attrs_match(&k, w.g, 0, BIG_FRAMES));
 	/* Two changed runs in one conversion: two ioctls. */
 	ck_assert_int_eq(gmem_convert(w.g, 300, 10, GMEM_ATTR_SHARED, NULL), 0);
@@ -63,7 +52,7 @@ START_TEST(attrs_follow_conversions)
 	/* Nothing changing tells KVM nothing. */
 	ck_assert_int_eq(gmem_convert(w.g, 95, 5, GMEM_ATTR_SHARED, NULL), 0);
 	ck_assert_uint_eq(k.nattr, 7);
-	ck_assert_uint_eq(view_stat(w.v, ATTR_IOCTLS), 7);
+	ck_assert_uint_eq(stats_of(w.v).attr_ioctls, 7);
 	/* The small region is not followed: its conversions tell nothing. */
 	ck_assert_int_eq(gmem_convert(w.g, KVM_WORLD_SMALL, 8,
 				      GMEM_ATTR_SHARED, NULL), 0);
@@ -71,7 +60,7 @@ START_TEST(attrs_follow_conversions)
 	ck_assert_int_eq(gmem_view_kvm_bind(w.v, k.vm, 0, 4, &n), -EBUSY);
 	ck_assert_int_eq(gmem_view_kvm_unbind(w.v, k.vm, 0, 0), 0);
 	ck_assert_uint_eq(k.nattr, 8);
-	ck_assert_uint_eq(view_stat(w.v, ATTR_REGIONS), 0);
+	ck_assert_uint_eq(stats_of(w.v).attr_regions, 0);
 	for (uint64_t i = 0; i < BIG_FRAMES; i++)
 		ck_assert_uint_eq(k.private_[i], 0);
 	ck_assert_int_eq(gmem_convert(w.g, 0, 8, GMEM_ATTR_SHARED, NULL), 0);
@@ -98,7 +87,7 @@ START_TEST(attrs_only_where_offered)
 	ck_assert_int_eq(gmem_view_kvm_bind(w.v, k.vm, 0, 0, &n), 0);
 	ck_assert_int_eq(gmem_convert(w.g, 0, 8, GMEM_ATTR_SHARED, NULL), 0);
 	ck_assert_uint_eq(k.nattr, 0);
-	ck_assert_uint_eq(view_stat(w.v, ATTR_REGIONS), 0);
+	ck_assert_uint_eq(stats_of(w.v).attr_regions, 0);
 	ck_assert_int_eq(gmem_view_kvm_unbind(w.v, k.vm, 0, 0), 0);
 	ck_assert_uint_eq(k.nattr, 0);
 	kvm_world_close(&w);
@@ -127,7 +116,7 @@ START_TEST(bind_failure_leaves_nothing)
 			break;
 		ck_assert_int_eq(err, -EIO);
 		ck_assert_uint_eq(k.nlive, 0);
-		ck_assert_uint_eq(view_stat(w.v, ATTR_REGIONS), 0);
+		ck_assert_uint_eq(stats_of(w.v).attr_regions, 0);
 		for (uint64_t i = 0; i < 64; i++)
 			ck_assert_uint_eq(k.private_[i], 0);
 	}
@@ -194,7 +183,7 @@ static void differential(struct kvm_rig *k, uint64_t seed, int steps)
 			memset(want + gfn, attr == GMEM_ATTR_PRIVATE, len);
 			ck_assert_uint_eq(k->nattr - before, runs);
 		}
-		ck_assert_uint_eq(view_stat(w.v, STALE), 0);
+		ck_assert_uint_eq(stats_of(w.v).stale, 0);
 		ck_assert(kvm_rig_attrs_match(k, w.g, 0, BIG_FRAMES));
 		/* The guest's state, and so KVM's, is the expected one. */
 		ck_assert(memcmp(k->private_, want, BIG_FRAMES) == 0);
@@ -269,7 +258,7 @@ START_TEST(each_call_fails_in_turn)
 		if (!err)
 			break;
 		ck_assert_int_eq(err, -EIO);
-		ck_assert_uint_eq(view_stat(w.v, STALE), 0);
+		ck_assert_uint_eq(stats_of(w.v).stale, 0);
 		ck_assert(kvm_rig_attrs_match(&k, w.g, 0, BIG_FRAMES));
 		ck_assert(memcmp(k.private_, before, BIG_FRAMES) == 0);
 	}
@@ -320,8 +309,8 @@ START_TEST(fault_converts)
 	ck_assert_uint_eq(f.npages, 32);
 	ck_assert_uint_eq(f.changed, 16);
 	ck_assert_uint_eq(k.private_[0x12], 1);
-	ck_assert_uint_eq(view_stat(w.v, FAULTS), 3);
-	ck_assert_uint_eq(view_stat(w.v, FAULT_CONVERSIONS), 2);
+	ck_assert_uint_eq(stats_of(w.v).faults, 3);
+	ck_assert_uint_eq(stats_of(w.v).fault_conversions, 2);
 	/* Refused, unchanged. */
 	f.gpa = 3 * GMEM_BLOCK_FRAMES * 4096 - 4096;	/* a hole */
 	ck_assert_int_eq(gmem_view_kvm_fault(w.v, &f), -EFAULT);

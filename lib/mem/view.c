@@ -475,7 +475,8 @@ int gmem_view_stats(const struct gmem_view *v, struct gmem_view_stats *stats)
 	res.runs_discarded = atomic_load(&v->discarded);
 	res.stale = atomic_load(&v->stale);
 	res.attr_ioctls = atomic_load(&v->attr_ioctls);
-	res.attr_regions = v->attr_regions;
+	for (uint32_t i = 0; i < v->nregs; i++)
+		res.attr_regions += v->regs[i].attr_vm >= 0;
 	res.faults = atomic_load(&v->faults);
 	res.fault_conversions = atomic_load(&v->fault_conversions);
 	return out_struct(stats, &res, sizeof(res));

@@ -29,7 +29,6 @@ struct gmem_view {
 	uint32_t nregs;
 	_Atomic uint64_t mapped, unmapped, discarded, stale;
 	_Atomic uint64_t attr_ioctls, faults, fault_conversions;
-	uint64_t attr_regions;		/* changed exclusive on the guest */
 	struct guest_memory memory;	/* for paging (view_paging.c) */
 };
 

@@ -148,7 +148,6 @@ static int attrs_follow(struct gmem_view *v, struct view_region *r, int vm_fd)
 		r->attr_vm = -1;
 		return err;
 	}
-	v->attr_regions++;
 	return 0;
 }
 
@@ -160,7 +159,6 @@ static void attrs_stop(struct gmem_view *v, struct view_region *r)
 	 * there would fault in any slot bound to it later. */
 	view_kvm_attrs(v, r, r->gfn, r->npages, false);
 	r->attr_vm = -1;
-	v->attr_regions--;
 }
 
 int gmem_view_kvm_bind(struct gmem_view *v, int vm_fd, uint64_t gfn,
