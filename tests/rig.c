@@ -40,9 +40,15 @@ void rig_open_vm(struct rig *r)
 void rig_init(struct rig *r, unsigned int kind, unsigned int content,
 	      uint64_t npages)
 {
+	rig_init_paged(r, kind, content, npages, 0);
+}
+
+void rig_init_paged(struct rig *r, unsigned int kind, unsigned int content,
+		    uint64_t npages, uint64_t page_size)
+{
 	/* Room for a few blocks: anonymous memory reserves all of it. */
 	GMEM_OPTS(gmem_backend_opts, bo, .kind = kind, .vm_fd = -1,
-		  .max_bytes = UINT64_C(4) << 30);
+		  .max_bytes = UINT64_C(4) << 30, .page_size = page_size);
 	GMEM_OPTS(gmem_region_opts, ro, .attr = GMEM_ATTR_SHARED);
 	GMEM_OPTS(gmem_view_opts, vo, .content = content);
 	struct gmem_pool *pool;

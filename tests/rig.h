@@ -38,6 +38,9 @@ bool have_kvm(void);
 void rig_open_vm(struct rig *r);
 void rig_init(struct rig *r, unsigned int kind, unsigned int content,
 	      uint64_t npages);
+/* The same on backing pages of page_size bytes (0: the kind's own). */
+void rig_init_paged(struct rig *r, unsigned int kind, unsigned int content,
+		    uint64_t npages, uint64_t page_size);
 void rig_fini(struct rig *r);
 char *view_of(struct rig *r, uint64_t gfn);
 char *guest_of(struct rig *r, uint64_t gfn);

@@ -17,6 +17,7 @@ export GMEM_DIFF_OPS=40000 GMEM_STRESS_OPS=4000 GMEM_VIEW_ROUNDS=1
 export GMEM_BUILD_OPS=200 GMEM_LOG_OPS=300 GMEM_NOTIFY_OPS=3000
 export GMEM_IOMMU_OPS=1500 GMEM_PIN_OPS=3000 GMEM_PAGE_OPS=600
 export GMEM_PAGE_STRESS_OPS=800 GMEM_BACKEND_OPS=150 GMEM_BACKEND_MIB=16
+export GMEM_HUGE_OPS=300
 # The suites and demos only: the checks of the tree (memcheck, install,
 # ABI, layers) have nothing to add here.
 ctest --test-dir "$out" --output-on-failure -j"$(nproc)" \

@@ -92,8 +92,9 @@ struct gmem_backend_opts {
 	int numa_node;			/* GMEM_NUMA_BIND */
 	int vm_fd;			/* GMEM_BACKEND_GUEST_MEMFD: the VM */
 	uint64_t numa_nodes;		/* GMEM_NUMA_INTERLEAVE: bit n, node n */
-	/* HUGETLB: 2 MiB or 1 GiB (0: 2 MiB). Guests need a conversion
-	 * granule of at least one page to get a view. */
+	/* HUGETLB: 2 MiB or 1 GiB (0: 2 MiB). A guest whose conversion
+	 * granule is smaller gets a view only where pages can be split
+	 * (gmem/view.h). */
 	uint64_t page_size;
 	/*
 	 * GUEST_MEMFD: KVM's flags. 0 (since 1.5): MMAP | INIT_SHARED where
@@ -181,8 +182,12 @@ struct gmem_backend_stats {
 	 * memfd the shared, else 1. */
 	uint64_t gmem_flags;
 	uint64_t copies;
+	/* Since 1.5, HUGETLB under a view with a granule below the page
+	 * (gmem/view.h): huge pages held as 4 KiB pages now, splits and
+	 * joins so far, and joins put off for want of a free huge page. */
+	uint64_t split_pages, splits, joins, join_fallbacks;
 };
-#define gmem_backend_stats__last_field copies
+#define gmem_backend_stats__last_field join_fallbacks
 
 /* Counts of the backend, hooks called by kind among them.
  * Errors: none beyond the common ones. Threads: any. */

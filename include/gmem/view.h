@@ -71,12 +71,26 @@ struct gmem_view;
 
 /*
  * Makes the view of guest, whose pool must be be's.
+ *
+ * Since 1.5 a guest may convert below a hugetlb backend's page: a huge
+ * page whose frames must be mapped differently (a 4 KiB shared hole in
+ * a private page) is moved into 4 KiB pages at the same offsets, and
+ * back into one huge page once its frames agree again; writers through
+ * the view and the guest mapping wait while it moves, and a page with a
+ * pinned frame never moves (the conversion fails -EBUSY). The builders
+ * are unaffected: they keep their largest leaves. See doc/memory.md,
+ * "Holes in huge pages", and gmem_backend_stats' split_pages.
+ *
  * Errors: -EINVAL guest not on be's pool, bad content or flags, or the
- * guest's conversion granule below be's page size; -EBUSY the guest
- * already has a view (one per guest); -EOPNOTSUPP GMEM_VIEW_GUEST_MAP
- * on anonymous memory, or (since 1.5) GMEM_CONTENT_PRESERVE on a backend
- * of two copies (gmem/backend.h), which cannot keep contents; -ENOMEM;
- * otherwise the error of the system call that failed.
+ * guest's conversion granule below be's page size on a backend other
+ * than HUGETLB or with a region not made of whole pages; -EBUSY the
+ * guest already has a view (one per guest); -EOPNOTSUPP
+ * GMEM_VIEW_GUEST_MAP on anonymous memory, or (since 1.5)
+ * GMEM_CONTENT_PRESERVE on a backend of two copies (gmem/backend.h),
+ * which cannot keep contents, or a granule below the page where the
+ * kernel cannot hold writers (no /dev/userfaultfd, Linux 6.1, or no
+ * write protection of hugetlb memory, Linux 5.19); -ENOMEM; otherwise
+ * the error of the system call that failed.
  * Threads: exclusive on the guest.
  */
 GMEM_API int gmem_view_create(struct gmem_guest *guest,

@@ -142,8 +142,8 @@ static void commit(const struct bus *b, uint32_t kind,
 	for (i = 0; i < b->n; i++) {
 		const struct bus_sub *s = b->v[i];
 
-		if (!all && s->order != BUS_ORDER_NORMAL)
-			break;	/* the classes are in order */
+		if (!all && s->order != BUS_ORDER_NORMAL && !s->committed)
+			continue;
 		for (r = 0; (s->kinds & kind) && r < n; r++)
 			call(s, kind, GMEM_PHASE_COMMIT, &runs[r]);
 	}

@@ -13,11 +13,12 @@
  *           consented then hear CANCEL for the same runs, newest first.
  *           A LAST subscriber acts in PREPARE (it is the VMM's view: what
  *           it does must be done before the change and undone on CANCEL)
- *           and hears no COMMIT.
+ *           and hears no COMMIT unless it asks (committed).
  *  SEALED   once nothing can refuse the change any more, just before it
  *           is made, to the subscribers that asked for it: what they do
  *           cannot fail and is never undone.
- *  COMMIT   after the change, to the NORMAL class.
+ *  COMMIT   after the change, to the NORMAL class and the LAST
+ *           subscribers that asked for it.
  *
  * A change that cannot be refused is told: every subscriber of the kind
  * hears one COMMIT.
@@ -76,6 +77,7 @@ struct bus_sub {
 	uint32_t kinds;			/* BUS_* it hears */
 	uint8_t order;			/* BUS_ORDER_* */
 	bool sealed;			/* also hears BUS_PHASE_SEALED */
+	bool committed;			/* LAST: also hears COMMIT */
 };
 
 struct bus {

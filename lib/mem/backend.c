@@ -22,6 +22,7 @@
 #include "core/opts.h"
 #include "pool/pool.h"
 #include "backend.h"
+#include "huge_split.h"
 #include "kvm_uapi.h"
 #include "placement.h"
 
@@ -48,6 +49,7 @@ struct gmem_backend {
 	_Atomic uint64_t nblocks;	/* grown; changed under grow_lock */
 	int32_t *block_node;		/* max_blocks */
 	uint64_t *dirty;		/* blocks whose release failed */
+	struct huge_split split;	/* hugetlb pages split for views */
 	_Atomic int views;
 };
 
@@ -101,18 +103,40 @@ void backend_view_put(struct gmem_backend *be)
 	atomic_fetch_sub(&be->views, 1);
 }
 
+int backend_pieces(const struct gmem_backend *be, uint64_t off, uint64_t len,
+		   piece_fn fn, void *arg)
+{
+	return huge_split_pieces(&be->split, backend_map_file(be), off, len,
+				 fn, arg);
+}
+
+struct map_piece {
+	struct gmem_backend *be;
+	char *addr;		/* where byte off0 goes */
+	uint64_t off0;
+};
+
+static int map_piece(void *arg, int fd, uint64_t off, uint64_t len)
+{
+	struct map_piece *m = arg;
+	void *got;
+
+	return os_mmap(&m->be->os, m->addr + (off - m->off0), len,
+		       PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd,
+		       (int64_t)off, &got);
+}
+
 int backend_map(struct gmem_backend *be, void *addr, uint64_t off,
 		uint64_t len, bool shared)
 {
+	struct map_piece m = { be, addr, off };
 	void *got;
 
 	if (be->area)
 		return os_mprotect(&be->os, be->area + off, len,
 				   shared ? PROT_READ | PROT_WRITE : PROT_NONE);
 	if (shared)
-		return os_mmap(&be->os, addr, len, PROT_READ | PROT_WRITE,
-			       MAP_SHARED | MAP_FIXED, backend_map_file(be),
-			       (int64_t)off, &got);
+		return backend_pieces(be, off, len, map_piece, &m);
 	/* A fresh inaccessible mapping, not mprotect: the file's pages leave
 	 * the VMM's page tables, as they must for memory the guest made
 	 * private. */
@@ -127,6 +151,11 @@ static int punch(struct gmem_backend *be, int fd, uint64_t off, uint64_t len)
 			    FALLOC_FL_KEEP_SIZE, (int64_t)off, (int64_t)len);
 }
 
+static int punch_piece(void *arg, int fd, uint64_t off, uint64_t len)
+{
+	return punch(arg, fd, off, len);
+}
+
 int backend_discard(struct gmem_backend *be, uint64_t off, uint64_t len,
 		    unsigned int copies)
 {
@@ -135,7 +164,7 @@ int backend_discard(struct gmem_backend *be, uint64_t off, uint64_t len,
 	if (be->area)
 		return os_madvise(&be->os, be->area + off, len, MADV_DONTNEED);
 	if (be->shared_fd < 0)
-		return punch(be, be->fd, off, len);
+		return backend_pieces(be, off, len, punch_piece, be);
 	if (copies & BACKEND_PRIVATE_COPY)
 		err = punch(be, be->fd, off, len);
 	if (!err && (copies & BACKEND_SHARED_COPY))
@@ -143,12 +172,77 @@ int backend_discard(struct gmem_backend *be, uint64_t off, uint64_t len,
 	return err;
 }
 
+static int allocate_piece(void *arg, int fd, uint64_t off, uint64_t len)
+{
+	struct gmem_backend *be = arg;
+
+	return os_fallocate(&be->os, fd, FALLOC_FL_KEEP_SIZE, (int64_t)off,
+			    (int64_t)len);
+}
+
 int backend_allocate(struct gmem_backend *be, uint64_t off, uint64_t len)
 {
 	if (be->area)
 		return 0;
-	return os_fallocate(&be->os, be->fd, FALLOC_FL_KEEP_SIZE, (int64_t)off,
-			    (int64_t)len);
+	return backend_pieces(be, off, len, allocate_piece, be);
+}
+
+int backend_split_enable(struct gmem_backend *be)
+{
+	int err;
+
+	if (be->kind != GMEM_BACKEND_HUGETLB)
+		return -EOPNOTSUPP;
+	pthread_mutex_lock(&be->grow_lock);
+	err = huge_split_enable(&be->split, &be->os, &be->heap,
+				be->max_blocks * GIB);
+	pthread_mutex_unlock(&be->grow_lock);
+	return err;
+}
+
+bool backend_page_split(const struct gmem_backend *be, uint64_t off)
+{
+	return huge_split_test(&be->split, off);
+}
+
+/* A split page's 4 KiB pages go where its block was placed. */
+static int bind_split(void *ctx, void *addr, uint64_t len)
+{
+	struct map_piece *m = ctx;
+	struct gmem_backend *be = m->be;
+
+	if (be->numa.mode == GMEM_NUMA_NONE)
+		return 0;
+	return placement_bind(&be->os, &be->numa,
+			      be->block_node[m->off0 / GIB], addr, len);
+}
+
+int backend_page_move(struct gmem_backend *be, uint64_t off, bool to_split)
+{
+	struct map_piece m = { be, NULL, off };
+
+	return huge_split_copy(&be->split, &be->os, be->fd, off, to_split,
+			       bind_split, &m);
+}
+
+void backend_page_undo(struct gmem_backend *be, uint64_t off, bool to_split)
+{
+	huge_split_undo(&be->split, &be->os, be->fd, off, to_split);
+}
+
+void backend_page_drop(struct gmem_backend *be, uint64_t off, bool to_split)
+{
+	huge_split_drop(&be->split, &be->os, be->fd, off, to_split);
+}
+
+int backend_hold(struct gmem_backend *be, void *addr, uint64_t len)
+{
+	return huge_split_hold(&be->split, &be->os, addr, len);
+}
+
+int backend_release(struct gmem_backend *be, void *addr, uint64_t len)
+{
+	return huge_split_release(&be->split, &be->os, addr, len);
 }
 
 /*
@@ -216,6 +310,14 @@ out:
 	return err;
 }
 
+/* Blocks whose memory goes: pages split in them become whole again, and
+ * empty (their huge pages went when they split). */
+static int forget_splits(struct gmem_backend *be, uint64_t off, uint64_t len)
+{
+	huge_split_forget(&be->split, &be->os, off, len);
+	return 0;
+}
+
 /* pool_source.prepare: a block whose release failed still holds the data
  * of its last guest, which the next must never see. */
 static int prepare(void *ctx, uint64_t pfn, uint64_t nblocks)
@@ -230,6 +332,8 @@ static int prepare(void *ctx, uint64_t pfn, uint64_t nblocks)
 			continue;
 		err = backend_discard(be, b * GIB, GIB, BACKEND_BOTH_COPIES);
 		if (!err)
+			err = forget_splits(be, b * GIB, GIB);
+		if (!err)
 			bits_assign(be->dirty, b, b + 1, false);
 	}
 	pthread_mutex_unlock(&be->grow_lock);
@@ -242,7 +346,8 @@ static void release(void *ctx, uint64_t pfn, uint64_t nblocks)
 	struct gmem_backend *be = ctx;
 	uint64_t b = pfn / GMEM_BLOCK_FRAMES;
 
-	if (backend_discard(be, b * GIB, nblocks * GIB, BACKEND_BOTH_COPIES)) {
+	if (backend_discard(be, b * GIB, nblocks * GIB, BACKEND_BOTH_COPIES) ||
+	    forget_splits(be, b * GIB, nblocks * GIB)) {
 		pthread_mutex_lock(&be->grow_lock);
 		bits_assign(be->dirty, b, b + nblocks, true);
 		pthread_mutex_unlock(&be->grow_lock);
@@ -407,6 +512,7 @@ static void backend_free(struct gmem_backend *be)
 	struct heap heap = be->heap;
 
 	pool_destroy(be->pool);
+	huge_split_fini(&be->split, &be->os, &be->heap);
 	if (be->fd >= 0)
 		os_close(&be->os, be->fd);
 	if (be->shared_fd >= 0)
@@ -445,6 +551,7 @@ int gmem_backend_create(const struct gmem_backend_opts *opts,
 	be->fd = be->shared_fd = -1;
 	be->kind = OPTS_GET(opts, kind, GMEM_BACKEND_MEMFD);
 	be->page_size = page;
+	huge_split_init(&be->split, page);
 	be->max_blocks = max / GIB;
 	be->numa = (struct placement){
 		.mode = OPTS_GET(opts, numa_mode, GMEM_NUMA_NONE),
@@ -546,9 +653,12 @@ int gmem_backend_block_info(struct gmem_backend *be, uint64_t pfn,
 	if (be->area) {
 		err = phys_of(&be->os, be->area + b * GIB, &res.phys_pfn);
 	} else {
+		int fd = backend_page_split(be, b * GIB) ? be->split.fd
+							 : backend_map_file(be);
+
 		err = os_mmap(&be->os, NULL, be->page_size, PROT_READ,
-			      MAP_SHARED | MAP_POPULATE, backend_map_file(be),
-			      (int64_t)(b * GIB), &map);
+			      MAP_SHARED | MAP_POPULATE, fd, (int64_t)(b * GIB),
+			      &map);
 		if (!err)
 			err = phys_of(&be->os, map, &res.phys_pfn);
 		if (map)
@@ -587,6 +697,10 @@ int gmem_backend_stats(const struct gmem_backend *be,
 	res.close_calls = atomic_load(&c[OS_CALL_close]);
 	res.gmem_flags = be->gmem_flags;
 	res.copies = be->shared_fd >= 0 ? 2 : 1;
+	res.split_pages = atomic_load(&be->split.now);
+	res.splits = atomic_load(&be->split.splits);
+	res.joins = atomic_load(&be->split.joins);
+	res.join_fallbacks = atomic_load(&be->split.join_fallbacks);
 	for (int i = 0; i < OS_NCALLS; i++)
 		res.os_calls += atomic_load(&c[i]);
 	return out_struct(stats, &res, sizeof(res));

@@ -8,6 +8,7 @@
 
 #include <gmem/backend.h>
 
+#include "huge_split.h"
 #include "os.h"
 
 struct gmem_backend;
@@ -39,10 +40,30 @@ bool backend_two_copies(const struct gmem_backend *be);
  * where there is one): it reads back as zeros. */
 int backend_discard(struct gmem_backend *be, uint64_t off, uint64_t len,
 		    unsigned int copies);
+/* Calls fn for each piece of file bytes [off, off + len) that one file
+ * holds: the file the VMM maps, or a split page's (huge_split.h). */
+int backend_pieces(const struct gmem_backend *be, uint64_t off, uint64_t len,
+		   piece_fn fn, void *arg);
 /* Allocates the memory of [off, off + len) (files only). */
 int backend_allocate(struct gmem_backend *be, uint64_t off, uint64_t len);
 /* Anonymous memory: the address of byte off; NULL for files. */
 char *backend_anon_addr(const struct gmem_backend *be, uint64_t off);
+
+/*
+ * Hugetlb pages split into 4 KiB pages and joined (huge_split.h).
+ * Enabling: 0, or -EOPNOTSUPP for other backends and kernels that cannot
+ * hold writers. A move copies the page at off to its other file
+ * (backend_page_move); the caller remaps every mapping of it, then drops
+ * the old copy, or undoes the move. Hold and release bracket the move
+ * for a writable mapping of the page.
+ */
+int backend_split_enable(struct gmem_backend *be);
+bool backend_page_split(const struct gmem_backend *be, uint64_t off);
+int backend_page_move(struct gmem_backend *be, uint64_t off, bool to_split);
+void backend_page_undo(struct gmem_backend *be, uint64_t off, bool to_split);
+void backend_page_drop(struct gmem_backend *be, uint64_t off, bool to_split);
+int backend_hold(struct gmem_backend *be, void *addr, uint64_t len);
+int backend_release(struct gmem_backend *be, void *addr, uint64_t len);
 
 /* A view holds the backend. */
 void backend_view_get(struct gmem_backend *be);

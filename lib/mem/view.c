@@ -198,16 +198,26 @@ static int heard(void *ctx, const struct bus_event *ev)
 
 	if (ev->kind != BUS_CONVERT)
 		return view_paging_heard(v, ev);
-	if (phase == GMEM_PHASE_COMMIT)	/* all was done in PREPARE */
-		return 0;
-	r = view_region_of(v, run->gfn);
-	if (phase == GMEM_PHASE_CANCEL) {
-		run_undo(v, r, run, true);
+	if (phase == GMEM_PHASE_COMMIT) {	/* all was done in PREPARE */
+		view_split_join(v, run->gfn, run->gfn + run->npages);
 		return 0;
 	}
-	err = run_apply(v, r, run, &told);
+	r = view_region_of(v, run->gfn);
+	/* A refused conversion leaves pages it split as it found them,
+	 * where they can be joined. */
+	if (phase == GMEM_PHASE_CANCEL) {
+		run_undo(v, r, run, true);
+		view_split_join(v, run->gfn, run->gfn + run->npages);
+		return 0;
+	}
+	err = view_split_cut(v, r, run->gfn, run->gfn + run->npages);
+	if (!err) {
+		err = run_apply(v, r, run, &told);
+		if (err)
+			run_undo(v, r, run, told);
+	}
 	if (err)
-		run_undo(v, r, run, told);
+		view_split_join(v, run->gfn, run->gfn + run->npages);
 	return err;
 }
 
@@ -232,6 +242,8 @@ int runs_apply(struct gmem_view *v, const struct view_region *r,
 		}
 		shared = present == at && run.attr == GMEM_ATTR_SHARED;
 		if (set)
+			err = view_split_cut(v, r, at, at + run.npages);
+		if (set && !err)
 			err = view_set(v, r, at, at + run.npages, shared);
 		if (!err && shared && fault_in)
 			err = view_for_stretches(v, r, at, at + run.npages,
@@ -265,12 +277,9 @@ int stretch_guest_map(const struct gmem_view *v,
 			     const struct view_region *r, uint64_t gfn,
 			     uint64_t off, uint64_t len, void *arg)
 {
-	void *got;
-
 	(void)arg;
-	return os_mmap(backend_os(v->be), r->guest_base + (gfn - r->gfn) * FRAME,
-		       len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
-		       backend_map_file(v->be), (int64_t)off, &got);
+	return backend_map(v->be, r->guest_base + (gfn - r->gfn) * FRAME, off,
+			   len, true);
 }
 
 static void region_unmap(struct gmem_view *v, struct view_region *r)
@@ -318,35 +327,59 @@ static void view_free(struct gmem_view *v)
 	heap_free(h, v, sizeof(*v));
 }
 
+/*
+ * A guest converting below the backend's page: its hugetlb pages split
+ * where they must, if every region holds whole pages and the kernel can
+ * hold writers while a page moves. *huge: frames per page, or 0.
+ */
+static int huge_check(const struct gmem_guest *g, struct gmem_backend *be,
+		      uint64_t *huge)
+{
+	uint64_t page = backend_page_size(be) / FRAME;
+
+	*huge = 0;
+	if (g->granule_mask + 1 >= page)
+		return 0;
+	if (backend_kind(be) != GMEM_BACKEND_HUGETLB)
+		return -EINVAL;
+	for (uint32_t i = 0; i < g->nregions; i++)
+		if (g->regions[i]->gfn % page || g->regions[i]->end % page)
+			return -EINVAL;
+	*huge = page;
+	return backend_split_enable(be);
+}
+
 static int view_check(const struct gmem_guest *g, struct gmem_backend *be,
-		      const struct gmem_view_opts *opts)
+		      const struct gmem_view_opts *opts, uint64_t *huge)
 {
 	unsigned int content = OPTS_GET(opts, content, GMEM_CONTENT_PRESERVE);
 	unsigned int flags = OPTS_GET(opts, flags, 0);
 
 	if (!g || !be || content > GMEM_CONTENT_DISCARD ||
 	    (flags & ~(GMEM_VIEW_POPULATE | GMEM_VIEW_GUEST_MAP)) ||
-	    g->pool != backend_pool(be) ||
-	    (g->granule_mask + 1) * FRAME < backend_page_size(be))
+	    g->pool != backend_pool(be))
 		return -EINVAL;
 	if ((flags & GMEM_VIEW_GUEST_MAP) && backend_map_file(be) < 0)
 		return -EOPNOTSUPP;
 	if (content == GMEM_CONTENT_PRESERVE && backend_two_copies(be))
 		return -EOPNOTSUPP;
-	return g->views ? -EBUSY : 0;
+	if (g->views)
+		return -EBUSY;
+	return huge_check(g, be, huge);
 }
 
 int gmem_view_create(struct gmem_guest *g, struct gmem_backend *be,
 		     const struct gmem_view_opts *opts, struct gmem_view **out)
 {
 	struct gmem_view *v;
+	uint64_t huge;
 	uint32_t i;
 	int err = OPTS_VALID(opts, gmem_view_opts);
 
 	if (!err && !out)
 		err = -EINVAL;
 	if (!err)
-		err = view_check(g, be, opts);
+		err = view_check(g, be, opts, &huge);
 	if (err)
 		return err;
 	v = heap_zalloc(&g->heap, sizeof(*v), 8);
@@ -356,6 +389,7 @@ int gmem_view_create(struct gmem_guest *g, struct gmem_backend *be,
 	v->be = be;
 	v->content = OPTS_GET(opts, content, GMEM_CONTENT_PRESERVE);
 	v->flags = OPTS_GET(opts, flags, 0);
+	v->huge = huge;
 	v->regs = heap_zalloc(&g->heap, g->nregions * sizeof(*v->regs), 8);
 	if (!v->regs && g->nregions) {
 		heap_free(&g->heap, v, sizeof(*v));
@@ -375,7 +409,9 @@ int gmem_view_create(struct gmem_guest *g, struct gmem_backend *be,
 		v->sub = (struct bus_sub){
 			.fn = heard, .ctx = v, .order = BUS_ORDER_LAST,
 			.kinds = BUS_CONVERT | BUS_PAGE_OUT | BUS_PAGE_EVICT |
-				 BUS_PAGE_IN };
+				 BUS_PAGE_IN,
+			/* pages split join once the change is made */
+			.committed = v->huge != 0 };
 		err = bus_subscribe(&g->bus, &g->heap, &v->sub);
 	}
 	if (err) {
@@ -459,6 +495,9 @@ int gmem_view_resync(struct gmem_view *v)
 				 false);
 	for (i = 0; !err && i < v->nregs; i++)
 		err = view_kvm_resync(v, &v->regs[i]);
+	for (i = 0; !err && i < v->nregs; i++)
+		view_split_join(v, v->regs[i].gfn,
+				v->regs[i].gfn + v->regs[i].npages);
 	if (!err)
 		atomic_store(&v->stale, 0);
 	return err;

@@ -25,6 +25,8 @@ struct gmem_view {
 	struct bus_sub sub;	/* conversions and paging, LAST */
 	unsigned int content;	/* enum gmem_content */
 	unsigned int flags;	/* GMEM_VIEW_* */
+	uint64_t huge;		/* frames per huge page where pages split
+				 * (view_split.c), else 0 */
 	struct view_region *regs;	/* the guest's regions, ascending */
 	uint32_t nregs;
 	_Atomic uint64_t mapped, unmapped, discarded, stale;
@@ -58,6 +60,14 @@ int stretch_guest_map(const struct gmem_view *v, const struct view_region *r,
 		      uint64_t gfn, uint64_t off, uint64_t len, void *arg);
 int stretch_discard(const struct gmem_view *v, const struct view_region *r,
 		    uint64_t gfn, uint64_t off, uint64_t len, void *arg);
+
+/* Splits the huge pages that [gfn, end) of r cuts, before any mapping of
+ * them changes in part: 0, or the error that left them whole. */
+int view_split_cut(struct gmem_view *v, const struct view_region *r, uint64_t gfn,
+		   uint64_t end);
+/* Joins the split pages of [gfn, end) whose frames agree again, where it
+ * can; a page it cannot join stays split. */
+void view_split_join(struct gmem_view *v, uint64_t gfn, uint64_t end);
 
 /* KVM's memory attributes of [gfn, gfn + npages) in r made private or
  * shared with one ioctl, where they follow the region; else 0. */

@@ -54,9 +54,11 @@ static int stretch_guest_close(const struct gmem_view *v,
 static int close_part(struct gmem_view *v, struct view_region *r,
 		      uint64_t lo, uint64_t hi, void *arg)
 {
-	int err = view_set(v, r, lo, hi, false);
+	int err = view_split_cut(v, r, lo, hi);
 
 	(void)arg;
+	if (!err)
+		err = view_set(v, r, lo, hi, false);
 	if (!err && r->guest_base)
 		err = view_for_stretches(v, r, lo, hi, stretch_guest_close,
 					 NULL);
@@ -68,7 +70,7 @@ static int close_part(struct gmem_view *v, struct view_region *r,
 static int guest_part(struct gmem_view *v, struct view_region *r,
 		      uint64_t lo, uint64_t hi, void *arg)
 {
-	int err = 0;
+	int err = view_split_cut(v, r, lo, hi);
 
 	(void)arg;
 	while (!err && r->guest_base && lo < hi) {
@@ -109,8 +111,11 @@ static void entered(struct gmem_view *v, uint64_t lo, uint64_t hi)
 static int discard_part(struct gmem_view *v, struct view_region *r,
 			uint64_t lo, uint64_t hi, void *arg)
 {
+	int err = view_split_cut(v, r, lo, hi);
+
 	(void)arg;
-	return view_for_stretches(v, r, lo, hi, stretch_discard, NULL);
+	return err ? err : view_for_stretches(v, r, lo, hi, stretch_discard,
+					      NULL);
 }
 
 
@@ -120,7 +125,35 @@ struct copy {
 	char *buf;
 	uint64_t gfn0;
 	bool in;		/* into the backend */
+	struct gmem_backend *be;
+	char *at;		/* the caller's bytes of file byte off0 */
+	uint64_t off0;
 };
+
+/* A file gets a mapping of its own, populated in one call rather than a
+ * fault per page, of whole pages of the file that holds the piece. */
+static int copy_piece(void *arg, int fd, uint64_t off, uint64_t len)
+{
+	struct copy *c = arg;
+	struct os *os = backend_os(c->be);
+	uint64_t page = backend_page_split(c->be, off) ? FRAME
+						       : backend_page_size(c->be);
+	uint64_t lo = off / page * page;
+	uint64_t span = (off + len + page - 1) / page * page - lo;
+	char *b = c->at + (off - c->off0), *mem;
+	void *got;
+	int err = os_mmap(os, NULL, span, PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_POPULATE, fd, (int64_t)lo, &got);
+
+	if (err)
+		return err;
+	mem = (char *)got + (off - lo);
+	if (c->in)
+		memcpy(mem, b, len);
+	else
+		memcpy(b, mem, len);
+	return os_munmap(os, got, span);
+}
 
 static int stretch_copy(const struct gmem_view *v,
 			const struct view_region *r, uint64_t gfn,
@@ -128,31 +161,26 @@ static int stretch_copy(const struct gmem_view *v,
 {
 	struct copy *c = arg;
 	struct os *os = backend_os(v->be);
-	char *mem = backend_anon_addr(v->be, off), *b;
-	void *got = NULL;
+	char *mem = backend_anon_addr(v->be, off);
 	int err;
 
 	(void)r;
 	/* Two copies: the private one cannot be read or written here. */
 	if (backend_two_copies(v->be))
 		return -EOPNOTSUPP;
-	b = c->buf + (gfn - c->gfn0) * FRAME;
-	/* Anonymous memory is the view itself, closed: opened meanwhile.
-	 * A file gets a mapping of its own, populated in one call rather
-	 * than a fault per page. */
-	err = mem ? os_mprotect(os, mem, len, PROT_READ | PROT_WRITE)
-		  : os_mmap(os, NULL, len, PROT_READ | PROT_WRITE,
-			    MAP_SHARED | MAP_POPULATE, backend_map_file(v->be),
-			    (int64_t)off, &got);
+	c->at = c->buf + (gfn - c->gfn0) * FRAME;
+	c->off0 = off;
+	if (!mem)
+		return backend_pieces(c->be, off, len, copy_piece, c);
+	/* Anonymous memory is the view itself, closed: opened meanwhile. */
+	err = os_mprotect(os, mem, len, PROT_READ | PROT_WRITE);
 	if (err)
 		return err;
-	if (!mem)
-		mem = got;
 	if (c->in)
-		memcpy(mem, b, len);
+		memcpy(mem, c->at, len);
 	else
-		memcpy(b, mem, len);
-	return got ? os_munmap(os, got, len) : os_mprotect(os, mem, len, PROT_NONE);
+		memcpy(c->at, mem, len);
+	return os_mprotect(os, mem, len, PROT_NONE);
 }
 
 static int copy_part(struct gmem_view *v, struct view_region *r,
@@ -163,16 +191,18 @@ static int copy_part(struct gmem_view *v, struct view_region *r,
 
 static int loading(void *ctx, uint64_t lo, uint64_t hi, const void *data)
 {
-	struct copy c = { (char *)(uintptr_t)data, lo, true };
+	struct gmem_view *v = ctx;
+	struct copy c = { (char *)(uintptr_t)data, lo, true, v->be, NULL, 0 };
 
-	return for_regions(ctx, lo, hi, copy_part, &c);
+	return for_regions(v, lo, hi, copy_part, &c);
 }
 
 static int reading(void *ctx, uint64_t lo, uint64_t hi, void *buf)
 {
-	struct copy c = { buf, lo, false };
+	struct gmem_view *v = ctx;
+	struct copy c = { buf, lo, false, v->be, NULL, 0 };
 
-	return for_regions(ctx, lo, hi, copy_part, &c);
+	return for_regions(v, lo, hi, copy_part, &c);
 }
 
 /*
@@ -186,6 +216,7 @@ int view_paging_heard(struct gmem_view *v, const struct bus_event *ev)
 
 	if (ev->kind == BUS_PAGE_IN) {
 		entered(v, lo, hi);
+		view_split_join(v, lo, hi);
 		return 0;
 	}
 	if (ev->phase != GMEM_PHASE_PREPARE)
