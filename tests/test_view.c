@@ -113,7 +113,8 @@ END_TEST
 /*
  * Paging on real memory: frames nominated become unreachable through
  * the view and the guest mapping; the pager reads them and evicts, the
- * file's blocks really go; loaded and completed, every frame holds
+ * file's blocks really go (hugetlb: the 2 MiB pages split, and split
+ * pages live in a file of their own); loaded and completed, every frame holds
  * exactly what it held, and is reachable again as its attribute says.
  * An access (TRY) to a nominated frame cancels it, contents intact.
  * Conversions and writes go on around them. The builders' tables cover
@@ -165,6 +166,8 @@ static void paging(unsigned int kind)
 	uint64_t seed = 0x2545f4914f6cdd1dull ^ kind, npages = 4096;
 	unsigned char *state = calloc(npages, 1);
 	char *store = malloc(npages * FRAME);
+	bool huge = kind == GMEM_BACKEND_HUGETLB;
+	long before = 0;
 	struct rig r;
 
 	if (kind == GMEM_BACKEND_GUEST_MEMFD && !have_kvm()) {
@@ -173,8 +176,17 @@ static void paging(unsigned int kind)
 		free(store);
 		return;
 	}
+	/* 4 KiB frames paged out of 2 MiB pages: the pages split. */
+	if (huge && !hugepages_reserve(2048, 16, &before)) {
+		printf("SKIP: hugetlb paging: cannot reserve 16 pages of "
+		       "2048 KiB\n");
+		free(state);
+		free(store);
+		return;
+	}
 	ck_assert(state && store);
-	rig_init(&r, kind, GMEM_CONTENT_PRESERVE, npages);
+	rig_init_paged(&r, kind, GMEM_CONTENT_PRESERVE, npages,
+		       huge ? UINT64_C(2) << 20 : 0);
 	/* Anonymous memory has no guest mapping: the VMM writes. */
 	write_frames(&r, 0, npages, kind == GMEM_BACKEND_ANON);
 	for (uint64_t i = 0; i < ops; i++) {
@@ -203,7 +215,7 @@ static void paging(unsigned int kind)
 							NULL), 0);
 			ck_assert_int_eq(gmem_pt_sync(r.pt_shared), 0);
 			ck_assert_int_eq(gmem_pt_sync(r.pt_all), 0);
-			k = file_blocks(&r);
+			k = huge ? 0 : file_blocks(&r);
 			ck_assert_int_eq(gmem_page_evict(r.g, f, n, NULL), 0);
 			if (k)	/* the memory really went */
 				ck_assert_uint_le(file_blocks(&r),
@@ -231,6 +243,11 @@ static void paging(unsigned int kind)
 							  GMEM_LOOKUP_TRY,
 							  NULL), 0);
 			state[f] = P_IN;
+		} else if (op == 4 && all_in && huge) {	/* splits cost calls */
+			k = rng_next(&seed) & 1;
+			ck_assert_int_eq(gmem_convert(r.g, f, n, (unsigned int)k,
+						      NULL), 0);
+			model_convert_contents(&r, f, n, (unsigned int)k);
 		} else if (op == 4 && all_in) {
 			convert(&r, f, n, (unsigned int)(rng_next(&seed) & 1));
 		} else if (op == 5 && all_in) {
@@ -244,7 +261,16 @@ static void paging(unsigned int kind)
 	for (uint64_t f = 0; f < npages; f++)
 		check_paged(&r, state, f);
 	check_tables(&r);
+	if (huge) {
+		struct gmem_backend_stats st = { .sz = sizeof(st) };
+
+		ck_assert_int_eq(gmem_backend_stats(r.be, &st), 0);
+		ck_assert_uint_gt(st.splits, 0);
+		ck_assert_uint_gt(st.joins, 0);
+	}
 	rig_fini(&r);
+	if (huge)
+		ck_assert(hugepages_restore(2048, before));
 	free(state);
 	free(store);
 }
@@ -253,7 +279,8 @@ START_TEST(paging_real_memory)
 {
 	static const unsigned int kinds[] = { GMEM_BACKEND_MEMFD,
 					      GMEM_BACKEND_GUEST_MEMFD,
-					      GMEM_BACKEND_ANON };
+					      GMEM_BACKEND_ANON,
+					      GMEM_BACKEND_HUGETLB };
 
 	paging(kinds[_i]);
 }
@@ -337,7 +364,7 @@ static Suite *view_suite(void)
 	tcase_add_loop_test(tc, differential_memfd, 0, 2);
 	tcase_add_loop_test(tc, differential_guest_memfd, 0, 2);
 	tcase_add_loop_test(tc, anonymous, 0, 2);
-	tcase_add_loop_test(tc, paging_real_memory, 0, 3);
+	tcase_add_loop_test(tc, paging_real_memory, 0, 4);
 	tcase_add_test(tc, io_keeps_private_contents);
 	tcase_add_loop_test(tc, private_is_unreachable, 0, 2);
 	suite_add_tcase(s, tc);
