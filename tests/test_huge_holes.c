@@ -5,8 +5,9 @@
  * guest mapping, closing it joins the page into one huge mapping again
  * and the builder's 1 GiB leaf comes back; contents survive both ways,
  * writers through the view lose nothing while a page moves, random
- * conversions match the model, and each system call of a split or join
- * failing in turn leaves the guest and its memory as they were.
+ * conversions match the model, a page with a pinned frame never moves,
+ * and each system call of a split or join failing in turn leaves the
+ * guest and its memory as they were.
  */
 #define _GNU_SOURCE
 #include <check.h>
@@ -340,6 +341,41 @@ START_TEST(each_call_fails_in_turn)
 }
 END_TEST
 
+/* A page holding a pinned frame never moves: a conversion that would
+ * split it is refused, and once the pin goes it splits. */
+START_TEST(pinned_pages_stay)
+{
+	const uint64_t pf = MIB2 / FRAME, n = 4 * pf;
+	unsigned int attr;
+	long before;
+	struct rig r;
+
+	if (!reserve("pinned_pages_stay", MIB2, 8, &before))
+		return;
+	rig_init_paged(&r, GMEM_BACKEND_HUGETLB, GMEM_CONTENT_PRESERVE, n,
+		       MIB2);
+	write_frames(&r, 0, n, false);
+	ck_assert_int_eq(gmem_pin(r.g, pf + 1, 1, NULL), 0);
+	ck_assert_int_eq(gmem_convert(r.g, pf + 8, 1, GMEM_ATTR_PRIVATE,
+				      NULL), -EBUSY);
+	ck_assert_int_eq(gmem_attr_get(r.g, pf + 8, &attr), 0);
+	ck_assert_uint_eq(attr, GMEM_ATTR_SHARED);
+	ck_assert_uint_eq(backend_stats(&r).split_pages, 0);
+	ck_assert_uint_eq(view_stats(&r).stale, 0);
+	ck_assert(mapped_whole(view_of(&r, pf), MIB2));
+	check_frames(&r, 0, n);
+	/* Another page moves freely meanwhile. */
+	convert_huge(&r, 2 * pf + 8, 1, GMEM_ATTR_PRIVATE);
+	ck_assert_uint_eq(backend_stats(&r).split_pages, 1);
+	ck_assert_int_eq(gmem_unpin(r.g, pf + 1, 1, NULL), 0);
+	convert_huge(&r, pf + 8, 1, GMEM_ATTR_PRIVATE);
+	ck_assert_uint_eq(backend_stats(&r).split_pages, 2);
+	check_frames(&r, 0, n);
+	rig_fini(&r);
+	unreserve(MIB2, before);
+}
+END_TEST
+
 /* Where pages cannot split, the view says so; a region that does not
  * hold whole pages is refused. */
 START_TEST(granule_rules)
@@ -387,6 +423,7 @@ static Suite *huge_holes_suite(void)
 	tcase_add_test(tc, writers_lose_nothing);
 	tcase_add_loop_test(tc, differential, 0, 2);
 	tcase_add_loop_test(tc, each_call_fails_in_turn, 0, 2);
+	tcase_add_test(tc, pinned_pages_stay);
 	tcase_add_test(tc, granule_rules);
 	suite_add_tcase(s, tc);
 	return s;

@@ -240,9 +240,6 @@ int huge_split_hold(struct huge_split *hs, struct os *os, void *addr,
 	return err;
 }
 
-/* Where the mapping was replaced, its registration went with it and the
- * held writers only need waking; they fault again on the new mapping.
- * Otherwise the protection is lifted, which wakes them. */
 /* Lifting the protection wakes the writers held; where the mapping was
  * replaced, its registration went with it and they only need waking,
  * to fault again on the new mapping. A writer left waiting would wait
