@@ -410,7 +410,7 @@ int gmem_view_create(struct gmem_guest *g, struct gmem_backend *be,
 			.fn = heard, .ctx = v, .order = BUS_ORDER_LAST,
 			.kinds = BUS_CONVERT | BUS_PAGE_OUT | BUS_PAGE_EVICT |
 				 BUS_PAGE_IN,
-			/* pages split join once the change is made */
+			/* split pages are joined once the change is made */
 			.committed = v->huge != 0 };
 		err = bus_subscribe(&g->bus, &g->heap, &v->sub);
 	}
