@@ -5,11 +5,15 @@
  * 4 GiB guest, a 16 TiB guest over frames only, and optional traces.
  *
  *   gmem-bench [--runs N] [--seed S] [--json] [--trace FILE]
+ *              [--sections NAME,...]
+ *
+ * Progress goes to stderr, one line per section as it runs.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -317,6 +321,130 @@ static const struct incr_row *find_incr(const struct incr_row *r, int n,
 
 /* A value of NAN: not measured here (the backend is missing), so neither
  * met nor missed. */
+/* The sections, in the order they run. */
+enum section {
+	S_WORKLOADS, S_W5, S_METADATA, S_COVERS, S_BUILDS, S_INCREMENTAL,
+	S_SYNC, S_LOGGING, S_NOTIFY, S_PAGING, S_REAL, S_KVM, NSECTIONS
+};
+
+/* What each measures, and its time and peak memory at the default
+ * --runs 9 on a 2-core machine (gmem-bench --sections NAME under
+ * /usr/bin/time). */
+static const struct {
+	const char *name, *what, *cost;
+} sections[NSECTIONS] = {
+	[S_WORKLOADS] = { "workloads", "W1-W4 (and --trace) against the bitmap and radix stores", "6 s, 45 MiB" },
+	[S_W5] = { "w5", "a 16 TiB guest over frames: create, convert, query", "0.2 s, 43 MiB" },
+	[S_METADATA] = { "metadata", "bytes per uniform and alternating 1 GiB", "0.1 s, 36 MiB" },
+	[S_COVERS] = { "covers", "minimal page-table covers against a per-4 KiB walk", "4 s, 43 MiB" },
+	[S_BUILDS] = { "builds", "page-table builds, 4 GiB to 16 TiB guests", "8 s, 301 MiB" },
+	[S_INCREMENTAL] = { "incremental", "builder syncs after conversions, with a sink", "61 s, 59 MiB" },
+	[S_SYNC] = { "sync", "a sync in the ALL view after a single-frame conversion", "0.2 s, 36 MiB" },
+	[S_LOGGING] = { "logging", "dirty logging: start, fault, harvest against eager and flat", "0.4 s, 62 MiB" },
+	[S_NOTIFY] = { "notify", "invalidation notifiers: dispatch with 10,000 registered", "9 s, 38 MiB" },
+	[S_PAGING] = { "paging", "lookups in each mode, pager ring round trips", "7 s, 174 MiB" },
+	[S_REAL] = { "real", "conversions on real memory, guest start per backend", "33 s, 4.0 GiB + 4 GiB hugetlb" },
+	[S_KVM] = { "kvm", "KVM attribute ioctls and memory faults", "0.2 s, 37 MiB" },
+};
+
+static int section_of(const char *name, size_t len)
+{
+	for (int i = 0; i < NSECTIONS; i++)
+		if (strlen(sections[i].name) == len &&
+		    !strncmp(sections[i].name, name, len))
+			return i;
+	return -1;
+}
+
+/* "a,b,c" into want[]; false for a name that is no section. */
+static bool parse_sections(const char *list, bool want[NSECTIONS])
+{
+	memset(want, 0, NSECTIONS * sizeof(*want));
+	for (const char *p = list; *p;) {
+		size_t len = strcspn(p, ",");
+		int i = section_of(p, len);
+
+		if (i < 0) {
+			fprintf(stderr, "gmem-bench: no section \"%.*s\" "
+				"(--help lists them)\n", (int)len, p);
+			return false;
+		}
+		want[i] = true;
+		p += len + (p[len] == ',');
+	}
+	return true;
+}
+
+static void usage(FILE *f, const char *prog)
+{
+	fprintf(f, "usage: %s [--runs N] [--seed S] [--json] [--trace FILE]\n"
+		   "       [--sections NAME,...]\n\n"
+		   "  --runs N        runs per figure, the median quoted (1..63, "
+		   "default 9)\n"
+		   "  --seed S        seed of the random workloads\n"
+		   "  --json          the results as JSON on stdout\n"
+		   "  --trace FILE    also replay \"gfn npages shared|private\" "
+		   "lines\n"
+		   "  --sections LIST run only these (default: all); targets "
+		   "of others are skipped\n\n"
+		   "sections (time and peak memory at --runs 9 on 2 cores):\n",
+		prog);
+	for (int i = 0; i < NSECTIONS; i++)
+		fprintf(f, "  %-12s %-60s %s\n", sections[i].name,
+			sections[i].what, sections[i].cost);
+}
+
+/* A JSON member holding an array, opened and closed; nothing in text. */
+static void json_array(int json, const char *key)
+{
+	if (json)
+		printf("\"%s\":[", key);
+}
+
+static void json_array_end(int json)
+{
+	if (json)
+		printf("],");
+}
+
+/* Progress on stderr, so that stdout stays the report (or JSON). */
+static double section_start(enum section s, int n, int total)
+{
+	fprintf(stderr, "gmem-bench: [%d/%d] %s ...", n, total,
+		sections[s].name);
+	fflush(stderr);
+	return now_ns();
+}
+
+static void section_end(double t0)
+{
+	fprintf(stderr, " %.1f s\n", (now_ns() - t0) / 1e9);
+}
+
+/* The workloads' table, one row per workload and store. */
+static void print_rows(void)
+{
+	int i;
+
+	printf("%-6s %-13s %10s %12s %14s %14s %12s\n", "work", "store",
+	       "ops", "ns/op", "ops/s", "meta bytes", "x libgmem");
+	for (i = 0; i < nrows; i++)
+		printf("%-6s %-13s %10llu %12.2f %14.0f %14llu %12.2f\n",
+		       rows[i].workload, rows[i].impl,
+		       (unsigned long long)rows[i].r.ops,
+		       rows[i].r.ns_per_op, 1e9 / rows[i].r.ns_per_op,
+		       (unsigned long long)rows[i].r.meta_bytes,
+		       rows[i].ratio);
+	printf("\nW1 single frames, W2 2 MiB, W3 1 GiB: toggling "
+	       "conversions at random; W4 after W1, W4u on a uniform\n"
+	       "guest. The radix store runs a prefix of W3/W4 (per-frame "
+	       "work). \"x libgmem\": store's ns/op over libgmem's.\n"
+	       "bitmap: one lock per guest, range checked, no-op "
+	       "conversions skipped (as VMMs keep it);\n"
+	       "bitmap-nolock: bare bit operations, not thread-safe, "
+	       "for reference only (no target uses it).\n");
+}
+
 struct target {
 	const char *what;
 	double value, limit;
@@ -361,6 +489,7 @@ int main(int argc, char **argv)
 		{ "seed", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "trace", required_argument, NULL, 't' },
+		{ "sections", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -387,9 +516,13 @@ int main(int argc, char **argv)
 	static struct log_result logr;
 	static struct notify_result notr;
 	static struct page_result pager;
-	int nt = 0;
+	bool want[NSECTIONS];
+	int nt = 0, total = 0, n = 0;
+	double t0;
 
-	while ((c = getopt_long(argc, argv, "r:s:jt:h", lopts, NULL)) != -1) {
+	for (i = 0; i < NSECTIONS; i++)
+		want[i] = true;
+	while ((c = getopt_long(argc, argv, "r:s:jt:S:h", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
 			runs = atoi(optarg);
@@ -403,10 +536,16 @@ int main(int argc, char **argv)
 		case 't':
 			trace = optarg;
 			break;
+		case 'S':
+			if (!parse_sections(optarg, want))
+				return 2;
+			break;
+		case 'h':
+			usage(stdout, argv[0]);
+			return 0;
 		default:
-			fprintf(stderr, "usage: %s [--runs N] [--seed S] [--json]"
-					" [--trace FILE]\n", argv[0]);
-			return c == 'h' ? 0 : 2;
+			usage(stderr, argv[0]);
+			return 2;
 		}
 	}
 	if (runs < 1 || runs > 63) {
@@ -433,21 +572,36 @@ int main(int argc, char **argv)
 		}
 		nw = 6;
 	}
-	for (i = 0; i < nw; i++)
-		run_workload(&w[i], runs);
-	w5 = run_w5();
+	for (i = 0; i < NSECTIONS; i++)
+		total += want[i];
+	memset(&w5, 0, sizeof(w5));
+	uni = alt = 0;
+	nc = nb = ni = 0;
+	all_sync = NAN;
+#define SECTION(s, body)						\
+	do {								\
+		if (want[s]) {						\
+			t0 = section_start(s, ++n, total);		\
+			body;						\
+			section_end(t0);				\
+		}							\
+	} while (0)
+	SECTION(S_WORKLOADS, for (i = 0; i < nw; i++) run_workload(&w[i], runs));
+	SECTION(S_W5, w5 = run_w5());
 	/* The cost of one more uniform block, the guest's own struct apart. */
-	uni = (gmem_meta_pattern(68, 0) - gmem_meta_pattern(4, 0)) / 64;
-	alt = gmem_meta_pattern(1, 1);
-	nc = covers_run(runs < 5 ? runs : 5, crow, 64);
-	nb = builds_run(runs < 5 ? runs : 5, brow, 64);
-	ni = incr_run(runs < 5 ? runs : 5, irow, 40);
-	all_sync = all_view_sync_ns(runs < 5 ? runs : 5);
-	logging_run(runs < 5 ? runs : 5, &logr);
-	notify_run(runs < 5 ? runs : 5, &notr);
-	paging_run(runs < 5 ? runs : 5, &pager);
-	real_run(runs < 5 ? runs : 5, &real);
-	kvm_fault_run(runs < 5 ? runs : 5, &kvmf);
+	SECTION(S_METADATA,
+		uni = (gmem_meta_pattern(68, 0) - gmem_meta_pattern(4, 0)) / 64;
+		alt = gmem_meta_pattern(1, 1));
+	SECTION(S_COVERS, nc = covers_run(runs < 5 ? runs : 5, crow, 64));
+	SECTION(S_BUILDS, nb = builds_run(runs < 5 ? runs : 5, brow, 64));
+	SECTION(S_INCREMENTAL, ni = incr_run(runs < 5 ? runs : 5, irow, 40));
+	SECTION(S_SYNC, all_sync = all_view_sync_ns(runs < 5 ? runs : 5));
+	SECTION(S_LOGGING, logging_run(runs < 5 ? runs : 5, &logr));
+	SECTION(S_NOTIFY, notify_run(runs < 5 ? runs : 5, &notr));
+	SECTION(S_PAGING, paging_run(runs < 5 ? runs : 5, &pager));
+	SECTION(S_REAL, real_run(runs < 5 ? runs : 5, &real));
+	SECTION(S_KVM, kvm_fault_run(runs < 5 ? runs : 5, &kvmf));
+#undef SECTION
 
 	if (json) {
 		printf("{\"version\":%u,\"runs\":%d,\"seed\":%llu,\"results\":[",
@@ -461,96 +615,104 @@ int main(int argc, char **argv)
 			       rows[i].r.ns_per_op, 1e9 / rows[i].r.ns_per_op,
 			       (unsigned long long)rows[i].r.meta_bytes,
 			       rows[i].ratio);
-		printf("],\"w5\":{\"total_ms\":%.3f,\"create_ms\":%.3f,"
-		       "\"convert_ms\":%.3f,\"query_ms\":%.3f,\"queries\":%llu,"
-		       "\"meta_bytes\":%llu},\"meta_uniform_gib\":%llu,"
-		       "\"meta_alternating_gib\":%llu,\"covers\":[",
-		       w5.total_ms, w5.create_ms, w5.convert_ms, w5.query_ms,
-		       (unsigned long long)w5.queries,
-		       (unsigned long long)w5.meta_bytes,
-		       (unsigned long long)uni, (unsigned long long)alt);
-		covers_print(crow, nc, json);
-		printf("],\"builds\":[");
-		builds_print(brow, nb, json);
-		printf("],\"incremental\":[");
-		incr_print(irow, ni, json);
-		printf("],\"all_view_sync_ns\":%.3f,", all_sync);
-		logging_print(&logr, json);
-		notify_print(&notr, json);
-		paging_print(&pager, json);
-		real_print(&real, json);
-		kvm_fault_print(&kvmf, json);
-		printf("\"targets\":[");
+		printf("],");
+		if (want[S_W5])
+			printf("\"w5\":{\"total_ms\":%.3f,\"create_ms\":%.3f,"
+			       "\"convert_ms\":%.3f,\"query_ms\":%.3f,"
+			       "\"queries\":%llu,\"meta_bytes\":%llu},",
+			       w5.total_ms, w5.create_ms, w5.convert_ms,
+			       w5.query_ms, (unsigned long long)w5.queries,
+			       (unsigned long long)w5.meta_bytes);
+		if (want[S_METADATA])
+			printf("\"meta_uniform_gib\":%llu,"
+			       "\"meta_alternating_gib\":%llu,",
+			       (unsigned long long)uni, (unsigned long long)alt);
 	} else {
 		printf("gmem-bench %u.%u.%u: median of %d runs, seed %#llx, "
 		       "4 GiB guest starting private\n\n",
 		       gmem_version() >> 16, (gmem_version() >> 8) & 0xff,
 		       gmem_version() & 0xff, runs, (unsigned long long)seed);
-		printf("%-6s %-13s %10s %12s %14s %14s %12s\n", "work", "store",
-		       "ops", "ns/op", "ops/s", "meta bytes", "x libgmem");
-		for (i = 0; i < nrows; i++)
-			printf("%-6s %-13s %10llu %12.2f %14.0f %14llu %12.2f\n",
-			       rows[i].workload, rows[i].impl,
-			       (unsigned long long)rows[i].r.ops,
-			       rows[i].r.ns_per_op, 1e9 / rows[i].r.ns_per_op,
-			       (unsigned long long)rows[i].r.meta_bytes,
-			       rows[i].ratio);
-		printf("\nW1 single frames, W2 2 MiB, W3 1 GiB: toggling "
-		       "conversions at random; W4 after W1, W4u on a uniform\n"
-		       "guest. The radix store runs a prefix of W3/W4 (per-frame "
-		       "work). \"x libgmem\": store's ns/op over libgmem's.\n"
-		       "bitmap: one lock per guest, range checked, no-op "
-		       "conversions skipped (as VMMs keep it);\n"
-		       "bitmap-nolock: bare bit operations, not thread-safe, "
-		       "for reference only (no target uses it).\n");
-		printf("\nW5, 16 TiB guest over frames: %.1f ms (create %.1f, "
-		       "16384 conversions %.1f, %llu queries %.1f), metadata "
-		       "%llu bytes\n",
-		       w5.total_ms, w5.create_ms, w5.convert_ms,
-		       (unsigned long long)w5.queries, w5.query_ms,
-		       (unsigned long long)w5.meta_bytes);
-		printf("Metadata per 1 GiB: uniform block %llu bytes, alternating "
-		       "frames %llu bytes (bitmap: %llu always)\n",
-		       (unsigned long long)uni, (unsigned long long)alt,
-		       (unsigned long long)(GIB / 8));
+		if (want[S_WORKLOADS])
+			print_rows();
+		if (want[S_W5])
+			printf("\nW5, 16 TiB guest over frames: %.1f ms (create "
+			       "%.1f, 16384 conversions %.1f, %llu queries %.1f), "
+			       "metadata %llu bytes\n",
+			       w5.total_ms, w5.create_ms, w5.convert_ms,
+			       (unsigned long long)w5.queries, w5.query_ms,
+			       (unsigned long long)w5.meta_bytes);
+		if (want[S_METADATA])
+			printf("Metadata per 1 GiB: uniform block %llu bytes, "
+			       "alternating frames %llu bytes (bitmap: %llu "
+			       "always)\n",
+			       (unsigned long long)uni, (unsigned long long)alt,
+			       (unsigned long long)(GIB / 8));
+	}
+	/* The sections that print themselves, in either form. */
+	if (want[S_COVERS]) {
+		json_array(json, "covers");
 		covers_print(crow, nc, json);
+		json_array_end(json);
+	}
+	if (want[S_BUILDS]) {
+		json_array(json, "builds");
 		builds_print(brow, nb, json);
+		json_array_end(json);
+	}
+	if (want[S_INCREMENTAL]) {
+		json_array(json, "incremental");
 		incr_print(irow, ni, json);
+		json_array_end(json);
+	}
+	if (want[S_SYNC] && json)
+		printf("\"all_view_sync_ns\":%.3f,", all_sync);
+	else if (want[S_SYNC])
 		printf("A sync after a single-frame conversion in the ALL view "
 		       "(no leaf changes): %.1f ns\n", all_sync);
+	if (want[S_LOGGING])
 		logging_print(&logr, json);
+	if (want[S_NOTIFY])
 		notify_print(&notr, json);
+	if (want[S_PAGING])
 		paging_print(&pager, json);
+	if (want[S_REAL])
 		real_print(&real, json);
+	if (want[S_KVM])
 		kvm_fault_print(&kvmf, json);
-	}
-	t[nt++] = (struct target){ "W1 ns/op", find_row("W1", "libgmem")->r.ns_per_op, 25, 1 };
-	t[nt++] = (struct target){ "W1 libgmem / bitmap", 1 / find_row("W1", "bitmap")->ratio, 1.3, 1 };
-	t[nt++] = (struct target){ "W2 speed-up over bitmap", find_row("W2", "bitmap")->ratio, 3, 0 };
-	t[nt++] = (struct target){ "W3 speed-up over bitmap", find_row("W3", "bitmap")->ratio, 100, 0 };
-	t[nt++] = (struct target){ "W3 speed-up over radix", find_row("W3", "radix")->ratio, 10000, 0 };
-	t[nt++] = (struct target){ "W4 ns/op", find_row("W4", "libgmem")->r.ns_per_op, 5, 1 };
-	t[nt++] = (struct target){ "W4u ns/op", find_row("W4u", "libgmem")->r.ns_per_op, 5, 1 };
-	t[nt++] = (struct target){ "W4u speed-up over bitmap", find_row("W4u", "bitmap")->ratio, 4, 0 };
-	t[nt++] = (struct target){ "metadata bytes per uniform 1 GiB block", (double)uni, 64, 1 };
-	t[nt++] = (struct target){ "metadata KiB, alternating 1 GiB", (double)alt / 1024, 40, 1 };
-	t[nt++] = (struct target){ "W5 ms", w5.total_ms, 1000, 1 };
-	t[nt++] = (struct target){ "W5 metadata MiB", (double)w5.meta_bytes / (1 << 20), 64, 1 };
-	t[nt++] = (struct target){ "16 TiB uniform build ms (EPT, all)", find_build_in(brow, nb, "16 TiB uniform", "all")->ms, 10, 1 };
-	t[nt++] = (struct target){ "16 TiB uniform table KiB (EPT, all)", (double)find_build_in(brow, nb, "16 TiB uniform", "all")->table_bytes / 1024, 1024, 1 };
-	t[nt++] = (struct target){ "sync ns per conversion, all view", all_sync, 50, 1 };
-	t[nt++] = (struct target){ "ns per op emitted (toggle, private)", find_incr(irow, ni, "toggle in uniform", "private", "libgmem")->ns_per_op, 10, 1 };
-	t[nt++] = (struct target){ "ns per op emitted to a sink (toggle, private)", find_incr(irow, ni, "toggle in uniform", "private", "libgmem+sink")->ns_per_op, 10, 1 };
-	t[nt++] = (struct target){ "2 MiB conversion speed-up over per-frame mmap (memfd)", real_conv(&real, "memfd", "2 MiB", false)->base_ns / real_conv(&real, "memfd", "2 MiB", false)->ns, 50, 0 };
-	t[nt++] = (struct target){ "2 MiB conversion speed-up over per-frame mmap (guest_memfd)", real_conv(&real, "guest_memfd", "2 MiB", false)->base_ns / real_conv(&real, "guest_memfd", "2 MiB", false)->ns, 50, 0 };
-	t[nt++] = (struct target){ "system calls per 2 MiB conversion (memfd)", real_conv(&real, "memfd", "2 MiB", false)->calls, 1, 1 };
-	t[nt++] = (struct target){ "library % of kernel time, 4 KiB conversion", 100 * real.lib_ns / real.kernel_ns, 2, 1 };
-	t[nt++] = (struct target){ "KVM attribute ioctls off the changed runs", (double)kvmf.off, 0, 1 };
-	t[nt++] = (struct target){ "library % of kernel time, memory fault", 100 * kvmf.lib_ns / (kvmf.fault_ns - kvmf.lib_ns), 2, 1 };
-	t[nt++] = (struct target){ "logging start, 4 GiB of 1 GiB leaves: protects", (double)logr.start_protects, 4, 1 };
-	t[nt++] = (struct target){ "logging start, 4 GiB of 1 GiB leaves: splits", (double)logr.start_splits, 0, 1 };
-	t[nt++] = (struct target){ "harvest of 1% dirty, speed-up over flat bitmap", logr.flat_frame_us / logr.harvest_us, 20, 0 };
-	t[nt++] = (struct target){ "lookup of a present frame, slowest mode, ns", pager.query_ns > pager.try_ns ? (pager.query_ns > pager.wait_ns ? pager.query_ns : pager.wait_ns) : (pager.try_ns > pager.wait_ns ? pager.try_ns : pager.wait_ns), 15, 1 };
+	if (json)
+		printf("\"targets\":[");
+	/* A target whose section did not run is skipped. */
+#define TARGET(sec, what, value, limit, at_most)			\
+	(t[nt++] = (struct target){ what, want[sec] ? (value) : NAN,	\
+				    limit, at_most })
+	TARGET(S_WORKLOADS, "W1 ns/op", find_row("W1", "libgmem")->r.ns_per_op, 25, 1);
+	TARGET(S_WORKLOADS, "W1 libgmem / bitmap", 1 / find_row("W1", "bitmap")->ratio, 1.3, 1);
+	TARGET(S_WORKLOADS, "W2 speed-up over bitmap", find_row("W2", "bitmap")->ratio, 3, 0);
+	TARGET(S_WORKLOADS, "W3 speed-up over bitmap", find_row("W3", "bitmap")->ratio, 100, 0);
+	TARGET(S_WORKLOADS, "W3 speed-up over radix", find_row("W3", "radix")->ratio, 10000, 0);
+	TARGET(S_WORKLOADS, "W4 ns/op", find_row("W4", "libgmem")->r.ns_per_op, 5, 1);
+	TARGET(S_WORKLOADS, "W4u ns/op", find_row("W4u", "libgmem")->r.ns_per_op, 5, 1);
+	TARGET(S_WORKLOADS, "W4u speed-up over bitmap", find_row("W4u", "bitmap")->ratio, 4, 0);
+	TARGET(S_METADATA, "metadata bytes per uniform 1 GiB block", (double)uni, 64, 1);
+	TARGET(S_METADATA, "metadata KiB, alternating 1 GiB", (double)alt / 1024, 40, 1);
+	TARGET(S_W5, "W5 ms", w5.total_ms, 1000, 1);
+	TARGET(S_W5, "W5 metadata MiB", (double)w5.meta_bytes / (1 << 20), 64, 1);
+	TARGET(S_BUILDS, "16 TiB uniform build ms (EPT, all)", find_build_in(brow, nb, "16 TiB uniform", "all")->ms, 10, 1);
+	TARGET(S_BUILDS, "16 TiB uniform table KiB (EPT, all)", (double)find_build_in(brow, nb, "16 TiB uniform", "all")->table_bytes / 1024, 1024, 1);
+	TARGET(S_SYNC, "sync ns per conversion, all view", all_sync, 50, 1);
+	TARGET(S_INCREMENTAL, "ns per op emitted (toggle, private)", find_incr(irow, ni, "toggle in uniform", "private", "libgmem")->ns_per_op, 10, 1);
+	TARGET(S_INCREMENTAL, "ns per op emitted to a sink (toggle, private)", find_incr(irow, ni, "toggle in uniform", "private", "libgmem+sink")->ns_per_op, 10, 1);
+	TARGET(S_REAL, "2 MiB conversion speed-up over per-frame mmap (memfd)", real_conv(&real, "memfd", "2 MiB", false)->base_ns / real_conv(&real, "memfd", "2 MiB", false)->ns, 50, 0);
+	TARGET(S_REAL, "2 MiB conversion speed-up over per-frame mmap (guest_memfd)", real_conv(&real, "guest_memfd", "2 MiB", false)->base_ns / real_conv(&real, "guest_memfd", "2 MiB", false)->ns, 50, 0);
+	TARGET(S_REAL, "system calls per 2 MiB conversion (memfd)", real_conv(&real, "memfd", "2 MiB", false)->calls, 1, 1);
+	TARGET(S_REAL, "library % of kernel time, 4 KiB conversion", 100 * real.lib_ns / real.kernel_ns, 2, 1);
+	TARGET(S_KVM, "KVM attribute ioctls off the changed runs", (double)kvmf.off, 0, 1);
+	TARGET(S_KVM, "library % of kernel time, memory fault", 100 * kvmf.lib_ns / (kvmf.fault_ns - kvmf.lib_ns), 2, 1);
+	TARGET(S_LOGGING, "logging start, 4 GiB of 1 GiB leaves: protects", (double)logr.start_protects, 4, 1);
+	TARGET(S_LOGGING, "logging start, 4 GiB of 1 GiB leaves: splits", (double)logr.start_splits, 0, 1);
+	TARGET(S_LOGGING, "harvest of 1% dirty, speed-up over flat bitmap", logr.flat_frame_us / logr.harvest_us, 20, 0);
+	TARGET(S_PAGING, "lookup of a present frame, slowest mode, ns", pager.query_ns > pager.try_ns ? (pager.query_ns > pager.wait_ns ? pager.query_ns : pager.wait_ns) : (pager.try_ns > pager.wait_ns ? pager.try_ns : pager.wait_ns), 15, 1);
+#undef TARGET
 	print_targets(t, nt, json);
 	if (json)
 		printf("]}\n");

@@ -160,8 +160,8 @@ static void conv_backend(int runs, unsigned int kind, const char *name,
 	int fd;
 
 	if (real_rig_open(&r, kind, GUEST_FRAMES, 0, NULL)) {
-		printf("(real memory: %s skipped: cannot make the guest)\n",
-		       name);
+		fprintf(stderr, "gmem-bench: real memory: %s skipped: cannot "
+			"make the guest\n", name);
 		return;
 	}
 	gmem_backend_fd(r.be, &fd);

@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
 	gcc g++ make cmake pkg-config
 	libjemalloc-dev libnuma-dev check libsubunit-dev
-	valgrind abigail-tools
+	valgrind abigail-tools python3
 )
 
 missing=()
