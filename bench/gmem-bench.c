@@ -319,8 +319,6 @@ static const struct incr_row *find_incr(const struct incr_row *r, int n,
 	abort();
 }
 
-/* A value of NAN: not measured here (the backend is missing), so neither
- * met nor missed. */
 /* The sections, in the order they run. */
 enum section {
 	S_WORKLOADS, S_W5, S_METADATA, S_COVERS, S_BUILDS, S_INCREMENTAL,
@@ -407,18 +405,19 @@ static void json_array_end(int json)
 		printf("],");
 }
 
-/* Progress on stderr, so that stdout stays the report (or JSON). */
+/* Progress on stderr, so that stdout stays the report (or JSON): a line
+ * as a section starts and one as it ends. */
 static double section_start(enum section s, int n, int total)
 {
-	fprintf(stderr, "gmem-bench: [%d/%d] %s ...", n, total,
+	fprintf(stderr, "gmem-bench: [%d/%d] %s ...\n", n, total,
 		sections[s].name);
-	fflush(stderr);
 	return now_ns();
 }
 
-static void section_end(double t0)
+static void section_end(enum section s, int n, int total, double t0)
 {
-	fprintf(stderr, " %.1f s\n", (now_ns() - t0) / 1e9);
+	fprintf(stderr, "gmem-bench: [%d/%d] %s done in %.1f s\n", n, total,
+		sections[s].name, (now_ns() - t0) / 1e9);
 }
 
 /* The workloads' table, one row per workload and store. */
@@ -445,6 +444,8 @@ static void print_rows(void)
 	       "for reference only (no target uses it).\n");
 }
 
+/* A value of NAN: not measured here (the backend is missing, or its
+ * section was not asked for), so neither met nor missed. */
 struct target {
 	const char *what;
 	double value, limit;
@@ -583,7 +584,7 @@ int main(int argc, char **argv)
 		if (want[s]) {						\
 			t0 = section_start(s, ++n, total);		\
 			body;						\
-			section_end(t0);				\
+			section_end(s, n, total, t0);		\
 		}							\
 	} while (0)
 	SECTION(S_WORKLOADS, for (i = 0; i < nw; i++) run_workload(&w[i], runs));

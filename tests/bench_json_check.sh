@@ -21,7 +21,7 @@ skipped = [t for t in d["targets"] if t["value"] is None]
 assert len(ran) == 4 and len(skipped) == len(d["targets"]) - 4, ran
 print("json ok: %d targets run, %d skipped" % (len(ran), len(skipped)))
 '
-grep -c '^gmem-bench: \[[1-3]/3\] ' "$err" | grep -qx 3
+grep -c '^gmem-bench: \[[1-3]/3\] [a-z]* done in' "$err" | grep -qx 3
 "$bench" --sections nosuch >/dev/null 2>&1 && exit 1
 "$bench" --help | grep -q '^  kvm '
 echo "progress and errors ok"
