@@ -145,15 +145,11 @@ int backend_map(struct gmem_backend *be, void *addr, uint64_t off,
 		       -1, 0, &got);
 }
 
-static int punch(struct gmem_backend *be, int fd, uint64_t off, uint64_t len)
-{
-	return os_fallocate(&be->os, fd, FALLOC_FL_PUNCH_HOLE |
-			    FALLOC_FL_KEEP_SIZE, (int64_t)off, (int64_t)len);
-}
-
 static int punch_piece(void *arg, int fd, uint64_t off, uint64_t len)
 {
-	return punch(arg, fd, off, len);
+	struct gmem_backend *be = arg;
+
+	return os_punch(&be->os, fd, off, len);
 }
 
 int backend_discard(struct gmem_backend *be, uint64_t off, uint64_t len,
@@ -166,9 +162,9 @@ int backend_discard(struct gmem_backend *be, uint64_t off, uint64_t len,
 	if (be->shared_fd < 0)
 		return backend_pieces(be, off, len, punch_piece, be);
 	if (copies & BACKEND_PRIVATE_COPY)
-		err = punch(be, be->fd, off, len);
+		err = os_punch(&be->os, be->fd, off, len);
 	if (!err && (copies & BACKEND_SHARED_COPY))
-		err = punch(be, be->shared_fd, off, len);
+		err = os_punch(&be->os, be->shared_fd, off, len);
 	return err;
 }
 
@@ -310,14 +306,6 @@ out:
 	return err;
 }
 
-/* Blocks whose memory goes: pages split in them become whole again, and
- * empty (their huge pages went when they split). */
-static int forget_splits(struct gmem_backend *be, uint64_t off, uint64_t len)
-{
-	huge_split_forget(&be->split, &be->os, off, len);
-	return 0;
-}
-
 /* pool_source.prepare: a block whose release failed still holds the data
  * of its last guest, which the next must never see. */
 static int prepare(void *ctx, uint64_t pfn, uint64_t nblocks)
@@ -332,7 +320,7 @@ static int prepare(void *ctx, uint64_t pfn, uint64_t nblocks)
 			continue;
 		err = backend_discard(be, b * GIB, GIB, BACKEND_BOTH_COPIES);
 		if (!err)
-			err = forget_splits(be, b * GIB, GIB);
+			huge_split_forget(&be->split, &be->os, b * GIB, GIB);
 		if (!err)
 			bits_assign(be->dirty, b, b + 1, false);
 	}
@@ -346,8 +334,8 @@ static void release(void *ctx, uint64_t pfn, uint64_t nblocks)
 	struct gmem_backend *be = ctx;
 	uint64_t b = pfn / GMEM_BLOCK_FRAMES;
 
-	if (backend_discard(be, b * GIB, nblocks * GIB, BACKEND_BOTH_COPIES) ||
-	    forget_splits(be, b * GIB, nblocks * GIB)) {
+	huge_split_forget(&be->split, &be->os, b * GIB, nblocks * GIB);
+	if (backend_discard(be, b * GIB, nblocks * GIB, BACKEND_BOTH_COPIES)) {
 		pthread_mutex_lock(&be->grow_lock);
 		bits_assign(be->dirty, b, b + nblocks, true);
 		pthread_mutex_unlock(&be->grow_lock);
@@ -697,7 +685,7 @@ int gmem_backend_stats(const struct gmem_backend *be,
 	res.close_calls = atomic_load(&c[OS_CALL_close]);
 	res.gmem_flags = be->gmem_flags;
 	res.copies = be->shared_fd >= 0 ? 2 : 1;
-	res.split_pages = atomic_load(&be->split.now);
+	res.split_pages = huge_split_count(&be->split);
 	res.splits = atomic_load(&be->split.splits);
 	res.joins = atomic_load(&be->split.joins);
 	res.join_fallbacks = atomic_load(&be->split.join_fallbacks);

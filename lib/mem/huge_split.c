@@ -95,6 +95,11 @@ void huge_split_fini(struct huge_split *hs, struct os *os, struct heap *h)
 	hs->bits = NULL;
 }
 
+uint64_t huge_split_count(const struct huge_split *hs)
+{
+	return hs->bits ? bits_count(hs->bits, 0, hs->npages) : 0;
+}
+
 int huge_split_pieces(const struct huge_split *hs, int huge_fd, uint64_t off,
 		      uint64_t len, piece_fn fn, void *arg)
 {
@@ -124,12 +129,6 @@ static void flip(struct huge_split *hs, uint64_t off)
 
 	__atomic_fetch_xor(&hs->bits[p / 64], UINT64_C(1) << (p % 64),
 			   __ATOMIC_RELEASE);
-}
-
-static int punch(struct os *os, int fd, uint64_t off, uint64_t len)
-{
-	return os_fallocate(os, fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-			    (int64_t)off, (int64_t)len);
 }
 
 /* Copies the page at off from file from into file to, whose memory is
@@ -177,7 +176,7 @@ int huge_split_copy(struct huge_split *hs, struct os *os, int huge_fd,
 		err = copy_page(os, from, to, off, hs->page_size,
 				to_split ? bind : NULL, ctx);
 	if (err) {
-		punch(os, to, off, hs->page_size);
+		os_punch(os, to, off, hs->page_size);
 		if (!to_split)
 			atomic_fetch_add(&hs->join_fallbacks, 1);
 		return err;
@@ -190,7 +189,7 @@ void huge_split_undo(struct huge_split *hs, struct os *os, int huge_fd,
 		     uint64_t off, bool to_split)
 {
 	flip(hs, off);
-	punch(os, to_split ? hs->fd : huge_fd, off, hs->page_size);
+	os_punch(os, to_split ? hs->fd : huge_fd, off, hs->page_size);
 }
 
 /* A punch that fails leaves the old copy's memory allocated until the
@@ -198,14 +197,8 @@ void huge_split_undo(struct huge_split *hs, struct os *os, int huge_fd,
 void huge_split_drop(struct huge_split *hs, struct os *os, int huge_fd,
 		     uint64_t off, bool to_split)
 {
-	punch(os, to_split ? huge_fd : hs->fd, off, hs->page_size);
-	if (to_split) {
-		atomic_fetch_add(&hs->now, 1);
-		atomic_fetch_add(&hs->splits, 1);
-	} else {
-		atomic_fetch_sub(&hs->now, 1);
-		atomic_fetch_add(&hs->joins, 1);
-	}
+	os_punch(os, to_split ? huge_fd : hs->fd, off, hs->page_size);
+	atomic_fetch_add(to_split ? &hs->splits : &hs->joins, 1);
 }
 
 void huge_split_forget(struct huge_split *hs, struct os *os, uint64_t off,
@@ -214,12 +207,10 @@ void huge_split_forget(struct huge_split *hs, struct os *os, uint64_t off,
 	if (!hs->bits)
 		return;
 	for (uint64_t at = off; at < off + len; at += hs->page_size) {
-		if (!huge_split_test(hs, at))
-			continue;
-		flip(hs, at);
-		atomic_fetch_sub(&hs->now, 1);
+		if (huge_split_test(hs, at))
+			flip(hs, at);
 	}
-	punch(os, hs->fd, off, len);
+	os_punch(os, hs->fd, off, len);
 }
 
 int huge_split_hold(struct huge_split *hs, struct os *os, void *addr,

@@ -24,7 +24,7 @@ struct huge_split {
 	uint64_t npages;		/* huge pages the file can hold */
 	uint64_t *bits;			/* split pages, read and flipped
 					 * atomically */
-	_Atomic uint64_t now, splits, joins, join_fallbacks;
+	_Atomic uint64_t splits, joins, join_fallbacks;
 };
 
 /* Nothing can split yet (fd -1). */
@@ -44,6 +44,9 @@ static inline bool huge_split_test(const struct huge_split *hs, uint64_t off)
 	return hs->bits && (__atomic_load_n(&hs->bits[p / 64],
 					    __ATOMIC_ACQUIRE) >> (p % 64) & 1);
 }
+
+/* Pages split now. */
+uint64_t huge_split_count(const struct huge_split *hs);
 
 /* Calls fn for each piece of file bytes [off, off + len) that one file
  * holds: huge_fd, or the 4 KiB memfd for pages split; in order, stopping

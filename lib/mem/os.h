@@ -6,6 +6,7 @@
 #ifndef GMEM_LIB_OS_H
 #define GMEM_LIB_OS_H
 
+#include <linux/falloc.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -51,5 +52,12 @@ static inline struct os *os_count(struct os *os, enum os_call c)
 #define os_pread(os, ...) os_call(os, pread, __VA_ARGS__)
 #define os_unlink(os, ...) os_call(os, unlink, __VA_ARGS__)
 #define os_close(os, ...) os_call(os, close, __VA_ARGS__)
+
+/* Bytes [off, off + len) of fd punched out: they read back as zeros. */
+static inline int os_punch(struct os *os, int fd, uint64_t off, uint64_t len)
+{
+	return os_fallocate(os, fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			    (int64_t)off, (int64_t)len);
+}
 
 #endif
