@@ -165,24 +165,29 @@ static int nrows;
 /*
  * Runs alternate between the stores (run 1 of each, then run 2 ...), so
  * that a slow spell of a shared machine falls on all of them alike; each
- * store's figure is its median.
+ * store's figure is its median. extra (NULL: none) is one more store.
  */
-static void run_workload(const struct workload *w, int runs)
+static void run_workload(const struct workload *w, int runs,
+			 const struct impl *extra)
 {
-	double t[NIMPL][64];
-	struct result res[NIMPL] = { { 0 } };
-	size_t i;
+	const struct impl *im[NIMPL + 1];
+	double t[NIMPL + 1][64];
+	struct result res[NIMPL + 1] = { { 0 } };
+	size_t i, n = NIMPL;
 	int r;
 
+	memcpy(im, impls, sizeof(impls));
+	if (extra)
+		im[n++] = extra;
 	for (r = 0; r < runs; r++)
-		for (i = 0; i < NIMPL; i++) {
-			res[i].ops = ops_for(impls[i], w);
-			t[i][r] = run_once(impls[i], w, res[i].ops,
+		for (i = 0; i < n; i++) {
+			res[i].ops = ops_for(im[i], w);
+			t[i][r] = run_once(im[i], w, res[i].ops,
 					   &res[i].meta_bytes);
 		}
-	for (i = 0; i < NIMPL; i++) {
+	for (i = 0; i < n; i++) {
 		res[i].ns_per_op = median(t[i], runs);
-		rows[nrows++] = (struct row){ w->name, impls[i]->name, res[i],
+		rows[nrows++] = (struct row){ w->name, im[i]->name, res[i],
 					      res[i].ns_per_op /
 						      res[0].ns_per_op };
 	}
@@ -441,7 +446,9 @@ static void print_rows(void)
 	       "bitmap: one lock per guest, range checked, no-op "
 	       "conversions skipped (as VMMs keep it);\n"
 	       "bitmap-nolock: bare bit operations, not thread-safe, "
-	       "for reference only (no target uses it).\n");
+	       "for reference only (no target uses it);\n"
+	       "no-probes: libgmem built without its USDT probes (W1 "
+	       "only): what probes cost with nothing attached.\n");
 }
 
 /* A value of NAN: not measured here (the backend is missing, or its
@@ -517,7 +524,7 @@ int main(int argc, char **argv)
 	static struct log_result logr;
 	static struct notify_result notr;
 	static struct page_result pager;
-	bool want[NSECTIONS];
+	bool want[NSECTIONS], noprobes;
 	int nt = 0, total = 0, n = 0;
 	double t0;
 
@@ -554,6 +561,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	bench_rng = seed ? seed : 1;
+	noprobes = impl_noprobes_load();
 	gen_toggle(&w[0], 1000000, 1);
 	gen_toggle(&w[1], 100000, PIECE);
 	gen_toggle(&w[2], 1000, GIB);
@@ -587,7 +595,9 @@ int main(int argc, char **argv)
 			section_end(s, n, total, t0);		\
 		}							\
 	} while (0)
-	SECTION(S_WORKLOADS, for (i = 0; i < nw; i++) run_workload(&w[i], runs));
+	/* W1 also through the library built without its probes. */
+	SECTION(S_WORKLOADS, for (i = 0; i < nw; i++) run_workload(&w[i], runs,
+		i == 0 && noprobes ? &impl_noprobes : NULL));
 	SECTION(S_W5, w5 = run_w5());
 	/* The cost of one more uniform block, the guest's own struct apart. */
 	SECTION(S_METADATA,
@@ -687,6 +697,7 @@ int main(int argc, char **argv)
 	(t[nt++] = (struct target){ what, want[sec] ? (value) : NAN,	\
 				    limit, at_most })
 	TARGET(S_WORKLOADS, "W1 ns/op", find_row("W1", "libgmem")->r.ns_per_op, 25, 1);
+	TARGET(S_WORKLOADS, "W1 with probes / without (none attached)", noprobes ? 1 / find_row("W1", "no-probes")->ratio : NAN, 1.05, 1);
 	TARGET(S_WORKLOADS, "W1 libgmem / bitmap", 1 / find_row("W1", "bitmap")->ratio, 1.3, 1);
 	TARGET(S_WORKLOADS, "W2 speed-up over bitmap", find_row("W2", "bitmap")->ratio, 3, 0);
 	TARGET(S_WORKLOADS, "W3 speed-up over bitmap", find_row("W3", "bitmap")->ratio, 100, 0);

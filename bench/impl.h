@@ -6,6 +6,7 @@
 #ifndef GMEM_BENCH_IMPL_H
 #define GMEM_BENCH_IMPL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -67,5 +68,8 @@ extern const struct impl impl_gmem;
 extern const struct impl impl_bitmap;
 extern const struct impl impl_bitmap_bare;
 extern const struct impl impl_radix;
+/* libgmem without its probes, once impl_noprobes_load found it. */
+extern const struct impl impl_noprobes;
+bool impl_noprobes_load(void);
 
 #endif

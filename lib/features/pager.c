@@ -27,6 +27,7 @@
 
 #include "core/opts.h"
 #include "core/port.h"
+#include "core/probe.h"
 #include "core/spin.h"
 #include "guest/guest.h"
 #include "paging.h"
@@ -211,6 +212,7 @@ int gmem_pager_pop(struct gmem_guest *g, struct gmem_page_request *reqs,
 	    atomic_load(&pg->any_deferred))
 		k += pop_deferred(g, p, pg, reqs + k, max - k);
 	*n = k;
+	GMEM_PROBE(pager_pop, g, k);
 	if (k || h != atomic_load(&pg->tail)) {
 		atomic_fetch_add(&pg->room, 1);
 		port_wake_all(&pg->room);
@@ -385,14 +387,16 @@ static uint64_t add_wait(struct pager *pg, uint64_t gfn, uint32_t vcpu,
 	return pg->next_token;
 }
 
-/* Defers the block at lo, once; locked, room reserved. */
-static void defer_block(struct pager *pg, uint64_t lo)
+/* Defers the block at lo, once (true the first time); locked, room
+ * reserved. */
+static bool defer_block(struct pager *pg, uint64_t lo)
 {
 	for (uint32_t i = 0; i < pg->ndeferred; i++)
 		if (pg->deferred[i] == lo)
-			return;
+			return false;
 	pg->deferred[pg->ndeferred++] = lo;
 	atomic_store(&pg->any_deferred, 1);
+	return true;
 }
 
 /*
@@ -453,12 +457,17 @@ static int lookup_pass(struct gmem_guest *g, struct paging *p,
 		    (st == GMEM_PAGE_PAGED && !defer && used == want)) {
 			err = 1;
 		} else if (st == GMEM_PAGE_PAGED && defer) {
-			defer_block(pg, lo);
+			if (defer_block(pg, lo))
+				GMEM_PROBE(page_request, g, lo,
+					   g->granule_mask + 1, 1);
 		} else if (st == GMEM_PAGE_PAGED) {
 			err = start_in(g, p, lo);
-			if (!err)
+			if (!err) {
 				ring_end(pg, (uint64_t)first + used++, lo,
 					 true);
+				GMEM_PROBE(page_request, g, lo,
+					   g->granule_mask + 1, 0);
+			}
 		}
 	}
 	/* A sleeper holds every frame of its lookup, present ones too (its
@@ -545,6 +554,7 @@ static int lookup_slow(struct gmem_guest *g, const uint64_t *gfns,
 			break;
 	if (i == n)
 		return 0;
+	GMEM_PROBE(lookup_miss, g, gfns[i], mode);
 	if ((mode & 3) == GMEM_LOOKUP_QUERY) {
 		spin_lock(&p->lock);
 		lk->gfn = gfns[i];

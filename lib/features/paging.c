@@ -13,6 +13,7 @@
 #include <gmem/page.h>
 
 #include "core/opts.h"
+#include "core/probe.h"
 #include "core/spin.h"
 #include "guest/guest.h"
 #include "paging.h"
@@ -446,6 +447,7 @@ int gmem_page_complete(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 	}
 	if (woken)
 		pager_wake(p);
+	GMEM_PROBE(page_complete, g, gfn, npages, status, err);
 	return page_end(err, fail, opts);
 }
 

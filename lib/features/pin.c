@@ -13,6 +13,7 @@
 #include <gmem/pin.h>
 
 #include "core/opts.h"
+#include "core/probe.h"
 #include "core/spin.h"
 #include "paging.h"
 #include "pin_set.h"
@@ -218,13 +219,19 @@ out:
 int gmem_pin(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 	     struct gmem_pin_opts *opts)
 {
-	return pin_change(g, gfn, npages, 1, opts);
+	int err = pin_change(g, gfn, npages, 1, opts);
+
+	GMEM_PROBE(pin, g, gfn, npages, err);
+	return err;
 }
 
 int gmem_unpin(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 	       struct gmem_pin_opts *opts)
 {
-	return pin_change(g, gfn, npages, -1, opts);
+	int err = pin_change(g, gfn, npages, -1, opts);
+
+	GMEM_PROBE(unpin, g, gfn, npages, err);
+	return err;
 }
 
 int gmem_pin_count(const struct gmem_guest *g, uint64_t gfn, uint32_t *count)

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/opts.h"
+#include "core/probe.h"
 #include "guest.h"
 
 /*
@@ -318,6 +319,11 @@ static void txn_commit(struct gmem_txn *t)
 	txn_release(t, &retired);
 }
 
+/*
+ * Every conversion but the quick one ends here. A refusal is a failure
+ * of valid arguments: a listener's, a feature's (pinned, paged out), or
+ * no memory for the change.
+ */
 static __attribute__((noinline)) int
 convert_general(struct gmem_guest *g, uint64_t gfn,
 			   uint64_t npages, unsigned int attr,
@@ -327,8 +333,10 @@ convert_general(struct gmem_guest *g, uint64_t gfn,
 	struct gmem_txn t;
 	int err = txn_init(&t, g, gfn, npages, attr, opts);
 
-	if (err)
+	if (err) {
+		GMEM_PROBE(convert, g, gfn, npages, attr, err);
 		return err;
+	}
 	err = txn_heard(&t) ? 1 : convert_direct(&t, &fail);
 	if (err == 1) {
 		/* convert_direct may have left t half used: start afresh. */
@@ -341,8 +349,11 @@ convert_general(struct gmem_guest *g, uint64_t gfn,
 		if (!err)
 			txn_commit(&t);
 	}
-	if (err)
+	if (err) {
+		GMEM_PROBE(refuse, g, gfn, npages, attr, err, fail);
 		OPTS_SET(opts, fail_gfn, fail);
+	}
+	GMEM_PROBE(convert, g, gfn, npages, attr, err);
 	return err;
 }
 
@@ -358,6 +369,7 @@ int convert_counted(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 		return err;
 	err = txn_prepare(&t, &fail);
 	if (err) {
+		GMEM_PROBE(refuse, g, gfn, npages, attr, err, fail);
 		OPTS_SET(opts, fail_gfn, fail);
 		return err;
 	}
@@ -381,7 +393,10 @@ convert_finish(struct gmem_guest *g, struct slot *s, uint64_t gfn,
 
 	slot_state_unlock(&s->lock);
 	retired_free(&g->mem, &retired);
-	return done ? 0 : convert_general(g, gfn, npages, attr, NULL);
+	if (!done)
+		return convert_general(g, gfn, npages, attr, NULL);
+	GMEM_PROBE(convert, g, gfn, npages, attr, 0);
+	return 0;
 }
 
 /*
@@ -406,6 +421,7 @@ int gmem_convert(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 	if (q != STATE_QUICK_DONE)
 		return convert_finish(g, s, gfn, npages, attr, q);
 	slot_state_unlock(&s->lock);
+	GMEM_PROBE(convert, g, gfn, npages, attr, 0);
 	return 0;
 }
 
@@ -415,7 +431,7 @@ int gmem_convert_prepare(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 {
 	uint64_t fail = gfn;
 	struct gmem_txn *t = NULL;
-	int err;
+	int err = 0;
 
 	if (!txn)
 		return -EINVAL;
@@ -423,29 +439,35 @@ int gmem_convert_prepare(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 		t = heap_alloc(&g->heap, sizeof(*t), 8);
 		if (!t) {
 			OPTS_SET(opts, fail_gfn, gfn);
-			return -ENOMEM;
+			err = -ENOMEM;
 		}
 	}
-	err = txn_init(t, g, gfn, npages, attr, opts);
-	if (err) {
-		if (g)
+	if (!err) {
+		err = txn_init(t, g, gfn, npages, attr, opts);
+		if (err && g)
 			heap_free(&g->heap, t, sizeof(*t));
-		return err;
 	}
-	t->on_heap = true;
-	err = txn_prepare(t, &fail);
-	if (err) {
-		OPTS_SET(opts, fail_gfn, fail);
-		return err;
+	if (!err) {
+		t->on_heap = true;
+		err = txn_prepare(t, &fail);
+		if (err) {
+			GMEM_PROBE(refuse, g, gfn, npages, attr, err, fail);
+			OPTS_SET(opts, fail_gfn, fail);
+		}
 	}
-	*txn = t;
-	return 0;
+	GMEM_PROBE(prepare, err ? NULL : t, g, gfn, npages, attr, err,
+		   err ? 0 : t->nruns);
+	if (!err)
+		*txn = t;
+	return err;
 }
 
 int gmem_convert_commit(struct gmem_txn *t)
 {
 	if (!t)
 		return -EINVAL;
+	GMEM_PROBE(commit, t, t->g, t->gfn, t->end - t->gfn, t->attr,
+		   t->nruns);
 	txn_commit(t);
 	return 0;
 }
@@ -454,6 +476,8 @@ int gmem_convert_abort(struct gmem_txn *t)
 {
 	if (!t)
 		return -EINVAL;
+	GMEM_PROBE(abort, t, t->g, t->gfn, t->end - t->gfn, t->attr,
+		   t->nruns);
 	bus_cancel(&t->g->bus, BUS_CONVERT, t->runs, t->nruns);
 	slots_txn(t, false);
 	txn_release(t, NULL);

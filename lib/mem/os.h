@@ -12,6 +12,8 @@
 
 #include <gmem/backend.h>
 
+#include "core/probe.h"
+
 /* One per hook, named after its member of struct gmem_os_ops. */
 enum os_call {
 	OS_CALL_mmap, OS_CALL_munmap, OS_CALL_mprotect, OS_CALL_madvise,
@@ -34,10 +36,15 @@ static inline struct os *os_count(struct os *os, enum os_call c)
 	return os;
 }
 
-/* Calls hook f of os with its context first, counting it. os is read
- * twice: pass a plain pointer. */
-#define os_call(os, f, ...) \
-	(os_count((os), OS_CALL_##f)->ops.f((os)->ops.ctx, __VA_ARGS__))
+/* Calls hook f of os with its context first, counting it; the probe
+ * "syscall" tells the call (enum os_call) and its result. os is read
+ * more than once: pass a plain pointer. */
+#define os_call(os, f, ...) __extension__ ({                                  \
+	__typeof__((os)->ops.f((os)->ops.ctx, __VA_ARGS__)) os_r_ =           \
+		os_count((os), OS_CALL_##f)->ops.f((os)->ops.ctx, __VA_ARGS__); \
+	GMEM_PROBE(syscall, (os), (int)OS_CALL_##f, (int64_t)os_r_);          \
+	os_r_;                                                                \
+})
 
 #define os_mmap(os, ...) os_call(os, mmap, __VA_ARGS__)
 #define os_munmap(os, ...) os_call(os, munmap, __VA_ARGS__)

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "core/probe.h"
 #include "guest/guest.h"
 #include "pt_edit.h"
 
@@ -450,6 +451,8 @@ void pt_batch_end(struct pt_batch *sc)
 
 	prune(sc);
 	account(sc);
+	GMEM_PROBE(pt_batch, pt, sc->maps, sc->unmaps, sc->protects,
+		   sc->flush_hi ? sc->flush_hi - sc->flush_lo : 0);
 	if (pt->sink.flush)
 		pt->sink.flush(pt->sink.ctx, sc->flush_hi ? sc->flush_lo : 0,
 			       sc->flush_hi ? sc->flush_hi - sc->flush_lo : 0);

@@ -20,6 +20,7 @@
 
 #include "core/frame_set.h"
 #include "core/opts.h"
+#include "core/probe.h"
 #include "guest/guest.h"
 #include "pt_edit.h"
 
@@ -191,7 +192,7 @@ static int log_setup(struct gmem_pt *pt)
 	return 0;
 }
 
-int gmem_pt_log_start(struct gmem_pt *pt, uint64_t gfn, uint64_t npages)
+static int log_start(struct gmem_pt *pt, uint64_t gfn, uint64_t npages)
 {
 	struct pt_log *log;
 	uint32_t i;
@@ -304,7 +305,7 @@ static uint32_t view_prot(const struct gmem_pt *pt, uint64_t gfn)
 	return pt->prot[pt->rule.by_attr ? attr : 0];
 }
 
-int gmem_pt_log_fault(struct gmem_pt *pt, uint64_t gfn)
+static int log_fault(struct gmem_pt *pt, uint64_t gfn)
 {
 	uint64_t gran, lo, f, added[3][MAP_WORDS] = { { 0 } };
 	struct fset *sets[3];
@@ -536,8 +537,8 @@ static void harvest_word(void *ctx, uint64_t base, uint64_t mask)
 	}
 }
 
-int gmem_pt_log_harvest(struct gmem_pt *pt, uint64_t gfn, uint64_t npages,
-			struct gmem_pt_harvest *h)
+static int log_harvest(struct gmem_pt *pt, uint64_t gfn, uint64_t npages,
+		       struct gmem_pt_harvest *h)
 {
 	struct harvest hv = { .pt = pt, .h = h, .gfn = gfn };
 	uint64_t limit = UINT64_MAX, next;
@@ -574,6 +575,34 @@ int gmem_pt_log_harvest(struct gmem_pt *pt, uint64_t gfn, uint64_t npages,
 	h->next = next;
 	pt_batch_end(&hv.sc);
 	return hv.err;
+}
+
+/* The calls an operator follows, each told by a probe as it ends. */
+int gmem_pt_log_start(struct gmem_pt *pt, uint64_t gfn, uint64_t npages)
+{
+	int err = log_start(pt, gfn, npages);
+
+	GMEM_PROBE(log_start, pt, gfn, npages, err);
+	return err;
+}
+
+int gmem_pt_log_fault(struct gmem_pt *pt, uint64_t gfn)
+{
+	int err = log_fault(pt, gfn);
+
+	GMEM_PROBE(log_fault, pt, gfn, err);
+	return err;
+}
+
+int gmem_pt_log_harvest(struct gmem_pt *pt, uint64_t gfn, uint64_t npages,
+			struct gmem_pt_harvest *h)
+{
+	int err;
+
+	GMEM_PROBE(harvest_begin, pt, gfn, npages);
+	err = log_harvest(pt, gfn, npages, h);
+	GMEM_PROBE(harvest, pt, gfn, npages, err ? 0 : h->count, err);
+	return err;
 }
 
 int gmem_pt_log_stats(const struct gmem_pt *pt, struct gmem_pt_log_stats *stats)

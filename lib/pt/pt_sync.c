@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "core/probe.h"
 #include "guest/guest.h"
 #include "features/paging.h"
 #include "features/pin_set.h"
@@ -360,6 +361,7 @@ int gmem_pt_sync(struct gmem_pt *pt)
 
 	if (!pt)
 		return -EINVAL;
+	GMEM_PROBE(sync_begin, pt);
 	err = pt_changes_found(pt);
 	if (!err)
 		err = pt_log_fold(pt);
@@ -384,6 +386,7 @@ int gmem_pt_sync(struct gmem_pt *pt)
 	pt->npending = n;
 	pt_spare_trim(pt, PT_SPARE_KEEP);
 	atomic_fetch_add(&pt->syncs, 1);
+	GMEM_PROBE(sync, pt, err);
 	return err;
 }
 
