@@ -362,6 +362,9 @@ static void full_check(struct gmem_guest *g, const struct model *m)
 	CHECK_EQ(gmem_guest_stats(g, &st), 0);
 	CHECK_EQ(st.shared_frames, model_shared_frames(m));
 	CHECK_EQ(st.nregions, (uint64_t)m->n);
+	CHECK_EQ(st.conversions, m->conversions);
+	CHECK_EQ(st.converted_frames, m->converted);
+	CHECK_EQ(st.refusals, m->refusals);
 	check_mixed(&st, m);
 }
 
@@ -402,6 +405,7 @@ static void do_convert(struct gmem_guest *g, struct model *m, struct log *log,
 		CHECK(plain || copts.fail_gfn == mfail);
 		CHECK_EQ(log->n, 0);
 	} else if (k >= 0) {
+		m->refusals++;
 		CHECK_EQ(err, -EPERM);
 		CHECK(plain || copts.fail_gfn == rs.v[k].gfn);
 		check_events(log, &rs, k, false);
@@ -505,6 +509,7 @@ void diff_run(unsigned int layout, uint64_t nops, struct diff_source *src)
 
 			CHECK_EQ(gmem_guest_stats(g, &st), 0);
 			CHECK_EQ(st.shared_frames, m.shared);
+			CHECK_EQ(st.conversions, m.conversions);
 		}
 	}
 	full_check(g, &m);

@@ -129,12 +129,17 @@ int model_convert(struct model *m, uint64_t gfn, uint64_t npages,
 	/* The first frame pinned (-EBUSY) or not present (-EAGAIN). */
 	for (f = gfn; f < gfn + npages; f++) {
 		*fail = f;
-		if (model_pin_count(m, f))
-			return -EBUSY;
-		if (model_page_state(m, f) != GMEM_PAGE_PRESENT)
-			return -EAGAIN;
+		err = model_pin_count(m, f) ? -EBUSY
+		      : model_page_state(m, f) != GMEM_PAGE_PRESENT ? -EAGAIN
+								  : 0;
+		if (err) {
+			m->refusals++;
+			return err;
+		}
 	}
 	*fail = gfn;
+	m->conversions++;
+	m->converted += npages;
 	r = region_to_change(m, gfn);
 	for (f = gfn - r->gfn; f < gfn - r->gfn + npages; f++) {
 		m->shared += attr > r->attr[f];

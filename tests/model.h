@@ -27,6 +27,10 @@ struct model {
 	int n;
 	uint64_t shared;	/* frames, kept as it changes */
 	uint64_t granule;	/* conversions' alignment, in frames */
+	/* What gmem_guest_stats counts: conversions done, the frames of
+	 * their ranges, and those of valid arguments that failed (the
+	 * model's own pins and pages; a test adds its listeners'). */
+	uint64_t conversions, converted, refusals;
 };
 
 void model_init(struct model *m);

@@ -6,13 +6,16 @@ set -euo pipefail
 src=$1 so=$2
 
 doc=$(grep -E '^\| `[a-z_]+` \|' "$src/doc/probes.md" |
-	awk -F'|' '{ gsub(/[` ]/, "", $2); n = split($3, a, ","); print $2, n }' |
-	sort -u)
-# readelf -n: "Provider: gmem", "Name: x", "Arguments: -8@%rdi ..."
+	awk -F'|' '{ gsub(/[` ]/, "", $2); gsub(/ /, "", $3)
+		     print $2, ($3 == "" ? 0 : split($3, a, ",")) }' | sort -u)
+# readelf -n: "Provider: gmem", "Name: x", then "Arguments: -8@%rdi ..."
+# unless it has none.
 lib=$(readelf -n "$so" | awk '
-	/Provider:/ { p = $2 }
+	function out() { if (p == "gmem") print name, n }
+	/Provider:/ { out(); p = $2; n = 0 }
 	/Name:/ { name = $2 }
-	/Arguments:/ { if (p == "gmem") print name, NF - 1 }' | sort -u)
+	/Arguments:/ { n = NF - 1 }
+	END { out() }' | sort -u)
 [ -n "$lib" ] || { echo "probes_check: no gmem probes in $so"; exit 1; }
 if [ "$doc" != "$lib" ]; then
 	echo "probes_check: doc/probes.md and $so differ (name, arguments):"

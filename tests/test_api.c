@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "test_alloc.h"
 
@@ -272,6 +273,90 @@ START_TEST(prepare_commit_abort)
 	ck_assert_int_eq(gmem_convert_abort(t), 0);
 	ck_assert_int_eq(gmem_range_attr(g, 0, GIB, &attr), 0);
 	ck_assert_uint_eq(attr, GMEM_ATTR_MIXED);
+	ck_assert_int_eq(gmem_guest_destroy(g), 0);
+	pool_del(p);
+}
+END_TEST
+
+/* A listener that takes 200 us a call, and refuses when ctx says so. */
+static int slow_listener(void *ctx, enum gmem_phase ph,
+			 const struct gmem_run *run)
+{
+	struct timespec d = { 0, 200000 };
+
+	(void)run;
+	nanosleep(&d, NULL);
+	return ph == GMEM_PHASE_PREPARE && *(int *)ctx ? -EPERM : 0;
+}
+
+/*
+ * The counters a VMM reads without tracing: every path of a conversion
+ * counts once with its range's frames (two slots, a transaction, the
+ * quick path); a refusal is not a conversion; an abort is neither; the
+ * listeners' time is estimated from every 16th call; counts survive the
+ * region they were made in.
+ */
+START_TEST(guest_counters)
+{
+	struct gmem_pool *p = pool_new();
+	GMEM_OPTS(gmem_guest_stats, st, .meta_bytes = 0);
+	struct gmem_listener *l;
+	struct gmem_guest *g;
+	struct gmem_txn *t;
+	int refuse = 0, i;
+
+	ck_assert_int_eq(gmem_pool_add_frames(p, 0, 4 * GIB, 0, NULL), 0);
+	ck_assert_int_eq(gmem_guest_create(p, NULL, &g), 0);
+	ck_assert_int_eq(gmem_region_add(g, 0, 2 * GIB, NULL), 0);
+	ck_assert_int_eq(gmem_convert(g, 7, 1, GMEM_ATTR_SHARED, NULL), 0);
+	ck_assert_int_eq(gmem_convert(g, 7, 1, GMEM_ATTR_SHARED, NULL), 0);
+	ck_assert_int_eq(gmem_convert(g, GIB - 512, 1024, GMEM_ATTR_SHARED,
+				      NULL), 0);
+	ck_assert_int_eq(gmem_convert(g, 2 * GIB, 1, GMEM_ATTR_SHARED, NULL),
+			 -ENOENT);
+	ck_assert_int_eq(gmem_convert(g, 0, 1, 5, NULL), -EINVAL);
+	ck_assert_int_eq(gmem_convert_prepare(g, 100, 10, GMEM_ATTR_SHARED,
+					      NULL, &t), 0);
+	ck_assert_int_eq(gmem_convert_commit(t), 0);
+	ck_assert_int_eq(gmem_convert_prepare(g, 100, 10, GMEM_ATTR_PRIVATE,
+					      NULL, &t), 0);
+	ck_assert_int_eq(gmem_convert_abort(t), 0);
+	ck_assert_int_eq(gmem_pin(g, 5000, 3, NULL), 0);
+	ck_assert_int_eq(gmem_pin(g, 5000, 1, NULL), 0);
+	ck_assert_int_eq(gmem_pin(g, 2 * GIB, 1, NULL), -ENOENT);
+	ck_assert_int_eq(gmem_convert(g, 4096, 1000, GMEM_ATTR_SHARED, NULL),
+			 -EBUSY);
+	ck_assert_int_eq(gmem_guest_stats(g, &st), 0);
+	ck_assert_uint_eq(st.conversions, 4);
+	ck_assert_uint_eq(st.converted_frames, 1 + 1 + 1024 + 10);
+	ck_assert_uint_eq(st.refusals, 1);
+	ck_assert_uint_eq(st.pins, 2);
+	ck_assert_uint_eq(st.listener_ns, 0);
+	ck_assert_uint_eq(st.pager_requests, 0);
+
+	/* 32 conversions, 64 calls: 4 timed, each at least 200 us. */
+	ck_assert_int_eq(gmem_listener_add(g, slow_listener, &refuse, NULL,
+					   &l), 0);
+	for (i = 0; i < 32; i++)
+		ck_assert_int_eq(gmem_convert(g, 20000 + i, 1,
+					      GMEM_ATTR_SHARED, NULL), 0);
+	refuse = 1;
+	ck_assert_int_eq(gmem_convert(g, 30000, 1, GMEM_ATTR_SHARED, NULL),
+			 -EPERM);
+	ck_assert_int_eq(gmem_listener_remove(l), 0);
+	ck_assert_int_eq(gmem_guest_stats(g, &st), 0);
+	ck_assert_uint_eq(st.conversions, 4 + 32);
+	ck_assert_uint_eq(st.refusals, 2);
+	ck_assert_uint_ge(st.listener_ns, 64 * 200000);
+	ck_assert_uint_le(st.listener_ns, 16 * 65 * 200000);
+
+	/* The counts of the region's slots outlive it. */
+	ck_assert_int_eq(gmem_unpin(g, 5000, 3, NULL), 0);
+	ck_assert_int_eq(gmem_unpin(g, 5000, 1, NULL), 0);
+	ck_assert_int_eq(gmem_region_remove(g, 0, 2 * GIB), 0);
+	ck_assert_int_eq(gmem_guest_stats(g, &st), 0);
+	ck_assert_uint_eq(st.conversions, 4 + 32);
+	ck_assert_uint_eq(st.converted_frames, 1 + 1 + 1024 + 10 + 32);
 	ck_assert_int_eq(gmem_guest_destroy(g), 0);
 	pool_del(p);
 }
@@ -561,6 +646,14 @@ START_TEST(allocation_failure_everywhere)
 			ck_assert_msg(err == -ENOMEM, "op %d fail_at %llu: %d",
 				      op, (unsigned long long)fail_at, err);
 			snap(g, &after);
+			/* A conversion that failed is counted as refused:
+			 * ops 0-2 always, 5 and 6 when the failure was not
+			 * in adding the listener or the transaction. */
+			ck_assert_uint_le(after.st.refusals - before.st.refusals,
+					  op <= 2 || op >= 5);
+			ck_assert_uint_ge(after.st.refusals - before.st.refusals,
+					  op <= 2);
+			after.st.refusals = before.st.refusals;
 			ck_assert_int_eq(before.nruns, after.nruns);
 			ck_assert_mem_eq(&before, &after, sizeof(before));
 			ck_assert_int_eq(gmem_guest_destroy(g), 0);
@@ -590,7 +683,7 @@ START_TEST(default_allocator)
 	ck_assert_int_eq(gmem_convert(g, 0, GIB, 0, NULL), 0);
 	ck_assert_int_eq(gmem_guest_stats(g, &st), 0);
 	ck_assert_uint_eq(st.mixed_pieces, 0);
-	ck_assert_uint_le(st.meta_bytes, 512);	/* detail freed */
+	ck_assert_uint_le(st.meta_bytes, 1024);	/* detail (32 KiB) freed */
 	ck_assert_int_eq(gmem_guest_destroy(g), 0);
 	ck_assert_int_eq(gmem_pool_destroy(p), 0);
 }
@@ -608,6 +701,7 @@ int main(void)
 	tcase_add_test(tc, guest_layout_and_translation);
 	tcase_add_test(tc, listener_runs_are_coalesced);
 	tcase_add_test(tc, prepare_commit_abort);
+	tcase_add_test(tc, guest_counters);
 	tcase_add_test(tc, conversion_granule);
 	tcase_add_test(tc, bad_input);
 	tcase_add_test(tc, options_struct_rules);

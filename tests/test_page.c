@@ -50,6 +50,7 @@ static struct { uint64_t gfn, token; uint32_t vcpu; } waits[MAX_WAITS];
 static int nwaits;
 static uint64_t requests[MAX_WAITS];
 static int nrequests;
+static uint64_t posted, pins_taken;	/* requests and pins, all told */
 
 /* A lookup, with what the model says of it. */
 static void lookup(struct gmem_guest *g, uint64_t f)
@@ -107,6 +108,7 @@ static void check_requests(struct gmem_guest *g)
 
 	ck_assert_int_eq(gmem_pager_pop(g, got, 64, &n), 0);
 	ck_assert_int_eq(n, nrequests);
+	posted += n;
 	for (i = 0; i < n; i++) {
 		frames[i] = got[i].gfn;
 		EXPECT_EQ(got[i].npages, m.granule);
@@ -116,6 +118,19 @@ static void check_requests(struct gmem_guest *g)
 	for (i = 0; i < n; i++)
 		EXPECT_EQ(frames[i], requests[i]);
 	nrequests = 0;
+}
+
+/* The guest's counters against the model's and the test's. */
+static void check_counts(struct gmem_guest *g)
+{
+	GMEM_OPTS(gmem_guest_stats, st, .meta_bytes = 0);
+
+	ck_assert_int_eq(gmem_guest_stats(g, &st), 0);
+	EXPECT_EQ(st.conversions, m.conversions);
+	EXPECT_EQ(st.converted_frames, m.converted);
+	EXPECT_EQ(st.refusals, m.refusals);
+	EXPECT_EQ(st.pins, pins_taken);
+	EXPECT_EQ(st.pager_requests, posted);
 }
 
 /* After a completion of [lo, lo + n) with status: an event for each
@@ -356,6 +371,7 @@ START_TEST(paging_follows_model)
 			want = model_pin(&m, lo, n, &fail);
 			got = gmem_pin(g, lo, n, &pn);
 			pg.fail_gfn = pn.fail_gfn;
+			pins_taken += !want;
 		} else if (op < 13) {
 			want = model_unpin(&m, lo, n, &fail);
 			got = gmem_unpin(g, lo, n, &pn);
@@ -387,6 +403,7 @@ START_TEST(paging_follows_model)
 		ck_assert_int_eq(gmem_pt_sync(all), 0);
 		ck_assert_int_eq(gmem_pt_sync(shared), 0);
 		check_states(g, lo > 2 ? lo - 2 : 0, lo + n + 2);
+		check_counts(g);
 		EXPECT_EQ(paged_out, nominated);
 		if (i % (ops / 8 + 1) == 0) {
 			check_table(g, all, &geom, GMEM_PT_VIEW_ALL);

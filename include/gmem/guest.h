@@ -146,8 +146,19 @@ struct gmem_guest_stats {
 	uint64_t mixed_pieces;	/* 2 MiB pieces holding both */
 	uint64_t shared_frames;
 	uint64_t meta_bytes;	/* metadata of this guest, all included */
+	/* Since 1.5, counts since the guest was created: */
+	uint64_t conversions;	/* conversions done, by any call */
+	uint64_t converted_frames;	/* frames in their ranges, changed
+					 * or not */
+	uint64_t refusals;	/* conversions of valid arguments that
+				 * failed: refused by a listener, pinned or
+				 * paged-out frames, no memory */
+	uint64_t listener_ns;	/* time in the embedder's listeners,
+				 * estimated: one call in 16 is timed */
+	uint64_t pins;		/* gmem_pin calls that succeeded */
+	uint64_t pager_requests;	/* requests sent to the pager */
 };
-#define gmem_guest_stats__last_field meta_bytes
+#define gmem_guest_stats__last_field pager_requests
 
 /* Statistics. Errors: none beyond the common ones.
  * Threads: any; exact when no conversion runs meanwhile. */

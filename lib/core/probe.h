@@ -14,7 +14,13 @@
 #include <sys/sdt.h>
 #define GMEM_PROBE(...) STAP_PROBEV(gmem, __VA_ARGS__)
 #else
-#define GMEM_PROBE(...) ((void)0)
+/* Takes the arguments, so that a value computed only for a probe is
+ * still used; the compiler drops them. */
+static inline void gmem_probe_off(int none, ...)
+{
+	(void)none;
+}
+#define GMEM_PROBE(name, ...) gmem_probe_off(0, ##__VA_ARGS__)
 #endif
 
 #endif

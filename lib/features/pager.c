@@ -387,6 +387,14 @@ static uint64_t add_wait(struct pager *pg, uint64_t gfn, uint32_t vcpu,
 	return pg->next_token;
 }
 
+/* A request for the block at lo went to the pager, in the ring or
+ * deferred. */
+static void requested(struct gmem_guest *g, uint64_t lo, int deferred)
+{
+	guest_count(&g->counts.pager_requests, 1);
+	GMEM_PROBE(page_request, g, lo, g->granule_mask + 1, deferred);
+}
+
 /* Defers the block at lo, once (true the first time); locked, room
  * reserved. */
 static bool defer_block(struct pager *pg, uint64_t lo)
@@ -458,15 +466,13 @@ static int lookup_pass(struct gmem_guest *g, struct paging *p,
 			err = 1;
 		} else if (st == GMEM_PAGE_PAGED && defer) {
 			if (defer_block(pg, lo))
-				GMEM_PROBE(page_request, g, lo,
-					   g->granule_mask + 1, 1);
+				requested(g, lo, 1);
 		} else if (st == GMEM_PAGE_PAGED) {
 			err = start_in(g, p, lo);
 			if (!err) {
 				ring_end(pg, (uint64_t)first + used++, lo,
 					 true);
-				GMEM_PROBE(page_request, g, lo,
-					   g->granule_mask + 1, 0);
+				requested(g, lo, 0);
 			}
 		}
 	}

@@ -221,6 +221,8 @@ int gmem_pin(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 {
 	int err = pin_change(g, gfn, npages, 1, opts);
 
+	if (!err)
+		guest_count(&g->counts.pins, 1);
 	GMEM_PROBE(pin, g, gfn, npages, err);
 	return err;
 }

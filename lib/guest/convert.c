@@ -144,6 +144,7 @@ static void txn_apply(struct gmem_txn *t, bool take_state,
 			state_set(s, e->a, e->b, t->attr, &e->res, retired);
 		else
 			state_set(s, 0, SLOT_FRAMES, t->attr, NULL, retired);
+		slot_counted(s, e ? e->b - e->a : SLOT_FRAMES, i == 0);
 		if (take_state)
 			slot_state_unlock(&s->lock);
 	}
@@ -161,6 +162,14 @@ static void txn_release(struct gmem_txn *t, struct retired *retired)
 		heap_free(&t->g->heap, t->runs, t->cap * sizeof(*t->runs));
 	if (t->on_heap)
 		heap_free(&t->g->heap, t, sizeof(*t));
+}
+
+/* A conversion of valid arguments failed (convert_general says how). */
+static void refused(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
+		    unsigned int attr, int err, uint64_t fail)
+{
+	GMEM_PROBE(refuse, g, gfn, npages, attr, err, fail);
+	guest_count(&g->counts.refusals, 1);
 }
 
 static void slots_state_unlock(struct gmem_txn *t, uint32_t n)
@@ -350,7 +359,7 @@ convert_general(struct gmem_guest *g, uint64_t gfn,
 			txn_commit(&t);
 	}
 	if (err) {
-		GMEM_PROBE(refuse, g, gfn, npages, attr, err, fail);
+		refused(g, gfn, npages, attr, err, fail);
 		OPTS_SET(opts, fail_gfn, fail);
 	}
 	GMEM_PROBE(convert, g, gfn, npages, attr, err);
@@ -369,7 +378,7 @@ int convert_counted(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 		return err;
 	err = txn_prepare(&t, &fail);
 	if (err) {
-		GMEM_PROBE(refuse, g, gfn, npages, attr, err, fail);
+		refused(g, gfn, npages, attr, err, fail);
 		OPTS_SET(opts, fail_gfn, fail);
 		return err;
 	}
@@ -391,6 +400,8 @@ convert_finish(struct gmem_guest *g, struct slot *s, uint64_t gfn,
 				 slot_off(gfn) + (uint32_t)npages, attr, q,
 				 &retired);
 
+	if (done)
+		slot_counted(s, npages, true);
 	slot_state_unlock(&s->lock);
 	retired_free(&g->mem, &retired);
 	if (!done)
@@ -410,6 +421,8 @@ int gmem_convert(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 	enum state_quick q;
 	struct slot *s;
 
+	/* No arguments: the quick path keeps its own in their registers. */
+	GMEM_PROBE(convert_begin);
 	if (convert_args(g, gfn, npages, attr, opts) ||
 	    bus_heard(&g->bus, BUS_CONVERT))
 		return convert_general(g, gfn, npages, attr, opts);
@@ -420,6 +433,7 @@ int gmem_convert(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 			    attr);
 	if (q != STATE_QUICK_DONE)
 		return convert_finish(g, s, gfn, npages, attr, q);
+	slot_counted(s, npages, true);
 	slot_state_unlock(&s->lock);
 	GMEM_PROBE(convert, g, gfn, npages, attr, 0);
 	return 0;
@@ -435,6 +449,7 @@ int gmem_convert_prepare(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 
 	if (!txn)
 		return -EINVAL;
+	GMEM_PROBE(convert_begin);
 	if (g) {
 		t = heap_alloc(&g->heap, sizeof(*t), 8);
 		if (!t) {
@@ -451,7 +466,7 @@ int gmem_convert_prepare(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 		t->on_heap = true;
 		err = txn_prepare(t, &fail);
 		if (err) {
-			GMEM_PROBE(refuse, g, gfn, npages, attr, err, fail);
+			refused(g, gfn, npages, attr, err, fail);
 			OPTS_SET(opts, fail_gfn, fail);
 		}
 	}

@@ -50,6 +50,8 @@ static void release_slots(struct gmem_guest *g, uint64_t first, uint64_t last,
 
 		if (!slot_bound(&e->st) || e->nregions)
 			continue;
+		g->counts.conversions += e->conversions;
+		g->counts.converted_frames += e->converted_frames;
 		state_clear(&e->st, retired);
 		if (run_n && run_pfn + run_n * SLOT_FRAMES == pfn) {
 			run_n++;
@@ -379,12 +381,20 @@ int gmem_guest_stats(const struct gmem_guest *g, struct gmem_guest_stats *stats)
 	if (!g || !stats)
 		return -EINVAL;
 	st.nregions = g->nregions;
+	st.conversions = g->counts.conversions;
+	st.converted_frames = g->counts.converted_frames;
+	st.refusals = atomic_load(&g->counts.refusals);
+	st.listener_ns = atomic_load(&g->counts.listener_ns);
+	st.pins = atomic_load(&g->counts.pins);
+	st.pager_requests = atomic_load(&g->counts.pager_requests);
 	for (i = 0; i < g->nslots; i++) {
 		const struct slot *s = &g->slots[i].st;
 
 		if (!slot_bound(s))
 			continue;
 		slot_state_lock(slot_lockw(s));
+		st.conversions += g->slots[i].conversions;
+		st.converted_frames += g->slots[i].converted_frames;
 		st.nblocks++;
 		st.mixed_blocks += s->detail != NULL;
 		st.mixed_pieces += state_mixed_pieces(s);

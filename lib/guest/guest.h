@@ -15,11 +15,22 @@ struct region {
 	uint64_t gfn, end;
 };
 
-/* A 1 GiB slot of guest-physical space: its state, and its regions. */
+/* A 1 GiB slot of guest-physical space: its state, its regions, and
+ * the conversions that ran in it, counted under its STATE hold (which
+ * they take anyway) so that the quick path shares no counter. */
 struct slot_entry {
-	struct slot st;
+	struct slot st;			/* first: slot_counted finds the entry */
 	struct region *region;		/* the region covering all of it, or NULL */
 	uint32_t nregions;		/* regions touching it */
+	uint64_t conversions;		/* those whose range starts here */
+	uint64_t converted_frames;	/* frames of this slot converted */
+};
+
+/* The guest's counts that are not kept per slot: rare events, one
+ * shared word each, and what released slots had counted. */
+struct guest_counts {
+	_Atomic uint64_t refusals, listener_ns, pins, pager_requests;
+	uint64_t conversions, converted_frames;	/* of released slots */
 };
 
 /*
@@ -81,6 +92,7 @@ struct gmem_guest {
 	int node;
 	const struct guest_memory *memory;	/* NULL: none */
 	struct guest_ext *_Atomic exts[GUEST_EXTS];
+	struct guest_counts counts;
 };
 
 static inline struct slot_entry *guest_entry(const struct gmem_guest *g,
@@ -128,6 +140,22 @@ static inline struct slot *guest_slot_whole(const struct gmem_guest *g,
 	    npages - 1 >= SLOT_FRAMES - (gfn & (SLOT_FRAMES - 1)))
 		return NULL;
 	return &g->slots[i].st;
+}
+
+/* Counts frames of slot s converted, and a conversion if its range
+ * starts in s; under the STATE hold of s. */
+static inline void slot_counted(struct slot *s, uint64_t frames, bool first)
+{
+	struct slot_entry *e = (struct slot_entry *)s;
+
+	e->conversions += first;
+	e->converted_frames += frames;
+}
+
+/* Adds one to a counter of struct guest_counts. */
+static inline void guest_count(_Atomic uint64_t *c, uint64_t n)
+{
+	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
 }
 
 /* The lock word of a slot that queries see as const: locking is not a
