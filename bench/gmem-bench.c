@@ -4,10 +4,12 @@
  * baselines measured in the same run, on fixed-seed workloads over a
  * 4 GiB guest, a 16 TiB guest over frames only, and optional traces.
  *
- *   gmem-bench [--runs N] [--seed S] [--json] [--trace FILE]
- *              [--sections NAME,...]
+ *   gmem-bench [--runs N] [--seed S] [--json] [--csv FILE]
+ *              [--trace FILE]... [--sections NAME,...] [--no-fail]
  *
- * Progress goes to stderr, one line per section as it runs.
+ * Progress goes to stderr, one line per section as it runs. The exit
+ * status is 1 when a target is missed (unless --no-fail), 2 on bad
+ * usage. doc/bench.md describes the output and the JSON schema.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -34,6 +36,7 @@
 #define GUEST_FRAMES (UINT64_C(4) << 18)	/* 4 GiB */
 #define PIECE 512
 #define GIB GMEM_BLOCK_FRAMES
+#define MAX_TRACES 8
 
 
 struct workload {
@@ -159,7 +162,7 @@ struct row {
 	double ratio;	/* this ns/op over libgmem's */
 };
 
-static struct row rows[64];
+static struct row rows[96];
 static int nrows;
 
 /*
@@ -251,9 +254,15 @@ static struct w5 run_w5(void)
 	return res;
 }
 
-/* One "gfn npages shared|private" per line; # starts a comment. */
-static int load_trace(const char *path, struct workload *w)
+/*
+ * One "gfn npages shared|private" per line; # starts a comment. The
+ * workload is named (in name) "trace:" and the file's name without its
+ * folder and extension.
+ */
+static int load_trace(const char *path, struct workload *w, char name[64])
 {
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+
 	FILE *f = fopen(path, "r");
 	char line[256], word[32];
 	uint64_t cap = 1024, end = 0;
@@ -286,6 +295,9 @@ static int load_trace(const char *path, struct workload *w)
 	}
 	fclose(f);
 	w->nframes = (end + GIB - 1) / GIB * GIB;
+	snprintf(name, 64, "trace:%.*s", (int)strcspn(base, "."), base);
+	w->name = name;
+	w->what = path;
 	return w->nops ? 0 : -EINVAL;
 }
 
@@ -327,7 +339,8 @@ static const struct incr_row *find_incr(const struct incr_row *r, int n,
 /* The sections, in the order they run. */
 enum section {
 	S_WORKLOADS, S_W5, S_METADATA, S_COVERS, S_BUILDS, S_INCREMENTAL,
-	S_SYNC, S_LOGGING, S_NOTIFY, S_PAGING, S_REAL, S_KVM, NSECTIONS
+	S_SYNC, S_LOGGING, S_NOTIFY, S_PAGING, S_REAL, S_KVM, S_TRACES,
+	NSECTIONS
 };
 
 /* What each measures, and its time and peak memory at the default
@@ -336,7 +349,7 @@ enum section {
 static const struct {
 	const char *name, *what, *cost;
 } sections[NSECTIONS] = {
-	[S_WORKLOADS] = { "workloads", "W1-W4 (and --trace) against the bitmap and radix stores", "6 s, 45 MiB" },
+	[S_WORKLOADS] = { "workloads", "W1-W4 against the bitmap and radix stores", "6 s, 45 MiB" },
 	[S_W5] = { "w5", "a 16 TiB guest over frames: create, convert, query", "0.2 s, 43 MiB" },
 	[S_METADATA] = { "metadata", "bytes per uniform and alternating 1 GiB", "0.1 s, 36 MiB" },
 	[S_COVERS] = { "covers", "minimal page-table covers against a per-4 KiB walk", "4 s, 43 MiB" },
@@ -348,6 +361,7 @@ static const struct {
 	[S_PAGING] = { "paging", "lookups in each mode, pager ring round trips", "7 s, 174 MiB" },
 	[S_REAL] = { "real", "conversions on real memory, guest start per backend", "33 s, 4.0 GiB + 4 GiB hugetlb" },
 	[S_KVM] = { "kvm", "KVM attribute ioctls and memory faults", "0.2 s, 37 MiB" },
+	[S_TRACES] = { "traces", "replay of the --trace files against the same stores", "1 s per 10,000 lines" },
 };
 
 static int section_of(const char *name, size_t len)
@@ -380,18 +394,22 @@ static bool parse_sections(const char *list, bool want[NSECTIONS])
 
 static void usage(FILE *f, const char *prog)
 {
-	fprintf(f, "usage: %s [--runs N] [--seed S] [--json] [--trace FILE]\n"
-		   "       [--sections NAME,...]\n\n"
+	fprintf(f, "usage: %s [--runs N] [--seed S] [--json] [--csv FILE]\n"
+		   "       [--trace FILE]... [--sections NAME,...] [--no-fail]\n\n"
 		   "  --runs N        runs per figure, the median quoted (1..63, "
 		   "default 9)\n"
 		   "  --seed S        seed of the random workloads\n"
-		   "  --json          the results as JSON on stdout\n"
-		   "  --trace FILE    also replay \"gfn npages shared|private\" "
-		   "lines\n"
+		   "  --json          the results as JSON on stdout (schema: "
+		   "doc/bench.md)\n"
+		   "  --csv FILE      also the workload rows and targets as CSV "
+		   "in FILE\n"
+		   "  --trace FILE    replay \"gfn npages shared|private\" lines "
+		   "(up to %d files)\n"
 		   "  --sections LIST run only these (default: all); targets "
-		   "of others are skipped\n\n"
+		   "of others are skipped\n"
+		   "  --no-fail       exit 0 even when a target is missed\n\n"
 		   "sections (time and peak memory at --runs 9 on 2 cores):\n",
-		prog);
+		prog, MAX_TRACES);
 	for (int i = 0; i < NSECTIONS; i++)
 		fprintf(f, "  %-12s %-60s %s\n", sections[i].name,
 			sections[i].what, sections[i].cost);
@@ -425,24 +443,32 @@ static void section_end(enum section s, int n, int total, double t0)
 		sections[s].name, (now_ns() - t0) / 1e9);
 }
 
-/* The workloads' table, one row per workload and store. */
-static void print_rows(void)
+/* The workloads' table, one row per workload and store; the notes on
+ * W1-W4 if they ran. */
+static void print_rows(bool workloads)
 {
-	int i;
+	int i, width = 6;
 
-	printf("%-6s %-13s %10s %12s %14s %14s %12s\n", "work", "store",
+	for (i = 0; i < nrows; i++)
+		if ((int)strlen(rows[i].workload) > width)
+			width = (int)strlen(rows[i].workload);
+	printf("%-*s %-13s %10s %12s %14s %14s %12s\n", width, "work", "store",
 	       "ops", "ns/op", "ops/s", "meta bytes", "x libgmem");
 	for (i = 0; i < nrows; i++)
-		printf("%-6s %-13s %10llu %12.2f %14.0f %14llu %12.2f\n",
-		       rows[i].workload, rows[i].impl,
+		printf("%-*s %-13s %10llu %12.2f %14.0f %14llu %12.2f\n",
+		       width, rows[i].workload, rows[i].impl,
 		       (unsigned long long)rows[i].r.ops,
 		       rows[i].r.ns_per_op, 1e9 / rows[i].r.ns_per_op,
 		       (unsigned long long)rows[i].r.meta_bytes,
 		       rows[i].ratio);
-	printf("\nW1 single frames, W2 2 MiB, W3 1 GiB: toggling "
+	printf("\n\"x libgmem\": store's ns/op over libgmem's. trace:NAME "
+	       "replays the --trace file NAME (its header says what it is).\n");
+	if (!workloads)
+		return;
+	printf("W1 single frames, W2 2 MiB, W3 1 GiB: toggling "
 	       "conversions at random; W4 after W1, W4u on a uniform\n"
 	       "guest. The radix store runs a prefix of W3/W4 (per-frame "
-	       "work). \"x libgmem\": store's ns/op over libgmem's.\n"
+	       "work).\n"
 	       "bitmap: one lock per guest, range checked, no-op "
 	       "conversions skipped (as VMMs keep it);\n"
 	       "bitmap-nolock: bare bit operations, not thread-safe, "
@@ -459,9 +485,10 @@ struct target {
 	int at_most;
 };
 
-static void print_targets(const struct target *t, int n, int json)
+/* Prints the targets; the number missed. */
+static int print_targets(const struct target *t, int n, int json)
 {
-	int i;
+	int i, missed = 0, skipped = 0;
 
 	if (!json)
 		printf("\nTargets\n");
@@ -470,6 +497,7 @@ static void print_targets(const struct target *t, int n, int json)
 				      : t[i].value >= t[i].limit;
 		int skip = isnan(t[i].value);
 
+		missed += !skip && !ok;
 		if (json && skip)
 			printf("%s{\"target\":\"%s\",\"value\":null,"
 			       "\"limit\":%.3f,\"ok\":null}",
@@ -480,14 +508,75 @@ static void print_targets(const struct target *t, int n, int json)
 			       i ? "," : "", t[i].what, t[i].value, t[i].limit,
 			       ok ? "true" : "false");
 		else if (skip)
-			printf("  %-4s %-44s %12s %s %.2f\n", "skip", t[i].what,
-			       "not run", t[i].at_most ? "<=" : ">=",
-			       t[i].limit);
+			skipped++;
 		else
 			printf("  %-4s %-44s %12.2f %s %.2f\n", ok ? "ok" : "MISS",
 			       t[i].what, t[i].value, t[i].at_most ? "<=" : ">=",
 			       t[i].limit);
 	}
+	if (!json && skipped)
+		printf("  skip %d targets of sections not run\n", skipped);
+	return missed;
+}
+
+/* A CSV field: quoted, since target names hold commas. */
+static void csv_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+/*
+ * The workload rows and the targets, one value a line:
+ * kind,name,store,metric,value (doc/bench.md). A target not run has
+ * an empty value.
+ */
+static int write_csv(const char *path, const struct target *t, int n)
+{
+	FILE *f = fopen(path, "w");
+	int i;
+
+	if (!f) {
+		fprintf(stderr, "gmem-bench: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	fprintf(f, "kind,name,store,metric,value\n");
+	for (i = 0; i < nrows; i++) {
+		const struct row *r = &rows[i];
+
+		fprintf(f, "workload,%s,%s,ns_per_op,%.3f\n", r->workload,
+			r->impl, r->r.ns_per_op);
+		fprintf(f, "workload,%s,%s,ops,%llu\n", r->workload, r->impl,
+			(unsigned long long)r->r.ops);
+		fprintf(f, "workload,%s,%s,meta_bytes,%llu\n", r->workload,
+			r->impl, (unsigned long long)r->r.meta_bytes);
+		fprintf(f, "workload,%s,%s,ratio_to_libgmem,%.4f\n",
+			r->workload, r->impl, r->ratio);
+	}
+	for (i = 0; i < n; i++) {
+		static const char *const metric[] = { "value", "limit", "ok" };
+		int ok = t[i].at_most ? t[i].value <= t[i].limit
+				      : t[i].value >= t[i].limit;
+
+		for (int m = 0; m < 3; m++) {
+			fputs("target,", f);
+			csv_str(f, t[i].what);
+			fprintf(f, ",,%s,", metric[m]);
+			if (m == 1)
+				fprintf(f, "%.3f", t[i].limit);
+			else if (!isnan(t[i].value) && m == 2)
+				fprintf(f, "%d", ok);
+			else if (!isnan(t[i].value))
+				fprintf(f, "%.3f", t[i].value);
+			fputc('\n', f);
+		}
+	}
+	return fclose(f) ? -1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -498,18 +587,21 @@ int main(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "trace", required_argument, NULL, 't' },
 		{ "sections", required_argument, NULL, 'S' },
+		{ "csv", required_argument, NULL, 'c' },
+		{ "no-fail", no_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	struct workload w[7] = {
+	struct workload w[5 + MAX_TRACES] = {
 		{ .name = "W1", .what = "1,000,000 single-frame conversions" },
 		{ .name = "W2", .what = "100,000 2 MiB conversions" },
 		{ .name = "W3", .what = "1,000 1 GiB conversions" },
 		{ .name = "W4", .what = "1,000,000 2 MiB uniform? after W1" },
 		{ .name = "W4u", .what = "1,000,000 2 MiB uniform? on uniform" },
-		{ .name = "trace", .what = "replay of a trace" },
 	};
-	const char *trace = NULL;
+	const char *trace[MAX_TRACES], *csv = NULL;
+	char trace_name[MAX_TRACES][64];
+	int ntraces = 0, missed, no_fail = 0;
 	uint64_t seed = 0x5eed, uni, alt;
 	int runs = 9, json = 0, c, i, nw = 5;
 	struct target t[32];
@@ -542,7 +634,18 @@ int main(int argc, char **argv)
 			json = 1;
 			break;
 		case 't':
-			trace = optarg;
+			if (ntraces == MAX_TRACES) {
+				fprintf(stderr, "gmem-bench: at most %d "
+					"--trace files\n", MAX_TRACES);
+				return 2;
+			}
+			trace[ntraces++] = optarg;
+			break;
+		case 'c':
+			csv = optarg;
+			break;
+		case 'n':
+			no_fail = 1;
 			break;
 		case 'S':
 			if (!parse_sections(optarg, want))
@@ -571,15 +674,15 @@ int main(int argc, char **argv)
 	w[4].name = "W4u";
 	w[4].what = "1,000,000 2 MiB uniform? on uniform";
 	w[4].before = NULL;
-	if (trace) {
-		int err = load_trace(trace, &w[5]);
+	for (i = 0; i < ntraces; i++) {
+		int err = load_trace(trace[i], &w[nw], trace_name[i]);
 
 		if (err) {
-			fprintf(stderr, "gmem-bench: %s: %s\n", trace,
+			fprintf(stderr, "gmem-bench: %s: %s\n", trace[i],
 				strerror(-err));
 			return 1;
 		}
-		nw = 6;
+		nw++;
 	}
 	for (i = 0; i < NSECTIONS; i++)
 		total += want[i];
@@ -596,7 +699,7 @@ int main(int argc, char **argv)
 		}							\
 	} while (0)
 	/* W1 also through the library built without its probes. */
-	SECTION(S_WORKLOADS, for (i = 0; i < nw; i++) run_workload(&w[i], runs,
+	SECTION(S_WORKLOADS, for (i = 0; i < 5; i++) run_workload(&w[i], runs,
 		i == 0 && noprobes ? &impl_noprobes : NULL));
 	SECTION(S_W5, w5 = run_w5());
 	/* The cost of one more uniform block, the guest's own struct apart. */
@@ -612,6 +715,7 @@ int main(int argc, char **argv)
 	SECTION(S_PAGING, paging_run(runs < 5 ? runs : 5, &pager));
 	SECTION(S_REAL, real_run(runs < 5 ? runs : 5, &real));
 	SECTION(S_KVM, kvm_fault_run(runs < 5 ? runs : 5, &kvmf));
+	SECTION(S_TRACES, for (i = 5; i < nw; i++) run_workload(&w[i], runs, NULL));
 #undef SECTION
 
 	if (json) {
@@ -643,8 +747,8 @@ int main(int argc, char **argv)
 		       "4 GiB guest starting private\n\n",
 		       gmem_version() >> 16, (gmem_version() >> 8) & 0xff,
 		       gmem_version() & 0xff, runs, (unsigned long long)seed);
-		if (want[S_WORKLOADS])
-			print_rows();
+		if (nrows)
+			print_rows(want[S_WORKLOADS]);
 		if (want[S_W5])
 			printf("\nW5, 16 TiB guest over frames: %.1f ms (create "
 			       "%.1f, 16384 conversions %.1f, %llu queries %.1f), "
@@ -725,11 +829,16 @@ int main(int argc, char **argv)
 	TARGET(S_LOGGING, "harvest of 1% dirty, speed-up over flat bitmap", logr.flat_frame_us / logr.harvest_us, 20, 0);
 	TARGET(S_PAGING, "lookup of a present frame, slowest mode, ns", pager.query_ns > pager.try_ns ? (pager.query_ns > pager.wait_ns ? pager.query_ns : pager.wait_ns) : (pager.try_ns > pager.wait_ns ? pager.try_ns : pager.wait_ns), 15, 1);
 #undef TARGET
-	print_targets(t, nt, json);
+	missed = print_targets(t, nt, json);
 	if (json)
 		printf("]}\n");
+	if (csv && write_csv(csv, t, nt))
+		return 1;
 	for (i = 0; i < nw; i++)
 		if (i != 4)
 			free(w[i].ops);
-	return 0;
+	if (missed)
+		fprintf(stderr, "gmem-bench: %d of %d targets missed%s\n",
+			missed, nt, no_fail ? " (--no-fail: exit 0)" : "");
+	return missed && !no_fail ? 1 : 0;
 }

@@ -1,27 +1,72 @@
 #!/usr/bin/env bash
-# gmem-bench --json with some sections: stdout is one valid JSON document
-# holding those sections and no other, the targets of the others are
-# skipped (null), and stderr shows one progress line per section.
+# gmem-bench as a script uses it:
+# - --json with some sections: stdout is one valid JSON document holding
+#   those sections and no other, every member named in doc/bench.md, the
+#   targets of the others skipped (null), stderr one progress line per
+#   section;
+# - the exit status says whether a target was missed, unless --no-fail;
+# - --trace and --csv: a corpus trace replayed against every store, the
+#   rows and targets in the CSV, which tools/plot-bench draws as a PNG.
+#   bench_json_check.sh GMEM_BENCH SOURCE_DIR
 set -euo pipefail
-bench=$1
-err=$(mktemp)
-trap 'rm -f "$err"' EXIT
-"$bench" --json --runs 1 --sections metadata,sync,paging 2>"$err" |
-python3 -c '
-import json, sys
-d = json.load(sys.stdin)
+bench=$1 src=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+"$bench" --json --runs 1 --sections metadata,sync,paging 2>"$tmp/err" \
+	>"$tmp/out.json"
+python3 - "$tmp/out.json" "$src/doc/bench.md" <<'PY'
+import json, re, sys
+d = json.load(open(sys.argv[1]))
+doc = set(re.findall(r"`([a-z_0-9]+)`", open(sys.argv[2]).read()))
 for key in ("meta_uniform_gib", "all_view_sync_ns", "paging", "targets"):
     assert key in d, "missing " + key
-for key in ("w5", "covers", "builds", "incremental", "logging", "notify",
-            "real", "kvm"):
+for key in ("w5", "covers", "builds", "incremental", "logging", "notifiers",
+            "conversions", "kvm"):
     assert key not in d, "section not asked for: " + key
 assert d["results"] == [], "workloads ran"
 ran = [t for t in d["targets"] if t["ok"] is not None]
 skipped = [t for t in d["targets"] if t["value"] is None]
 assert len(ran) == 4 and len(skipped) == len(d["targets"]) - 4, ran
-print("json ok: %d targets run, %d skipped" % (len(ran), len(skipped)))
-'
-grep -c '^gmem-bench: \[[1-3]/3\] [a-z]* done in' "$err" | grep -qx 3
-"$bench" --sections nosuch >/dev/null 2>&1 && exit 1
-"$bench" --help | grep -q '^  kvm '
-echo "progress and errors ok"
+def names(v):
+    if isinstance(v, dict):
+        for k, x in v.items():
+            yield k
+            yield from names(x)
+    elif isinstance(v, list):
+        for x in v:
+            yield from names(x)
+missing = sorted(set(names(d)) - doc)
+assert not missing, "not in doc/bench.md: %s" % missing
+print("json ok: %d targets run, %d skipped, every member documented"
+      % (len(ran), len(skipped)))
+PY
+grep -c '^gmem-bench: \[[1-3]/3\] [a-z]* done in' "$tmp/err" | grep -qx 3
+
+# The exit status follows the targets: 1 if one is missed.
+rc=0
+"$bench" --json --runs 1 --sections logging,metadata >"$tmp/t.json" 2>/dev/null || rc=$?
+missed=$(python3 -c 'import json,sys
+print(sum(t["ok"] is False for t in json.load(open(sys.argv[1]))["targets"]))' "$tmp/t.json")
+[ "$rc" = $((missed > 0)) ] || { echo "exit $rc with $missed missed"; exit 1; }
+"$bench" --runs 1 --sections logging,metadata --no-fail >/dev/null 2>&1
+echo "exit status ok: $rc with $missed missed, 0 with --no-fail"
+
+# Bad usage is 2.
+rc=0
+"$bench" --sections nosuch >/dev/null 2>&1 || rc=$?
+[ $rc = 2 ] || { echo "--sections nosuch: exit $rc"; exit 1; }
+"$bench" --help | grep -q '^  traces '
+
+# A corpus trace, as CSV, and its plot.
+"$bench" --runs 1 --sections traces --no-fail --csv "$tmp/r.csv" \
+	--trace "$src/bench/traces/hugepage-1g.trace" >"$tmp/text" 2>/dev/null
+grep -q '^trace:hugepage-1g  *libgmem ' "$tmp/text"
+for store in libgmem bitmap radix bitmap-nolock; do
+	grep -q "^workload,trace:hugepage-1g,$store,ns_per_op," "$tmp/r.csv" ||
+		{ echo "no $store row in the CSV"; exit 1; }
+done
+grep -q '^target,"W1 ns/op",,value,$' "$tmp/r.csv"
+"$src/tools/plot-bench" -o "$tmp/p.png" "$tmp/r.csv" >/dev/null
+head -c 8 "$tmp/p.png" | od -An -tx1 | grep -q '89 50 4e 47 0d 0a 1a 0a'
+echo "traces, CSV and plot ok"
