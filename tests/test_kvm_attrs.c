@@ -341,6 +341,16 @@ START_TEST(fault_converts)
 	os_inject_arm(&k.in, 0, 0);
 	ck_assert_uint_eq(k.private_[0x60], 1);
 	ck_assert(kvm_rig_attrs_match(&k, w.g, 0, BIG_FRAMES));
+	/* The guest counts the faults' conversions (3, one changing
+	 * nothing) and refusals (pinned, paged out, KVM's ENOMEM). */
+	{
+		GMEM_OPTS(gmem_guest_stats, gs, .meta_bytes = 0);
+
+		ck_assert_int_eq(gmem_guest_stats(w.g, &gs), 0);
+		ck_assert_uint_eq(gs.conversions, 3);
+		ck_assert_uint_eq(gs.converted_frames, 16 + 16 + 32);
+		ck_assert_uint_eq(gs.refusals, 3);
+	}
 	ck_assert_int_eq(gmem_view_kvm_unbind(w.v, k.vm, 0, 0), 0);
 	kvm_world_close(&w);
 	kvm_rig_fini(&k);

@@ -374,19 +374,21 @@ int convert_counted(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 	struct gmem_txn t;
 	int err = txn_init(&t, g, gfn, npages, attr, opts);
 
-	if (err)
-		return err;
-	err = txn_prepare(&t, &fail);
-	if (err) {
-		refused(g, gfn, npages, attr, err, fail);
-		OPTS_SET(opts, fail_gfn, fail);
-		return err;
+	if (!err) {
+		err = txn_prepare(&t, &fail);
+		if (err) {
+			refused(g, gfn, npages, attr, err, fail);
+			OPTS_SET(opts, fail_gfn, fail);
+		}
 	}
-	*changed = 0;
-	for (uint32_t i = 0; i < t.nruns; i++)
-		*changed += t.runs[i].npages;
-	txn_commit(&t);
-	return 0;
+	if (!err) {
+		*changed = 0;
+		for (uint32_t i = 0; i < t.nruns; i++)
+			*changed += t.runs[i].npages;
+		txn_commit(&t);
+	}
+	GMEM_PROBE(convert, g, gfn, npages, attr, err);
+	return err;
 }
 
 /* The rest of a conversion that state_set_quick began (q) under the
