@@ -616,7 +616,7 @@ int main(int argc, char **argv)
 	static struct log_result logr;
 	static struct notify_result notr;
 	static struct page_result pager;
-	bool want[NSECTIONS], noprobes;
+	bool want[NSECTIONS], noprobes, sections_given = false;
 	int nt = 0, total = 0, n = 0;
 	double t0;
 
@@ -650,6 +650,7 @@ int main(int argc, char **argv)
 		case 'S':
 			if (!parse_sections(optarg, want))
 				return 2;
+			sections_given = true;
 			break;
 		case 'h':
 			usage(stdout, argv[0]);
@@ -684,6 +685,13 @@ int main(int argc, char **argv)
 		}
 		nw++;
 	}
+	/* Traces run where there are some: asked for without, an error. */
+	if (!ntraces && want[S_TRACES] && sections_given) {
+		fprintf(stderr, "gmem-bench: the traces section needs "
+			"--trace FILE\n");
+		return 2;
+	}
+	want[S_TRACES] = ntraces > 0 && want[S_TRACES];
 	for (i = 0; i < NSECTIONS; i++)
 		total += want[i];
 	memset(&w5, 0, sizeof(w5));

@@ -56,6 +56,9 @@ echo "exit status ok: $rc with $missed missed, 0 with --no-fail"
 rc=0
 "$bench" --sections nosuch >/dev/null 2>&1 || rc=$?
 [ $rc = 2 ] || { echo "--sections nosuch: exit $rc"; exit 1; }
+rc=0
+"$bench" --sections traces >/dev/null 2>&1 || rc=$?
+[ $rc = 2 ] || { echo "--sections traces without --trace: exit $rc"; exit 1; }
 "$bench" --help | grep -q '^  traces '
 
 # A corpus trace, as CSV, and its plot.
