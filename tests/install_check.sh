@@ -36,5 +36,47 @@ if [ -n "$bad" ]; then
 	echo "unexpected exported symbols:"; echo "$bad"; exit 1
 fi
 readelf -d "$so" | grep -q 'SONAME.*\[libgmem\.so\.1\]'
-test -f "$libdir/libgmem.a"
 echo "install check: headers, pkg-config consumer, symbols, SONAME ok"
+
+# Installed programs find the library without LD_LIBRARY_PATH.
+env -u LD_LIBRARY_PATH "$work/prefix/bin/gmem-pt" >/dev/null
+echo "install check: installed tools run as installed"
+
+# The static archive: plain objects (no LTO), only gmem_* names global,
+# linked by gcc, gcc -fno-lto and clang into programs that run without
+# libgmem.so.
+a="$libdir/libgmem.a"
+bad=$(nm -g --defined-only "$a" | awk 'NF == 3 && $3 !~ /^gmem_/')
+[ -z "$bad" ] || { echo "libgmem.a exports internal names:"; echo "$bad"; exit 1; }
+if objdump -h "$a" | grep -q '\.gnu\.lto_'; then
+	echo "libgmem.a holds LTO objects"; exit 1
+fi
+static_libs=$(pkg-config --static --libs libgmem | sed 's/-lgmem//; s/-L[^ ]*//')
+for cc in "gcc" "gcc -fno-lto" "clang"; do
+	command -v ${cc%% *} >/dev/null || continue
+	$cc $cflags "$src/tests/consumer/tiny.c" "$a" $static_libs \
+		-o "$work/tiny_static"
+	if ldd "$work/tiny_static" | grep -q libgmem; then
+		echo "$cc: the static consumer needs libgmem.so"; exit 1
+	fi
+	"$work/tiny_static" >/dev/null
+done
+echo "install check: libgmem.a: $(nm -g --defined-only "$a" | grep -c ' T gmem_') functions, no other name; gcc, gcc -fno-lto, clang link it"
+
+# The CMake package: libgmem::libgmem (shared), libgmem::static; a
+# version of another major is refused.
+cmake -S "$src/tests/consumer/cmake" -B "$work/cm" \
+	-DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
+cmake --build "$work/cm" >/dev/null
+"$work/cm/tiny_shared" >/dev/null
+ldd "$work/cm/tiny_shared" | grep -q "$work/prefix/.*libgmem.so.1"
+"$work/cm/tiny_static" >/dev/null
+! ldd "$work/cm/tiny_static" | grep -q libgmem
+mkdir -p "$work/v2"
+printf 'cmake_minimum_required(VERSION 3.20)\nproject(v2 C)\nfind_package(libgmem 2.0 REQUIRED)\n' \
+	>"$work/v2/CMakeLists.txt"
+if cmake -S "$work/v2" -B "$work/v2/b" -DCMAKE_PREFIX_PATH="$work/prefix" \
+	>/dev/null 2>&1; then
+	echo "find_package(libgmem 2.0) accepted version 1"; exit 1
+fi
+echo "install check: CMake package, shared and static, version checked"

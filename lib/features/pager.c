@@ -552,7 +552,7 @@ static int lookup_slow(struct gmem_guest *g, const uint64_t *gfns,
 {
 	uint64_t tokens[GMEM_LOOKUP_MAX] = { 0 };
 	struct paging *p = paging_find(g);
-	uint32_t i, absent;
+	uint32_t i, absent = 0;
 	int err;
 
 	for (i = 0; i < n; i++)

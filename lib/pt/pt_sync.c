@@ -51,7 +51,7 @@ static void old_of(struct pt_batch *sc, uint64_t lo,
 	struct pt_decoded d;
 	uint64_t *p = pt_entry_at(pt, lo, &level, &d, &sc->cursor);
 
-	o->kind = OLD_SOME;
+	*o = (struct old){ .kind = OLD_SOME };
 	if (level < s->level) {
 		if (d.kind == PT_EMPTY)
 			o->kind = OLD_NONE;
