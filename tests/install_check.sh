@@ -38,6 +38,10 @@ fi
 readelf -d "$so" | grep -q 'SONAME.*\[libgmem\.so\.1\]'
 echo "install check: headers, pkg-config consumer, symbols, SONAME ok"
 
+# The man pages are installed where man finds them.
+MANPATH="$work/prefix/share/man" man -w gmem_convert >/dev/null
+MANPATH="$work/prefix/share/man" man -w 7 libgmem >/dev/null
+
 # Installed programs find the library without LD_LIBRARY_PATH.
 env -u LD_LIBRARY_PATH "$work/prefix/bin/gmem-pt" >/dev/null
 echo "install check: installed tools run as installed"

@@ -7,7 +7,7 @@ packages=(
 	gcc g++ make cmake pkg-config
 	libjemalloc-dev libnuma-dev check libsubunit-dev
 	valgrind abigail-tools python3
-	systemtap-sdt-dev libbpf-dev bpftool clang gnuplot-nox
+	systemtap-sdt-dev libbpf-dev bpftool clang gnuplot-nox man-db groff-base
 )
 
 missing=()

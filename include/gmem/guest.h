@@ -160,7 +160,8 @@ struct gmem_guest_stats {
 };
 #define gmem_guest_stats__last_field pager_requests
 
-/* Statistics. Errors: none beyond the common ones.
+/* Statistics of the guest: its layout, its metadata, and what it has
+ * done since it was created. Errors: none beyond the common ones.
  * Threads: any; exact when no conversion runs meanwhile. */
 GMEM_API int gmem_guest_stats(const struct gmem_guest *guest,
 			      struct gmem_guest_stats *stats);
