@@ -4,11 +4,13 @@
  * taken from the input, 4 bytes each; the first byte picks the layout.
  * Any mismatch with the model aborts.
  *
- * Built with clang and GMEM_FUZZ=ON it is a libFuzzer target:
+ * Built with clang and GMEM_FUZZ=ON it is a libFuzzer target, the
+ * library instrumented with it (tests/fuzz_check.sh, which CTest runs
+ * from the seeds in tests/fuzz_corpus, one per layout):
  *     CC=clang cmake -S . -B fuzz -DGMEM_FUZZ=ON
  *     cmake --build fuzz --target fuzz_diff && fuzz/tests/fuzz_diff
  * Otherwise main() below runs it on the files named, or on N random
- * inputs (fuzz_diff --random N [--seed S]): CTest does the latter.
+ * inputs (fuzz_diff --random N [--seed S]): CTest does that too.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -120,7 +120,12 @@ struct attach {
 	const char *probe;
 };
 
-static int attach_all(struct gmem_trace *skel, int pid, const char *lib)
+#define MAX_LINKS 24
+
+/* Attaches every program to its probe; links[] (MAX_LINKS) receives
+ * the links, NULL-terminated, for detach_all. */
+static int attach_all(struct gmem_trace *skel, int pid, const char *lib,
+		      struct bpf_link **links)
 {
 	const struct attach a[] = {
 		{ skel->progs.on_convert_begin, "convert_begin" },
@@ -143,9 +148,12 @@ static int attach_all(struct gmem_trace *skel, int pid, const char *lib)
 		{ skel->progs.on_syscall, "syscall" },
 	};
 
+	_Static_assert(sizeof(a) / sizeof(a[0]) < MAX_LINKS, "links");
 	for (size_t i = 0; i < sizeof(a) / sizeof(a[0]); i++) {
-		if (!bpf_program__attach_usdt(a[i].prog, pid, lib, "gmem",
-					      a[i].probe, NULL)) {
+		links[i] = bpf_program__attach_usdt(a[i].prog, pid, lib,
+						    "gmem", a[i].probe, NULL);
+		links[i + 1] = NULL;
+		if (!links[i]) {
 			int err = -errno;
 
 			fprintf(stderr, "gmem-trace: cannot attach to %s in %s: "
@@ -156,6 +164,12 @@ static int attach_all(struct gmem_trace *skel, int pid, const char *lib)
 		}
 	}
 	return 0;
+}
+
+static void detach_all(struct bpf_link **links)
+{
+	for (; *links; links++)
+		bpf_link__destroy(*links);
 }
 
 /* The checks whose failure a user can act on, before libbpf's own. */
@@ -276,6 +290,7 @@ int main(int argc, char **argv)
 	struct gt_counts prev = { 0 }, cur, d;
 	struct ring_buffer *ring = NULL;
 	struct gmem_trace *skel = NULL;
+	struct bpf_link *links[MAX_LINKS] = { NULL };
 	double interval = 1, duration = 0, t0, last;
 	char *lib = NULL, **cmd = NULL;
 	const char *record = NULL;
@@ -351,7 +366,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	screen_set_probe_cost(probe_cost_ns(skel));
-	err = attach_all(skel, pid, lib);
+	err = attach_all(skel, pid, lib, links);
 	if (err)
 		goto out;
 	if (record) {
@@ -418,6 +433,7 @@ out:
 		waitpid(child, &status, 0);
 	}
 	ring_buffer__free(ring);
+	detach_all(links);
 	gmem_trace__destroy(skel);
 	if (rec.f && fclose(rec.f) && !err)
 		err = -errno;
