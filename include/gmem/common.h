@@ -24,8 +24,10 @@ extern "C" {
 #define GMEM_VERSION_PATCH 0
 /* One integer, comparable with <, for compile-time checks. */
 #define GMEM_VERSION_CODE(maj, min, pat) (((maj) << 16) | ((min) << 8) | (pat))
+/* Spelled out, not through GMEM_VERSION_CODE, so that binding
+ * generators (bindgen) that do not expand function-like macros keep it. */
 #define GMEM_VERSION \
-	GMEM_VERSION_CODE(GMEM_VERSION_MAJOR, GMEM_VERSION_MINOR, GMEM_VERSION_PATCH)
+	((GMEM_VERSION_MAJOR << 16) | (GMEM_VERSION_MINOR << 8) | GMEM_VERSION_PATCH)
 
 /*
  * Frames are 4 KiB and numbered (PFN for host frames, GFN for guest
@@ -33,9 +35,11 @@ extern "C" {
  */
 #define GMEM_FRAME_SHIFT 12
 #define GMEM_BLOCK_SHIFT 30
-#define GMEM_BLOCK_FRAMES (UINT64_C(1) << (GMEM_BLOCK_SHIFT - GMEM_FRAME_SHIFT))
+/* 64-bit constants (unsigned long long), as literals binding
+ * generators keep. */
+#define GMEM_BLOCK_FRAMES (1ULL << (GMEM_BLOCK_SHIFT - GMEM_FRAME_SHIFT))
 /* Frame numbers are below 2^40: 52-bit physical addresses. */
-#define GMEM_FRAME_LIMIT (UINT64_C(1) << 40)
+#define GMEM_FRAME_LIMIT (1ULL << 40)
 
 /* Attribute of a guest frame. */
 enum gmem_attr {
@@ -54,12 +58,35 @@ enum gmem_attr {
  * struct had is a named, unused field): a field is only ever added
  * after the last one, where an older library sees it. Output structs
  * follow the same rule: the library fills what sz covers and zeroes
- * the rest. GMEM_OPTS declares one:
+ * the rest. GMEM_OPTS declares one, with sz set and the fields given
+ * (C99 and later, -pedantic clean with no fields too):
  *
  *	GMEM_OPTS(gmem_region_opts, ropts, .attr = GMEM_ATTR_SHARED);
+ *	GMEM_OPTS(gmem_guest_stats, st);
+ *
+ * In C++, which has no designated initializers before C++20, GMEM_OPTS
+ * takes no fields: it declares the struct zeroed with sz set, and the
+ * fields are assigned after.
  */
-#define GMEM_OPTS(TYPE, NAME, ...) \
-	struct TYPE NAME = { .sz = sizeof(struct TYPE), __VA_ARGS__ }
+#ifndef __cplusplus
+#define GMEM_OPTS(TYPE, ...)						\
+	struct TYPE GMEM_OPTS_NAME_(__VA_ARGS__, ~) = {		\
+		.sz = sizeof(struct TYPE), GMEM_OPTS_FIELDS_(__VA_ARGS__, ) }
+/* The name, and the fields (each with a comma after), of the list. */
+#define GMEM_OPTS_NAME_(NAME, ...) NAME
+#define GMEM_OPTS_FIELDS_(NAME, ...) __VA_ARGS__
+#else
+extern "C++" {
+template <typename T> static inline T gmem_opts_init_()
+{
+	T t = T();
+
+	t.sz = sizeof(T);
+	return t;
+}
+}
+#define GMEM_OPTS(TYPE, NAME) struct TYPE NAME = gmem_opts_init_<struct TYPE>()
+#endif
 
 /*
  * Metadata allocation callbacks, for embedders without a libc heap (a
