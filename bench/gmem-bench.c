@@ -845,6 +845,8 @@ int main(int argc, char **argv)
 	for (i = 0; i < nw; i++)
 		if (i != 4)
 			free(w[i].ops);
+	/* The report first, when both go to one file. */
+	fflush(stdout);
 	if (missed)
 		fprintf(stderr, "gmem-bench: %d of %d targets missed%s\n",
 			missed, nt, no_fail ? " (--no-fail: exit 0)" : "");
