@@ -747,6 +747,97 @@ static void *pop_later(void *arg)
 	return NULL;
 }
 
+struct waiter {
+	struct gmem_guest *g;
+	uint64_t gfn;
+	int err;
+};
+
+static void *wait_lookup(void *arg)
+{
+	struct waiter *w = arg;
+
+	w->err = gmem_page_lookup(w->g, w->gfn, GMEM_LOOKUP_WAIT, NULL);
+	return NULL;
+}
+
+/*
+ * A pager goes only with nothing in hand: a frame paging in (its request
+ * popped or not) or a sleeping WAIT keeps it; once completed (here with
+ * an error: the frames stay paged out) it may go, lookups find no pager,
+ * and a new pager serves them.
+ */
+START_TEST(pager_detach)
+{
+	GMEM_OPTS(gmem_pager_opts, pa, .ring_size = GMEM_LOOKUP_MAX);
+	GMEM_OPTS(gmem_lookup, lk, .vcpu = 2);
+	struct gmem_page_request req[4];
+	struct gmem_page_ready ev[4];
+	unsigned int state;
+	struct gmem_pool *pool;
+	struct gmem_guest *g;
+	uint32_t n;
+
+	ck_assert_int_eq(gmem_pool_create(NULL, &pool), 0);
+	ck_assert_int_eq(gmem_pool_add_frames(pool, GIB, GIB, 0, NULL), 0);
+	ck_assert_int_eq(gmem_guest_create(pool, NULL, &g), 0);
+	ck_assert_int_eq(gmem_region_add(g, 0, 4096, NULL), 0);
+	ck_assert_int_eq(gmem_pager_detach(NULL), -EINVAL);
+	ck_assert_int_eq(gmem_pager_detach(g), -ENODEV);
+	ck_assert_int_eq(gmem_pager_attach(g, &pa), 0);
+	ck_assert_int_eq(gmem_page_nominate(g, 0, 8, NULL), 0);
+	ck_assert_int_eq(gmem_page_evict(g, 0, 8, NULL), 0);
+	/* A request out, not popped: the frame is paging in. */
+	ck_assert_int_eq(gmem_page_lookup(g, 5, GMEM_LOOKUP_TRY, &lk), -EAGAIN);
+	ck_assert_int_eq(gmem_pager_detach(g), -EBUSY);
+	ck_assert_int_eq(gmem_pager_pop(g, req, 4, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(req[0].gfn, 5);
+	ck_assert_int_eq(gmem_pager_detach(g), -EBUSY);	/* popped, not done */
+	ck_assert_int_eq(gmem_page_complete(g, 5, 1, -EIO, NULL), 0);
+	ck_assert_int_eq(gmem_pager_detach(g), 0);
+	ck_assert_int_eq(gmem_pager_detach(g), -ENODEV);
+	ck_assert_int_eq(gmem_page_state(g, 5, &state), 0);
+	ck_assert_uint_eq(state, GMEM_PAGE_PAGED);
+	ck_assert_int_eq(gmem_page_lookup(g, 5, GMEM_LOOKUP_TRY, &lk), -ENODEV);
+	ck_assert_int_eq(gmem_pager_pop(g, req, 4, &n), -ENODEV);
+	ck_assert_int_eq(gmem_page_ready_pop(g, ev, 4, &n), -ENODEV);
+	/* A new pager brings the frame in. */
+	ck_assert_int_eq(gmem_pager_attach(g, &pa), 0);
+	ck_assert_int_eq(gmem_page_lookup(g, 5, GMEM_LOOKUP_TRY, &lk), -EAGAIN);
+	ck_assert_int_eq(gmem_pager_pop(g, req, 4, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(gmem_page_load(g, 5, 1, NULL, NULL), 0);
+	ck_assert_int_eq(gmem_page_complete(g, 5, 1, 0, NULL), 0);
+	ck_assert_int_eq(gmem_page_lookup(g, 5, GMEM_LOOKUP_QUERY, &lk), 0);
+	ck_assert_int_eq(gmem_page_ready_pop(g, ev, 4, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(ev[0].token, lk.token);
+	/* A WAIT asleep on a frame paging in keeps it until woken. */
+	{
+		struct waiter w = { .g = g, .gfn = 7 };
+		pthread_t th;
+
+		ck_assert_int_eq(pthread_create(&th, NULL, wait_lookup, &w), 0);
+		do
+			ck_assert_int_eq(gmem_pager_pop(g, req, 4, &n), 0);
+		while (!n);
+		ck_assert_int_eq(gmem_page_load(g, 7, 1, NULL, NULL), 0);
+		ck_assert_int_eq(gmem_pager_detach(g), -EBUSY);
+		ck_assert_int_eq(gmem_page_complete(g, 7, 1, 0, NULL), 0);
+		ck_assert_int_eq(pthread_join(th, NULL), 0);
+		ck_assert_int_eq(w.err, 0);
+	}
+	/* A TRY's token does not keep the pager: its event is dropped. */
+	ck_assert_int_eq(gmem_page_lookup(g, 6, GMEM_LOOKUP_TRY, &lk), -EAGAIN);
+	ck_assert_int_eq(gmem_pager_pop(g, req, 4, &n), 0);
+	ck_assert_int_eq(gmem_page_complete(g, 6, 1, -EIO, NULL), 0);
+	ck_assert_int_eq(gmem_pager_detach(g), 0);
+	ck_assert_int_eq(gmem_guest_destroy(g), 0);
+	ck_assert_int_eq(gmem_pool_destroy(pool), 0);
+}
+END_TEST
+
 /* Lookups: bad input, no pager, and a full ring for each mode. */
 START_TEST(lookup_bad_input_and_full_ring)
 {
@@ -903,6 +994,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, allocation_failure_changes_nothing);
 	tcase_add_test(tc, bad_input);
 	tcase_add_test(tc, lookup_bad_input_and_full_ring);
+	tcase_add_test(tc, pager_detach);
 	tcase_add_test(tc, present_lookup_allocates_nothing);
 	tcase_add_test(tc, eventfds_wake_pager_and_vmm);
 	suite_add_tcase(s, tc);

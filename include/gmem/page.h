@@ -159,6 +159,20 @@ struct gmem_pager_opts {
 GMEM_API int gmem_pager_attach(struct gmem_guest *guest,
 			       const struct gmem_pager_opts *opts);
 
+/*
+ * Since 1.5: takes the pager away (a pager that stops or restarts), with
+ * its ring. Only a pager with nothing in hand may go: no frame paging in
+ * (complete each request popped or not, with an error status to leave
+ * its frames paged out) and no WAIT lookup asleep. What is dropped with
+ * the ring: page-ready events not popped, requests of TRY lookups
+ * deferred for room, and the tokens of TRY lookups, whose events never
+ * come (reset those vCPUs, gmem_page_vcpu_reset, or retry the accesses).
+ * Frames paged out stay so; a lookup of one returns -ENODEV until a
+ * pager is attached again. Errors: -ENODEV no pager; -EBUSY as above.
+ * Threads: exclusive on the guest.
+ */
+GMEM_API int gmem_pager_detach(struct gmem_guest *guest);
+
 struct gmem_page_request {
 	uint64_t gfn;		/* the first frame of the block */
 	uint64_t npages;	/* the conversion granule */

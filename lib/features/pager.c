@@ -72,6 +72,27 @@ int gmem_pager_attach(struct gmem_guest *g, const struct gmem_pager_opts *o)
 	return 0;
 }
 
+int gmem_pager_detach(struct gmem_guest *g)
+{
+	struct paging *p = g ? paging_find(g) : NULL;
+	struct pager *pg = p ? atomic_load(&p->pager) : NULL;
+	bool busy;
+
+	if (!g)
+		return -EINVAL;
+	if (!pg)
+		return -ENODEV;
+	spin_lock(&p->lock);
+	busy = p->in.count != 0;
+	for (uint32_t i = 0; !busy && i < pg->nwaits; i++)
+		busy = pg->waits[i].sleeper;
+	spin_unlock(&p->lock);
+	if (busy)
+		return -EBUSY;
+	pager_free(g, p);
+	return 0;
+}
+
 void pager_free(struct gmem_guest *g, struct paging *p)
 {
 	struct pager *pg = p->pager;
