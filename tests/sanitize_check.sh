@@ -24,4 +24,4 @@ export GMEM_HUGE_OPS=300
 # The suites and demos only: the checks of the tree (memcheck, install,
 # ABI, layers) have nothing to add here.
 ctest --test-dir "$out" --output-on-failure -j"$(nproc)" \
-	-E 'memcheck|install|abi|layer|kvm|man_check|probes'
+	-E 'memcheck|install|abi|layer|kvm|man_check|probes|rust'

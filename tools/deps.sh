@@ -8,7 +8,7 @@ packages=(
 	libjemalloc-dev libnuma-dev check libsubunit-dev
 	valgrind abigail-tools python3
 	systemtap-sdt-dev libbpf-dev bpftool clang gnuplot-nox man-db groff-base
-	libclang-rt-dev
+	libclang-rt-dev cargo rustc bindgen
 )
 
 missing=()
