@@ -2,7 +2,8 @@
 // package) from libgmem's headers, and links the library.
 //
 // GMEM_INCLUDE_DIR: where gmem.h is (default /usr/include);
-// GMEM_LIB_DIR: where libgmem.so is (default: the linker's search path).
+// GMEM_LIB_DIR: where libgmem.so is (default: the linker's search path);
+// GMEM_STATIC=1: link libgmem.a instead, and what it needs.
 use std::env;
 use std::path::PathBuf;
 use std::process::Command;
@@ -28,7 +29,15 @@ fn main() {
     if let Ok(lib) = env::var("GMEM_LIB_DIR") {
         println!("cargo:rustc-link-search=native={}", lib);
     }
-    println!("cargo:rustc-link-lib=gmem");
+    if env::var("GMEM_STATIC").map_or(false, |v| v == "1") {
+        println!("cargo:rustc-link-lib=static=gmem");
+        for lib in ["jemalloc", "numa", "pthread"] {
+            println!("cargo:rustc-link-lib={}", lib);
+        }
+    } else {
+        println!("cargo:rustc-link-lib=gmem");
+    }
+    println!("cargo:rerun-if-env-changed=GMEM_STATIC");
     println!("cargo:rerun-if-env-changed=GMEM_INCLUDE_DIR");
     println!("cargo:rerun-if-env-changed=GMEM_LIB_DIR");
     println!("cargo:rerun-if-changed={}", header);
