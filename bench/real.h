@@ -49,6 +49,10 @@ struct real_result {
  * system calls): what remains of a conversion is the library's. */
 void real_noop_os(struct gmem_os_ops *os);
 
+/* ms of the guest start of backend (a populate_row's name); NAN if it
+ * did not run. */
+double real_populate_ms(const struct real_result *r, const char *backend);
+
 void real_run(int runs, struct real_result *r);
 void real_print(const struct real_result *r, int json);
 /* The row of a backend, size and touch. */
