@@ -485,6 +485,11 @@ struct target {
 	int at_most;
 };
 
+static int target_met(const struct target *t)
+{
+	return t->at_most ? t->value <= t->limit : t->value >= t->limit;
+}
+
 /* Prints the targets; the number missed. */
 static int print_targets(const struct target *t, int n, int json)
 {
@@ -493,8 +498,7 @@ static int print_targets(const struct target *t, int n, int json)
 	if (!json)
 		printf("\nTargets\n");
 	for (i = 0; i < n; i++) {
-		int ok = t[i].at_most ? t[i].value <= t[i].limit
-				      : t[i].value >= t[i].limit;
+		int ok = target_met(&t[i]);
 		int skip = isnan(t[i].value);
 
 		missed += !skip && !ok;
@@ -560,8 +564,7 @@ static int write_csv(const char *path, const struct target *t, int n)
 	}
 	for (i = 0; i < n; i++) {
 		static const char *const metric[] = { "value", "limit", "ok" };
-		int ok = t[i].at_most ? t[i].value <= t[i].limit
-				      : t[i].value >= t[i].limit;
+		int ok = target_met(&t[i]);
 
 		for (int m = 0; m < 3; m++) {
 			fputs("target,", f);

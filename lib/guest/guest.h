@@ -152,7 +152,7 @@ static inline void slot_counted(struct slot *s, uint64_t frames, bool first)
 	e->converted_frames += frames;
 }
 
-/* Adds one to a counter of struct guest_counts. */
+/* Adds n to a counter of struct guest_counts. */
 static inline void guest_count(_Atomic uint64_t *c, uint64_t n)
 {
 	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
