@@ -41,7 +41,7 @@ assert not missing, "not in doc/bench.md: %s" % missing
 print("json ok: %d targets run, %d skipped, every member documented"
       % (len(ran), len(skipped)))
 PY
-grep -c '^gmem-bench: \[[1-3]/3\] [a-z]* done in' "$tmp/err" | grep -qx 3
+grep -c '^gmem-bench: \[[1-3]/3\] [a-z]* done in' "$tmp/err" | grep -xc 3 >/dev/null
 
 # The exit status follows the targets: 1 if one is missed.
 rc=0
@@ -59,7 +59,7 @@ rc=0
 rc=0
 "$bench" --sections traces >/dev/null 2>&1 || rc=$?
 [ $rc = 2 ] || { echo "--sections traces without --trace: exit $rc"; exit 1; }
-"$bench" --help | grep -q '^  traces '
+"$bench" --help | grep -c '^  traces ' >/dev/null
 
 # A corpus trace, as CSV, and its plot.
 "$bench" --runs 1 --sections traces --no-fail --csv "$tmp/r.csv" \
@@ -71,5 +71,5 @@ for store in libgmem bitmap radix bitmap-nolock; do
 done
 grep -q '^target,"W1 ns/op",,value,$' "$tmp/r.csv"
 "$src/tools/plot-bench" -o "$tmp/p.png" "$tmp/r.csv" >/dev/null
-head -c 8 "$tmp/p.png" | od -An -tx1 | grep -q '89 50 4e 47 0d 0a 1a 0a'
+head -c 8 "$tmp/p.png" | od -An -tx1 | grep -c '89 50 4e 47 0d 0a 1a 0a' >/dev/null
 echo "traces, CSV and plot ok"

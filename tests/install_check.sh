@@ -35,7 +35,7 @@ bad=$(nm -D --defined-only "$so" |
 if [ -n "$bad" ]; then
 	echo "unexpected exported symbols:"; echo "$bad"; exit 1
 fi
-readelf -d "$so" | grep -q 'SONAME.*\[libgmem\.so\.1\]'
+readelf -d "$so" | grep -c 'SONAME.*\[libgmem\.so\.1\]' >/dev/null
 echo "install check: headers, pkg-config consumer, symbols, SONAME ok"
 
 # The man pages are installed where man finds them.
@@ -52,7 +52,7 @@ echo "install check: installed tools run as installed"
 a="$libdir/libgmem.a"
 bad=$(nm -g --defined-only "$a" | awk 'NF == 3 && $3 !~ /^gmem_/')
 [ -z "$bad" ] || { echo "libgmem.a exports internal names:"; echo "$bad"; exit 1; }
-if objdump -h "$a" | grep -q '\.gnu\.lto_'; then
+if objdump -h "$a" | grep -c '\.gnu\.lto_' >/dev/null; then
 	echo "libgmem.a holds LTO objects"; exit 1
 fi
 static_libs=$(pkg-config --static --libs libgmem | sed 's/-lgmem//; s/-L[^ ]*//')
@@ -60,7 +60,7 @@ for cc in "gcc" "gcc -fno-lto" "clang"; do
 	command -v ${cc%% *} >/dev/null || continue
 	$cc $cflags "$src/tests/consumer/tiny.c" "$a" $static_libs \
 		-o "$work/tiny_static"
-	if ldd "$work/tiny_static" | grep -q libgmem; then
+	if ldd "$work/tiny_static" | grep -c libgmem >/dev/null; then
 		echo "$cc: the static consumer needs libgmem.so"; exit 1
 	fi
 	"$work/tiny_static" >/dev/null
@@ -73,9 +73,9 @@ cmake -S "$src/tests/consumer/cmake" -B "$work/cm" \
 	-DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
 cmake --build "$work/cm" >/dev/null
 "$work/cm/tiny_shared" >/dev/null
-ldd "$work/cm/tiny_shared" | grep -q "$work/prefix/.*libgmem.so.1"
+ldd "$work/cm/tiny_shared" | grep -c "$work/prefix/.*libgmem.so.1" >/dev/null
 "$work/cm/tiny_static" >/dev/null
-! ldd "$work/cm/tiny_static" | grep -q libgmem
+! ldd "$work/cm/tiny_static" | grep -c libgmem >/dev/null
 mkdir -p "$work/v2"
 printf 'cmake_minimum_required(VERSION 3.20)\nproject(v2 C)\nfind_package(libgmem 2.0 REQUIRED)\n' \
 	>"$work/v2/CMakeLists.txt"
