@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "impl.h"
 
@@ -32,9 +33,12 @@ static void *bm_new(uint64_t nframes, bool locked)
 	pthread_mutex_init(&b->lock, NULL);
 	b->locked = locked;
 	b->nframes = nframes;
-	b->w = calloc(nframes / 64, sizeof(uint64_t));
+	b->w = malloc(nframes / 8);
 	if (!b->w)
 		abort();
+	/* Zeroed here, not by calloc's fresh pages: a VMM's bitmap lives as
+	 * long as its guest, so first-touch faults are no conversion's. */
+	memset(b->w, 0, nframes / 8);
 	return b;
 }
 

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -194,6 +195,28 @@ static void run_workload(const struct workload *w, int runs,
 					      res[i].ns_per_op /
 						      res[0].ns_per_op };
 	}
+}
+
+/*
+ * What one uncontended locked instruction costs here, the floor of any
+ * thread-safe conversion: libgmem's quick path takes one (its slot's
+ * STATE hold), a mutex two (lock and unlock).
+ */
+static double locked_op_ns(int runs)
+{
+	static _Atomic uint64_t word;
+	const uint64_t n = 2000000;
+	double t[64], t0;
+	int r;
+
+	for (r = 0; r < runs; r++) {
+		t0 = now_ns();
+		for (uint64_t i = 0; i < n; i++)
+			atomic_fetch_add_explicit(&word, 1,
+						  memory_order_acquire);
+		t[r] = (now_ns() - t0) / (double)n;
+	}
+	return median(t, runs);
 }
 
 /* Metadata of a guest of nblocks GiB in a given pattern, through libgmem. */
@@ -613,7 +636,7 @@ int main(int argc, char **argv)
 	struct incr_row irow[40];
 	struct w5 w5;
 	int nc, nb, ni;
-	double all_sync;
+	double all_sync, locked_ns = NAN;
 	static struct real_result real;
 	static struct kvm_fault_result kvmf;
 	static struct log_result logr;
@@ -711,7 +734,8 @@ int main(int argc, char **argv)
 	} while (0)
 	/* W1 also through the library built without its probes. */
 	SECTION(S_WORKLOADS, for (i = 0; i < 5; i++) run_workload(&w[i], runs,
-		i == 0 && noprobes ? &impl_noprobes : NULL));
+		i == 0 && noprobes ? &impl_noprobes : NULL);
+		locked_ns = locked_op_ns(runs));
 	SECTION(S_W5, w5 = run_w5());
 	/* The cost of one more uniform block, the guest's own struct apart. */
 	SECTION(S_METADATA,
@@ -742,6 +766,8 @@ int main(int argc, char **argv)
 			       (unsigned long long)rows[i].r.meta_bytes,
 			       rows[i].ratio);
 		printf("],");
+		if (want[S_WORKLOADS])
+			printf("\"locked_op_ns\":%.3f,", locked_ns);
 		if (want[S_W5])
 			printf("\"w5\":{\"total_ms\":%.3f,\"create_ms\":%.3f,"
 			       "\"convert_ms\":%.3f,\"query_ms\":%.3f,"
@@ -760,6 +786,11 @@ int main(int argc, char **argv)
 		       gmem_version() & 0xff, runs, (unsigned long long)seed);
 		if (nrows)
 			print_rows(want[S_WORKLOADS]);
+		if (want[S_WORKLOADS])
+			printf("One uncontended locked instruction: %.2f ns. "
+			       "A thread-safe conversion needs one (libgmem's\n"
+			       "slot hold); the bitmap's mutex takes two.\n",
+			       locked_ns);
 		if (want[S_W5])
 			printf("\nW5, 16 TiB guest over frames: %.1f ms (create "
 			       "%.1f, 16384 conversions %.1f, %llu queries %.1f), "
@@ -815,6 +846,7 @@ int main(int argc, char **argv)
 	TARGET(S_WORKLOADS, "W1 with probes / without (none attached)", noprobes ? 1 / find_row("W1", "no-probes")->ratio : NAN, 1.05, 1);
 	TARGET(S_WORKLOADS, "W1 libgmem / bitmap", 1 / find_row("W1", "bitmap")->ratio, 1.3, 1);
 	TARGET(S_WORKLOADS, "W2 speed-up over bitmap", find_row("W2", "bitmap")->ratio, 3, 0);
+	TARGET(S_WORKLOADS, "W2 over one locked instruction", find_row("W2", "libgmem")->r.ns_per_op / locked_ns, 2, 1);
 	TARGET(S_WORKLOADS, "W3 speed-up over bitmap", find_row("W3", "bitmap")->ratio, 100, 0);
 	TARGET(S_WORKLOADS, "W3 speed-up over radix", find_row("W3", "radix")->ratio, 10000, 0);
 	TARGET(S_WORKLOADS, "W4 ns/op", find_row("W4", "libgmem")->r.ns_per_op, 5, 1);
