@@ -630,7 +630,7 @@ int main(int argc, char **argv)
 	int ntraces = 0, missed, no_fail = 0;
 	uint64_t seed = 0x5eed, uni, alt;
 	int runs = 9, json = 0, c, i, nw = 5;
-	struct target t[32];
+	struct target t[48];
 	struct cover_row crow[64];
 	struct build_row brow[64];
 	struct incr_row irow[40];
@@ -870,7 +870,10 @@ int main(int argc, char **argv)
 	TARGET(S_KVM, "library % of kernel time, memory fault", 100 * kvmf.lib_ns / (kvmf.fault_ns - kvmf.lib_ns), 2, 1);
 	TARGET(S_LOGGING, "logging start, 4 GiB of 1 GiB leaves: protects", (double)logr.start_protects, 4, 1);
 	TARGET(S_LOGGING, "logging start, 4 GiB of 1 GiB leaves: splits", (double)logr.start_splits, 0, 1);
-	TARGET(S_LOGGING, "harvest of 1% dirty, speed-up over flat bitmap", logr.flat_frame_us / logr.harvest_us, 20, 0);
+	TARGET(S_LOGGING, "harvest, 1% random: libgmem / eager", logr.random.harvest_us / logr.random.eager_harvest_us, 1, 1);
+	TARGET(S_LOGGING, "harvest, 1% random: libgmem / floor", logr.random.harvest_us / logr.random.floor_us, 2, 1);
+	TARGET(S_LOGGING, "harvest, clustered: speed-up over per-frame", logr.clustered.flat_frame_us / logr.clustered.harvest_us, 20, 0);
+	TARGET(S_LOGGING, "harvest, clustered: speed-up over per-word", logr.clustered.flat_word_us / logr.clustered.harvest_us, 3, 0);
 	TARGET(S_PAGING, "lookup of a present frame, slowest mode, ns", pager.query_ns > pager.try_ns ? (pager.query_ns > pager.wait_ns ? pager.query_ns : pager.wait_ns) : (pager.try_ns > pager.wait_ns ? pager.try_ns : pager.wait_ns), 15, 1);
 #undef TARGET
 	missed = print_targets(t, nt, json);

@@ -2,11 +2,15 @@
 /*
  * Dirty logging: a 4 GiB guest mapped by 1 GiB leaves (EPT, ALL view),
  * logging started on all of it, then rounds of 1% of its frames written
- * at random (each a write fault) and harvested. Against, in the same
- * run: the eager design (the same builder with every leaf split to
- * 4 KiB when logging starts), and two harvests of a flat per-frame
- * dirty bitmap over a flat 4 KiB table, one testing each frame, the
- * other a word at a time as KVM's dirty-log ioctl does.
+ * (each a write fault) and harvested, in two patterns: at random, and
+ * clustered in 16 runs each starting on a 2 MiB boundary.
+ *
+ * Against, in the same run: the eager design (the same builder with
+ * every leaf split to 4 KiB when logging starts), and a flat per-frame
+ * dirty bitmap over a flat 4 KiB table harvested three ways: testing
+ * each frame; a word at a time as KVM's dirty-log ioctl does; and the
+ * floor, a word scan and one store per dirty frame, below which no
+ * harvest that rewrites an entry per frame can go.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +25,9 @@
 #define GIB GMEM_BLOCK_FRAMES
 #define FRAMES (4 * GIB)
 #define WRITES (FRAMES / 100)
+#define RUNS 16
 #define PTE_W UINT64_C(2)
+#define PTE_RO UINT64_C(5)
 
 static struct gmem_pt *log_pt(struct gmem_guest *g, uint64_t accept)
 {
@@ -56,26 +62,46 @@ static double start(struct gmem_pt *pt)
 }
 
 /* ns per write fault of the round's frames. */
-static double faults(struct gmem_pt *pt, const uint64_t *at)
+static double faults(struct gmem_pt *pt, const uint64_t *at, uint64_t n)
 {
 	double t0 = now_ns();
 
-	for (uint64_t i = 0; i < WRITES; i++)
+	for (uint64_t i = 0; i < n; i++)
 		if (gmem_pt_log_fault(pt, at[i]))
 			exit(1);
-	return (now_ns() - t0) / WRITES;
+	return (now_ns() - t0) / (double)n;
+}
+
+/*
+ * The harvests of libgmem's table, by pattern: functions of their own,
+ * so that tools/bench.sh can count their instructions under callgrind
+ * (--toggle-collect) where no PMU counts them.
+ */
+static __attribute__((noinline)) int
+harvest_random(struct gmem_pt *pt, struct gmem_pt_harvest *h)
+{
+	return gmem_pt_log_harvest(pt, 0, FRAMES, h);
+}
+
+static __attribute__((noinline)) int
+harvest_clustered(struct gmem_pt *pt, struct gmem_pt_harvest *h)
+{
+	return gmem_pt_log_harvest(pt, 0, FRAMES, h);
 }
 
 /* us to harvest all of the guest into out; the frames taken. */
-static double harvest(struct gmem_pt *pt, uint64_t *out, uint64_t *count)
+static double harvest(struct gmem_pt *pt, int clustered, uint64_t *out,
+		      uint64_t *count)
 {
 	GMEM_OPTS(gmem_pt_harvest, h, .bitmap = out,
 		  .bitmap_bytes = FRAMES / 8);
 	double t0;
+	int err;
 
 	memset(out, 0, FRAMES / 8);
 	t0 = now_ns();
-	if (gmem_pt_log_harvest(pt, 0, FRAMES, &h))
+	err = clustered ? harvest_clustered(pt, &h) : harvest_random(pt, &h);
+	if (err)
 		exit(1);
 	*count = h.count;
 	return (now_ns() - t0) / 1e3;
@@ -86,9 +112,9 @@ struct flat {
 	uint64_t *dirty, *pte;
 };
 
-static void flat_write(struct flat *f, const uint64_t *at)
+static void flat_write(struct flat *f, const uint64_t *at, uint64_t n)
 {
-	for (uint64_t i = 0; i < WRITES; i++) {
+	for (uint64_t i = 0; i < n; i++) {
 		f->dirty[at[i] / 64] |= UINT64_C(1) << (at[i] % 64);
 		f->pte[at[i]] |= PTE_W;
 	}
@@ -133,55 +159,95 @@ static double flat_per_word(struct flat *f, uint64_t *out)
 	return (now_ns() - t0) / 1e3;
 }
 
-void logging_run(int runs, struct log_result *r)
+/* The floor: a word scan, and one store per dirty frame: us. */
+static double flat_floor(struct flat *f, uint64_t *out)
 {
-	const struct guest_kind k = { "4 GiB uniform", 4, UNIFORM };
-	uint64_t *at = malloc(WRITES * sizeof(*at));
-	uint64_t *out = malloc(FRAMES / 8), count;
-	struct flat flat = { calloc(FRAMES / 64, 8), calloc(FRAMES, 8) };
-	double h[63], eh[63], pf[63], pw[63], fl[63], ef[63];
-	struct gmem_pool *pool;
-	struct gmem_guest *g = guest_new(&k, &pool);
-	struct gmem_pt *pt = log_pt(g, 0), *eager = log_pt(g, 1);
-	struct gmem_pt_stats s0 = stats(pt), s1;
+	double t0;
 
-	if (!at || !out || !flat.dirty || !flat.pte)
-		exit(1);
-	memset(r, 0, sizeof(*r));
-	r->start_ms = start(pt);
-	s1 = stats(pt);
-	r->start_protects = s1.protects - s0.protects;
-	r->start_splits = s1.unmaps - s0.unmaps;
-	r->start_leaves = s1.nleaves;
-	r->eager_start_ms = start(eager);
-	r->eager_leaves = stats(eager).nleaves;
-	r->rounds = runs;
-	r->writes = WRITES;
-	for (int i = 0; i < runs; i++) {
+	memset(out, 0, FRAMES / 8);
+	t0 = now_ns();
+	for (uint64_t w = 0; w < FRAMES / 64; w++) {
+		uint64_t m = f->dirty[w];
+
+		if (!m)
+			continue;
+		f->dirty[w] = 0;
+		out[w] = m;
+		for (; m; m &= m - 1)
+			f->pte[w * 64 + (uint64_t)__builtin_ctzll(m)] = PTE_RO;
+	}
+	return (now_ns() - t0) / 1e3;
+}
+
+/* A round's frames: at random, or RUNS runs from 2 MiB boundaries. */
+static void round_frames(uint64_t *at, int clustered)
+{
+	const uint64_t piece = 512, run = WRITES / RUNS;
+
+	if (!clustered) {
 		for (uint64_t j = 0; j < WRITES; j++)
 			at[j] = rnd() % FRAMES;
+		return;
+	}
+	for (uint64_t k = 0; k < RUNS; k++) {
+		uint64_t from = rnd() % (FRAMES / piece) * piece;
+
+		for (uint64_t j = 0; j < run; j++)
+			at[k * run + j] = from + j;
+	}
+}
+
+/* The flat harvests of one round, each on the round's writes, in an
+ * order that turns with the round. */
+static void flat_round(struct flat *f, const uint64_t *at, uint64_t n,
+		       uint64_t *out, int round, double *frame, double *word,
+		       double *floor)
+{
+	for (int k = 0; k < 3; k++) {
+		flat_write(f, at, n);
+		switch ((k + round) % 3) {
+		case 0:
+			*frame = flat_per_frame(f, out);
+			break;
+		case 1:
+			*word = flat_per_word(f, out);
+			break;
+		default:
+			*floor = flat_floor(f, out);
+		}
+	}
+}
+
+static void pattern_run(int runs, int clustered, struct gmem_pt *pt,
+			struct gmem_pt *eager, struct flat *flat, uint64_t *at,
+			uint64_t *out, struct log_harvest_row *r)
+{
+	double h[63], eh[63], pf[63], pw[63], fl[63], ef[63], ff[63];
+	uint64_t n = clustered ? WRITES / RUNS * RUNS : WRITES, count;
+	struct gmem_pt_stats s0, s1;
+
+	memset(r, 0, sizeof(*r));
+	r->writes = n;
+	for (int i = 0; i < runs; i++) {
+		round_frames(at, clustered);
 		s0 = stats(pt);
-		fl[i] = faults(pt, at);
+		fl[i] = faults(pt, at, n);
 		s1 = stats(pt);
 		if (i == 0) {
 			r->leaves_after = s1.nleaves;
 			r->splits = s1.unmaps - s0.unmaps;
 		}
-		ef[i] = faults(eager, at);
-		flat_write(&flat, at);
-		h[i] = harvest(pt, out, &count);
-		r->dirty = count;
-		eh[i] = harvest(eager, out, &count);
-		/* The flat designs take turns being first. */
+		ef[i] = faults(eager, at, n);
+		/* The two tables take turns being harvested first. */
 		if (i % 2) {
-			pf[i] = flat_per_frame(&flat, out);
-			flat_write(&flat, at);
-			pw[i] = flat_per_word(&flat, out);
+			eh[i] = harvest(eager, clustered, out, &count);
+			h[i] = harvest(pt, clustered, out, &count);
 		} else {
-			pw[i] = flat_per_word(&flat, out);
-			flat_write(&flat, at);
-			pf[i] = flat_per_frame(&flat, out);
+			h[i] = harvest(pt, clustered, out, &count);
+			r->dirty = count;
+			eh[i] = harvest(eager, clustered, out, &count);
 		}
+		flat_round(flat, at, n, out, i, &pf[i], &pw[i], &ff[i]);
 	}
 	r->fault_ns = median(fl, runs);
 	r->eager_fault_ns = median(ef, runs);
@@ -189,8 +255,47 @@ void logging_run(int runs, struct log_result *r)
 	r->eager_harvest_us = median(eh, runs);
 	r->flat_frame_us = median(pf, runs);
 	r->flat_word_us = median(pw, runs);
-	gmem_pt_destroy(eager);
-	gmem_pt_destroy(pt);
+	r->floor_us = median(ff, runs);
+}
+
+void logging_run(int runs, struct log_result *r)
+{
+	const struct guest_kind k = { "4 GiB uniform", 4, UNIFORM };
+	uint64_t *at = malloc(WRITES * sizeof(*at));
+	uint64_t *out = malloc(FRAMES / 8);
+	struct flat flat = { malloc(FRAMES / 8), malloc(FRAMES * 8) };
+	struct gmem_pool *pool;
+	struct gmem_guest *g = guest_new(&k, &pool);
+
+	if (!at || !out || !flat.dirty || !flat.pte)
+		exit(1);
+	/* Touched here: first-touch faults are no harvest's. */
+	memset(flat.dirty, 0, FRAMES / 8);
+	memset(flat.pte, 0, FRAMES * 8);
+	memset(r, 0, sizeof(*r));
+	r->rounds = runs;
+	/* Each pattern on tables of its own, logging started afresh. */
+	for (int clustered = 0; clustered < 2; clustered++) {
+		struct gmem_pt *pt = log_pt(g, 0), *eager = log_pt(g, 1);
+		struct gmem_pt_stats s0 = stats(pt), s1;
+		double ms = start(pt);
+
+		s1 = stats(pt);
+		if (!clustered) {
+			r->start_ms = ms;
+			r->start_protects = s1.protects - s0.protects;
+			r->start_splits = s1.unmaps - s0.unmaps;
+			r->start_leaves = s1.nleaves;
+			r->eager_start_ms = start(eager);
+			r->eager_leaves = stats(eager).nleaves;
+		} else {
+			start(eager);
+		}
+		pattern_run(runs, clustered, pt, eager, &flat, at, out,
+			    clustered ? &r->clustered : &r->random);
+		gmem_pt_destroy(eager);
+		gmem_pt_destroy(pt);
+	}
 	gmem_guest_destroy(g);
 	gmem_pool_destroy(pool);
 	free(at);
@@ -199,49 +304,70 @@ void logging_run(int runs, struct log_result *r)
 	free(flat.pte);
 }
 
+static void row_json(const char *name, const struct log_harvest_row *h)
+{
+	printf("\"%s\":{\"writes\":%llu,\"dirty\":%llu,"
+	       "\"leaves_after\":%llu,\"splits\":%llu,\"fault_ns\":%.1f,"
+	       "\"eager_fault_ns\":%.1f,\"harvest_us\":%.1f,"
+	       "\"eager_harvest_us\":%.1f,\"flat_frame_us\":%.1f,"
+	       "\"flat_word_us\":%.1f,\"floor_us\":%.1f}",
+	       name, (unsigned long long)h->writes,
+	       (unsigned long long)h->dirty,
+	       (unsigned long long)h->leaves_after,
+	       (unsigned long long)h->splits, h->fault_ns, h->eager_fault_ns,
+	       h->harvest_us, h->eager_harvest_us, h->flat_frame_us,
+	       h->flat_word_us, h->floor_us);
+}
+
+static void row_print(const char *name, const struct log_harvest_row *h)
+{
+	printf("%-9s writes: libgmem %llu leaves after (%llu splits), %.0f ns "
+	       "per fault; eager %.0f ns per fault\n",
+	       name, (unsigned long long)h->leaves_after,
+	       (unsigned long long)h->splits, h->fault_ns, h->eager_fault_ns);
+	printf("%-9s harvest of %llu dirty, us: libgmem %.1f (%.1f ns a "
+	       "frame), eager %.1f, floor %.1f,\n"
+	       "          flat per frame %.1f (%.1fx libgmem), per word %.1f "
+	       "(%.2fx)\n",
+	       name, (unsigned long long)h->dirty, h->harvest_us,
+	       h->harvest_us * 1e3 / (double)(h->dirty ? h->dirty : 1),
+	       h->eager_harvest_us, h->floor_us, h->flat_frame_us,
+	       h->flat_frame_us / h->harvest_us, h->flat_word_us,
+	       h->flat_word_us / h->harvest_us);
+}
+
 void logging_print(const struct log_result *r, int json)
 {
 	if (json) {
-		printf("\"logging\":{\"start_protects\":%llu,\"start_splits\":%llu,"
-		       "\"start_leaves\":%llu,\"start_ms\":%.3f,"
-		       "\"eager_leaves\":%llu,\"eager_start_ms\":%.3f,"
-		       "\"writes\":%llu,\"dirty\":%llu,\"leaves_after\":%llu,"
-		       "\"splits\":%llu,\"fault_ns\":%.1f,\"eager_fault_ns\":%.1f,"
-		       "\"harvest_us\":%.1f,\"eager_harvest_us\":%.1f,"
-		       "\"flat_frame_us\":%.1f,\"flat_word_us\":%.1f},",
+		printf("\"logging\":{\"start_protects\":%llu,"
+		       "\"start_splits\":%llu,\"start_leaves\":%llu,"
+		       "\"start_ms\":%.3f,\"eager_leaves\":%llu,"
+		       "\"eager_start_ms\":%.3f,",
 		       (unsigned long long)r->start_protects,
 		       (unsigned long long)r->start_splits,
 		       (unsigned long long)r->start_leaves, r->start_ms,
-		       (unsigned long long)r->eager_leaves, r->eager_start_ms,
-		       (unsigned long long)r->writes,
-		       (unsigned long long)r->dirty,
-		       (unsigned long long)r->leaves_after,
-		       (unsigned long long)r->splits, r->fault_ns,
-		       r->eager_fault_ns, r->harvest_us, r->eager_harvest_us,
-		       r->flat_frame_us, r->flat_word_us);
+		       (unsigned long long)r->eager_leaves, r->eager_start_ms);
+		row_json("random", &r->random);
+		printf(",");
+		row_json("clustered", &r->clustered);
+		printf("},");
 		return;
 	}
 	printf("\nDirty logging: a 4 GiB guest mapped by 1 GiB leaves (EPT, ALL "
-	       "view), logging started on all\nof it, then %d rounds of %llu "
-	       "random write faults (1%% of frames) and a harvest of the guest.\n"
-	       "eager: the same builder split to 4 KiB when logging starts. "
-	       "flat: a dirty bit and a 4 KiB entry\nper frame, harvested "
-	       "testing each frame, or a word at a time (as KVM's dirty log).\n",
-	       r->rounds, (unsigned long long)r->writes);
-	printf("start            libgmem %llu protects, %llu splits, %llu leaves, "
+	       "view), logging started on all\nof it, then %d rounds of 1%% of "
+	       "its frames written (each a write fault), at random or in %d\n"
+	       "runs from 2 MiB boundaries, and a harvest of the guest. eager: "
+	       "the same builder split to 4 KiB\nwhen logging starts. flat: a "
+	       "dirty bit and a 4 KiB entry per frame, harvested testing each\n"
+	       "frame, a word at a time (as KVM's dirty log), or at the floor "
+	       "(a word scan, a store per frame).\n",
+	       r->rounds, RUNS);
+	printf("start     libgmem %llu protects, %llu splits, %llu leaves, "
 	       "%.3f ms; eager %llu leaves, %.1f ms\n",
 	       (unsigned long long)r->start_protects,
 	       (unsigned long long)r->start_splits,
 	       (unsigned long long)r->start_leaves, r->start_ms,
 	       (unsigned long long)r->eager_leaves, r->eager_start_ms);
-	printf("a round's writes libgmem %llu leaves after (%llu splits), "
-	       "%.0f ns per fault; eager %llu leaves, %.0f ns per fault\n",
-	       (unsigned long long)r->leaves_after,
-	       (unsigned long long)r->splits, r->fault_ns,
-	       (unsigned long long)r->eager_leaves, r->eager_fault_ns);
-	printf("harvest (%llu dirty) libgmem %.1f us; eager %.1f us; flat per "
-	       "frame %.1f us (%.1fx), per word %.1f us (%.2fx)\n",
-	       (unsigned long long)r->dirty, r->harvest_us, r->eager_harvest_us,
-	       r->flat_frame_us, r->flat_frame_us / r->harvest_us,
-	       r->flat_word_us, r->flat_word_us / r->harvest_us);
+	row_print("random", &r->random);
+	row_print("clustered", &r->clustered);
 }

@@ -157,25 +157,33 @@ static inline uint64_t pt_format_leaf(enum gmem_pt_format f, uint64_t addr,
 }
 
 /*
- * For a last-level entry e: the bit that lets it write, when e is a page
- * alone (no contiguous hint) that grants write; 0 otherwise. Dirty
- * logging's harvest takes it away in place.
+ * Which last-level entries are pages alone (no contiguous hint) that
+ * grant write: those with (e & mask) == match, by their bit w. Dirty
+ * logging's harvest takes w away in place, a word of frames at a time.
  */
-static inline uint64_t pt_format_page_w(enum gmem_pt_format f, uint64_t e)
+struct pt_page_w {
+	uint64_t mask, match, w;
+};
+
+static inline struct pt_page_w pt_format_page_w_rule(enum gmem_pt_format f)
 {
 	switch (f) {
-	case GMEM_PT_FORMAT_EPT:
-		return e & GMEM_PT_PROT_W;	/* RWX are bits 0-2 */
+	case GMEM_PT_FORMAT_EPT:	/* RWX are bits 0-2 */
+		return (struct pt_page_w){ 0, 0, GMEM_PT_PROT_W };
 	case GMEM_PT_FORMAT_ARM64_S2:
-		return (e & (S2_VALID | S2_TABLE | S2_CONTIG)) ==
-				       (S2_VALID | S2_TABLE)
-			       ? e & S2_AP_W
-			       : 0;
+		return (struct pt_page_w){ S2_VALID | S2_TABLE | S2_CONTIG,
+					   S2_VALID | S2_TABLE, S2_AP_W };
 	default:
-		return (e & (GEN_VALID | GEN_TABLE | GEN_CONTIG)) == GEN_VALID
-			       ? e & ((uint64_t)GMEM_PT_PROT_W << GEN_PROT_SHIFT)
-			       : 0;
+		return (struct pt_page_w){
+			GEN_VALID | GEN_TABLE | GEN_CONTIG, GEN_VALID,
+			(uint64_t)GMEM_PT_PROT_W << GEN_PROT_SHIFT };
 	}
+}
+
+/* The bit of e that lets it write, by rule r; 0 if none. */
+static inline uint64_t pt_page_w_of(const struct pt_page_w *r, uint64_t e)
+{
+	return e & r->w & -(uint64_t)((e & r->mask) == r->match);
 }
 
 static inline uint64_t pt_format_table(enum gmem_pt_format f, uint64_t addr)

@@ -370,6 +370,19 @@ int gmem_pt_log_mark(struct gmem_pt *pt, uint64_t gfn, uint64_t npages)
 	return mark_dirty(pt, gfn, gfn + npages);
 }
 
+/*
+ * A harvest of scattered frames is bound by the misses on their table
+ * entries, one or two per frame. Words of the quick path wait in a queue
+ * of HARVEST_AHEAD, their entries' lines prefetched when queued, so the
+ * misses of that many words overlap instead of following each other.
+ */
+#define HARVEST_AHEAD 16
+
+struct harvest_queued {
+	uint64_t *page;			/* the entry of frame base */
+	uint64_t base, w, mask;		/* writable frames; dirty frames */
+};
+
 struct harvest {
 	struct gmem_pt *pt;
 	struct gmem_pt_harvest *h;
@@ -383,26 +396,38 @@ struct harvest {
 	uint64_t done;			/* frames below are protected */
 	bool quick;			/* leaves of one frame, and a sink
 					 * that takes protects or none */
+	struct pt_page_w page_w;	/* the format's pages with write */
 	int err;			/* the sink's first error */
+	struct harvest_queued q[HARVEST_AHEAD];
+	unsigned int q_head, q_n;
 };
 
-/* Caches the last-level table holding gfn, if the table has one. The
- * walk starts at the deepest table of the batch's cursor that holds gfn:
- * harvests go up through the frames. */
-static void cache_table(struct harvest *hv, uint64_t gfn)
+/* The entry of frame base in its last-level table, if it has one. The
+ * table comes from the entry above it, so the walk touches none of the
+ * table's own lines; it starts at the deepest table of the batch's
+ * cursor holding base: harvests go up through the frames. */
+static uint64_t *table_entry(struct harvest *hv, uint64_t base)
 {
 	const struct gmem_pt *pt = hv->pt;
-	unsigned int last = pt->geom.nlevels - 1, level = last;
+	unsigned int last = pt->geom.nlevels - 1, level;
 	const struct gmem_pt_level *lv = &pt->geom.level[last];
 	struct pt_decoded d;
-	uint64_t *p = pt_entry_at(pt, gfn, &level, &d, &hv->sc.cursor);
 
+	if (hv->table && !((base - hv->t_lo) >> hv->t_span))
+		return &hv->table[base - hv->t_lo];
 	hv->table = NULL;
-	if (level != last)
-		return;
 	hv->t_span = lv->entry_shift - GMEM_FRAME_SHIFT + lv->index_bits;
-	hv->t_lo = gfn & ~((UINT64_C(1) << hv->t_span) - 1);
-	hv->table = p - pt_index(pt, last, gfn);
+	hv->t_lo = base & ~((UINT64_C(1) << hv->t_span) - 1);
+	if (!last) {
+		hv->table = pt->root;
+	} else {
+		level = last - 1;
+		pt_entry_at(pt, base, &level, &d, &hv->sc.cursor);
+		if (level != last - 1 || d.kind != PT_TABLE)
+			return NULL;
+		hv->table = pt_virt(pt, d.addr);
+	}
+	return &hv->table[base - hv->t_lo];
 }
 
 /* Protects the leaf of frame f, taken from the writable set, whatever
@@ -449,23 +474,17 @@ static void harvest_out(struct harvest *hv, uint64_t base, uint64_t mask)
 }
 
 /*
- * The common case in one pass: frames that are pages of their own in
- * the cached last-level table (which holds the whole word), for a sink
- * that takes protects or none. The others go through reprotect. Returns
- * the bits of w not done yet when the sink refused one (at *f).
+ * Protects the writable frames w of the word from base: through page
+ * (the cached table's entry of base, or NULL) those that are pages of
+ * their own there, the others through reprotect. Returns the bits of w
+ * not done yet when the sink refused one (at *f).
  */
-static uint64_t reprotect_word(struct harvest *hv, uint64_t base, uint64_t w,
-			       uint64_t *f)
+static uint64_t reprotect_word(struct harvest *hv, uint64_t *page,
+			       uint64_t base, uint64_t w, uint64_t *f)
 {
 	struct gmem_pt *pt = hv->pt;
-	uint64_t m, *page = NULL;
+	uint64_t m;
 
-	if (hv->quick) {
-		if (!hv->table || (base - hv->t_lo) >> hv->t_span)
-			cache_table(hv, base);
-		if (hv->table)
-			page = &hv->table[base - hv->t_lo];
-	}
 	for (m = w; m; m &= m - 1) {
 		unsigned int i = (unsigned int)__builtin_ctzll(m);
 		uint64_t e, wbit;
@@ -473,7 +492,7 @@ static uint64_t reprotect_word(struct harvest *hv, uint64_t base, uint64_t w,
 
 		*f = base + i;
 		e = page ? page[i] : 0;
-		wbit = page ? pt_format_page_w(pt->fmt->id, e) : 0;
+		wbit = page ? pt_page_w_of(&hv->page_w, e) : 0;
 		if (!wbit) {
 			err = reprotect(hv, *f);
 		} else {
@@ -505,36 +524,116 @@ static uint64_t reprotect_word(struct harvest *hv, uint64_t base, uint64_t w,
 	return 0;
 }
 
+/*
+ * The pages of w with write access in the table of page, when neither a
+ * sink nor a listener hears of protects: their entries edited in one
+ * tight pass. Returns the frames of w left for reprotect_word.
+ */
+static uint64_t protect_pages(struct harvest *hv, uint64_t *page,
+			      uint64_t base, uint64_t w)
+{
+	const struct pt_page_w r = hv->page_w;
+	uint64_t m, rest = 0, done;
+
+	for (m = w; m; m &= m - 1) {
+		unsigned int i = (unsigned int)__builtin_ctzll(m);
+		uint64_t e = page[i], wbit = pt_page_w_of(&r, e);
+
+		if (wbit)
+			page[i] = e & ~wbit;
+		else
+			rest |= m & -m;
+	}
+	done = w & ~rest;
+	if (done) {
+		hv->sc.protects += (uint64_t)__builtin_popcountll(done);
+		pt_flush_add(&hv->sc, base + (uint64_t)__builtin_ctzll(done),
+			     base + 64 - (uint64_t)__builtin_clzll(done));
+	}
+	return rest;
+}
+
+/*
+ * One word taken: its writable frames w protected, or after the sink's
+ * error (now or before) left as they were: the frames of the leaf it
+ * refused (all writable, so dirty) and those after it, which the next
+ * harvest reports again.
+ */
+static void protect_word(struct harvest *hv, uint64_t *page, uint64_t base,
+			 uint64_t w, uint64_t mask)
+{
+	struct pt_log *log = hv->pt->log;
+	uint64_t m = 0, f = 0, left;
+	struct leaf_at l;
+
+	if (hv->err) {
+		fset_put_word(&log->writable, base, w);
+		fset_put_word(&log->dirty, base, mask);
+		return;
+	}
+	if (page && !hv->pt->sink.protect &&
+	    !bus_heard(&hv->pt->guest->bus, BUS_WRPROTECT))
+		w = protect_pages(hv, page, base, w);
+	if (w)
+		m = reprotect_word(hv, page, base, w, &f);
+	if (!hv->err)
+		return;
+	if (leaf_at(hv->pt, f, &l)) {
+		add_logged(hv->pt, &log->writable, l.lo, l.lo + l.n, true);
+		add_logged(hv->pt, &log->dirty, l.lo, l.lo + l.n, true);
+	}
+	left = (f - base + 1 < 64) ? ~UINT64_C(0) << (f - base + 1) : 0;
+	fset_put_word(&log->writable, base, m & left);
+	fset_put_word(&log->dirty, base, mask & left);
+}
+
+/* Protects the oldest queued word. */
+static void harvest_pop(struct harvest *hv)
+{
+	struct harvest_queued *q = &hv->q[hv->q_head];
+
+	hv->q_head = (hv->q_head + 1) % HARVEST_AHEAD;
+	hv->q_n--;
+	protect_word(hv, q->page, q->base, q->w, q->mask);
+}
+
+static void harvest_drain(struct harvest *hv)
+{
+	while (hv->q_n)
+		harvest_pop(hv);
+}
+
 static void harvest_word(void *ctx, uint64_t base, uint64_t mask)
 {
 	struct harvest *hv = ctx;
 	struct pt_log *log = hv->pt->log;
-	uint64_t w, m = 0, f = 0, left;
+	struct harvest_queued *q;
+	uint64_t w, m, *page;
 
 	harvest_out(hv, base, mask);
-	w = hv->err ? 0 : fset_take_word(&log->writable, &hv->ws, base, mask);
-	if (w)
-		m = reprotect_word(hv, base, w, &f);
-	if (!hv->err)
-		return;
-	/*
-	 * After the sink's error, what is left stays as it was: the frames
-	 * of the leaf it refused (all writable, so dirty) and those after
-	 * it, which the next harvest reports again.
-	 */
-	if (w) {
-		struct leaf_at l;
-
-		if (leaf_at(hv->pt, f, &l)) {
-			add_logged(hv->pt, &log->writable, l.lo, l.lo + l.n, true);
-			add_logged(hv->pt, &log->dirty, l.lo, l.lo + l.n, true);
-		}
-		left = (f - base + 1 < 64) ? ~UINT64_C(0) << (f - base + 1) : 0;
-		fset_put_word(&log->writable, base, m & left);
-		fset_put_word(&log->dirty, base, mask & left);
-	} else {
+	if (hv->err) {
 		fset_put_word(&log->dirty, base, mask);
+		return;
 	}
+	w = fset_take_word(&log->writable, &hv->ws, base, mask);
+	page = w && hv->quick ? table_entry(hv, base) : NULL;
+	if (w && !page) {
+		/* In order: what waits goes first. */
+		harvest_drain(hv);
+		protect_word(hv, NULL, base, w, mask);
+		return;
+	}
+	/* Dirty by a mark or a conversion only: nothing to protect, but it
+	 * waits its turn behind words whose sink may still refuse. */
+	if (!w && !hv->q_n)
+		return;
+	/* One prefetch a line of entries (8 to a line at most). */
+	for (m = w; m; m &= ~(UINT64_C(0xff) << (__builtin_ctzll(m) & ~7)))
+		__builtin_prefetch(&page[__builtin_ctzll(m)], 1);
+	if (hv->q_n == HARVEST_AHEAD)
+		harvest_pop(hv);
+	q = &hv->q[(hv->q_head + hv->q_n++) % HARVEST_AHEAD];
+	*q = (struct harvest_queued){ page, base, w, mask };
 }
 
 static int log_harvest(struct gmem_pt *pt, uint64_t gfn, uint64_t npages,
@@ -570,8 +669,10 @@ static int log_harvest(struct gmem_pt *pt, uint64_t gfn, uint64_t npages,
 		   pt->geom.level[pt->geom.nlevels - 1].entry_shift ==
 			   GMEM_FRAME_SHIFT &&
 		   (pt->sink.protect || (!pt->sink.map && !pt->sink.unmap));
+	hv.page_w = pt_format_page_w_rule(pt->fmt->id);
 	fset_take(&pt->log->dirty, gfn, gfn + npages, limit, harvest_word, &hv,
 		  &next);
+	harvest_drain(&hv);
 	h->next = next;
 	pt_batch_end(&hv.sc);
 	return hv.err;
