@@ -367,15 +367,14 @@ bool fset_all(const struct fset *s, uint64_t lo, uint64_t hi)
 	return true;
 }
 
-uint64_t fset_take(struct fset *s, uint64_t lo, uint64_t hi, uint64_t limit,
-		   void (*fn)(void *ctx, uint64_t base, uint64_t mask),
-		   void *ctx, uint64_t *next)
+uint32_t fset_take(struct fset *s, uint64_t lo, uint64_t hi, uint64_t *limit,
+		   struct fset_word *words, uint32_t n, uint64_t *next)
 {
-	uint64_t taken = 0;
-	uint32_t i = find(s, lo >> SLOT_SHIFT);
+	uint64_t taken = 0, left = *limit;
+	uint32_t i = find(s, lo >> SLOT_SHIFT), k = 0;
 
 	*next = hi;
-	for (; lo < hi && i < s->n && taken < limit; i++) {
+	for (; lo < hi && i < s->n && taken < left; i++) {
 		struct fset_slot *fs = s->v[i];
 		uint64_t start = fs->si << SLOT_SHIFT;
 		uint32_t a, b, g;
@@ -389,9 +388,10 @@ uint64_t fset_take(struct fset *s, uint64_t lo, uint64_t hi, uint64_t limit,
 		     g++) {
 			uint64_t pieces = fs->any[g];
 
-			while (pieces && taken < limit) {
+			while (pieces && taken < left && k < n) {
 				uint32_t p = g * 64 + (uint32_t)__builtin_ctzll(pieces),
-					 w;
+					 w, end = (p + 1) * MAP_WORDS;
+				uint64_t nz = 0;
 				/* A piece the range holds whole needs no
 				 * masks, and is empty after. */
 				bool whole = p * PIECE_FRAMES >= a &&
@@ -400,18 +400,23 @@ uint64_t fset_take(struct fset *s, uint64_t lo, uint64_t hi, uint64_t limit,
 				pieces &= pieces - 1;
 				if (p * PIECE_FRAMES >= b)
 					break;
-				for (w = p * MAP_WORDS;
-				     w < (p + 1) * MAP_WORDS && taken < limit;
-				     w++) {
-					uint64_t m = whole ? fs->bits[w]
-							   : fs->bits[w] &
-								     word_mask(a, b, w);
-					uint64_t pc;
+				/* The piece's words that hold frames (its
+				 * words share one cache line). */
+				for (w = p * MAP_WORDS; w < end; w++)
+					nz |= (uint64_t)(fs->bits[w] != 0)
+					      << (w - p * MAP_WORDS);
+				for (w = end; nz && taken < left && k < n;
+				     nz &= nz - 1) {
+					uint64_t m, pc;
 
+					w = p * MAP_WORDS +
+					    (uint32_t)__builtin_ctzll(nz);
+					m = whole ? fs->bits[w]
+						  : fs->bits[w] & word_mask(a, b, w);
 					if (!m)
 						continue;
 					pc = (uint64_t)__builtin_popcountll(m);
-					while (pc > limit - taken) {
+					while (pc > left - taken) {
 						m &= ~(UINT64_C(1) << (63 - __builtin_clzll(m)));
 						pc--;
 					}
@@ -419,23 +424,31 @@ uint64_t fset_take(struct fset *s, uint64_t lo, uint64_t hi, uint64_t limit,
 					fs->count -= pc;
 					s->count -= pc;
 					taken += pc;
-					fn(ctx, start + w * 64, m);
-					if (taken == limit)
-						*next = start + w * 64 + 64 -
-							(uint64_t)__builtin_clzll(m);
+					words[k++] = (struct fset_word){
+						start + w * 64, m };
+					/* Where a call that stops here would
+					 * go on from. */
+					*next = start + w * 64 + 64 -
+						(uint64_t)__builtin_clzll(m);
 				}
-				if (whole && taken < limit)
+				if (whole && !nz && taken < left)
 					fs->any[p / 64] &= ~(UINT64_C(1) << (p % 64));
 				else
 					piece_check(fs, p);
 			}
-			if (taken == limit || (uint64_t)(g + 1) * 64 * PIECE_FRAMES >= b)
+			if (taken == left || k == n ||
+			    (uint64_t)(g + 1) * 64 * PIECE_FRAMES >= b)
 				break;
 		}
+		if (taken == left || k == n)
+			break;
 	}
-	if (taken == limit && *next < hi && !fset_any(s, *next, hi))
+	*limit = left - taken;
+	if (taken < left && k < n)
 		*next = hi;
-	return taken;
+	else if (taken == left && *next < hi && !fset_any(s, *next, hi))
+		*next = hi;
+	return k;
 }
 
 uint64_t fset_take_word(struct fset *s, struct fset_slot **cache,
@@ -455,6 +468,17 @@ uint64_t fset_take_word(struct fset *s, struct fset_slot **cache,
 	fs->count -= pc;
 	s->count -= pc;
 	return m;
+}
+
+void fset_prefetch_word(const struct fset *s, struct fset_slot **cache,
+			uint64_t base)
+{
+	struct fset_slot *fs = *cache;
+
+	if (!fs || fs->si != base >> SLOT_SHIFT)
+		fs = *cache = slot_of(s, base >> SLOT_SHIFT);
+	if (fs)
+		__builtin_prefetch(&fs->bits[(base & (SLOT_FRAMES - 1)) / 64], 1);
 }
 
 void fset_put_word(struct fset *s, uint64_t base, uint64_t mask)

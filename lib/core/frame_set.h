@@ -86,15 +86,19 @@ uint64_t fset_next_out(const struct fset *s, uint64_t lo, uint64_t hi);
 /* Whether every frame of [lo, hi) is. */
 bool fset_all(const struct fset *s, uint64_t lo, uint64_t hi);
 
+/* Frames base + i for each bit i of mask; base a multiple of 64. */
+struct fset_word {
+	uint64_t base, mask;
+};
+
 /*
- * Takes out of the set up to limit of its frames in [lo, hi), lowest
- * first, telling fn of them a word at a time: the frames base + i for
- * each bit i of mask. Returns the frames taken; *next is the frame after
- * the last one taken, or hi when none of the range is left.
+ * Takes out of the set up to *limit of its frames in [lo, hi), lowest
+ * first, into at most n words (*limit less the frames taken). Returns
+ * the words filled; *next is the frame after the last one taken, or hi
+ * when none of the range is left.
  */
-uint64_t fset_take(struct fset *s, uint64_t lo, uint64_t hi, uint64_t limit,
-		   void (*fn)(void *ctx, uint64_t base, uint64_t mask),
-		   void *ctx, uint64_t *next);
+uint32_t fset_take(struct fset *s, uint64_t lo, uint64_t hi, uint64_t *limit,
+		   struct fset_word *words, uint32_t n, uint64_t *next);
 
 /*
  * The same for one word: takes the frames of mask (bits of the word of
@@ -105,6 +109,9 @@ uint64_t fset_take(struct fset *s, uint64_t lo, uint64_t hi, uint64_t limit,
  */
 uint64_t fset_take_word(struct fset *s, struct fset_slot **cache,
 			uint64_t base, uint64_t mask);
+/* Prefetches the word fset_take_word would take for base (same cache). */
+void fset_prefetch_word(const struct fset *s, struct fset_slot **cache,
+			uint64_t base);
 /* Puts back frames of one word that fset_take or fset_take_word took. */
 void fset_put_word(struct fset *s, uint64_t base, uint64_t mask);
 

@@ -371,17 +371,13 @@ int gmem_pt_log_mark(struct gmem_pt *pt, uint64_t gfn, uint64_t npages)
 }
 
 /*
- * A harvest of scattered frames is bound by the misses on their table
- * entries, one or two per frame. Words of the quick path wait in a queue
- * of HARVEST_AHEAD, their entries' lines prefetched when queued, so the
- * misses of that many words overlap instead of following each other.
+ * A harvest of scattered frames is bound by misses: on the writable
+ * set's word, the caller's bitmap and the table entries of each frame.
+ * Words are taken from the dirty set HARVEST_BATCH at a time, their lines
+ * prefetched, then reported and protected in order: the misses of a
+ * batch overlap instead of following each other.
  */
-#define HARVEST_AHEAD 16
-
-struct harvest_queued {
-	uint64_t *page;			/* the entry of frame base */
-	uint64_t base, w, mask;		/* writable frames; dirty frames */
-};
+#define HARVEST_BATCH 16
 
 struct harvest {
 	struct gmem_pt *pt;
@@ -393,13 +389,14 @@ struct harvest {
 	 * frame, and log2 of the frames it maps. */
 	uint64_t *table, t_lo;
 	unsigned int t_span;
+	/* The table above it, which holds its entry: the same. */
+	uint64_t *upper, u_lo;
+	unsigned int u_span;
 	uint64_t done;			/* frames below are protected */
 	bool quick;			/* leaves of one frame, and a sink
 					 * that takes protects or none */
 	struct pt_page_w page_w;	/* the format's pages with write */
 	int err;			/* the sink's first error */
-	struct harvest_queued q[HARVEST_AHEAD];
-	unsigned int q_head, q_n;
 };
 
 /* The entry of frame base in its last-level table, if it has one. The
@@ -412,6 +409,7 @@ static uint64_t *table_entry(struct harvest *hv, uint64_t base)
 	unsigned int last = pt->geom.nlevels - 1, level;
 	const struct gmem_pt_level *lv = &pt->geom.level[last];
 	struct pt_decoded d;
+	uint64_t *up;
 
 	if (hv->table && !((base - hv->t_lo) >> hv->t_span))
 		return &hv->table[base - hv->t_lo];
@@ -420,13 +418,25 @@ static uint64_t *table_entry(struct harvest *hv, uint64_t base)
 	hv->t_lo = base & ~((UINT64_C(1) << hv->t_span) - 1);
 	if (!last) {
 		hv->table = pt->root;
+		return &hv->table[base - hv->t_lo];
+	}
+	/* The entry above: in the table above of the last call, or by a
+	 * walk, which notes that table for the next calls. */
+	if (hv->upper && !((base - hv->u_lo) >> hv->u_span)) {
+		up = &hv->upper[pt_index(pt, last - 1, base)];
+		pt_decode(pt, *up, last - 1, &d);
 	} else {
 		level = last - 1;
-		pt_entry_at(pt, base, &level, &d, &hv->sc.cursor);
-		if (level != last - 1 || d.kind != PT_TABLE)
+		up = pt_entry_at(pt, base, &level, &d, &hv->sc.cursor);
+		if (level != last - 1)
 			return NULL;
-		hv->table = pt_virt(pt, d.addr);
+		hv->u_span = hv->t_span + pt->geom.level[last - 1].index_bits;
+		hv->u_lo = base & ~((UINT64_C(1) << hv->u_span) - 1);
+		hv->upper = up - pt_index(pt, last - 1, base);
 	}
+	if (d.kind != PT_TABLE)
+		return NULL;
+	hv->table = pt_virt(pt, d.addr);
 	return &hv->table[base - hv->t_lo];
 }
 
@@ -554,86 +564,62 @@ static uint64_t protect_pages(struct harvest *hv, uint64_t *page,
 }
 
 /*
- * One word taken: its writable frames w protected, or after the sink's
- * error (now or before) left as they were: the frames of the leaf it
- * refused (all writable, so dirty) and those after it, which the next
- * harvest reports again.
+ * One word taken from the dirty set: reported, and its writable frames
+ * protected (through page, the table's entry of base, or NULL); or after
+ * the sink's error (now or before) left as they were: the frames of the
+ * leaf it refused (all writable, so dirty) and those after it, which the
+ * next harvest reports again.
  */
-static void protect_word(struct harvest *hv, uint64_t *page, uint64_t base,
-			 uint64_t w, uint64_t mask)
+static void harvest_word(struct harvest *hv, uint64_t *page,
+			 const struct fset_word *fw)
 {
 	struct pt_log *log = hv->pt->log;
-	uint64_t m = 0, f = 0, left;
+	uint64_t w, m = 0, f = 0, left;
 	struct leaf_at l;
 
+	harvest_out(hv, fw->base, fw->mask);
 	if (hv->err) {
-		fset_put_word(&log->writable, base, w);
-		fset_put_word(&log->dirty, base, mask);
+		fset_put_word(&log->dirty, fw->base, fw->mask);
 		return;
 	}
-	if (page && !hv->pt->sink.protect &&
+	w = fset_take_word(&log->writable, &hv->ws, fw->base, fw->mask);
+	if (w && page && !hv->pt->sink.protect &&
 	    !bus_heard(&hv->pt->guest->bus, BUS_WRPROTECT))
-		w = protect_pages(hv, page, base, w);
+		w = protect_pages(hv, page, fw->base, w);
 	if (w)
-		m = reprotect_word(hv, page, base, w, &f);
+		m = reprotect_word(hv, page, fw->base, w, &f);
 	if (!hv->err)
 		return;
 	if (leaf_at(hv->pt, f, &l)) {
 		add_logged(hv->pt, &log->writable, l.lo, l.lo + l.n, true);
 		add_logged(hv->pt, &log->dirty, l.lo, l.lo + l.n, true);
 	}
-	left = (f - base + 1 < 64) ? ~UINT64_C(0) << (f - base + 1) : 0;
-	fset_put_word(&log->writable, base, m & left);
-	fset_put_word(&log->dirty, base, mask & left);
+	left = (f - fw->base + 1 < 64) ? ~UINT64_C(0) << (f - fw->base + 1) : 0;
+	fset_put_word(&log->writable, fw->base, m & left);
+	fset_put_word(&log->dirty, fw->base, fw->mask & left);
 }
 
-/* Protects the oldest queued word. */
-static void harvest_pop(struct harvest *hv)
+/* A batch of words: their lines prefetched, then each harvested. */
+static void harvest_batch(struct harvest *hv, const struct fset_word *fw,
+			  uint32_t n)
 {
-	struct harvest_queued *q = &hv->q[hv->q_head];
+	uint64_t *page[HARVEST_BATCH], m;
+	uint32_t k;
 
-	hv->q_head = (hv->q_head + 1) % HARVEST_AHEAD;
-	hv->q_n--;
-	protect_word(hv, q->page, q->base, q->w, q->mask);
-}
-
-static void harvest_drain(struct harvest *hv)
-{
-	while (hv->q_n)
-		harvest_pop(hv);
-}
-
-static void harvest_word(void *ctx, uint64_t base, uint64_t mask)
-{
-	struct harvest *hv = ctx;
-	struct pt_log *log = hv->pt->log;
-	struct harvest_queued *q;
-	uint64_t w, m, *page;
-
-	harvest_out(hv, base, mask);
-	if (hv->err) {
-		fset_put_word(&log->dirty, base, mask);
-		return;
+	for (k = 0; k < n; k++) {
+		page[k] = hv->quick ? table_entry(hv, fw[k].base) : NULL;
+		/* One prefetch a line of entries (8 to a line at most). */
+		for (m = page[k] ? fw[k].mask : 0; m;
+		     m &= ~(UINT64_C(0xff) << (__builtin_ctzll(m) & ~7)))
+			__builtin_prefetch(&page[k][__builtin_ctzll(m)], 1);
+		fset_prefetch_word(&hv->pt->log->writable, &hv->ws,
+				   fw[k].base);
+		if (hv->h->bitmap && fw[k].base >= hv->gfn)
+			__builtin_prefetch(
+				&hv->h->bitmap[(fw[k].base - hv->gfn) / 64], 1);
 	}
-	w = fset_take_word(&log->writable, &hv->ws, base, mask);
-	page = w && hv->quick ? table_entry(hv, base) : NULL;
-	if (w && !page) {
-		/* In order: what waits goes first. */
-		harvest_drain(hv);
-		protect_word(hv, NULL, base, w, mask);
-		return;
-	}
-	/* Dirty by a mark or a conversion only: nothing to protect, but it
-	 * waits its turn behind words whose sink may still refuse. */
-	if (!w && !hv->q_n)
-		return;
-	/* One prefetch a line of entries (8 to a line at most). */
-	for (m = w; m; m &= ~(UINT64_C(0xff) << (__builtin_ctzll(m) & ~7)))
-		__builtin_prefetch(&page[__builtin_ctzll(m)], 1);
-	if (hv->q_n == HARVEST_AHEAD)
-		harvest_pop(hv);
-	q = &hv->q[(hv->q_head + hv->q_n++) % HARVEST_AHEAD];
-	*q = (struct harvest_queued){ page, base, w, mask };
+	for (k = 0; k < n; k++)
+		harvest_word(hv, page[k], &fw[k]);
 }
 
 static int log_harvest(struct gmem_pt *pt, uint64_t gfn, uint64_t npages,
@@ -670,9 +656,15 @@ static int log_harvest(struct gmem_pt *pt, uint64_t gfn, uint64_t npages,
 			   GMEM_FRAME_SHIFT &&
 		   (pt->sink.protect || (!pt->sink.map && !pt->sink.unmap));
 	hv.page_w = pt_format_page_w_rule(pt->fmt->id);
-	fset_take(&pt->log->dirty, gfn, gfn + npages, limit, harvest_word, &hv,
-		  &next);
-	harvest_drain(&hv);
+	for (next = gfn;;) {
+		struct fset_word fw[HARVEST_BATCH];
+		uint32_t n = fset_take(&pt->log->dirty, next, gfn + npages,
+				       &limit, fw, HARVEST_BATCH, &next);
+
+		harvest_batch(&hv, fw, n);
+		if (n < HARVEST_BATCH || !limit || next >= gfn + npages)
+			break;
+	}
 	h->next = next;
 	pt_batch_end(&hv.sc);
 	return hv.err;
