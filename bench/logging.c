@@ -73,9 +73,9 @@ static double faults(struct gmem_pt *pt, const uint64_t *at, uint64_t n)
 }
 
 /*
- * The harvests of libgmem's table, by pattern: functions of their own,
- * so that tools/bench.sh can count their instructions under callgrind
- * (--toggle-collect) where no PMU counts them.
+ * The harvests of libgmem's table by pattern, and of the eager one:
+ * functions of their own, so that tools/bench.sh can count the
+ * instructions of each under callgrind (--toggle-collect).
  */
 static __attribute__((noinline)) int
 harvest_random(struct gmem_pt *pt, struct gmem_pt_harvest *h)
@@ -89,8 +89,16 @@ harvest_clustered(struct gmem_pt *pt, struct gmem_pt_harvest *h)
 	return gmem_pt_log_harvest(pt, 0, FRAMES, h);
 }
 
+static __attribute__((noinline)) int
+harvest_eager(struct gmem_pt *pt, struct gmem_pt_harvest *h)
+{
+	return gmem_pt_log_harvest(pt, 0, FRAMES, h);
+}
+
+typedef int harvest_fn(struct gmem_pt *pt, struct gmem_pt_harvest *h);
+
 /* us to harvest all of the guest into out; the frames taken. */
-static double harvest(struct gmem_pt *pt, int clustered, uint64_t *out,
+static double harvest(struct gmem_pt *pt, harvest_fn *fn, uint64_t *out,
 		      uint64_t *count)
 {
 	GMEM_OPTS(gmem_pt_harvest, h, .bitmap = out,
@@ -100,7 +108,7 @@ static double harvest(struct gmem_pt *pt, int clustered, uint64_t *out,
 
 	memset(out, 0, FRAMES / 8);
 	t0 = now_ns();
-	err = clustered ? harvest_clustered(pt, &h) : harvest_random(pt, &h);
+	err = fn(pt, &h);
 	if (err)
 		exit(1);
 	*count = h.count;
@@ -224,6 +232,7 @@ static void pattern_run(int runs, int clustered, struct gmem_pt *pt,
 {
 	double h[63], eh[63], pf[63], pw[63], fl[63], ef[63], ff[63];
 	uint64_t n = clustered ? WRITES / RUNS * RUNS : WRITES, count;
+	harvest_fn *fn = clustered ? harvest_clustered : harvest_random;
 	struct gmem_pt_stats s0, s1;
 
 	memset(r, 0, sizeof(*r));
@@ -240,12 +249,12 @@ static void pattern_run(int runs, int clustered, struct gmem_pt *pt,
 		ef[i] = faults(eager, at, n);
 		/* The two tables take turns being harvested first. */
 		if (i % 2) {
-			eh[i] = harvest(eager, clustered, out, &count);
-			h[i] = harvest(pt, clustered, out, &count);
+			eh[i] = harvest(eager, harvest_eager, out, &count);
+			h[i] = harvest(pt, fn, out, &count);
 		} else {
-			h[i] = harvest(pt, clustered, out, &count);
+			h[i] = harvest(pt, fn, out, &count);
 			r->dirty = count;
-			eh[i] = harvest(eager, clustered, out, &count);
+			eh[i] = harvest(eager, harvest_eager, out, &count);
 		}
 		flat_round(flat, at, n, out, i, &pf[i], &pw[i], &ff[i]);
 	}

@@ -6,7 +6,9 @@
 #   section;
 # - the exit status says whether a target was missed, unless --no-fail;
 # - --trace and --csv: a corpus trace replayed against every store, the
-#   rows and targets in the CSV, which tools/plot-bench draws as a PNG.
+#   rows and targets in the CSV, which tools/plot-bench draws as a PNG;
+# - tools/harvest-insns counts a harvest's instructions per dirty frame,
+#   fewer for clustered frames than for scattered ones.
 #   bench_json_check.sh GMEM_BENCH SOURCE_DIR
 set -euo pipefail
 bench=$1 src=$2
@@ -73,3 +75,17 @@ grep -q '^target,"W1 ns/op",,value,$' "$tmp/r.csv"
 "$src/tools/plot-bench" -o "$tmp/p.png" "$tmp/r.csv" >/dev/null
 head -c 8 "$tmp/p.png" | od -An -tx1 | grep -c '89 50 4e 47 0d 0a 1a 0a' >/dev/null
 echo "traces, CSV and plot ok"
+
+# Instructions per dirty frame (callgrind): both patterns, each a count.
+"$src/tools/harvest-insns" "$(dirname "$(dirname "$bench")")" >"$tmp/insns"
+python3 - "$tmp/insns" <<'PY'
+import re, sys
+per = {}
+for line in open(sys.argv[1]):
+    m = re.match(r"harvest, (\w+): +(\d+) dirty frames, +(\d+) instructions: (\d+) per dirty frame", line)
+    if m and int(m.group(2)) > 0 and int(m.group(3)) > 0:
+        per[m.group(1)] = int(m.group(4))
+if set(per) != {"random", "clustered"} or not per["clustered"] < per["random"]:
+    sys.exit("harvest-insns: " + open(sys.argv[1]).read())
+PY
+echo "harvest instructions per dirty frame ok"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs the main job: gmem-bench on
-# its built-in defaults (extra arguments go to it), the page-table demo
+# its built-in defaults (extra arguments go to it), the instructions per
+# dirty frame of a harvest (tools/harvest-insns), the page-table demo
 # gmem-pt, the KVM guest gmem-kvm where /dev/kvm is present, then the
 # replay of the trace corpus (bench/traces) and a plot of both runs.
 # The exit status is gmem-bench's: 1 if a target was missed (pass
@@ -12,6 +13,8 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build build -j"$(nproc)"
 status=0
 build/bench/gmem-bench --csv build/bench.csv "$@" || status=$?
+echo
+tools/harvest-insns build
 echo
 build/tools/gmem-pt
 echo
