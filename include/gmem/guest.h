@@ -154,7 +154,8 @@ struct gmem_guest_stats {
 				 * failed: refused by a listener, pinned or
 				 * paged-out frames, no memory */
 	uint64_t listener_ns;	/* time in the embedder's listeners,
-				 * estimated: one call in 16 is timed */
+				 * estimated: one call in 256 of each
+				 * thread is timed */
 	uint64_t pins;		/* gmem_pin calls that succeeded */
 	uint64_t pager_requests;	/* requests sent to the pager */
 };

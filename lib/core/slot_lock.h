@@ -112,6 +112,18 @@ static inline void slot_txn_lock(_Atomic uint32_t *w)
 		slot_txn_lock_slow(w);
 }
 
+/* Acquires TXN if nothing holds the slot and it is not marked EXC;
+ * false (and nothing held) otherwise, without waiting. */
+static inline bool slot_txn_trylock(_Atomic uint32_t *w)
+{
+	uint32_t old = atomic_load_explicit(w, memory_order_relaxed);
+
+	return !(old & (SLOT_STATE | SLOT_TXN | SLOT_EXC)) &&
+	       atomic_compare_exchange_strong_explicit(w, &old, old | SLOT_TXN,
+						       memory_order_acquire,
+						       memory_order_relaxed);
+}
+
 static inline void slot_txn_unlock(_Atomic uint32_t *w)
 {
 	uint32_t old = atomic_load_explicit(w, memory_order_relaxed);

@@ -413,6 +413,74 @@ convert_finish(struct gmem_guest *g, struct slot *s, uint64_t gfn,
 }
 
 /*
+ * A conversion that subscribers hear, inside one slot and changing one
+ * run (the range was of one attribute) with no new memory: what the
+ * transaction path does, TXN held from PREPARE to COMMIT, without its
+ * general setup. 1 (nothing done) when the general path must take it:
+ * the slot held or marked EXC, a mixed range, memory to allocate.
+ */
+static int convert_heard(struct gmem_guest *g, struct slot *s, uint64_t gfn,
+			 uint64_t npages, unsigned int attr,
+			 struct gmem_convert_opts *opts)
+{
+	uint32_t a = slot_off(gfn), b = a + (uint32_t)npages;
+	struct retired retired = { 0 };
+	struct state_need need;
+	struct gmem_run run;
+	uint64_t fail = gfn;
+	unsigned int v;
+	int err;
+
+	if (!slot_txn_trylock(&s->lock))
+		return 1;
+	/* The TXN holder reads the state without STATE. */
+	v = state_range(s, a, b);
+	if (v == attr) {
+		slot_counted(s, npages, true);
+		slot_txn_unlock(&s->lock);
+		return 0;
+	}
+	state_plan(s, a, b, attr, &need);
+	if (v == GMEM_ATTR_MIXED || !state_need_none(&need)) {
+		slot_txn_unlock(&s->lock);
+		return 1;
+	}
+	run = (struct gmem_run){
+		.gfn = gfn, .npages = npages, .attr = attr,
+		.flags = OPTS_GET(opts, flags, 0) & GMEM_CONVERT_PRESERVE
+				 ? GMEM_RUN_PRESERVE : 0 };
+	err = bus_prepare(&g->bus, BUS_CONVERT, &run, 1, &fail);
+	if (err) {
+		slot_txn_unlock(&s->lock);
+		refused(g, gfn, npages, attr, err, fail);
+		OPTS_SET(opts, fail_gfn, fail);
+		return err;
+	}
+	bus_seal(&g->bus, BUS_CONVERT, &run, 1);
+	slot_state_lock(&s->lock);
+	state_set(s, a, b, attr, NULL, &retired);
+	slot_counted(s, npages, true);
+	slot_state_unlock(&s->lock);
+	bus_commit(&g->bus, BUS_CONVERT, &run, 1);
+	slot_txn_unlock(&s->lock);
+	retired_free(&g->mem, &retired);
+	return 0;
+}
+
+static __attribute__((noinline)) int
+convert_heard_path(struct gmem_guest *g, struct slot *s, uint64_t gfn,
+		   uint64_t npages, unsigned int attr,
+		   struct gmem_convert_opts *opts)
+{
+	int err = s ? convert_heard(g, s, gfn, npages, attr, opts) : 1;
+
+	if (err == 1)
+		return convert_general(g, gfn, npages, attr, opts);
+	GMEM_PROBE(convert, g, gfn, npages, attr, err);
+	return err;
+}
+
+/*
  * The common case runs here, with no transaction to set up and no call:
  * a range in one slot of one region, no listeners, and a change that
  * needs no new memory, planned and applied under one STATE hold.
@@ -425,10 +493,11 @@ int gmem_convert(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 
 	/* No arguments: the quick path keeps its own in their registers. */
 	GMEM_PROBE(convert_begin);
-	if (convert_args(g, gfn, npages, attr, opts) ||
-	    bus_heard(&g->bus, BUS_CONVERT))
+	if (convert_args(g, gfn, npages, attr, opts))
 		return convert_general(g, gfn, npages, attr, opts);
 	s = guest_slot_whole(g, gfn, npages);
+	if (bus_heard(&g->bus, BUS_CONVERT))
+		return convert_heard_path(g, s, gfn, npages, attr, opts);
 	if (!s || !slot_state_lock_if(&s->lock, true))
 		return convert_general(g, gfn, npages, attr, opts);
 	q = state_set_quick(s, slot_off(gfn), slot_off(gfn) + (uint32_t)npages,

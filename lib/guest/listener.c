@@ -16,10 +16,11 @@ struct gmem_listener {
 
 /*
  * Reading the clock costs more than many listeners do (50 ns in a VM
- * with kvm-clock): one call in LISTENER_SAMPLE of each thread is timed
- * and counted for all of them.
+ * with kvm-clock, twice a call): one call in LISTENER_SAMPLE of each
+ * thread is timed and counted for all of them, which adds under 1 ns to
+ * a conversion.
  */
-#define LISTENER_SAMPLE 16
+#define LISTENER_SAMPLE 256
 static __thread uint32_t listener_tick
 	__attribute__((tls_model("initial-exec")));
 
