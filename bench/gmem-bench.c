@@ -875,6 +875,8 @@ int main(int argc, char **argv)
 	TARGET(S_LOGGING, "harvest, clustered: speed-up over per-frame", logr.clustered.flat_frame_us / logr.clustered.harvest_us, 20, 0);
 	TARGET(S_LOGGING, "harvest, clustered: speed-up over per-word", logr.clustered.flat_word_us / logr.clustered.harvest_us, 3, 0);
 	TARGET(S_LOGGING, "harvest, clustered: libgmem / floor", logr.clustered.harvest_us / logr.clustered.floor_us, 2, 1);
+	TARGET(S_NOTIFY, "one accepting listener / one-shot conversion", notr.ns_listener / notr.ns_none, 2, 1);
+	TARGET(S_NOTIFY, "notifier dispatch ns, 10,000 notifiers", notr.ns_with - notr.ns_none, 50, 1);
 	TARGET(S_PAGING, "lookup of a present frame, slowest mode, ns", pager.query_ns > pager.try_ns ? (pager.query_ns > pager.wait_ns ? pager.query_ns : pager.wait_ns) : (pager.try_ns > pager.wait_ns ? pager.try_ns : pager.wait_ns), 15, 1);
 #undef TARGET
 	missed = print_targets(t, nt, json);

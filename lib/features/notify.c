@@ -126,6 +126,15 @@ static struct gmem_notifier *unlink(struct gmem_notifier *t,
 	return t;
 }
 
+/* What the set hears on the bus while it holds notifiers; with none,
+ * nothing, so that conversions take the one-shot path again. */
+#define NOTIFY_KINDS (BUS_CONVERT | BUS_REGION_REMOVE | BUS_PAGE_OUT | \
+		      BUS_WRPROTECT)
+
+/* Callbacks of this thread running: the bus is being published on, so
+ * what the set hears may not change now. */
+static __thread unsigned int in_callback;
+
 #define CHUNK 32
 
 /* Notifiers overlapping [lo, hi) that hear why, keys after the last one
@@ -195,9 +204,11 @@ static void dispatch(struct gmem_guest *g, struct notify_set *s, uint64_t lo,
 			/* Removed by an earlier callback: it fires no more. */
 			if (atomic_load_explicit(&n->dead, memory_order_acquire))
 				continue;
+			in_callback++;
 			n->fn(n->ctx, n, lo > n->lo ? lo : n->lo,
 			      (hi < n->hi ? hi : n->hi) - (lo > n->lo ? lo : n->lo),
 			      why);
+			in_callback--;
 		}
 		if (f.n) {
 			f.resume = true;
@@ -247,9 +258,8 @@ static const struct guest_ext_ops notify_ext = {
 static int set_get(struct gmem_guest *g, struct notify_set **out)
 {
 	static const struct bus_sub sub = {
-		.fn = heard, .order = BUS_ORDER_NORMAL,
-		.kinds = BUS_CONVERT | BUS_REGION_REMOVE | BUS_PAGE_OUT |
-			 BUS_WRPROTECT };
+		.fn = heard, .order = BUS_ORDER_NORMAL, .kinds = NOTIFY_KINDS,
+		.after = true };
 	struct guest_ext *x;
 	int err = guest_ext_get(g, &notify_ext, &sub, &x);
 	struct notify_set *s = (struct notify_set *)x;
@@ -289,6 +299,16 @@ int gmem_notifier_add(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 	n = heap_zalloc(&g->heap, sizeof(*n), 8);
 	if (!n)
 		return -ENOMEM;
+	/* Heard no more since the last one went (exclusive with
+	 * conversions: the bus may change). */
+	if (!s->ext.sub.kinds) {
+		s->ext.sub.kinds = NOTIFY_KINDS;
+		if (bus_subscribe(&g->bus, &g->heap, &s->ext.sub)) {
+			s->ext.sub.kinds = 0;
+			heap_free(&g->heap, n, sizeof(*n));
+			return -ENOMEM;
+		}
+	}
 	*n = (struct gmem_notifier){
 		.lo = gfn, .hi = gfn + npages, .max_hi = gfn + npages,
 		.flags = flags, .events = events ? events : GMEM_INVAL_ALL,
@@ -326,6 +346,12 @@ int gmem_notifier_remove(struct gmem_notifier *n)
 	if (!n->refs)
 		heap_free(&g->heap, n, sizeof(*n));
 	spin_unlock(&s->lock);
+	/* The last one gone, and no publication running (this call is
+	 * exclusive, not a callback's): conversions need not be heard. */
+	if (!in_callback && !atomic_load(&s->linked) && s->ext.sub.kinds) {
+		bus_unsubscribe(&g->bus, &s->ext.sub);
+		s->ext.sub.kinds = 0;	/* what the guest's end looks at */
+	}
 	return 0;
 }
 

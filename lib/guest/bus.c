@@ -10,9 +10,12 @@ static void recount(struct bus *b)
 {
 	uint32_t i;
 
-	b->kinds = 0;
-	for (i = 0; i < b->n; i++)
+	b->kinds = b->phased = 0;
+	for (i = 0; i < b->n; i++) {
 		b->kinds |= b->v[i]->kinds;
+		if (!b->v[i]->after)
+			b->phased |= b->v[i]->kinds;
+	}
 }
 
 /* Puts s at the end of its class. */
@@ -175,4 +178,10 @@ void bus_tell(const struct bus *b, uint32_t kind, uint64_t lo, uint64_t hi)
 	struct gmem_run run = { .gfn = lo, .npages = hi - lo };
 
 	commit(b, kind, &run, 1, true);
+}
+
+void bus_tell_run(const struct bus *b, uint32_t kind,
+		  const struct gmem_run *run)
+{
+	commit(b, kind, run, 1, true);
 }

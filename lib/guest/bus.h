@@ -23,6 +23,12 @@
  * A change that cannot be refused is told: every subscriber of the kind
  * hears one COMMIT.
  *
+ * An AFTER subscriber hears only COMMIT and never refuses. A conversion
+ * inside one slot that only such subscribers hear needs no transaction:
+ * it is made on the one-shot path and told once the slot is released,
+ * so the COMMITs of concurrent conversions of the same frames reach it
+ * in no set order (right for invalidations, which look again).
+ *
  * Subscribing, unsubscribing and changing kinds are exclusive with
  * every publication that the subscriber may hear (the same rule as for
  * gmem_listener_add): publications read the list without a lock.
@@ -78,12 +84,14 @@ struct bus_sub {
 	uint8_t order;			/* BUS_ORDER_* */
 	bool sealed;			/* also hears BUS_PHASE_SEALED */
 	bool committed;			/* LAST: also hears COMMIT */
+	bool after;			/* hears COMMIT only, maybe late */
 };
 
 struct bus {
 	struct bus_sub **v;		/* by class, then subscription */
 	uint32_t n, cap;
 	uint32_t kinds;			/* heard by some subscriber */
+	uint32_t phased;		/* heard by one that is not AFTER */
 };
 
 /* Whether any subscriber hears kind: one load, for the one-shot
@@ -91,6 +99,13 @@ struct bus {
 static inline bool bus_heard(const struct bus *b, enum bus_kind kind)
 {
 	return (b->kinds & kind) != 0;
+}
+
+/* Whether a subscriber that is not AFTER hears kind: a conversion needs
+ * a transaction. */
+static inline bool bus_heard_phased(const struct bus *b, enum bus_kind kind)
+{
+	return (b->phased & kind) != 0;
 }
 
 /* s at the end of its class; 0 or -ENOMEM. */
@@ -122,5 +137,8 @@ int bus_ask(const struct bus *b, uint32_t kind, uint64_t lo, uint64_t hi,
 void bus_done(const struct bus *b, uint32_t kind, uint64_t lo, uint64_t hi);
 /* A change that cannot be refused: COMMIT to every subscriber of kind. */
 void bus_tell(const struct bus *b, uint32_t kind, uint64_t lo, uint64_t hi);
+/* The same for a run (a conversion's, with its attribute). */
+void bus_tell_run(const struct bus *b, uint32_t kind,
+		  const struct gmem_run *run);
 
 #endif

@@ -467,12 +467,58 @@ static int convert_heard(struct gmem_guest *g, struct slot *s, uint64_t gfn,
 	return 0;
 }
 
+/*
+ * A conversion inside one slot that only AFTER subscribers hear (bus.h):
+ * made as on the one-shot path, and told once the slot is released if
+ * it changed anything. 1 (nothing done) when the general path must take
+ * it: the slot held by a transaction or marked EXC, a mixed range,
+ * memory to allocate.
+ */
+static int convert_told(struct gmem_guest *g, struct slot *s, uint64_t gfn,
+			uint64_t npages, unsigned int attr,
+			struct gmem_convert_opts *opts)
+{
+	uint32_t a = slot_off(gfn), b = a + (uint32_t)npages;
+	struct retired retired = { 0 };
+	struct gmem_run run;
+	enum state_quick q;
+	unsigned int v;
+
+	if (!slot_state_lock_if(&s->lock, true))
+		return 1;
+	v = state_range(s, a, b);
+	if (v != attr && v != GMEM_ATTR_MIXED) {
+		q = state_set_quick(s, a, b, attr);
+		if (q != STATE_QUICK_DONE &&
+		    !state_finish(s, a, b, attr, q, &retired))
+			v = GMEM_ATTR_MIXED;	/* needs memory */
+	}
+	if (v == GMEM_ATTR_MIXED) {
+		slot_state_unlock(&s->lock);
+		return 1;
+	}
+	slot_counted(s, npages, true);
+	slot_state_unlock(&s->lock);
+	retired_free(&g->mem, &retired);
+	if (v == attr)
+		return 0;
+	run = (struct gmem_run){
+		.gfn = gfn, .npages = npages, .attr = attr,
+		.flags = OPTS_GET(opts, flags, 0) & GMEM_CONVERT_PRESERVE
+				 ? GMEM_RUN_PRESERVE : 0 };
+	bus_tell_run(&g->bus, BUS_CONVERT, &run);
+	return 0;
+}
+
 static __attribute__((noinline)) int
 convert_heard_path(struct gmem_guest *g, struct slot *s, uint64_t gfn,
 		   uint64_t npages, unsigned int attr,
 		   struct gmem_convert_opts *opts)
 {
-	int err = s ? convert_heard(g, s, gfn, npages, attr, opts) : 1;
+	int err = !s ? 1
+		  : bus_heard_phased(&g->bus, BUS_CONVERT)
+			  ? convert_heard(g, s, gfn, npages, attr, opts)
+			  : convert_told(g, s, gfn, npages, attr, opts);
 
 	if (err == 1)
 		return convert_general(g, gfn, npages, attr, opts);
