@@ -2,10 +2,12 @@
 /*
  * Invalidation notifiers (gmem/notify.h).
  *
- * The notifiers of a guest are an interval tree: a treap ordered by
- * (first frame, registration number), each node keeping the largest end
- * in its subtree, so that a lookup descends only where something may
- * overlap. Conversions on different slots dispatch at the same time, and
+ * A notifier of at most 2 MiB (an IOMMU page, a prefix area, a shadowed
+ * table: nearly all) is found by the pieces it touches (piece_index.h),
+ * a bucket or two of a hash table; the longer ones are an interval tree:
+ * a treap ordered by (first frame, registration number), each node
+ * keeping the largest end in its subtree, so that a lookup descends only
+ * where something may overlap. Conversions on different slots dispatch at the same time, and
  * callbacks may remove notifiers, so the tree is read and changed under
  * a short lock that callbacks never run under: a dispatch takes what
  * overlaps in chunks, pins each (refs) and calls them with the lock
@@ -19,6 +21,7 @@
 #include <gmem/notify.h>
 
 #include "core/opts.h"
+#include "core/piece_index.h"
 #include "core/spin.h"
 #include "guest/guest.h"
 
@@ -39,7 +42,8 @@ struct gmem_notifier {
 struct notify_set {
 	struct guest_ext ext;		/* first: the guest's record of it */
 	_Atomic uint32_t lock;
-	struct gmem_notifier *root;
+	struct gmem_notifier *root;	/* the long ones */
+	struct piece_index short_ones;
 	_Atomic uint64_t linked;	/* in the tree: read unlocked */
 	uint64_t seq;
 	uint32_t rng;
@@ -138,8 +142,8 @@ static __thread unsigned int in_callback;
 #define CHUNK 32
 
 /* Notifiers overlapping [lo, hi) that hear why, keys after the last one
- * found before (kept by value: it may be freed since), in key order, at
- * most CHUNK. */
+ * found before (kept by value: it may be freed since): the CHUNK with
+ * the lowest keys, in key order. */
 struct found {
 	uint64_t lo, hi;
 	uint32_t why;
@@ -149,20 +153,97 @@ struct found {
 	uint32_t n;
 };
 
-static void collect(struct gmem_notifier *t, struct found *f)
+static bool is_short(const struct gmem_notifier *n)
+{
+	return n->hi - n->lo <= PIDX_MAX_FRAMES;
+}
+
+/* Keeps n if its key is among the CHUNK lowest found. */
+static void found_add(struct found *f, struct gmem_notifier *n)
+{
+	uint32_t i;
+
+	if (f->resume && !key_after(n, f->after_lo, f->after_seq))
+		return;
+	if (f->n == CHUNK && key_less(f->v[CHUNK - 1], n))
+		return;
+	i = f->n < CHUNK ? f->n++ : CHUNK - 1;
+	for (; i && key_less(n, f->v[i - 1]); i--)
+		f->v[i] = f->v[i - 1];
+	f->v[i] = n;
+}
+
+/* The long ones: the walk stops at CHUNK in key order, and found_add
+ * keeps the lowest of those and the short ones. */
+static void collect(struct gmem_notifier *t, struct found *f, uint32_t *n)
 {
 	bool past;
 
-	if (!t || f->n == CHUNK || t->max_hi <= f->lo)
+	if (!t || *n == CHUNK || t->max_hi <= f->lo)
 		return;
 	past = !f->resume || key_after(t, f->after_lo, f->after_seq);
 	if (past)
-		collect(t->left, f);
-	if (f->n == CHUNK || t->lo >= f->hi)
+		collect(t->left, f, n);
+	if (*n == CHUNK || t->lo >= f->hi)
 		return;
-	if (past && t->hi > f->lo && (t->events & f->why))
-		f->v[f->n++] = t;
-	collect(t->right, f);
+	if (past && t->hi > f->lo && (t->events & f->why)) {
+		found_add(f, t);
+		++*n;
+	}
+	collect(t->right, f, n);
+}
+
+/* The short ones in the bucket of piece p; a notifier in the bucket of
+ * the piece before as well (it starts there) is taken there, unless p
+ * is the range's first. */
+static void collect_piece(const struct notify_set *s, struct found *f,
+			  uint64_t p, bool first)
+{
+	const struct pidx_bucket *b = pidx_bucket(&s->short_ones, p);
+	uint32_t i;
+
+	for (i = 0; b && i < b->n; i++) {
+		const struct pidx_entry *e = &b->e[i];
+
+		if (e->lo >= f->hi)
+			break;
+		if (e->hi > f->lo && (e->tag & f->why) &&
+		    (first || e->lo >= p << PIECE_SHIFT))
+			found_add(f, e->item);
+	}
+}
+
+static void find(const struct notify_set *s, struct found *f)
+{
+	uint64_t p = f->lo >> PIECE_SHIFT, last = (f->hi - 1) >> PIECE_SHIFT;
+	uint32_t n = 0, i;
+
+	f->n = 0;
+	collect(s->root, f, &n);
+	if (last - p < s->short_ones.cap) {
+		for (; p <= last; p++)
+			collect_piece(s, f, p, p == f->lo >> PIECE_SHIFT);
+		return;
+	}
+	/* More pieces than places: every bucket, each notifier where it
+	 * starts. */
+	for (i = 0; i < s->short_ones.cap; i++) {
+		const struct pidx_bucket *b = &s->short_ones.tab[i];
+
+		if (b->piece != PIDX_NONE && b->piece >= p && b->piece <= last)
+			collect_piece(s, f, b->piece, false);
+	}
+}
+
+/* Takes n out of the set (the lock held). */
+static void set_unlink(struct notify_set *s, struct gmem_notifier *n)
+{
+	if (is_short(n))
+		pidx_del(&s->short_ones, n->lo, n->hi, n);
+	else
+		s->root = unlink(s->root, n);
+	n->linked = false;
+	atomic_fetch_sub(&s->linked, 1);
 }
 
 static void release(struct gmem_guest *g, struct gmem_notifier *n)
@@ -178,24 +259,25 @@ static void release(struct gmem_guest *g, struct gmem_notifier *n)
 static void dispatch(struct gmem_guest *g, struct notify_set *s, uint64_t lo,
 		     uint64_t hi, uint32_t why)
 {
-	struct found f = { .lo = lo, .hi = hi, .why = why };
+	struct found f;
 	uint32_t i;
 
 	if (!atomic_load_explicit(&s->linked, memory_order_relaxed))
 		return;
+	/* Not the array: found fills what it keeps. */
+	f.lo = lo;
+	f.hi = hi;
+	f.why = why;
+	f.resume = false;
 	do {
 		spin_lock(&s->lock);
-		f.n = 0;
-		collect(s->root, &f);
+		find(s, &f);
 		for (i = 0; i < f.n; i++) {
 			f.v[i]->refs++;
 			/* A one-shot fires once: this dispatch takes it
 			 * from every other. */
-			if (f.v[i]->flags & GMEM_NOTIFIER_ONESHOT) {
-				s->root = unlink(s->root, f.v[i]);
-				f.v[i]->linked = false;
-				atomic_fetch_sub(&s->linked, 1);
-			}
+			if (f.v[i]->flags & GMEM_NOTIFIER_ONESHOT)
+				set_unlink(s, f.v[i]);
 		}
 		spin_unlock(&s->lock);
 		for (i = 0; i < f.n; i++) {
@@ -299,6 +381,12 @@ int gmem_notifier_add(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 	n = heap_zalloc(&g->heap, sizeof(*n), 8);
 	if (!n)
 		return -ENOMEM;
+	/* Exclusive with conversions: no dispatch reads the index now. */
+	if (npages <= PIDX_MAX_FRAMES &&
+	    pidx_reserve(&g->heap, &s->short_ones, gfn, gfn + npages)) {
+		heap_free(&g->heap, n, sizeof(*n));
+		return -ENOMEM;
+	}
 	/* Heard no more since the last one went (exclusive with
 	 * conversions: the bus may change). */
 	if (!s->ext.sub.kinds) {
@@ -320,7 +408,10 @@ int gmem_notifier_add(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 	s->rng ^= s->rng << 5;
 	n->prio = s->rng;
 	n->seq = s->seq++;
-	s->root = insert(s->root, n);
+	if (is_short(n))
+		pidx_add(&s->short_ones, n->lo, n->hi, n->seq, n, n->events);
+	else
+		s->root = insert(s->root, n);
 	atomic_fetch_add(&s->linked, 1);
 	spin_unlock(&s->lock);
 	*out = n;
@@ -337,11 +428,8 @@ int gmem_notifier_remove(struct gmem_notifier *n)
 	g = n->guest;
 	s = (struct notify_set *)guest_ext_find(g, &notify_ext);
 	spin_lock(&s->lock);
-	if (n->linked) {
-		s->root = unlink(s->root, n);
-		n->linked = false;
-		atomic_fetch_sub(&s->linked, 1);
-	}
+	if (n->linked)
+		set_unlink(s, n);
 	atomic_store(&n->dead, true);
 	if (!n->refs)
 		heap_free(&g->heap, n, sizeof(*n));
@@ -366,5 +454,18 @@ static void free_tree(struct gmem_guest *g, struct gmem_notifier *t)
 
 static void set_destroy(struct gmem_guest *g, struct guest_ext *x)
 {
-	free_tree(g, ((struct notify_set *)x)->root);
+	struct notify_set *s = (struct notify_set *)x;
+	uint32_t i, k;
+
+	free_tree(g, s->root);
+	/* Each short one from the bucket of the piece it starts in. */
+	for (i = 0; i < s->short_ones.cap; i++) {
+		const struct pidx_bucket *b = &s->short_ones.tab[i];
+
+		for (k = 0; b->piece != PIDX_NONE && k < b->n; k++)
+			if (b->e[k].lo >> PIECE_SHIFT == b->piece)
+				heap_free(&g->heap, b->e[k].item,
+					  sizeof(struct gmem_notifier));
+	}
+	pidx_free(&g->heap, &s->short_ones);
 }

@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Short ranges found by the 2 MiB pieces they touch (piece_index.h). */
+#include <errno.h>
+#include <string.h>
+
+#include "piece_index.h"
+
+static uint32_t hash(uint64_t piece, uint32_t cap)
+{
+	return (uint32_t)((piece * UINT64_C(0x9e3779b97f4a7c15)) >> 32) &
+	       (cap - 1);
+}
+
+/* The place of piece, or the free place where it would go. */
+static struct pidx_bucket *place(const struct piece_index *x, uint64_t piece)
+{
+	uint32_t i = hash(piece, x->cap);
+
+	while (x->tab[i].piece != piece && x->tab[i].piece != PIDX_NONE)
+		i = (i + 1) & (x->cap - 1);
+	return &x->tab[i];
+}
+
+const struct pidx_bucket *pidx_bucket(const struct piece_index *x,
+				      uint64_t piece)
+{
+	const struct pidx_bucket *b;
+
+	if (!x->used)
+		return NULL;
+	b = place(x, piece);
+	return b->piece == piece ? b : NULL;
+}
+
+/* Twice the places, the buckets moved over. */
+static int grow(struct heap *h, struct piece_index *x)
+{
+	uint32_t cap = x->cap ? 2 * x->cap : 64, old_cap = x->cap, i;
+	struct pidx_bucket *old = x->tab, *tab;
+
+	tab = heap_alloc(h, cap * sizeof(*tab), 8);
+	if (!tab)
+		return -ENOMEM;
+	for (i = 0; i < cap; i++)
+		tab[i] = (struct pidx_bucket){ .piece = PIDX_NONE };
+	x->tab = tab;
+	x->cap = cap;
+	for (i = 0; i < old_cap; i++)
+		if (old[i].piece != PIDX_NONE)
+			*place(x, old[i].piece) = old[i];
+	if (old)
+		heap_free(h, old, old_cap * sizeof(*old));
+	return 0;
+}
+
+/* Room for one more entry in the bucket of piece, made if new. */
+static int reserve_piece(struct heap *h, struct piece_index *x,
+			 uint64_t piece)
+{
+	struct pidx_bucket *b;
+
+	if (2 * (x->used + 1) > x->cap && grow(h, x))
+		return -ENOMEM;
+	b = place(x, piece);
+	if (b->piece == PIDX_NONE) {
+		b->piece = piece;
+		x->used++;
+	}
+	return heap_grow(h, &b->e, &b->cap, b->n, b->n + 1, sizeof(*b->e),
+			 4);
+}
+
+int pidx_reserve(struct heap *h, struct piece_index *x, uint64_t lo,
+		 uint64_t hi)
+{
+	uint64_t p = lo >> PIECE_SHIFT, last = (hi - 1) >> PIECE_SHIFT;
+	int err = reserve_piece(h, x, p);
+
+	return err || p == last ? err : reserve_piece(h, x, last);
+}
+
+static void bucket_add(struct pidx_bucket *b, const struct pidx_entry *e)
+{
+	uint32_t i = b->n;
+
+	while (i && (b->e[i - 1].lo > e->lo ||
+		     (b->e[i - 1].lo == e->lo && b->e[i - 1].seq > e->seq))) {
+		b->e[i] = b->e[i - 1];
+		i--;
+	}
+	b->e[i] = *e;
+	b->n++;
+}
+
+static void bucket_del(struct pidx_bucket *b, const void *item)
+{
+	uint32_t i;
+
+	for (i = 0; i < b->n && b->e[i].item != item; i++)
+		;
+	if (i == b->n)
+		return;
+	memmove(&b->e[i], &b->e[i + 1], (b->n - i - 1) * sizeof(*b->e));
+	b->n--;
+}
+
+void pidx_add(struct piece_index *x, uint64_t lo, uint64_t hi, uint64_t seq,
+	      void *item, uint32_t tag)
+{
+	const struct pidx_entry e = { lo, hi, seq, item, tag };
+	uint64_t p = lo >> PIECE_SHIFT, last = (hi - 1) >> PIECE_SHIFT;
+
+	bucket_add(place(x, p), &e);
+	if (last != p)
+		bucket_add(place(x, last), &e);
+}
+
+void pidx_del(struct piece_index *x, uint64_t lo, uint64_t hi, void *item)
+{
+	uint64_t p = lo >> PIECE_SHIFT, last = (hi - 1) >> PIECE_SHIFT;
+
+	bucket_del(place(x, p), item);
+	if (last != p)
+		bucket_del(place(x, last), item);
+}
+
+void pidx_free(struct heap *h, struct piece_index *x)
+{
+	uint32_t i;
+
+	for (i = 0; i < x->cap; i++)
+		if (x->tab[i].piece != PIDX_NONE && x->tab[i].e)
+			heap_free(h, x->tab[i].e,
+				  x->tab[i].cap * sizeof(*x->tab[i].e));
+	if (x->tab)
+		heap_free(h, x->tab, x->cap * sizeof(*x->tab));
+	memset(x, 0, sizeof(*x));
+}
