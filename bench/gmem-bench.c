@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <gmem.h>
 
@@ -32,6 +33,7 @@
 #include "logging.h"
 #include "notify.h"
 #include "paging.h"
+#include "scaling.h"
 #include "util.h"
 
 #define GUEST_FRAMES (UINT64_C(4) << 18)	/* 4 GiB */
@@ -362,7 +364,8 @@ static const struct incr_row *find_incr(const struct incr_row *r, int n,
 /* The sections, in the order they run. */
 enum section {
 	S_WORKLOADS, S_W5, S_METADATA, S_COVERS, S_BUILDS, S_INCREMENTAL,
-	S_SYNC, S_LOGGING, S_NOTIFY, S_PAGING, S_REAL, S_KVM, S_TRACES,
+	S_SYNC, S_LOGGING, S_NOTIFY, S_SCALING, S_PAGING, S_REAL, S_KVM,
+	S_TRACES,
 	NSECTIONS
 };
 
@@ -381,6 +384,7 @@ static const struct {
 	[S_SYNC] = { "sync", "a sync in the ALL view after a single-frame conversion", "0.2 s, 36 MiB" },
 	[S_LOGGING] = { "logging", "dirty logging: start, fault, harvest against eager and flat", "0.4 s, 62 MiB" },
 	[S_NOTIFY] = { "notify", "invalidation notifiers: dispatch with 10,000 registered", "9 s, 38 MiB" },
+	[S_SCALING] = { "scaling", "conversions and queries from 1 to --threads threads", "4 s, 100 MiB" },
 	[S_PAGING] = { "paging", "lookups in each mode, pager ring round trips", "7 s, 174 MiB" },
 	[S_REAL] = { "real", "conversions on real memory, guest start per backend", "53 s, 4.0 GiB + 4 GiB hugetlb" },
 	[S_KVM] = { "kvm", "KVM attribute ioctls and memory faults", "0.2 s, 37 MiB" },
@@ -430,9 +434,11 @@ static void usage(FILE *f, const char *prog)
 		   "(up to %d files)\n"
 		   "  --sections LIST run only these (default: all); targets "
 		   "of others are skipped\n"
-		   "  --no-fail       exit 0 even when a target is missed\n\n"
+		   "  --no-fail       exit 0 even when a target is missed\n"
+		   "  --threads N     the scaling section's most threads "
+		   "(1..%d, default: the CPUs)\n\n"
 		   "sections (time and peak memory at --runs 9 on 2 cores):\n",
-		prog, MAX_TRACES);
+		prog, MAX_TRACES, SCALING_MAX);
 	for (int i = 0; i < NSECTIONS; i++)
 		fprintf(f, "  %-12s %-60s %s\n", sections[i].name,
 			sections[i].what, sections[i].cost);
@@ -615,6 +621,7 @@ int main(int argc, char **argv)
 		{ "sections", required_argument, NULL, 'S' },
 		{ "csv", required_argument, NULL, 'c' },
 		{ "no-fail", no_argument, NULL, 'n' },
+		{ "threads", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -627,7 +634,7 @@ int main(int argc, char **argv)
 	};
 	const char *trace[MAX_TRACES], *csv = NULL;
 	char trace_name[MAX_TRACES][64];
-	int ntraces = 0, missed, no_fail = 0;
+	int ntraces = 0, missed, no_fail = 0, threads = -1;
 	uint64_t seed = 0x5eed, uni, alt;
 	int runs = 9, json = 0, c, i, nw = 5;
 	struct target t[48];
@@ -641,6 +648,8 @@ int main(int argc, char **argv)
 	static struct kvm_fault_result kvmf;
 	static struct log_result logr;
 	static struct notify_result notr;
+	struct scaling_row srow[SCALING_MAX];
+	int ns = 0;
 	static struct page_result pager;
 	bool want[NSECTIONS], noprobes, sections_given = false;
 	int nt = 0, total = 0, n = 0;
@@ -673,6 +682,9 @@ int main(int argc, char **argv)
 		case 'n':
 			no_fail = 1;
 			break;
+		case 'T':
+			threads = atoi(optarg);
+			break;
 		case 'S':
 			if (!parse_sections(optarg, want))
 				return 2;
@@ -685,6 +697,17 @@ int main(int argc, char **argv)
 			usage(stderr, argv[0]);
 			return 2;
 		}
+	}
+	if (threads == -1) {	/* not given */
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+		threads = cpus < 1 ? 1 : cpus > SCALING_MAX ? SCALING_MAX
+							    : (int)cpus;
+	}
+	if (threads < 1 || threads > SCALING_MAX) {
+		fprintf(stderr, "gmem-bench: --threads must be 1..%d\n",
+			SCALING_MAX);
+		return 2;
 	}
 	if (runs < 1 || runs > 63) {
 		fprintf(stderr, "gmem-bench: --runs must be 1..63\n");
@@ -747,6 +770,7 @@ int main(int argc, char **argv)
 	SECTION(S_SYNC, all_sync = all_view_sync_ns(runs < 5 ? runs : 5));
 	SECTION(S_LOGGING, logging_run(runs < 5 ? runs : 5, &logr));
 	SECTION(S_NOTIFY, notify_run(runs < 5 ? runs : 5, &notr));
+	SECTION(S_SCALING, ns = scaling_run(runs < 5 ? runs : 5, threads, srow));
 	SECTION(S_PAGING, paging_run(runs < 5 ? runs : 5, &pager));
 	SECTION(S_REAL, real_run(runs < 5 ? runs : 5, &real));
 	SECTION(S_KVM, kvm_fault_run(runs < 5 ? runs : 5, &kvmf));
@@ -830,6 +854,8 @@ int main(int argc, char **argv)
 		logging_print(&logr, json);
 	if (want[S_NOTIFY])
 		notify_print(&notr, json);
+	if (want[S_SCALING])
+		scaling_print(srow, ns, json);
 	if (want[S_PAGING])
 		paging_print(&pager, json);
 	if (want[S_REAL])
@@ -877,6 +903,8 @@ int main(int argc, char **argv)
 	TARGET(S_LOGGING, "harvest, clustered: libgmem / floor", logr.clustered.harvest_us / logr.clustered.floor_us, 2, 1);
 	TARGET(S_NOTIFY, "one accepting listener / one-shot conversion", notr.ns_listener / notr.ns_none, 2, 1);
 	TARGET(S_NOTIFY, "notifier dispatch ns, 10,000 notifiers", notr.ns_with - notr.ns_none, 50, 1);
+	TARGET(S_SCALING, "conversions, most threads / one, per thread", srow[ns ? ns - 1 : 0].conv_ratio / srow[ns ? ns - 1 : 0].threads, 0.75, 0);
+	TARGET(S_SCALING, "queries, most threads / one, per thread", srow[ns ? ns - 1 : 0].query_ratio / srow[ns ? ns - 1 : 0].threads, 0.75, 0);
 	TARGET(S_PAGING, "lookup of a present frame, slowest mode, ns", pager.query_ns > pager.try_ns ? (pager.query_ns > pager.wait_ns ? pager.query_ns : pager.wait_ns) : (pager.try_ns > pager.wait_ns ? pager.try_ns : pager.wait_ns), 15, 1);
 #undef TARGET
 	missed = print_targets(t, nt, json);

@@ -15,21 +15,24 @@ bench=$1 src=$2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-"$bench" --json --runs 1 --sections metadata,sync,paging 2>"$tmp/err" \
-	>"$tmp/out.json"
+"$bench" --json --runs 1 --no-fail \
+	--sections metadata,sync,paging,scaling,logging \
+	--threads 2 2>"$tmp/err" >"$tmp/out.json"
 python3 - "$tmp/out.json" "$src/doc/bench.md" <<'PY'
 import json, re, sys
 d = json.load(open(sys.argv[1]))
 doc = set(re.findall(r"`([a-z_0-9]+)`", open(sys.argv[2]).read()))
-for key in ("meta_uniform_gib", "all_view_sync_ns", "paging", "targets"):
+for key in ("meta_uniform_gib", "all_view_sync_ns", "paging", "scaling",
+            "logging", "targets"):
     assert key in d, "missing " + key
-for key in ("w5", "covers", "builds", "incremental", "logging", "notifiers",
+for key in ("w5", "covers", "builds", "incremental", "notifiers",
             "conversions", "kvm"):
     assert key not in d, "section not asked for: " + key
 assert d["results"] == [], "workloads ran"
 ran = [t for t in d["targets"] if t["ok"] is not None]
 skipped = [t for t in d["targets"] if t["value"] is None]
-assert len(ran) == 4 and len(skipped) == len(d["targets"]) - 4, ran
+assert [r["threads"] for r in d["scaling"]] == [1, 2], d["scaling"]
+assert len(ran) == 13 and len(skipped) == len(d["targets"]) - 13, ran
 def names(v):
     if isinstance(v, dict):
         for k, x in v.items():
@@ -43,7 +46,7 @@ assert not missing, "not in doc/bench.md: %s" % missing
 print("json ok: %d targets run, %d skipped, every member documented"
       % (len(ran), len(skipped)))
 PY
-grep -c '^gmem-bench: \[[1-3]/3\] [a-z]* done in' "$tmp/err" | grep -xc 3 >/dev/null
+grep -c '^gmem-bench: \[[1-5]/5\] [a-z]* done in' "$tmp/err" | grep -xc 5 >/dev/null
 
 # The exit status follows the targets: 1 if one is missed.
 rc=0
@@ -58,6 +61,9 @@ echo "exit status ok: $rc with $missed missed, 0 with --no-fail"
 rc=0
 "$bench" --sections nosuch >/dev/null 2>&1 || rc=$?
 [ $rc = 2 ] || { echo "--sections nosuch: exit $rc"; exit 1; }
+rc=0
+"$bench" --threads 0 >/dev/null 2>&1 || rc=$?
+[ $rc = 2 ] || { echo "--threads 0: exit $rc"; exit 1; }
 rc=0
 "$bench" --sections traces >/dev/null 2>&1 || rc=$?
 [ $rc = 2 ] || { echo "--sections traces without --trace: exit $rc"; exit 1; }

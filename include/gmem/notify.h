@@ -11,7 +11,7 @@
  * changes no mapping and splits nothing. It fires once per change that
  * touches it, with the part of its range the change covered: a
  * conversion tells it of each maximal run it changed inside the range,
- *  * never of each frame. A notifier of at most 2 MiB is found through
+ * never of each frame. A notifier of at most 2 MiB is found through
  * the one or two 2 MiB pieces it touches (a hash table of small sorted
  * arrays: a few cache lines for a conversion of up to 2 MiB); a longer
  * one through an interval tree, which a lookup descends only where a

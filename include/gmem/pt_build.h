@@ -176,7 +176,14 @@ GMEM_API int gmem_pt_destroy(struct gmem_pt *pt);
  * after it). A sink's error is returned as it is, the table holding what
  * the sink accepted. Either way a later sync completes the work.
  * Errors: -ENOMEM or a sink's error, as above. Threads: exclusive, as
- * above.
+ * above. Not even conversions of other slots may run meanwhile: the
+ * sync works through the list of pending ranges that every conversion
+ * the builder hears appends to (and may move, growing it), and it
+ * reads each range's state with no hold of its slots, deciding a leaf
+ * from frames read one after another, which a conversion of the same
+ * frames between two reads would make a leaf of neither state. A VMM
+ * that converts from vCPU threads while it syncs takes its own lock
+ * around both, as KVM takes mmu_lock around its invalidations.
  */
 GMEM_API int gmem_pt_sync(struct gmem_pt *pt);
 

@@ -170,7 +170,7 @@ static int region_add_prepare(struct gmem_guest *g, uint64_t gfn, uint64_t end,
 		     ra->slot_base + 1;
 	if (ra->nslots != g->nslots) {
 		ra->slots = heap_zalloc(&g->heap, ra->nslots * sizeof(*ra->slots),
-					8);
+					_Alignof(struct slot_entry));
 		if (!ra->slots)
 			return -ENOMEM;
 	} else {
