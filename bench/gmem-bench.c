@@ -891,6 +891,9 @@ int main(int argc, char **argv)
 	TARGET(S_REAL, "2 MiB conversion speed-up over per-frame mmap (guest_memfd)", real_conv(&real, "guest_memfd", "2 MiB", false)->base_ns / real_conv(&real, "guest_memfd", "2 MiB", false)->ns, 50, 0);
 	TARGET(S_REAL, "system calls per 2 MiB conversion (memfd)", real_conv(&real, "memfd", "2 MiB", false)->calls, 1, 1);
 	TARGET(S_REAL, "guest start, 4 GiB memfd / plain memfd", real_populate_ms(&real, "memfd") / real_populate_ms(&real, "memfd without libgmem"), 1.1, 1);
+	TARGET(S_REAL, "guest start, 4 GiB anonymous / plain anonymous", real_populate_ms(&real, "anonymous") / real_populate_ms(&real, "anonymous without libgmem"), 1.1, 1);
+	TARGET(S_REAL, "guest start, anonymous: one thread / every CPU", real.populate_threads > 1 ? real_populate_ms(&real, "anonymous") / real_populate_ms(&real, "anonymous, threads") : NAN, 1.3, 0);
+	TARGET(S_REAL, "guest start, 4 GiB hugetlb / plain hugetlb", real_populate_ms(&real, "hugetlb 2 MiB") / real_populate_ms(&real, "hugetlb 2 MiB without libgmem"), 1.1, 1);
 	TARGET(S_REAL, "library % of kernel time, 4 KiB conversion", 100 * real.lib_ns / real.kernel_ns, 2, 1);
 	TARGET(S_KVM, "KVM attribute ioctls off the changed runs", (double)kvmf.off, 0, 1);
 	TARGET(S_KVM, "library % of kernel time, memory fault", 100 * kvmf.lib_ns / (kvmf.fault_ns - kvmf.lib_ns), 2, 1);

@@ -172,7 +172,7 @@ static void memory_run(int runs, struct page_result *r)
 
 	if (!store)
 		exit(1);
-	if (real_rig_open(&rr, GMEM_BACKEND_MEMFD, GIB, 0, NULL)) {
+	if (real_rig_open(&rr, GMEM_BACKEND_MEMFD, GIB, 0, 0, NULL)) {
 		free(store);
 		return;	/* no memfd: 0 */
 	}

@@ -51,12 +51,14 @@ void real_rig_close(struct real_rig *r)
 }
 
 int real_rig_open(struct real_rig *r, unsigned int kind, uint64_t frames,
-		    unsigned int vflags, const struct gmem_os_ops *os)
+		  unsigned int vflags, unsigned int threads,
+		  const struct gmem_os_ops *os)
 {
 	GMEM_OPTS(gmem_backend_opts, bo, .kind = kind, .os = os, .vm_fd = -1,
 		  .max_bytes = frames * FRAME);
 	GMEM_OPTS(gmem_region_opts, ro, .attr = GMEM_ATTR_SHARED);
-	GMEM_OPTS(gmem_view_opts, vo, .flags = vflags);
+	GMEM_OPTS(gmem_view_opts, vo, .flags = vflags,
+		  .populate_threads = threads);
 	GMEM_OPTS(gmem_guest_opts, go);
 	struct gmem_pool *pool;
 	int err = 0;
@@ -159,7 +161,7 @@ static void conv_backend(int runs, unsigned int kind, const char *name,
 	char *view, *mine;
 	int fd;
 
-	if (real_rig_open(&r, kind, GUEST_FRAMES, 0, NULL)) {
+	if (real_rig_open(&r, kind, GUEST_FRAMES, 0, 0, NULL)) {
 		fprintf(stderr, "gmem-bench: real memory: %s skipped: cannot "
 			"make the guest\n", name);
 		return;
@@ -244,7 +246,7 @@ static void lib_share(int runs, struct real_result *res)
 	struct real_rig r;
 
 	real_noop_os(&os);
-	if (real_rig_open(&r, GMEM_BACKEND_MEMFD, GUEST_FRAMES, 0, &os))
+	if (real_rig_open(&r, GMEM_BACKEND_MEMFD, GUEST_FRAMES, 0, 0, &os))
 		return;
 	for (int i = 0; i < runs; i++) {
 		lib[i] = 1e18;
@@ -264,83 +266,128 @@ static void lib_share(int runs, struct real_result *res)
 
 #define POP_FRAMES (UINT64_C(4) << 18)	/* 4 GiB */
 
-/* ms to create a 4 GiB guest on kind and populate all of it; < 0 if
- * the backend is unavailable. */
-static double populate_once(unsigned int kind)
+/* ms to create a 4 GiB guest on kind and populate all of it from
+ * threads threads; < 0 if the backend is unavailable. */
+static double populate_once(unsigned int kind, unsigned int threads)
 {
 	struct real_rig r;
 	double t0 = now_ns(), t;
 
-	if (real_rig_open(&r, kind, POP_FRAMES, GMEM_VIEW_POPULATE, NULL))
+	if (real_rig_open(&r, kind, POP_FRAMES, GMEM_VIEW_POPULATE, threads,
+			  NULL))
 		return -1;
 	t = (now_ns() - t0) / 1e6;
 	real_rig_close(&r);
 	return t;
 }
 
-/* The same without the library: a memfd, allocated and mapped. */
-static double populate_plain_once(void)
+/* The same without the library, as a VMM does it: a memfd (hugetlb: of
+ * the default huge pages) allocated and mapped, or anonymous memory
+ * mapped, then populated. */
+static double populate_plain_once(unsigned int kind)
 {
 	double t0 = now_ns(), t;
-	int fd = memfd_create("plain", MFD_CLOEXEC);
 	size_t len = POP_FRAMES * FRAME;
+	int fd = -1;
 	void *p;
 
-	if (fd < 0 || ftruncate(fd, (off_t)len) ||
-	    fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)len))
-		return -1;
-	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (p == MAP_FAILED || madvise(p, len, MADV_POPULATE_WRITE))
-		return -1;
+	if (kind != GMEM_BACKEND_ANON) {
+		/* hugetlb: the default size, 2 MiB on x86 */
+		fd = memfd_create("plain", MFD_CLOEXEC |
+			(kind == GMEM_BACKEND_HUGETLB ? MFD_HUGETLB : 0));
+		if (fd < 0 || ftruncate(fd, (off_t)len) ||
+		    fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)len))
+			goto fail;
+	}
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		 fd < 0 ? MAP_PRIVATE | MAP_ANONYMOUS : MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		goto fail;
+	if (madvise(p, len, MADV_POPULATE_WRITE)) {
+		munmap(p, len);
+		goto fail;
+	}
 	t = (now_ns() - t0) / 1e6;
 	munmap(p, len);
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	return t;
+fail:
+	if (fd >= 0)
+		close(fd);
+	return -1;
 }
 
 /*
- * Guest start on each backend and on a plain memfd. 4 GiB of first
- * touches depend on the host's memory as much as on the code (in a VM,
- * the hypervisor's own faults; reclaim after another test): the first
- * round warms up and is not counted, and the rounds interleave the
- * backends, so that a slow spell falls on all of them alike.
+ * Guest start on each backend, from one thread and from every CPU, and
+ * each backend without the library. 4 GiB of first touches depend on
+ * the host's memory as much as on the code (in a VM, the hypervisor's
+ * own faults; reclaim after another test): the first round warms up and
+ * is not counted, and the rounds interleave a backend's rows, so that
+ * a slow spell falls on all of them alike.
  */
 static void populate_all(int runs, struct real_result *res)
 {
-	static const struct { unsigned int kind; const char *name; } b[] = {
-		{ GMEM_BACKEND_MEMFD, "memfd" },
-		{ GMEM_BACKEND_GUEST_MEMFD, "guest_memfd" },
-		{ GMEM_BACKEND_ANON, "anonymous" },
-		{ GMEM_BACKEND_HUGETLB, "hugetlb 2 MiB" },
+	static const struct {
+		unsigned int kind;
+		bool plain, threads;
+		const char *name;
+	} b[POP_ROWS] = {
+		{ GMEM_BACKEND_MEMFD, false, false, "memfd" },
+		{ GMEM_BACKEND_MEMFD, false, true, "memfd, threads" },
+		{ GMEM_BACKEND_MEMFD, true, false, "memfd without libgmem" },
+		{ GMEM_BACKEND_GUEST_MEMFD, false, false, "guest_memfd" },
+		{ GMEM_BACKEND_ANON, false, false, "anonymous" },
+		{ GMEM_BACKEND_ANON, false, true, "anonymous, threads" },
+		{ GMEM_BACKEND_ANON, true, false, "anonymous without libgmem" },
+		{ GMEM_BACKEND_HUGETLB, false, false, "hugetlb 2 MiB" },
+		{ GMEM_BACKEND_HUGETLB, true, false,
+		  "hugetlb 2 MiB without libgmem" },
 	};
-	double t[5][64];
-	long before = 0;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN), before = 0;
+	unsigned int threads = cpus < 1 ? 1 : cpus > 64 ? 64 : (unsigned)cpus;
+	double t[POP_ROWS][64];
 	bool huge = hugepages_reserve(2048, 2048, &before);
-	bool ok[5] = { true, true, true, huge, true };	/* still measured */
+	bool ok[POP_ROWS];
 
-	for (int r = 0; r <= runs; r++) {
-		for (int i = 0; i < 5; i++) {
-			double ms;
+	for (int i = 0; i < POP_ROWS; i++)
+		ok[i] = b[i].kind != GMEM_BACKEND_HUGETLB || huge;
+	res->populate_threads = threads;
+	/* A backend's rows together, after a warm-up round of their own,
+	 * each round from the next row: what a row follows is its own
+	 * backend (after another's, the first 4 GiB or so here can take
+	 * twice as long: the host takes back memory freed a while ago). */
+	for (int from = 0, to; from < POP_ROWS; from = to) {
+		for (to = from; to < POP_ROWS && b[to].kind == b[from].kind;)
+			to++;
+		for (int r = 0; r <= runs; r++) {
+			for (int k = 0; k < to - from; k++) {
+				int i = from + (k + r) % (to - from);
+				double ms;
 
-			if (!ok[i])
-				continue;
-			ms = i < 4 ? populate_once(b[i].kind)
-				   : populate_plain_once();
-			ok[i] = ms >= 0;
-			if (r)
-				t[i][r - 1] = ms;
+				if (!ok[i])
+					continue;
+				ms = b[i].plain
+					? populate_plain_once(b[i].kind)
+					: populate_once(b[i].kind,
+							b[i].threads ? threads
+								     : 1);
+				ok[i] = ms >= 0;
+				if (r)
+					t[i][r - 1] = ms;
+			}
 		}
 	}
 	if (huge)
 		hugepages_restore(2048, before);
-	for (int i = 0; i < 5; i++) {
+	for (int i = 0; i < POP_ROWS; i++) {
 		struct populate_row *row = &res->pop[res->npop++];
 
 		*row = (struct populate_row){
-			.backend = i < 4 ? b[i].name : "memfd without libgmem",
+			.backend = b[i].name,
 			.ms = ok[i] ? median(t[i], runs) : -1,
 		};
-		if (i == 3 && !huge)
+		if (b[i].kind == GMEM_BACKEND_HUGETLB && !huge)
 			row->why = "cannot reserve 2048 pages of 2 MiB";
 		else if (!ok[i])
 			row->why = "backend unavailable";
@@ -368,7 +415,7 @@ void real_run(int runs, struct real_result *res)
 	 * VMM had touched, less the library's own work. */
 	res->kernel_ns = real_conv(res, "memfd", "4 KiB", true)->ns -
 			 res->lib_ns;
-	populate_all(runs < 3 ? runs : 3, res);
+	populate_all(runs < 5 ? runs : 5, res);
 }
 
 const struct conv_row *real_conv(const struct real_result *r,
@@ -400,7 +447,8 @@ void real_print(const struct real_result *r, int json)
 			       r->conv[i].ns, r->conv[i].calls,
 			       r->conv[i].base_ns, r->conv[i].base_calls);
 		printf("],\"lib_ns_4k\":%.1f,\"kernel_ns_4k\":%.1f,"
-		       "\"populate_4gib\":[", r->lib_ns, r->kernel_ns);
+		       "\"populate_threads\":%u,\"populate_4gib\":[",
+		       r->lib_ns, r->kernel_ns, r->populate_threads);
 		for (int i = 0; i < r->npop; i++)
 			printf("%s{\"backend\":\"%s\",\"ms\":%.1f}",
 			       i ? "," : "", r->pop[i].backend, r->pop[i].ms);
@@ -431,14 +479,15 @@ void real_print(const struct real_result *r, int json)
 	       "kernel's\n(of untouched memory: %.2f%% of %.0f ns).\n",
 	       r->lib_ns + r->kernel_ns, r->lib_ns, r->kernel_ns,
 	       100 * r->lib_ns / r->kernel_ns, 100 * r->lib_ns / cold, cold);
-	printf("Create and populate a 4 GiB guest (median of up to 3, "
-	       "backends interleaved, after a warm-up round):\n");
+	printf("Create and populate a 4 GiB guest (median of up to 5, "
+	       "rows interleaved, after a warm-up round;\nthreads: "
+	       "populate_threads %u):\n", r->populate_threads);
 	for (int i = 0; i < r->npop; i++) {
 		if (r->pop[i].ms < 0)
-			printf("  %-22s skipped: %s\n", r->pop[i].backend,
+			printf("  %-30s skipped: %s\n", r->pop[i].backend,
 			       r->pop[i].why);
 		else
-			printf("  %-22s %8.0f ms\n", r->pop[i].backend,
+			printf("  %-30s %8.0f ms\n", r->pop[i].backend,
 			       r->pop[i].ms);
 	}
 }

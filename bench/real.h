@@ -18,7 +18,8 @@ struct real_rig {
 };
 
 int real_rig_open(struct real_rig *r, unsigned int kind, uint64_t frames,
-		  unsigned int vflags, const struct gmem_os_ops *os);
+		  unsigned int vflags, unsigned int threads,
+		  const struct gmem_os_ops *os);
 void real_rig_close(struct real_rig *r);
 
 /* One conversion size on one backend, against one mmap/munmap per frame. */
@@ -41,8 +42,10 @@ struct real_result {
 	int nconv;
 	double lib_ns;		/* a 4 KiB conversion, system calls made no-ops */
 	double kernel_ns;	/* the rest of a 4 KiB conversion */
-	struct populate_row pop[5];
+#define POP_ROWS 9
+	struct populate_row pop[POP_ROWS];
 	int npop;
+	unsigned int populate_threads;	/* of the rows "..., threads" */
 };
 
 /* Hooks whose memory and file calls do nothing (the rest are the

@@ -1,16 +1,19 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "os_inject.h"
 
+/* Atomic: a view populated from several threads calls from each. */
 static int should_fail(struct os_inject *in, enum inject_kind k)
 {
-	in->calls++;
-	in->by_kind[k]++;
+	uint64_t armed;
+
+	__atomic_add_fetch(&in->calls, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&in->by_kind[k], 1, __ATOMIC_RELAXED);
 	if (!in->fail_at)
 		return 0;
-	if (++in->armed_calls != in->fail_at &&
-	    !(in->sticky && in->armed_calls > in->fail_at))
+	armed = __atomic_add_fetch(&in->armed_calls, 1, __ATOMIC_RELAXED);
+	if (armed != in->fail_at && !(in->sticky && armed > in->fail_at))
 		return 0;
-	in->failed++;
+	__atomic_add_fetch(&in->failed, 1, __ATOMIC_RELAXED);
 	return -in->err;
 }
 

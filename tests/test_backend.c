@@ -169,6 +169,68 @@ START_TEST(view_create_failures)
 }
 END_TEST
 
+/* Whether the page at p is in this process's page tables. */
+static bool mapped_in(const void *p)
+{
+	uint64_t e = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+	off_t at = (off_t)((uintptr_t)p / (uintptr_t)sysconf(_SC_PAGESIZE) * 8);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, &e, sizeof(e), at), (ssize_t)sizeof(e));
+	close(fd);
+	return e >> 63;
+}
+
+/*
+ * A view populated from several threads: every shared frame in the
+ * view's page tables (a memfd's view is a new mapping: only populating
+ * puts them there) and holding its contents, the private ones out of the
+ * view, on each backend; and creation failing cleanly at each system
+ * call, from any of the threads.
+ */
+START_TEST(view_populated_by_threads)
+{
+	static const unsigned int kinds[] = { GMEM_BACKEND_MEMFD,
+					      GMEM_BACKEND_ANON };
+	GMEM_OPTS(gmem_view_opts, vo, .flags = GMEM_VIEW_POPULATE,
+		  .populate_threads = 3);
+
+	for (unsigned int k = 0; k < 2; k++) {
+		struct rig r;
+		uint64_t f;
+
+		rig_init(&r, kinds[k], GMEM_CONTENT_PRESERVE, 4096);
+		convert(&r, 100, 700, GMEM_ATTR_PRIVATE);
+		convert(&r, 3000, 1, GMEM_ATTR_PRIVATE);
+		write_frames(&r, 0, r.npages, true);
+		ck_assert_int_eq(gmem_view_destroy(r.v), 0);
+		r.v = NULL;
+		for (uint64_t at = 1;; at++) {
+			int err;
+
+			os_inject_arm(&r.in, at, ENOMEM);
+			err = gmem_view_create(r.g, r.be, &vo, &r.v);
+			os_inject_arm(&r.in, 0, 0);
+			if (!err)
+				break;
+			ck_assert_int_eq(err, -ENOMEM);
+		}
+		for (f = 0; f < r.npages; f++) {
+			bool shared = r.attr[f] == GMEM_ATTR_SHARED;
+
+			/* Before reading, which would fault it in. */
+			if (kinds[k] == GMEM_BACKEND_MEMFD)
+				ck_assert_int_eq(mapped_in(view_of(&r, f)),
+						 shared);
+			ck_assert_int_eq(readable(&r, view_of(&r, f)), shared);
+		}
+		check_frames(&r, 0, r.npages);
+		rig_fini(&r);
+	}
+}
+END_TEST
+
 /* Growing the backend fails cleanly at each system call, and again. */
 START_TEST(growth_failures)
 {
@@ -409,6 +471,13 @@ START_TEST(bad_input)
 	vo.content = 2;
 	ck_assert_int_eq(gmem_view_create(g, be, &vo, &v), -EINVAL);
 	vo.content = 0;
+	vo.populate_threads = GMEM_VIEW_POPULATE_THREADS_MAX + 1;
+	ck_assert_int_eq(gmem_view_create(g, be, &vo, &v), -EINVAL);
+	vo.populate_threads = 0;
+	vo.reserved = 1;
+	ck_assert_int_eq(gmem_view_create(g, be, &vo, &v), -EINVAL);
+	vo.reserved = 0;
+	vo.content = 0;
 	vo.flags = 1u << 7;
 	ck_assert_int_eq(gmem_view_create(g, be, &vo, &v), -EINVAL);
 	ck_assert_int_eq(gmem_view_create(g, be, NULL, &v), 0);
@@ -442,6 +511,7 @@ static Suite *backend_suite(void)
 	tcase_add_test(tc, failed_undo_then_resync);
 	tcase_add_test(tc, reused_blocks_are_zero);
 	tcase_add_test(tc, view_create_failures);
+	tcase_add_test(tc, view_populated_by_threads);
 	tcase_add_test(tc, growth_failures);
 	tcase_add_test(tc, numa_policies);
 	tcase_add_loop_test(tc, hugetlb, 0, 2);

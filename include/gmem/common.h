@@ -20,7 +20,7 @@ extern "C" {
 #endif
 
 #define GMEM_VERSION_MAJOR 1
-#define GMEM_VERSION_MINOR 5
+#define GMEM_VERSION_MINOR 6
 #define GMEM_VERSION_PATCH 0
 /* One integer, comparable with <, for compile-time checks. */
 #define GMEM_VERSION_CODE(maj, min, pat) (((maj) << 16) | ((min) << 8) | (pat))

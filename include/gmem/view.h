@@ -60,12 +60,26 @@ enum gmem_content {
  */
 #define GMEM_VIEW_GUEST_MAP (1u << 1)
 
+/* The most threads that may populate a view (gmem_view_opts). */
+#define GMEM_VIEW_POPULATE_THREADS_MAX 64
+
 struct gmem_view_opts {
 	size_t sz;
 	unsigned int content;	/* enum gmem_content */
 	unsigned int flags;	/* GMEM_VIEW_* */
+	/*
+	 * (since 1.6) With GMEM_VIEW_POPULATE: how many threads populate
+	 * the guest at creation, the calling one among them (0 or 1: it
+	 * alone). gmem_view_create starts the others and joins them before
+	 * it returns, each on a part of every region; an embedder that
+	 * lets the library use more cores for a guest's start (as QEMU's
+	 * prealloc-threads) sets it. At most
+	 * GMEM_VIEW_POPULATE_THREADS_MAX.
+	 */
+	unsigned int populate_threads;
+	unsigned int reserved;	/* 0 */
 };
-#define gmem_view_opts__last_field flags
+#define gmem_view_opts__last_field reserved
 
 struct gmem_view;
 
@@ -81,7 +95,9 @@ struct gmem_view;
  * are unaffected: they keep their largest leaves. See doc/memory.md,
  * "Holes in huge pages", and gmem_backend_stats' split_pages.
  *
- * Errors: -EINVAL guest not on be's pool, bad content or flags, or the
+ * Errors: -EINVAL guest not on be's pool, bad content or flags,
+ * populate_threads above GMEM_VIEW_POPULATE_THREADS_MAX, reserved not
+ * 0, or the
  * guest's conversion granule below be's page size on a backend other
  * than HUGETLB or with a region not made of whole pages; -EBUSY the
  * guest already has a view (one per guest); -EOPNOTSUPP

@@ -84,7 +84,7 @@ int stretch_discard(const struct gmem_view *v, const struct view_region *r,
 			       copies ? *copies : BACKEND_BOTH_COPIES);
 }
 
-static int stretch_allocate(const struct gmem_view *v,
+int stretch_allocate(const struct gmem_view *v,
 			    const struct view_region *r, uint64_t gfn,
 			    uint64_t off, uint64_t len, void *arg)
 {
@@ -308,6 +308,12 @@ static int region_map(struct gmem_view *v, struct view_region *r)
 	if (!err && r->guest_base)
 		err = view_for_stretches(v, r, r->gfn, end, stretch_guest_map,
 					 NULL);
+	if (!err && populate && v->populate_threads > 1) {
+		err = runs_apply(v, r, r->gfn, end, true, false);
+		if (!err)
+			err = view_populate(v, r);
+		return err;
+	}
 	if (!err && populate)
 		err = view_for_stretches(v, r, r->gfn, end, stretch_allocate,
 					 NULL);
@@ -357,6 +363,9 @@ static int view_check(const struct gmem_guest *g, struct gmem_backend *be,
 
 	if (!g || !be || content > GMEM_CONTENT_DISCARD ||
 	    (flags & ~(GMEM_VIEW_POPULATE | GMEM_VIEW_GUEST_MAP)) ||
+	    OPTS_GET(opts, populate_threads, 0) >
+		    GMEM_VIEW_POPULATE_THREADS_MAX ||
+	    OPTS_GET(opts, reserved, 0) ||
 	    g->pool != backend_pool(be))
 		return -EINVAL;
 	if ((flags & GMEM_VIEW_GUEST_MAP) && backend_map_file(be) < 0)
@@ -389,6 +398,7 @@ int gmem_view_create(struct gmem_guest *g, struct gmem_backend *be,
 	v->be = be;
 	v->content = OPTS_GET(opts, content, GMEM_CONTENT_PRESERVE);
 	v->flags = OPTS_GET(opts, flags, 0);
+	v->populate_threads = OPTS_GET(opts, populate_threads, 0);
 	v->huge = huge;
 	v->regs = heap_zalloc(&g->heap, g->nregions * sizeof(*v->regs), 8);
 	if (!v->regs && g->nregions) {

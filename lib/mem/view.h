@@ -25,6 +25,7 @@ struct gmem_view {
 	struct bus_sub sub;	/* conversions and paging, LAST */
 	unsigned int content;	/* enum gmem_content */
 	unsigned int flags;	/* GMEM_VIEW_* */
+	unsigned int populate_threads;	/* at creation; 0 or 1: the caller */
 	uint64_t huge;		/* frames per huge page where pages split
 				 * (view_split.c), else 0 */
 	struct view_region *regs;	/* the guest's regions, ascending */
@@ -54,6 +55,12 @@ int view_set(struct gmem_view *v, const struct view_region *r, uint64_t gfn,
  * them; with fault_in, maps in the page tables of the shared ones. */
 int runs_apply(struct gmem_view *v, const struct view_region *r,
 	       uint64_t gfn, uint64_t end, bool set, bool fault_in);
+/* Allocates and faults in all of r from v->populate_threads threads
+ * (view_populate.c); the view already set. */
+int view_populate(struct gmem_view *v, const struct view_region *r);
+/* Stretch functions: the backend's memory of a stretch allocated. */
+int stretch_allocate(const struct gmem_view *v, const struct view_region *r,
+		     uint64_t gfn, uint64_t off, uint64_t len, void *arg);
 /* Stretch functions: the guest mapping of a stretch opened; its file
  * bytes punched out. */
 int stretch_guest_map(const struct gmem_view *v, const struct view_region *r,
