@@ -137,7 +137,8 @@ static struct gmem_notifier *unlink(struct gmem_notifier *t,
 
 /* Callbacks of this thread running: the bus is being published on, so
  * what the set hears may not change now. */
-static __thread unsigned int in_callback;
+static __thread unsigned int in_callback
+	__attribute__((tls_model("initial-exec")));
 
 #define CHUNK 32
 
