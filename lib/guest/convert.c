@@ -511,10 +511,10 @@ static int convert_told(struct gmem_guest *g, struct slot *s, uint64_t gfn,
 }
 
 static __attribute__((noinline)) int
-convert_heard_path(struct gmem_guest *g, struct slot *s, uint64_t gfn,
-		   uint64_t npages, unsigned int attr,
-		   struct gmem_convert_opts *opts)
+convert_heard_path(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
+		   unsigned int attr, struct gmem_convert_opts *opts)
 {
+	struct slot *s = guest_slot_whole(g, gfn, npages);
 	int err = !s ? 1
 		  : bus_heard_phased(&g->bus, BUS_CONVERT)
 			  ? convert_heard(g, s, gfn, npages, attr, opts)
@@ -541,9 +541,9 @@ int gmem_convert(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 	GMEM_PROBE(convert_begin);
 	if (convert_args(g, gfn, npages, attr, opts))
 		return convert_general(g, gfn, npages, attr, opts);
-	s = guest_slot_whole(g, gfn, npages);
 	if (bus_heard(&g->bus, BUS_CONVERT))
-		return convert_heard_path(g, s, gfn, npages, attr, opts);
+		return convert_heard_path(g, gfn, npages, attr, opts);
+	s = guest_slot_whole(g, gfn, npages);
 	if (!s || !slot_state_lock_if(&s->lock, true))
 		return convert_general(g, gfn, npages, attr, opts);
 	q = state_set_quick(s, slot_off(gfn), slot_off(gfn) + (uint32_t)npages,
