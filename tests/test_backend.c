@@ -142,6 +142,26 @@ START_TEST(reused_blocks_are_zero)
 }
 END_TEST
 
+/* The rig's view made again with vo, its Nth system call failing for
+ * N = 1, 2 ... until none does: each failure -ENOMEM, and nothing left
+ * behind (the guest's regions still there). */
+static void view_again_failing(struct rig *r, const struct gmem_view_opts *vo)
+{
+	ck_assert_int_eq(gmem_view_destroy(r->v), 0);
+	r->v = NULL;
+	for (uint64_t at = 1;; at++) {
+		int err;
+
+		os_inject_arm(&r->in, at, ENOMEM);
+		err = gmem_view_create(r->g, r->be, vo, &r->v);
+		os_inject_arm(&r->in, 0, 0);
+		if (!err)
+			break;
+		ck_assert_int_eq(err, -ENOMEM);
+		ck_assert_int_eq(gmem_region_remove(r->g, 0, 1), -ENOENT);
+	}
+}
+
 /* Creating a view fails cleanly at each of its system calls. */
 START_TEST(view_create_failures)
 {
@@ -151,19 +171,7 @@ START_TEST(view_create_failures)
 
 	rig_init(&r, GMEM_BACKEND_MEMFD, GMEM_CONTENT_PRESERVE, 2048);
 	convert(&r, 100, 100, GMEM_ATTR_PRIVATE);
-	ck_assert_int_eq(gmem_view_destroy(r.v), 0);
-	r.v = NULL;
-	for (uint64_t at = 1;; at++) {
-		int err;
-
-		os_inject_arm(&r.in, at, ENOMEM);
-		err = gmem_view_create(r.g, r.be, &vo, &r.v);
-		os_inject_arm(&r.in, 0, 0);
-		if (!err)
-			break;
-		ck_assert_int_eq(err, -ENOMEM);
-		ck_assert_int_eq(gmem_region_remove(r.g, 0, 1), -ENOENT);
-	}
+	view_again_failing(&r, &vo);
 	check_frames(&r, 0, r.npages);
 	rig_fini(&r);
 }
@@ -204,18 +212,7 @@ START_TEST(view_populated_by_threads)
 		convert(&r, 100, 700, GMEM_ATTR_PRIVATE);
 		convert(&r, 3000, 1, GMEM_ATTR_PRIVATE);
 		write_frames(&r, 0, r.npages, true);
-		ck_assert_int_eq(gmem_view_destroy(r.v), 0);
-		r.v = NULL;
-		for (uint64_t at = 1;; at++) {
-			int err;
-
-			os_inject_arm(&r.in, at, ENOMEM);
-			err = gmem_view_create(r.g, r.be, &vo, &r.v);
-			os_inject_arm(&r.in, 0, 0);
-			if (!err)
-				break;
-			ck_assert_int_eq(err, -ENOMEM);
-		}
+		view_again_failing(&r, &vo);
 		for (f = 0; f < r.npages; f++) {
 			bool shared = r.attr[f] == GMEM_ATTR_SHARED;
 

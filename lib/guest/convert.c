@@ -412,6 +412,17 @@ convert_finish(struct gmem_guest *g, struct slot *s, uint64_t gfn,
 	return 0;
 }
 
+/* The one run a conversion of [gfn, gfn + npages) changes, whole. */
+static struct gmem_run run_of(uint64_t gfn, uint64_t npages,
+			      unsigned int attr,
+			      const struct gmem_convert_opts *opts)
+{
+	return (struct gmem_run){
+		.gfn = gfn, .npages = npages, .attr = attr,
+		.flags = OPTS_GET(opts, flags, 0) & GMEM_CONVERT_PRESERVE
+				 ? GMEM_RUN_PRESERVE : 0 };
+}
+
 /*
  * A conversion that subscribers hear, inside one slot and changing one
  * run (the range was of one attribute) with no new memory: what the
@@ -445,10 +456,7 @@ static int convert_heard(struct gmem_guest *g, struct slot *s, uint64_t gfn,
 		slot_txn_unlock(&s->lock);
 		return 1;
 	}
-	run = (struct gmem_run){
-		.gfn = gfn, .npages = npages, .attr = attr,
-		.flags = OPTS_GET(opts, flags, 0) & GMEM_CONVERT_PRESERVE
-				 ? GMEM_RUN_PRESERVE : 0 };
+	run = run_of(gfn, npages, attr, opts);
 	err = bus_prepare(&g->bus, BUS_CONVERT, &run, 1, &fail);
 	if (err) {
 		slot_txn_unlock(&s->lock);
@@ -502,10 +510,7 @@ static int convert_told(struct gmem_guest *g, struct slot *s, uint64_t gfn,
 	retired_free(&g->mem, &retired);
 	if (v == attr)
 		return 0;
-	run = (struct gmem_run){
-		.gfn = gfn, .npages = npages, .attr = attr,
-		.flags = OPTS_GET(opts, flags, 0) & GMEM_CONVERT_PRESERVE
-				 ? GMEM_RUN_PRESERVE : 0 };
+	run = run_of(gfn, npages, attr, opts);
 	bus_tell_run(&g->bus, BUS_CONVERT, &run);
 	return 0;
 }
