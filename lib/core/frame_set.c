@@ -405,7 +405,7 @@ uint32_t fset_take(struct fset *s, uint64_t lo, uint64_t hi, uint64_t *limit,
 				for (w = p * MAP_WORDS; w < end; w++)
 					nz |= (uint64_t)(fs->bits[w] != 0)
 					      << (w - p * MAP_WORDS);
-				for (w = end; nz && taken < left && k < n;
+				for (; nz && taken < left && k < n;
 				     nz &= nz - 1) {
 					uint64_t m, pc;
 

@@ -7,8 +7,10 @@
  * a bucket or two of a hash table; the longer ones are an interval tree:
  * a treap ordered by (first frame, registration number), each node
  * keeping the largest end in its subtree, so that a lookup descends only
- * where something may overlap. Conversions on different slots dispatch at the same time, and
- * callbacks may remove notifiers, so the tree is read and changed under
+ * where something may overlap.
+ *
+ * Conversions on different slots dispatch at the same time, and
+ * callbacks may remove notifiers, so the index is read and changed under
  * a short lock that callbacks never run under: a dispatch takes what
  * overlaps in chunks, pins each (refs) and calls them with the lock
  * dropped; a notifier removed meanwhile is unlinked at once and freed
@@ -382,9 +384,13 @@ int gmem_notifier_add(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 	n = heap_zalloc(&g->heap, sizeof(*n), 8);
 	if (!n)
 		return -ENOMEM;
+	*n = (struct gmem_notifier){
+		.lo = gfn, .hi = gfn + npages, .max_hi = gfn + npages,
+		.flags = flags, .events = events ? events : GMEM_INVAL_ALL,
+		.linked = true, .guest = g, .fn = fn, .ctx = ctx };
 	/* Exclusive with conversions: no dispatch reads the index now. */
-	if (npages <= PIDX_MAX_FRAMES &&
-	    pidx_reserve(&g->heap, &s->short_ones, gfn, gfn + npages)) {
+	if (is_short(n) &&
+	    pidx_reserve(&g->heap, &s->short_ones, n->lo, n->hi)) {
 		heap_free(&g->heap, n, sizeof(*n));
 		return -ENOMEM;
 	}
@@ -398,10 +404,6 @@ int gmem_notifier_add(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 			return -ENOMEM;
 		}
 	}
-	*n = (struct gmem_notifier){
-		.lo = gfn, .hi = gfn + npages, .max_hi = gfn + npages,
-		.flags = flags, .events = events ? events : GMEM_INVAL_ALL,
-		.linked = true, .guest = g, .fn = fn, .ctx = ctx };
 	spin_lock(&s->lock);
 	/* xorshift32: priorities only need to look random. */
 	s->rng ^= s->rng << 13;
