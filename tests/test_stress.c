@@ -18,8 +18,9 @@
  * at the end; the listener's tally of shared frames must match the
  * guest's. That run also has invalidation notifiers, dispatched from all
  * threads at once: one over the whole guest must be told of exactly the
- * frames the listener saw change, and one-shots on small ranges fire at
- * most once each.
+ * frames the listener saw change, one-shots on small ranges fire at
+ * most once each, and a one-shot's callback removes a whole-guest
+ * notifier that other threads' dispatches may be calling.
  *
  * A pinner pins one frame after another of a piece of a writers' slot
  * while a flipper converts that whole piece back and forth: a pinned
@@ -65,6 +66,9 @@ struct stress {
 	atomic_llong listener_changed;	/* frames, by COMMITs */
 	atomic_llong notified;		/* frames, by the whole-guest notifier */
 	atomic_int oneshot_fired[64];
+	struct gmem_notifier *victim;	/* removed by the killer's callback */
+	atomic_llong victim_told;	/* frames, by the victim */
+	atomic_bool victim_gone;
 	atomic_bool pins_done;
 	atomic_ullong flips;		/* the flipper's conversions done */
 };
@@ -354,13 +358,12 @@ static int tally(void *ctx, enum gmem_phase phase, const struct gmem_run *run)
 	return 0;
 }
 
-static void whole_guest(void *ctx, struct gmem_notifier *n, uint64_t gfn,
-			uint64_t npages, uint32_t why)
+/* Adds the frames it is told of to the counter ctx. */
+static void count_frames(void *ctx, struct gmem_notifier *n, uint64_t gfn,
+			 uint64_t npages, uint32_t why)
 {
-	struct stress *st = ctx;
-
 	(void)n, (void)gfn, (void)why;
-	atomic_fetch_add(&st->notified, (long long)npages);
+	atomic_fetch_add((atomic_llong *)ctx, (long long)npages);
 }
 
 static void oneshot(void *ctx, struct gmem_notifier *n, uint64_t gfn,
@@ -372,6 +375,18 @@ static void oneshot(void *ctx, struct gmem_notifier *n, uint64_t gfn,
 	atomic_fetch_add(fired, 1);
 }
 
+/* Removes the victim while other threads' dispatches may be calling it. */
+static void killer(void *ctx, struct gmem_notifier *n, uint64_t gfn,
+		   uint64_t npages, uint32_t why)
+{
+	struct stress *st = ctx;
+
+	(void)n, (void)gfn, (void)npages, (void)why;
+	if (gmem_notifier_remove(st->victim))
+		note_failure(st, "removing from a callback failed", gfn, -1);
+	atomic_store(&st->victim_gone, true);
+}
+
 static void run_stress(bool with_listener)
 {
 	struct test_alloc ta;
@@ -381,7 +396,7 @@ static void run_stress(bool with_listener)
 	struct worker wk[WRITERS + 1 + READERS + 2];
 	GMEM_OPTS(gmem_guest_stats, stats, .meta_bytes = 0);
 	struct gmem_listener *l = NULL;
-	struct gmem_notifier *whole = NULL, *shots[64];
+	struct gmem_notifier *whole = NULL, *shots[65];
 	struct gmem_pool *pool;
 	struct gmem_run run;
 	uint64_t f, off, n = 0;
@@ -411,8 +426,8 @@ static void run_stress(bool with_listener)
 
 		ck_assert_int_eq(gmem_listener_add(st.g, tally, &st, NULL, &l),
 				 0);
-		ck_assert_int_eq(gmem_notifier_add(st.g, 0, FRAMES, whole_guest,
-						   &st, NULL, &whole), 0);
+		ck_assert_int_eq(gmem_notifier_add(st.g, 0, FRAMES, count_frames,
+						   &st.notified, NULL, &whole), 0);
 		/* Two frames in each of 64 pieces of the writers' slots. */
 		for (i = 0; i < 64; i++)
 			ck_assert_int_eq(gmem_notifier_add(st.g,
@@ -421,6 +436,13 @@ static void run_stress(bool with_listener)
 					 100, 2,
 					 oneshot, &st.oneshot_fired[i], &once,
 					 &shots[i]), 0);
+		ck_assert_int_eq(gmem_notifier_add(st.g, 0, FRAMES, count_frames,
+						   &st.victim_told, NULL,
+						   &st.victim), 0);
+		/* Over a slot only writers convert: it fires early. */
+		ck_assert_int_eq(gmem_notifier_add(st.g, 3 * GIB, GIB,
+						   killer, &st, &once,
+						   &shots[64]), 0);
 	}
 
 	for (i = 0; i < WRITERS + 1 + READERS + 2; i++)
@@ -480,6 +502,11 @@ static void run_stress(bool with_listener)
 				ck_assert_int_eq(gmem_notifier_remove(shots[i]),
 						 0);
 		}
+		/* The killer fired and took the victim, which heard no
+		 * more than the whole guest's. */
+		ck_assert(atomic_load(&st.victim_gone));
+		ck_assert_int_le(atomic_load(&st.victim_told),
+				 atomic_load(&st.notified));
 		ck_assert_int_eq(gmem_notifier_remove(whole), 0);
 	}
 	ck_assert_int_eq(gmem_guest_destroy(st.g), 0);

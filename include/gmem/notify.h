@@ -21,9 +21,10 @@
  * Callbacks run in the thread that made the change, after it, with no
  * library lock held: they may remove any notifier, their own included,
  * but must not convert or change regions of the guest. A notifier that a
- * callback removes does not fire again in that thread; a conversion in
- * another thread that had already found it may still call it once, so
- * its context must outlive the conversions running at the time.
+ * callback removes is not called again by any thread, but a call that
+ * another thread had started may still be running, so its context must
+ * outlive the conversions running at the time. Dispatches take no lock:
+ * conversions in different slots tell their notifiers at the same time.
  */
 #ifndef GMEM_NOTIFY_H
 #define GMEM_NOTIFY_H
@@ -73,7 +74,11 @@ GMEM_API int gmem_notifier_add(struct gmem_guest *guest, uint64_t gfn,
 			       struct gmem_notifier **notifier);
 
 /*
- * Unregisters and frees a notifier: it fires no more once this returns.
+ * Unregisters and frees a notifier: no call to it starts once this
+ * returns. From inside a callback (of this notifier or another, on any
+ * thread) its memory is reclaimed at the next exclusive call
+ * (gmem_notifier_add, gmem_notifier_remove outside a callback,
+ * gmem_guest_destroy); the handle is invalid at once either way.
  * Errors: none beyond the common ones. Threads: exclusive like
  * gmem_notifier_add, or from inside any notifier's callback.
  */

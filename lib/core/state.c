@@ -147,6 +147,8 @@ unsigned int state_range(const struct slot *s, uint32_t a, uint32_t b)
 
 	if (!d)
 		return s->attr;
+	if (b - a == 1)		/* a told conversion's usual question */
+		return state_get(s, a);
 	if (a >> PIECE_SHIFT == (b - 1) >> PIECE_SHIFT)	/* one piece */
 		return piece_range(d, a >> PIECE_SHIFT, a & PIECE_MASK,
 				   b - (a & ~PIECE_MASK));

@@ -9,12 +9,14 @@
  * keeping the largest end in its subtree, so that a lookup descends only
  * where something may overlap.
  *
- * Conversions on different slots dispatch at the same time, and
- * callbacks may remove notifiers, so the index is read and changed under
- * a short lock that callbacks never run under: a dispatch takes what
- * overlaps in chunks, pins each (refs) and calls them with the lock
- * dropped; a notifier removed meanwhile is unlinked at once and freed
- * by the last to let go of it.
+ * The index changes only in calls that are exclusive with conversions
+ * (adding, removing outside a callback, destroying), so that dispatches,
+ * from any number of threads at once, read it with no lock and pin
+ * nothing. A callback may still remove a notifier that another thread's
+ * dispatch holds: such a notifier is marked dead, which every dispatch
+ * checks before calling it, and buried; the next exclusive call unlinks
+ * and frees what is buried, when no dispatch can hold it. A one-shot is
+ * claimed by the one dispatch that fires it, then buried the same way.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -24,7 +26,6 @@
 
 #include "core/opts.h"
 #include "core/piece_index.h"
-#include "core/spin.h"
 #include "guest/guest.h"
 
 struct gmem_notifier {
@@ -33,35 +34,42 @@ struct gmem_notifier {
 	uint64_t seq;			/* registration order: keys unique */
 	uint32_t prio;			/* treap heap order */
 	uint32_t flags, events;
-	uint32_t refs;			/* dispatches holding it */
-	bool linked;
-	atomic_bool dead;		/* read by dispatches unlocked */
+	_Atomic uint32_t state;		/* enum life */
+	struct gmem_notifier *next_buried;
 	struct gmem_guest *guest;
 	gmem_notifier_fn fn;
 	void *ctx;
 };
 
+enum life {
+	LIVE,
+	FIRING,		/* a one-shot claimed by a dispatch */
+	DEAD,		/* fires no more; buried, or being freed */
+};
+
 struct notify_set {
 	struct guest_ext ext;		/* first: the guest's record of it */
-	_Atomic uint32_t lock;
 	struct gmem_notifier *root;	/* the long ones */
 	struct piece_index short_ones;
-	_Atomic uint64_t linked;	/* in the tree: read unlocked */
+	uint64_t linked;		/* in the index, dead or not */
+	_Atomic(struct gmem_notifier *) buried;
 	uint64_t seq;
 	uint32_t rng;
 };
 
-static bool key_less(const struct gmem_notifier *a,
-		     const struct gmem_notifier *b)
+/* Where a notifier sorts: by start, then registration. */
+struct key {
+	uint64_t lo, seq;
+};
+
+static struct key key_of(const struct gmem_notifier *n)
 {
-	return a->lo < b->lo || (a->lo == b->lo && a->seq < b->seq);
+	return (struct key){ n->lo, n->seq };
 }
 
-/* Whether t comes after the key (lo, seq). */
-static bool key_after(const struct gmem_notifier *t, uint64_t lo,
-		      uint64_t seq)
+static bool key_less(struct key a, struct key b)
 {
-	return t->lo > lo || (t->lo == lo && t->seq > seq);
+	return a.lo < b.lo || (a.lo == b.lo && a.seq < b.seq);
 }
 
 static void fix(struct gmem_notifier *t)
@@ -78,7 +86,7 @@ static struct gmem_notifier *insert(struct gmem_notifier *t,
 {
 	if (!t)
 		return n;
-	if (key_less(n, t)) {
+	if (key_less(key_of(n), key_of(t))) {
 		t->left = insert(t->left, n);
 		if (t->left->prio > t->prio) {
 			struct gmem_notifier *l = t->left;
@@ -124,7 +132,7 @@ static struct gmem_notifier *unlink(struct gmem_notifier *t,
 {
 	if (t == n)
 		return join(t->left, t->right);
-	if (key_less(n, t))
+	if (key_less(key_of(n), key_of(t)))
 		t->left = unlink(t->left, n);
 	else
 		t->right = unlink(t->right, n);
@@ -145,13 +153,16 @@ static __thread unsigned int in_callback
 #define CHUNK 32
 
 /* Notifiers overlapping [lo, hi) that hear why, keys after the last one
- * found before (kept by value: it may be freed since): the CHUNK with
- * the lowest keys, in key order. */
+ * found before (kept by value: it may be buried since): the CHUNK with
+ * the lowest keys, in key order. Keys are kept beside the notifiers,
+ * read from the piece index, so that a notifier's own line is first
+ * touched to call it, its load started when it is found. */
 struct found {
 	uint64_t lo, hi;
 	uint32_t why;
 	bool resume;
-	uint64_t after_lo, after_seq;
+	struct key after;
+	struct key k[CHUNK];
 	struct gmem_notifier *v[CHUNK];
 	uint32_t n;
 };
@@ -161,18 +172,22 @@ static bool is_short(const struct gmem_notifier *n)
 	return n->hi - n->lo <= PIDX_MAX_FRAMES;
 }
 
-/* Keeps n if its key is among the CHUNK lowest found. */
-static void found_add(struct found *f, struct gmem_notifier *n)
+/* Keeps n, of key k, if k is among the CHUNK lowest found. */
+static void found_add(struct found *f, struct key k, struct gmem_notifier *n)
 {
 	uint32_t i;
 
-	if (f->resume && !key_after(n, f->after_lo, f->after_seq))
+	if (f->resume && !key_less(f->after, k))
 		return;
-	if (f->n == CHUNK && key_less(f->v[CHUNK - 1], n))
+	if (f->n == CHUNK && key_less(f->k[CHUNK - 1], k))
 		return;
+	__builtin_prefetch(n);
 	i = f->n < CHUNK ? f->n++ : CHUNK - 1;
-	for (; i && key_less(n, f->v[i - 1]); i--)
+	for (; i && key_less(k, f->k[i - 1]); i--) {
+		f->k[i] = f->k[i - 1];
 		f->v[i] = f->v[i - 1];
+	}
+	f->k[i] = k;
 	f->v[i] = n;
 }
 
@@ -184,13 +199,13 @@ static void collect(struct gmem_notifier *t, struct found *f, uint32_t *n)
 
 	if (!t || *n == CHUNK || t->max_hi <= f->lo)
 		return;
-	past = !f->resume || key_after(t, f->after_lo, f->after_seq);
+	past = !f->resume || key_less(f->after, key_of(t));
 	if (past)
 		collect(t->left, f, n);
 	if (*n == CHUNK || t->lo >= f->hi)
 		return;
 	if (past && t->hi > f->lo && (t->events & f->why)) {
-		found_add(f, t);
+		found_add(f, key_of(t), t);
 		++*n;
 	}
 	collect(t->right, f, n);
@@ -212,7 +227,7 @@ static void collect_piece(const struct notify_set *s, struct found *f,
 			break;
 		if (e->hi > f->lo && (e->tag & f->why) &&
 		    (first || e->lo >= p << PIECE_SHIFT))
-			found_add(f, e->item);
+			found_add(f, (struct key){ e->lo, e->seq }, e->item);
 	}
 }
 
@@ -238,34 +253,68 @@ static void find(const struct notify_set *s, struct found *f)
 	}
 }
 
-/* Takes n out of the set (the lock held). */
-static void set_unlink(struct notify_set *s, struct gmem_notifier *n)
+/* Takes n out of the index and frees it (exclusive). */
+static void set_free(struct gmem_guest *g, struct notify_set *s,
+		     struct gmem_notifier *n)
 {
 	if (is_short(n))
 		pidx_del(&s->short_ones, n->lo, n->hi, n);
 	else
 		s->root = unlink(s->root, n);
-	n->linked = false;
-	atomic_fetch_sub(&s->linked, 1);
+	s->linked--;
+	heap_free(&g->heap, n, sizeof(*n));
 }
 
-static void release(struct gmem_guest *g, struct gmem_notifier *n)
+/* n is dead: freed at the next exclusive call. Any thread. */
+static void bury(struct notify_set *s, struct gmem_notifier *n)
 {
-	if (n->flags & GMEM_NOTIFIER_ONESHOT)
-		atomic_store(&n->dead, true);
-	if (!--n->refs && atomic_load(&n->dead))
-		heap_free(&g->heap, n, sizeof(*n));
+	struct gmem_notifier *top = atomic_load_explicit(&s->buried,
+							 memory_order_relaxed);
+
+	do
+		n->next_buried = top;
+	while (!atomic_compare_exchange_weak_explicit(&s->buried, &top, n,
+						      memory_order_release,
+						      memory_order_relaxed));
+}
+
+/* Frees what callbacks removed and one-shots that fired (exclusive:
+ * no dispatch holds them). */
+static void unbury(struct gmem_guest *g, struct notify_set *s)
+{
+	struct gmem_notifier *n = atomic_exchange_explicit(
+		&s->buried, NULL, memory_order_acquire);
+
+	while (n) {
+		struct gmem_notifier *next = n->next_buried;
+
+		set_free(g, s, n);
+		n = next;
+	}
+}
+
+/* Whether this dispatch is to call n: a one-shot is claimed, by one. */
+static bool claim(struct gmem_notifier *n)
+{
+	uint32_t live = LIVE;
+
+	if (!(n->flags & GMEM_NOTIFIER_ONESHOT))
+		return atomic_load_explicit(&n->state,
+					    memory_order_acquire) == LIVE;
+	return atomic_compare_exchange_strong_explicit(
+		&n->state, &live, FIRING, memory_order_acquire,
+		memory_order_relaxed);
 }
 
 /* Tells the notifiers overlapping [lo, hi) that it changed by why
- * (GMEM_INVAL_*). Any thread; no allocation. */
-static void dispatch(struct gmem_guest *g, struct notify_set *s, uint64_t lo,
-		     uint64_t hi, uint32_t why)
+ * (GMEM_INVAL_*). Any thread; no allocation, no lock. */
+static void dispatch(struct notify_set *s, uint64_t lo, uint64_t hi,
+		     uint32_t why)
 {
 	struct found f;
 	uint32_t i;
 
-	if (!atomic_load_explicit(&s->linked, memory_order_relaxed))
+	if (!s->linked)
 		return;
 	/* Not the array: found fills what it keeps. */
 	f.lo = lo;
@@ -273,37 +322,29 @@ static void dispatch(struct gmem_guest *g, struct notify_set *s, uint64_t lo,
 	f.why = why;
 	f.resume = false;
 	do {
-		spin_lock(&s->lock);
 		find(s, &f);
-		for (i = 0; i < f.n; i++) {
-			f.v[i]->refs++;
-			/* A one-shot fires once: this dispatch takes it
-			 * from every other. */
-			if (f.v[i]->flags & GMEM_NOTIFIER_ONESHOT)
-				set_unlink(s, f.v[i]);
-		}
-		spin_unlock(&s->lock);
 		for (i = 0; i < f.n; i++) {
 			struct gmem_notifier *n = f.v[i];
 
-			/* Removed by an earlier callback: it fires no more. */
-			if (atomic_load_explicit(&n->dead, memory_order_acquire))
+			/* Removed by an earlier callback, or fired. */
+			if (!claim(n))
 				continue;
 			in_callback++;
 			n->fn(n->ctx, n, lo > n->lo ? lo : n->lo,
 			      (hi < n->hi ? hi : n->hi) - (lo > n->lo ? lo : n->lo),
 			      why);
 			in_callback--;
+			if (n->flags & GMEM_NOTIFIER_ONESHOT) {
+				atomic_store_explicit(&n->state, DEAD,
+						      memory_order_relaxed);
+				bury(s, n);
+			}
 		}
+		/* Buried ones stay in the index until no dispatch runs. */
 		if (f.n) {
 			f.resume = true;
-			f.after_lo = f.v[f.n - 1]->lo;
-			f.after_seq = f.v[f.n - 1]->seq;
+			f.after = f.k[f.n - 1];
 		}
-		spin_lock(&s->lock);
-		for (i = 0; i < f.n; i++)
-			release(g, f.v[i]);
-		spin_unlock(&s->lock);
 	} while (f.n == CHUNK);
 }
 
@@ -328,7 +369,7 @@ static int heard(void *ctx, const struct bus_event *ev)
 	struct notify_set *s = ctx;
 
 	if (ev->phase == GMEM_PHASE_COMMIT)
-		dispatch(s->ext.guest, s, ev->run->gfn,
+		dispatch(s, ev->run->gfn,
 			 ev->run->gfn + ev->run->npages, why_of(ev->kind));
 	return 0;
 }
@@ -387,15 +428,15 @@ int gmem_notifier_add(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 	*n = (struct gmem_notifier){
 		.lo = gfn, .hi = gfn + npages, .max_hi = gfn + npages,
 		.flags = flags, .events = events ? events : GMEM_INVAL_ALL,
-		.linked = true, .guest = g, .fn = fn, .ctx = ctx };
+		.guest = g, .fn = fn, .ctx = ctx };
 	/* Exclusive with conversions: no dispatch reads the index now. */
+	unbury(g, s);
 	if (is_short(n) &&
 	    pidx_reserve(&g->heap, &s->short_ones, n->lo, n->hi)) {
 		heap_free(&g->heap, n, sizeof(*n));
 		return -ENOMEM;
 	}
-	/* Heard no more since the last one went (exclusive with
-	 * conversions: the bus may change). */
+	/* Heard no more since the last one went: the bus may change. */
 	if (!s->ext.sub.kinds) {
 		s->ext.sub.kinds = NOTIFY_KINDS;
 		if (bus_subscribe(&g->bus, &g->heap, &s->ext.sub)) {
@@ -404,7 +445,6 @@ int gmem_notifier_add(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 			return -ENOMEM;
 		}
 	}
-	spin_lock(&s->lock);
 	/* xorshift32: priorities only need to look random. */
 	s->rng ^= s->rng << 13;
 	s->rng ^= s->rng >> 17;
@@ -415,8 +455,7 @@ int gmem_notifier_add(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 		pidx_add(&s->short_ones, n->lo, n->hi, n->seq, n, n->events);
 	else
 		s->root = insert(s->root, n);
-	atomic_fetch_add(&s->linked, 1);
-	spin_unlock(&s->lock);
+	s->linked++;
 	*out = n;
 	return 0;
 }
@@ -425,21 +464,24 @@ int gmem_notifier_remove(struct gmem_notifier *n)
 {
 	struct gmem_guest *g;
 	struct notify_set *s;
+	uint32_t live = LIVE;
 
 	if (!n)
 		return -EINVAL;
 	g = n->guest;
 	s = (struct notify_set *)guest_ext_find(g, &notify_ext);
-	spin_lock(&s->lock);
-	if (n->linked)
-		set_unlink(s, n);
-	atomic_store(&n->dead, true);
-	if (!n->refs)
-		heap_free(&g->heap, n, sizeof(*n));
-	spin_unlock(&s->lock);
+	if (in_callback) {
+		/* Other threads' dispatches may hold it. A one-shot
+		 * firing is buried by its dispatch. */
+		if (atomic_compare_exchange_strong(&n->state, &live, DEAD))
+			bury(s, n);
+		return 0;
+	}
+	unbury(g, s);
+	set_free(g, s, n);
 	/* The last one gone, and no publication running (this call is
 	 * exclusive, not a callback's): conversions need not be heard. */
-	if (!in_callback && !atomic_load(&s->linked) && s->ext.sub.kinds) {
+	if (!s->linked && s->ext.sub.kinds) {
 		bus_unsubscribe(&g->bus, &s->ext.sub);
 		s->ext.sub.kinds = 0;	/* what the guest's end looks at */
 	}
@@ -460,6 +502,7 @@ static void set_destroy(struct gmem_guest *g, struct guest_ext *x)
 	struct notify_set *s = (struct notify_set *)x;
 	uint32_t i, k;
 
+	unbury(g, s);
 	free_tree(g, s->root);
 	/* Each short one from the bucket of the piece it starts in. */
 	for (i = 0; i < s->short_ones.cap; i++) {
