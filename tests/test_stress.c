@@ -66,8 +66,8 @@ struct stress {
 	atomic_llong listener_changed;	/* frames, by COMMITs */
 	atomic_llong notified;		/* frames, by the whole-guest notifier */
 	atomic_int oneshot_fired[64];
-	struct gmem_notifier *victim;	/* removed by the killer's callback */
-	atomic_llong victim_told;	/* frames, by the victim */
+	struct gmem_notifier *victim[2];	/* removed by the killer's callback */
+	atomic_llong victim_told[2];	/* frames, by each victim */
 	atomic_bool victim_gone;
 	atomic_bool pins_done;
 	atomic_ullong flips;		/* the flipper's conversions done */
@@ -375,14 +375,16 @@ static void oneshot(void *ctx, struct gmem_notifier *n, uint64_t gfn,
 	atomic_fetch_add(fired, 1);
 }
 
-/* Removes the victim while other threads' dispatches may be calling it. */
+/* Removes the victims (one found through the tree, one through the
+ * piece index) while other threads' dispatches may be calling them. */
 static void killer(void *ctx, struct gmem_notifier *n, uint64_t gfn,
 		   uint64_t npages, uint32_t why)
 {
 	struct stress *st = ctx;
 
 	(void)n, (void)gfn, (void)npages, (void)why;
-	if (gmem_notifier_remove(st->victim))
+	if (gmem_notifier_remove(st->victim[0]) ||
+	    gmem_notifier_remove(st->victim[1]))
 		note_failure(st, "removing from a callback failed", gfn, -1);
 	atomic_store(&st->victim_gone, true);
 }
@@ -437,8 +439,12 @@ static void run_stress(bool with_listener)
 					 oneshot, &st.oneshot_fired[i], &once,
 					 &shots[i]), 0);
 		ck_assert_int_eq(gmem_notifier_add(st.g, 0, FRAMES, count_frames,
-						   &st.victim_told, NULL,
-						   &st.victim), 0);
+						   &st.victim_told[0], NULL,
+						   &st.victim[0]), 0);
+		ck_assert_int_eq(gmem_notifier_add(st.g, 3 * GIB + 5 * PIECE,
+						   300, count_frames,
+						   &st.victim_told[1], NULL,
+						   &st.victim[1]), 0);
 		/* Over a slot only writers convert: it fires early. */
 		ck_assert_int_eq(gmem_notifier_add(st.g, 3 * GIB, GIB,
 						   killer, &st, &once,
@@ -502,10 +508,12 @@ static void run_stress(bool with_listener)
 				ck_assert_int_eq(gmem_notifier_remove(shots[i]),
 						 0);
 		}
-		/* The killer fired and took the victim, which heard no
+		/* The killer fired and took the victims, which heard no
 		 * more than the whole guest's. */
 		ck_assert(atomic_load(&st.victim_gone));
-		ck_assert_int_le(atomic_load(&st.victim_told),
+		ck_assert_int_le(atomic_load(&st.victim_told[0]),
+				 atomic_load(&st.notified));
+		ck_assert_int_le(atomic_load(&st.victim_told[1]),
 				 atomic_load(&st.notified));
 		ck_assert_int_eq(gmem_notifier_remove(whole), 0);
 	}

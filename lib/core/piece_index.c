@@ -92,27 +92,34 @@ static void bucket_add(struct pidx_bucket *b, const struct pidx_entry *e)
 	b->n++;
 }
 
-static void bucket_del(struct pidx_bucket *b, const void *item)
+static struct pidx_entry *bucket_find(struct pidx_bucket *b, const void *item)
 {
 	uint32_t i;
 
-	for (i = 0; i < b->n && b->e[i].item != item; i++)
-		;
-	if (i == b->n)
+	for (i = 0; i < b->n; i++)
+		if (b->e[i].item == item)
+			return &b->e[i];
+	return NULL;
+}
+
+static void bucket_del(struct pidx_bucket *b, const void *item)
+{
+	struct pidx_entry *e = bucket_find(b, item);
+
+	if (!e)
 		return;
-	memmove(&b->e[i], &b->e[i + 1], (b->n - i - 1) * sizeof(*b->e));
+	memmove(e, e + 1, (size_t)(b->e + b->n - e - 1) * sizeof(*e));
 	b->n--;
 }
 
-void pidx_add(struct piece_index *x, uint64_t lo, uint64_t hi, uint64_t seq,
-	      void *item, uint32_t tag)
+void pidx_add(struct piece_index *x, const struct pidx_entry *e)
 {
-	const struct pidx_entry e = { lo, hi, seq, item, tag };
-	uint64_t p = lo >> PIECE_SHIFT, last = (hi - 1) >> PIECE_SHIFT;
+	uint64_t p = e->lo >> PIECE_SHIFT;
+	uint64_t last = (e->lo + e->len - 1) >> PIECE_SHIFT;
 
-	bucket_add(place(x, p), &e);
+	bucket_add(place(x, p), e);
 	if (last != p)
-		bucket_add(place(x, last), &e);
+		bucket_add(place(x, last), e);
 }
 
 void pidx_del(struct piece_index *x, uint64_t lo, uint64_t hi, void *item)
@@ -122,6 +129,19 @@ void pidx_del(struct piece_index *x, uint64_t lo, uint64_t hi, void *item)
 	bucket_del(place(x, p), item);
 	if (last != p)
 		bucket_del(place(x, last), item);
+}
+
+void pidx_retag(struct piece_index *x, uint64_t lo, uint64_t hi,
+		const void *item, uint32_t tag)
+{
+	uint64_t p = lo >> PIECE_SHIFT, last = (hi - 1) >> PIECE_SHIFT;
+	struct pidx_entry *e;
+
+	do {
+		e = bucket_find(place(x, p), item);
+		if (e)
+			__atomic_store_n(&e->tag, tag, __ATOMIC_RELAXED);
+	} while (p++ != last);
 }
 
 void pidx_free(struct heap *h, struct piece_index *x)

@@ -9,7 +9,8 @@
  * would chase a pointer per level. Buckets stay when emptied, so a table
  * only grows, with the pieces ever used.
  *
- * Readers and writers serialize outside (the owner's lock).
+ * Adding and deleting are exclusive with lookups (the owner sees to
+ * it); retagging is not.
  */
 #ifndef GMEM_LIB_PIECE_INDEX_H
 #define GMEM_LIB_PIECE_INDEX_H
@@ -23,10 +24,15 @@
 /* The longest range kept here, in frames. */
 #define PIDX_MAX_FRAMES PIECE_FRAMES
 
+/* What the owner keeps of a range. A lookup reads only this, so it need
+ * not touch the item (a cache miss in a big set) to decide or call. */
 struct pidx_entry {
-	uint64_t lo, hi, seq;
+	uint64_t lo, seq;		/* the key, sorted by */
 	void *item;
-	uint32_t tag;			/* the owner's, read without item */
+	void *ctx;			/* the owner's call, copied */
+	void (*fn)(void);
+	uint32_t len;			/* frames, at most PIDX_MAX_FRAMES */
+	uint32_t tag;			/* the owner's bits: pidx_retag */
 };
 
 struct pidx_bucket {
@@ -46,10 +52,18 @@ struct piece_index {
  * -ENOMEM, nothing visible changed. */
 int pidx_reserve(struct heap *h, struct piece_index *x, uint64_t lo,
 		 uint64_t hi);
-/* Adds [lo, hi) with its key seq, item and tag, room reserved. */
-void pidx_add(struct piece_index *x, uint64_t lo, uint64_t hi, uint64_t seq,
-	      void *item, uint32_t tag);
+/* Adds e, its room reserved. */
+void pidx_add(struct piece_index *x, const struct pidx_entry *e);
 void pidx_del(struct piece_index *x, uint64_t lo, uint64_t hi, void *item);
+/* Sets the tag of item's entries (range [lo, hi)): the one change that
+ * may run during lookups, which read tags with pidx_tag. */
+void pidx_retag(struct piece_index *x, uint64_t lo, uint64_t hi,
+		const void *item, uint32_t tag);
+
+static inline uint32_t pidx_tag(const struct pidx_entry *e)
+{
+	return __atomic_load_n(&e->tag, __ATOMIC_RELAXED);
+}
 /* The bucket of piece, or NULL. */
 const struct pidx_bucket *pidx_bucket(const struct piece_index *x,
 				      uint64_t piece);

@@ -13,10 +13,16 @@
  * (adding, removing outside a callback, destroying), so that dispatches,
  * from any number of threads at once, read it with no lock and pin
  * nothing. A callback may still remove a notifier that another thread's
- * dispatch holds: such a notifier is marked dead, which every dispatch
- * checks before calling it, and buried; the next exclusive call unlinks
- * and frees what is buried, when no dispatch can hold it. A one-shot is
- * claimed by the one dispatch that fires it, then buried the same way.
+ * dispatch holds: such a notifier is marked dead (its state, and its
+ * piece index entries' tags), which every dispatch checks before calling
+ * it, and buried; the next exclusive call unlinks and frees what is
+ * buried, when no dispatch can hold it. A one-shot is claimed by the one
+ * dispatch that fires it, then buried the same way.
+ *
+ * A short notifier's entries carry its callback and context: a dispatch
+ * of one piece, the common case, calls a live persistent notifier
+ * without reading the notifier itself, which with many registered is a
+ * cache miss.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -150,6 +156,76 @@ static struct gmem_notifier *unlink(struct gmem_notifier *t,
 static __thread unsigned int in_callback
 	__attribute__((tls_model("initial-exec")));
 
+static bool is_short(const struct gmem_notifier *n)
+{
+	return n->hi - n->lo <= PIDX_MAX_FRAMES;
+}
+
+/* n is dead: freed at the next exclusive call. Any thread. */
+static void bury(struct notify_set *s, struct gmem_notifier *n)
+{
+	struct gmem_notifier *top = atomic_load_explicit(&s->buried,
+							 memory_order_relaxed);
+
+	do
+		n->next_buried = top;
+	while (!atomic_compare_exchange_weak_explicit(&s->buried, &top, n,
+						      memory_order_release,
+						      memory_order_relaxed));
+}
+
+/* Whether this dispatch is to call n: a one-shot is claimed, by one. */
+static bool claim(struct gmem_notifier *n)
+{
+	uint32_t live = LIVE;
+
+	if (!(n->flags & GMEM_NOTIFIER_ONESHOT))
+		return atomic_load_explicit(&n->state,
+					    memory_order_acquire) == LIVE;
+	return atomic_compare_exchange_strong_explicit(
+		&n->state, &live, FIRING, memory_order_acquire,
+		memory_order_relaxed);
+}
+
+/* A notifier's entries in the piece index: what a dispatch reads to
+ * call it, its events in the tag, which is cleared when it dies. */
+#define TAG_ONESHOT (1u << 31)	/* claim it first: look at the notifier */
+
+/* n (no longer LIVE) fires no more, from any thread. */
+static void kill(struct notify_set *s, struct gmem_notifier *n)
+{
+	if (is_short(n))
+		pidx_retag(&s->short_ones, n->lo, n->hi, n, 0);
+	bury(s, n);
+}
+
+/* Calls fn for the part of [lo, hi) in [nlo, nhi). */
+static void call(gmem_notifier_fn fn, void *ctx, struct gmem_notifier *n,
+		 uint64_t lo, uint64_t hi, uint64_t nlo, uint64_t nhi,
+		 uint32_t why)
+{
+	if (lo < nlo)
+		lo = nlo;
+	if (hi > nhi)
+		hi = nhi;
+	in_callback++;
+	fn(ctx, n, lo, hi - lo, why);
+	in_callback--;
+}
+
+/* Calls n for [lo, hi) unless it was removed or, a one-shot, fired. */
+static void tell(struct notify_set *s, struct gmem_notifier *n, uint64_t lo,
+		 uint64_t hi, uint32_t why)
+{
+	if (!claim(n))
+		return;
+	call(n->fn, n->ctx, n, lo, hi, n->lo, n->hi, why);
+	if (n->flags & GMEM_NOTIFIER_ONESHOT) {
+		atomic_store_explicit(&n->state, DEAD, memory_order_relaxed);
+		kill(s, n);
+	}
+}
+
 #define CHUNK 32
 
 /* Notifiers overlapping [lo, hi) that hear why, keys after the last one
@@ -161,16 +237,12 @@ struct found {
 	uint64_t lo, hi;
 	uint32_t why;
 	bool resume;
+	bool direct;			/* tell each at once: no chunks */
 	struct key after;
 	struct key k[CHUNK];
 	struct gmem_notifier *v[CHUNK];
 	uint32_t n;
 };
-
-static bool is_short(const struct gmem_notifier *n)
-{
-	return n->hi - n->lo <= PIDX_MAX_FRAMES;
-}
 
 /* Keeps n, of key k, if k is among the CHUNK lowest found. */
 static void found_add(struct found *f, struct key k, struct gmem_notifier *n)
@@ -213,31 +285,45 @@ static void collect(struct gmem_notifier *t, struct found *f, uint32_t *n)
 
 /* The short ones in the bucket of piece p; a notifier in the bucket of
  * the piece before as well (it starts there) is taken there, unless p
- * is the range's first. */
-static void collect_piece(const struct notify_set *s, struct found *f,
-			  uint64_t p, bool first)
+ * is the range's first. A bucket is in key order: when it is all there
+ * is to find (direct), each is told as it is met. */
+static void collect_piece(struct notify_set *s, struct found *f, uint64_t p,
+			  bool first)
 {
 	const struct pidx_bucket *b = pidx_bucket(&s->short_ones, p);
 	uint32_t i;
 
 	for (i = 0; b && i < b->n; i++) {
 		const struct pidx_entry *e = &b->e[i];
+		uint32_t tag;
 
 		if (e->lo >= f->hi)
 			break;
-		if (e->hi > f->lo && (e->tag & f->why) &&
-		    (first || e->lo >= p << PIECE_SHIFT))
+		tag = pidx_tag(e);
+		if (e->lo + e->len <= f->lo || !(tag & f->why) ||
+		    (!first && e->lo < p << PIECE_SHIFT))
+			continue;
+		if (!f->direct)
 			found_add(f, (struct key){ e->lo, e->seq }, e->item);
+		else if (tag & TAG_ONESHOT)
+			tell(s, e->item, f->lo, f->hi, f->why);
+		else	/* alive when its tag was read */
+			call((gmem_notifier_fn)e->fn, e->ctx, e->item, f->lo,
+			     f->hi, e->lo, e->lo + e->len, f->why);
 	}
 }
 
-static void find(const struct notify_set *s, struct found *f)
+static void find(struct notify_set *s, struct found *f)
 {
 	uint64_t p = f->lo >> PIECE_SHIFT, last = (f->hi - 1) >> PIECE_SHIFT;
 	uint32_t n = 0, i;
 
 	f->n = 0;
 	collect(s->root, f, &n);
+	/* The index holds still while dispatches run (callbacks only bury):
+	 * with no long one found, a range in one piece needs no sorting
+	 * (first time only: a resumed dispatch told some already). */
+	f->direct = !f->resume && !f->n && p == last;
 	if (last - p < s->short_ones.cap) {
 		for (; p <= last; p++)
 			collect_piece(s, f, p, p == f->lo >> PIECE_SHIFT);
@@ -265,19 +351,6 @@ static void set_free(struct gmem_guest *g, struct notify_set *s,
 	heap_free(&g->heap, n, sizeof(*n));
 }
 
-/* n is dead: freed at the next exclusive call. Any thread. */
-static void bury(struct notify_set *s, struct gmem_notifier *n)
-{
-	struct gmem_notifier *top = atomic_load_explicit(&s->buried,
-							 memory_order_relaxed);
-
-	do
-		n->next_buried = top;
-	while (!atomic_compare_exchange_weak_explicit(&s->buried, &top, n,
-						      memory_order_release,
-						      memory_order_relaxed));
-}
-
 /* Frees what callbacks removed and one-shots that fired (exclusive:
  * no dispatch holds them). */
 static void unbury(struct gmem_guest *g, struct notify_set *s)
@@ -291,19 +364,6 @@ static void unbury(struct gmem_guest *g, struct notify_set *s)
 		set_free(g, s, n);
 		n = next;
 	}
-}
-
-/* Whether this dispatch is to call n: a one-shot is claimed, by one. */
-static bool claim(struct gmem_notifier *n)
-{
-	uint32_t live = LIVE;
-
-	if (!(n->flags & GMEM_NOTIFIER_ONESHOT))
-		return atomic_load_explicit(&n->state,
-					    memory_order_acquire) == LIVE;
-	return atomic_compare_exchange_strong_explicit(
-		&n->state, &live, FIRING, memory_order_acquire,
-		memory_order_relaxed);
 }
 
 /* Tells the notifiers overlapping [lo, hi) that it changed by why
@@ -323,23 +383,8 @@ static void dispatch(struct notify_set *s, uint64_t lo, uint64_t hi,
 	f.resume = false;
 	do {
 		find(s, &f);
-		for (i = 0; i < f.n; i++) {
-			struct gmem_notifier *n = f.v[i];
-
-			/* Removed by an earlier callback, or fired. */
-			if (!claim(n))
-				continue;
-			in_callback++;
-			n->fn(n->ctx, n, lo > n->lo ? lo : n->lo,
-			      (hi < n->hi ? hi : n->hi) - (lo > n->lo ? lo : n->lo),
-			      why);
-			in_callback--;
-			if (n->flags & GMEM_NOTIFIER_ONESHOT) {
-				atomic_store_explicit(&n->state, DEAD,
-						      memory_order_relaxed);
-				bury(s, n);
-			}
-		}
+		for (i = 0; i < f.n; i++)
+			tell(s, f.v[i], lo, hi, why);
 		/* Buried ones stay in the index until no dispatch runs. */
 		if (f.n) {
 			f.resume = true;
@@ -451,8 +496,15 @@ int gmem_notifier_add(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 	s->rng ^= s->rng << 5;
 	n->prio = s->rng;
 	n->seq = s->seq++;
-	if (is_short(n))
-		pidx_add(&s->short_ones, n->lo, n->hi, n->seq, n, n->events);
+	if (is_short(n)) {
+		const struct pidx_entry e = {
+			.lo = n->lo, .seq = n->seq, .item = n, .ctx = ctx,
+			.fn = (void (*)(void))fn, .len = (uint32_t)npages,
+			.tag = n->events | (flags & GMEM_NOTIFIER_ONESHOT
+					    ? TAG_ONESHOT : 0) };
+
+		pidx_add(&s->short_ones, &e);
+	}
 	else
 		s->root = insert(s->root, n);
 	s->linked++;
@@ -474,7 +526,7 @@ int gmem_notifier_remove(struct gmem_notifier *n)
 		/* Other threads' dispatches may hold it. A one-shot
 		 * firing is buried by its dispatch. */
 		if (atomic_compare_exchange_strong(&n->state, &live, DEAD))
-			bury(s, n);
+			kill(s, n);
 		return 0;
 	}
 	unbury(g, s);
