@@ -543,12 +543,29 @@ static uint64_t protect_pages(struct harvest *hv, uint64_t *page,
 			      uint64_t base, uint64_t w)
 {
 	const struct pt_page_w r = hv->page_w;
-	uint64_t m, rest = 0, done;
+	uint64_t m, rest = 0, done, all = r.w;
+	unsigned int i;
 
+	/* A whole word of writable pages, as writes in runs leave them:
+	 * tested and protected in two branchless passes the compiler
+	 * vectorizes, instead of a frame at a time. */
+	if (w == ~UINT64_C(0)) {
+		for (i = 0; i < 64; i++)
+			all &= pt_page_w_of(&r, page[i]);
+		if (all) {
+			for (i = 0; i < 64; i++)
+				page[i] &= ~all;
+			hv->sc.protects += 64;
+			pt_flush_add(&hv->sc, base, base + 64);
+			return 0;
+		}
+	}
 	for (m = w; m; m &= m - 1) {
-		unsigned int i = (unsigned int)__builtin_ctzll(m);
-		uint64_t e = page[i], wbit = pt_page_w_of(&r, e);
+		uint64_t e, wbit;
 
+		i = (unsigned int)__builtin_ctzll(m);
+		e = page[i];
+		wbit = pt_page_w_of(&r, e);
 		if (wbit)
 			page[i] = e & ~wbit;
 		else
