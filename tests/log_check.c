@@ -466,6 +466,15 @@ void log_op_fault(struct log_rig *r, uint64_t gfn)
 		lm->writable[gfn] = lm->dirty[gfn] = 1;
 }
 
+void log_op_fault_run(struct log_rig *r, uint64_t gfn)
+{
+	static const uint64_t lens[] = { 64, 128 };
+	uint64_t f = gfn & ~UINT64_C(63), end = f + lens[log_rnd() % 2];
+
+	for (; f < end && f < r->lm.n; f++)
+		log_op_fault(r, f);
+}
+
 void log_op_mark(struct log_rig *r, uint64_t lo, uint64_t hi)
 {
 	uint64_t f;

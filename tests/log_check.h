@@ -73,6 +73,9 @@ uint64_t log_full_check(struct log_rig *r, bool nosink);
 void log_op_start(struct log_rig *r, uint64_t lo, uint64_t hi);
 void log_op_stop(struct log_rig *r, uint64_t lo, uint64_t hi);
 void log_op_fault(struct log_rig *r, uint64_t gfn);
+/* Faults of a run of frames from gfn rounded down to 64, as a guest
+ * writing a buffer makes: whole words of the sets at once. */
+void log_op_fault_run(struct log_rig *r, uint64_t gfn);
 void log_op_mark(struct log_rig *r, uint64_t lo, uint64_t hi);
 void log_op_convert(struct log_rig *r, uint64_t lo, uint64_t hi,
 		    unsigned int attr);

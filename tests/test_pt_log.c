@@ -69,8 +69,10 @@ START_TEST(logging_follows_model)
 			log_op_start(&r, lo, hi);
 		else if (k < 9)
 			log_op_stop(&r, lo, hi);
-		else if (k < 55)
+		else if (k < 54)
 			log_op_fault(&r, log_pick_frame(&r));
+		else if (k < 55)
+			log_op_fault_run(&r, log_pick_frame(&r));
 		else if (k < 65)
 			log_op_mark(&r, lo, hi);
 		else if (k < 80)
