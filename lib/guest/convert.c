@@ -439,6 +439,7 @@ static int convert_heard(struct gmem_guest *g, struct slot *s, uint64_t gfn,
 	struct state_need need;
 	struct gmem_run run;
 	uint64_t fail = gfn;
+	enum state_quick q;
 	unsigned int v;
 	int err;
 
@@ -466,7 +467,13 @@ static int convert_heard(struct gmem_guest *g, struct slot *s, uint64_t gfn,
 	}
 	bus_seal(&g->bus, BUS_CONVERT, &run, 1);
 	slot_state_lock(&s->lock);
-	state_set(s, a, b, attr, NULL, &retired);
+	/* The one-shot path's setter first: the plan found no memory
+	 * needed, so what it leaves (NO) state_set makes without any. */
+	q = state_set_quick(s, a, b, attr);
+	if (q == STATE_QUICK_NO)
+		state_set(s, a, b, attr, NULL, &retired);
+	else if (q != STATE_QUICK_DONE)
+		state_finish(s, a, b, attr, q, &retired);
 	slot_counted(s, npages, true);
 	slot_state_unlock(&s->lock);
 	bus_commit(&g->bus, BUS_CONVERT, &run, 1);
