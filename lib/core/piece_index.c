@@ -53,6 +53,45 @@ static int grow(struct heap *h, struct piece_index *x)
 	return 0;
 }
 
+/* The bytes of a bucket's block of cap entries: spans, then entries
+ * from a line boundary. */
+static size_t spans_bytes(uint32_t cap)
+{
+	return (cap * sizeof(struct pidx_span) + 63) & ~(size_t)63;
+}
+
+static size_t block_bytes(uint32_t cap)
+{
+	return spans_bytes(cap) + cap * sizeof(struct pidx_entry);
+}
+
+static void block_free(struct heap *h, struct pidx_bucket *b)
+{
+	if (b->cap)
+		heap_free(h, b->span, block_bytes(b->cap));
+}
+
+/* Twice the room (four at first), in a new block. */
+static int bucket_grow(struct heap *h, struct pidx_bucket *b)
+{
+	uint32_t cap = b->cap ? 2 * b->cap : 4;
+	char *block = heap_alloc(h, block_bytes(cap), 64);
+	struct pidx_span *span = (struct pidx_span *)block;
+	struct pidx_entry *e = (struct pidx_entry *)(block + spans_bytes(cap));
+
+	if (!block)
+		return -ENOMEM;
+	if (b->n) {
+		memcpy(span, b->span, b->n * sizeof(*span));
+		memcpy(e, b->e, b->n * sizeof(*e));
+	}
+	block_free(h, b);
+	b->span = span;
+	b->e = e;
+	b->cap = cap;
+	return 0;
+}
+
 /* Room for one more entry in the bucket of piece, made if new. */
 static int reserve_piece(struct heap *h, struct piece_index *x,
 			 uint64_t piece)
@@ -66,8 +105,7 @@ static int reserve_piece(struct heap *h, struct piece_index *x,
 		b->piece = piece;
 		x->used++;
 	}
-	return heap_grow(h, &b->e, &b->cap, b->n, b->n + 1, sizeof(*b->e),
-			 4);
+	return b->n < b->cap ? 0 : bucket_grow(h, b);
 }
 
 int pidx_reserve(struct heap *h, struct piece_index *x, uint64_t lo,
@@ -81,14 +119,18 @@ int pidx_reserve(struct heap *h, struct piece_index *x, uint64_t lo,
 
 static void bucket_add(struct pidx_bucket *b, const struct pidx_entry *e)
 {
+	int64_t lo = (int64_t)(e->lo - (b->piece << PIECE_SHIFT));
 	uint32_t i = b->n;
 
 	while (i && (b->e[i - 1].lo > e->lo ||
 		     (b->e[i - 1].lo == e->lo && b->e[i - 1].seq > e->seq))) {
 		b->e[i] = b->e[i - 1];
+		b->span[i] = b->span[i - 1];
 		i--;
 	}
 	b->e[i] = *e;
+	b->span[i] = (struct pidx_span){ (int16_t)lo,
+					 (int16_t)(lo + e->len) };
 	b->n++;
 }
 
@@ -105,10 +147,14 @@ static struct pidx_entry *bucket_find(struct pidx_bucket *b, const void *item)
 static void bucket_del(struct pidx_bucket *b, const void *item)
 {
 	struct pidx_entry *e = bucket_find(b, item);
+	uint32_t i;
 
 	if (!e)
 		return;
-	memmove(e, e + 1, (size_t)(b->e + b->n - e - 1) * sizeof(*e));
+	i = (uint32_t)(e - b->e);
+	memmove(e, e + 1, (b->n - i - 1) * sizeof(*e));
+	memmove(&b->span[i], &b->span[i + 1],
+		(b->n - i - 1) * sizeof(*b->span));
 	b->n--;
 }
 
@@ -149,9 +195,8 @@ void pidx_free(struct heap *h, struct piece_index *x)
 	uint32_t i;
 
 	for (i = 0; i < x->cap; i++)
-		if (x->tab[i].piece != PIDX_NONE && x->tab[i].e)
-			heap_free(h, x->tab[i].e,
-				  x->tab[i].cap * sizeof(*x->tab[i].e));
+		if (x->tab[i].piece != PIDX_NONE)
+			block_free(h, &x->tab[i]);
 	if (x->tab)
 		heap_free(h, x->tab, x->cap * sizeof(*x->tab));
 	memset(x, 0, sizeof(*x));

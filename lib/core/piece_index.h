@@ -5,9 +5,10 @@
  * A range of at most one piece's frames touches one piece or two; it is
  * kept in the bucket of each, a small array sorted by (lo, seq), and the
  * buckets in a hash table by piece number. Finding what overlaps a short
- * range reads a bucket or two, a few cache lines, where a search tree
- * would chase a pointer per level. Buckets stay when emptied, so a table
- * only grows, with the pieces ever used.
+ * range scans a bucket's packed spans, a cache line or two, then reads
+ * the entries that overlap, where a search tree would chase a pointer
+ * per level. Buckets stay when emptied, so a table only grows, with
+ * the pieces ever used.
  *
  * Adding and deleting are exclusive with lookups (the owner sees to
  * it); retagging is not.
@@ -35,9 +36,17 @@ struct pidx_entry {
 	uint32_t tag;			/* the owner's bits: pidx_retag */
 };
 
+/* An entry's frames relative to its bucket's piece: [lo, hi), lo from
+ * -PIECE_FRAMES (it starts in the piece before). A lookup scans these,
+ * a line for a bucket of 16, and reads only the entries that overlap. */
+struct pidx_span {
+	int16_t lo, hi;
+};
+
 struct pidx_bucket {
 	uint64_t piece;			/* PIDX_NONE: a free place */
 	struct pidx_entry *e;		/* by (lo, seq) */
+	struct pidx_span *span;		/* e's, in the same block, before */
 	uint32_t n, cap;
 };
 

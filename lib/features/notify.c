@@ -291,17 +291,27 @@ static void collect_piece(struct notify_set *s, struct found *f, uint64_t p,
 			  bool first)
 {
 	const struct pidx_bucket *b = pidx_bucket(&s->short_ones, p);
+	uint64_t base = p << PIECE_SHIFT;
+	/* The range relative to the piece, clamped to where its spans lie. */
+	int32_t lo = f->lo + PIECE_FRAMES < base ? -(int32_t)PIECE_FRAMES
+		     : (int32_t)(int64_t)(f->lo - base);
+	int32_t hi = f->hi > base + 2 * PIECE_FRAMES ? 2 * (int32_t)PIECE_FRAMES
+		     : (int32_t)(int64_t)(f->hi - base);
+	int32_t from = first ? -(int32_t)PIECE_FRAMES : 0;
 	uint32_t i;
 
 	for (i = 0; b && i < b->n; i++) {
-		const struct pidx_entry *e = &b->e[i];
+		const struct pidx_span sp = b->span[i];
+		const struct pidx_entry *e;
 		uint32_t tag;
 
-		if (e->lo >= f->hi)
+		if (sp.lo >= hi)
 			break;
+		if (sp.hi <= lo || sp.lo < from)
+			continue;
+		e = &b->e[i];
 		tag = pidx_tag(e);
-		if (e->lo + e->len <= f->lo || !(tag & f->why) ||
-		    (!first && e->lo < p << PIECE_SHIFT))
+		if (!(tag & f->why))
 			continue;
 		if (!f->direct)
 			found_add(f, (struct key){ e->lo, e->seq }, e->item);
