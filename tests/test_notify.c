@@ -187,6 +187,10 @@ START_TEST(notifiers_follow_model)
 
 		pick(&m, &lo, &hi);
 		if (op < 3 && nnotes < MAXN) {
+			/* The second run keeps to short notifiers, where a
+			 * dispatch of one piece walks its bucket alone. */
+			if (_i && hi - lo > 512)
+				hi = lo + 512;
 			add_note(g, lo, hi);
 		} else if (op < 4 && nnotes) {
 			struct note *t = &notes[rnd() % (uint64_t)nnotes];
@@ -391,7 +395,7 @@ static Suite *suite(void)
 	TCase *tc = tcase_create("notifiers");
 
 	tcase_set_timeout(tc, 600);
-	tcase_add_test(tc, notifiers_follow_model);
+	tcase_add_loop_test(tc, notifiers_follow_model, 0, 2);
 	tcase_add_test(tc, remove_another_from_callback);
 	tcase_add_test(tc, write_protect_by_logging);
 	tcase_add_test(tc, bad_input);

@@ -391,6 +391,13 @@ static void dispatch(struct notify_set *s, uint64_t lo, uint64_t hi,
 	f.hi = hi;
 	f.why = why;
 	f.resume = false;
+	/* The common case, what find would make of it: one piece's bucket,
+	 * told as it is walked. */
+	if (!s->root && lo >> PIECE_SHIFT == (hi - 1) >> PIECE_SHIFT) {
+		f.direct = true;
+		collect_piece(s, &f, lo >> PIECE_SHIFT, true);
+		return;
+	}
 	do {
 		find(s, &f);
 		for (i = 0; i < f.n; i++)
