@@ -53,6 +53,11 @@ static int grow(struct heap *h, struct piece_index *x)
 	return 0;
 }
 
+/* A span's ends, from -PIECE_FRAMES to 2 * PIECE_FRAMES, fit its fields. */
+_Static_assert(2 * PIDX_MAX_FRAMES <= INT16_MAX &&
+		       PIDX_MAX_FRAMES <= PIECE_FRAMES,
+	       "piece index spans are 16-bit");
+
 /* The bytes of a bucket's block of cap entries: spans, then entries
  * from a line boundary. */
 static size_t spans_bytes(uint32_t cap)
