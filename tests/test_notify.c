@@ -9,7 +9,9 @@
  * maximal changed run and each live notifier overlapping it that hears
  * conversions: that notifier must be called exactly once for that run,
  * with the overlap, in run order, and no other notifier at all. At the
- * end, removing a region tells each notifier on it once (UNMAP).
+ * end, removing a region tells each notifier on it once (UNMAP). It
+ * runs twice: with every size, and with short notifiers only (at most
+ * 2 MiB), where a dispatch of one piece is a walk of its bucket.
  * Targeted cases: removing another notifier from inside a callback,
  * write protection by dirty logging, and bad input.
  *

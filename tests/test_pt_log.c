@@ -8,8 +8,9 @@
  * largest aligned block that is all in the view, uniform where the view
  * goes by attribute, and holds no split frame unless it is the smallest
  * leaf) and its permissions (no write while a logged frame in it is
- * clean). Random starts, stops, write faults, marks, conversions and
- * harvests run on the library and the model together. After each:
+ * clean). Random starts, stops, write faults (single, and runs that fill
+ * whole words of the sets), marks, conversions and harvests run on the
+ * library and the model together. After each:
  *
  *  - every harvest returned exactly the frames the model says were
  *    dirtied since that frame's last harvest, and errors agree;
