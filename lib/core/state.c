@@ -446,7 +446,7 @@ static void retire(struct retired *retired, void *p, size_t size)
 	retired->blocks = b;
 }
 
-void retired_free(struct state_mem *m, struct retired *retired)
+void retired_release(struct state_mem *m, struct retired *retired)
 {
 	struct retired_block *b = retired->blocks;
 

@@ -290,7 +290,13 @@ bool state_finish(struct slot *s, uint32_t a, uint32_t b, unsigned int attr,
 
 /* Detaches all detail of s (for release of the slot). */
 void state_clear(struct slot *s, struct retired *retired);
-void retired_free(struct state_mem *m, struct retired *retired);
+void retired_release(struct state_mem *m, struct retired *retired);
+/* Frees what a change detached; inline, as most detach nothing. */
+static inline void retired_free(struct state_mem *m, struct retired *retired)
+{
+	if (retired->blocks || retired->details)
+		retired_release(m, retired);
+}
 /* Frees the cache (the guest is going away). */
 void state_mem_release(struct state_mem *m);
 
