@@ -467,12 +467,11 @@ static int convert_heard(struct gmem_guest *g, struct slot *s, uint64_t gfn,
 	}
 	bus_seal(&g->bus, BUS_CONVERT, &run, 1);
 	slot_state_lock(&s->lock);
-	/* The one-shot path's setter first: the plan found no memory
-	 * needed, so what it leaves (NO) state_set makes without any. */
+	/* The one-shot path's setter, inline. The plan found no memory
+	 * needed and the TXN hold kept the state as planned, so what it
+	 * leaves, state_finish completes without failing. */
 	q = state_set_quick(s, a, b, attr);
-	if (q == STATE_QUICK_NO)
-		state_set(s, a, b, attr, NULL, &retired);
-	else if (q != STATE_QUICK_DONE)
+	if (q != STATE_QUICK_DONE)
 		state_finish(s, a, b, attr, q, &retired);
 	slot_counted(s, npages, true);
 	slot_state_unlock(&s->lock);

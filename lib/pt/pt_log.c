@@ -534,6 +534,17 @@ static uint64_t reprotect_word(struct harvest *hv, uint64_t *page,
 	return 0;
 }
 
+/* Whether the 64 entries from page are all pages with write access. */
+static bool pages_writable(const struct pt_page_w *r, const uint64_t *page)
+{
+	uint64_t all = r->w;
+	unsigned int i;
+
+	for (i = 0; i < 64; i++)
+		all &= pt_page_w_of(r, page[i]);
+	return all;
+}
+
 /*
  * The pages of w with write access in the table of page, when neither a
  * sink nor a listener hears of protects: their entries edited in one
@@ -543,33 +554,27 @@ static uint64_t protect_pages(struct harvest *hv, uint64_t *page,
 			      uint64_t base, uint64_t w)
 {
 	const struct pt_page_w r = hv->page_w;
-	uint64_t m, rest = 0, done, all = r.w;
+	uint64_t m, rest = 0, done;
 	unsigned int i;
 
 	/* A whole word of writable pages, as writes in runs leave them:
 	 * tested and protected in two branchless passes the compiler
 	 * vectorizes, instead of a frame at a time. */
-	if (w == ~UINT64_C(0)) {
+	if (w == ~UINT64_C(0) && pages_writable(&r, page)) {
 		for (i = 0; i < 64; i++)
-			all &= pt_page_w_of(&r, page[i]);
-		if (all) {
-			for (i = 0; i < 64; i++)
-				page[i] &= ~all;
-			hv->sc.protects += 64;
-			pt_flush_add(&hv->sc, base, base + 64);
-			return 0;
-		}
-	}
-	for (m = w; m; m &= m - 1) {
-		uint64_t e, wbit;
+			page[i] &= ~r.w;
+	} else {
+		for (m = w; m; m &= m - 1) {
+			uint64_t e, wbit;
 
-		i = (unsigned int)__builtin_ctzll(m);
-		e = page[i];
-		wbit = pt_page_w_of(&r, e);
-		if (wbit)
-			page[i] = e & ~wbit;
-		else
-			rest |= m & -m;
+			i = (unsigned int)__builtin_ctzll(m);
+			e = page[i];
+			wbit = pt_page_w_of(&r, e);
+			if (wbit)
+				page[i] = e & ~wbit;
+			else
+				rest |= m & -m;
+		}
 	}
 	done = w & ~rest;
 	if (done) {
