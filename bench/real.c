@@ -159,11 +159,11 @@ static void conv_backend(int runs, unsigned int kind, const char *name,
 	static const char *const sizes[2] = { "4 KiB", "2 MiB" };
 	struct real_rig r;
 	char *view, *mine;
-	int fd;
+	int fd, err = real_rig_open(&r, kind, GUEST_FRAMES, 0, 0, NULL);
 
-	if (real_rig_open(&r, kind, GUEST_FRAMES, 0, 0, NULL)) {
+	if (err) {
 		fprintf(stderr, "gmem-bench: real memory: %s skipped: cannot "
-			"make the guest\n", name);
+			"make the guest (%s)\n", name, strerror(-err));
 		return;
 	}
 	gmem_backend_fd(r.be, &fd);

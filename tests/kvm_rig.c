@@ -57,6 +57,8 @@ static int fake_ioctl(void *ctx, int fd, unsigned long request, void *arg)
 	case KVM_CHECK_EXTENSION:
 		if ((uintptr_t)arg == KVM_CAP_MEMORY_ATTRIBUTES)
 			return (int)k->attr_offer;
+		if ((uintptr_t)arg == KVM_CAP_GUEST_MEMFD)
+			return k->has_gmem;
 		if ((uintptr_t)arg == KVM_CAP_GUEST_MEMFD_FLAGS)
 			return (int)k->gmem_offer;
 		return 0;
@@ -64,6 +66,8 @@ static int fake_ioctl(void *ctx, int fd, unsigned long request, void *arg)
 		const struct kvm_create_guest_memfd *c = arg;
 		int gmem;
 
+		if (!k->has_gmem)
+			return -ENOTTY;
 		if (c->flags & ~k->gmem_offer)
 			return -EINVAL;
 		/* KVM sizes the file itself: the backend never grows it. */
@@ -121,6 +125,7 @@ int kvm_rig_fake(struct kvm_rig *k)
 		return err;
 	k->vm = KVM_RIG_FAKE_VM;
 	k->attr_offer = KVM_MEMORY_ATTRIBUTE_PRIVATE;
+	k->has_gmem = true;
 	k->gmem_offer = GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED;
 	k->in.sys.ioctl = fake_ioctl;
 	return 0;

@@ -27,9 +27,10 @@ struct kvm_rig {
 	struct os_inject in;
 	int vm;			/* KVM_RIG_FAKE_VM, or a real VM's */
 	int kvm;		/* /dev/kvm when real, else -1 */
-	/* The fake's offers: KVM_CAP_MEMORY_ATTRIBUTES and
-	 * KVM_CAP_GUEST_MEMFD_FLAGS. */
+	/* The fake's offers: KVM_CAP_MEMORY_ATTRIBUTES, KVM_CAP_GUEST_MEMFD
+	 * and KVM_CAP_GUEST_MEMFD_FLAGS. */
 	uint64_t attr_offer;
+	bool has_gmem;
 	uint64_t gmem_offer;
 	/* What KVM was told. */
 	struct kvm_userspace_memory_region2 slot[KVM_RIG_SLOTS];
@@ -41,8 +42,8 @@ struct kvm_rig {
 	uint8_t *private_;	/* per gfn below KVM_RIG_GFNS */
 };
 
-/* A fake KVM offering the private attribute and guest_memfd's MMAP and
- * INIT_SHARED. 0 or -ENOMEM. */
+/* A fake KVM offering the private attribute and guest_memfd with its
+ * MMAP and INIT_SHARED. 0 or -ENOMEM. */
 int kvm_rig_fake(struct kvm_rig *k);
 /* A real VM of type KVM_X86_SW_PROTECTED_VM. 0, or a negative errno
  * with *why saying what the machine lacks. */

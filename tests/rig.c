@@ -18,15 +18,26 @@
 
 #include <linux/kvm.h>
 
+#include "../lib/mem/kvm_uapi.h"
 #include "../tools/hugepages.h"
-
-
 #include "rig.h"
 
-
-bool have_kvm(void)
+const char *kvm_missing(bool gmem)
 {
-	return access("/dev/kvm", R_OK | W_OK) == 0;
+	int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC), vm, has = 0;
+
+	if (kvm < 0)
+		return "no /dev/kvm";
+	vm = ioctl(kvm, KVM_CREATE_VM, 0);
+	if (vm >= 0) {
+		has = ioctl(vm, KVM_CHECK_EXTENSION, KVM_CAP_GUEST_MEMFD);
+		close(vm);
+	}
+	close(kvm);
+	if (vm < 0)
+		return "KVM_CREATE_VM failed";
+	return gmem && has <= 0 ? "KVM offers no guest_memfd "
+				  "(KVM_CAP_GUEST_MEMFD is 0)" : NULL;
 }
 
 void rig_open_vm(struct rig *r)

@@ -34,7 +34,8 @@ struct rig {
 	uint32_t next_tag;
 };
 
-bool have_kvm(void);
+/* NULL where KVM runs VMs (with guest_memfd if gmem), else why not. */
+const char *kvm_missing(bool gmem);
 void rig_open_vm(struct rig *r);
 void rig_init(struct rig *r, unsigned int kind, unsigned int content,
 	      uint64_t npages);

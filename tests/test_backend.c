@@ -405,11 +405,13 @@ END_TEST
 /* Regions as KVM memory slots, on guest_memfd and on memfd. */
 START_TEST(kvm_slots)
 {
+	const char *why = kvm_missing(_i == 0);
 	struct rig r;
 	uint32_t n = 0;
 
-	if (!have_kvm()) {
-		printf("SKIP: kvm_slots: no /dev/kvm\n");
+	if (why) {
+		printf("SKIP: kvm_slots on %s: %s\n",
+		       _i ? "memfd" : "guest_memfd", why);
 		return;
 	}
 	rig_init(&r, _i ? GMEM_BACKEND_MEMFD : GMEM_BACKEND_GUEST_MEMFD,

@@ -54,11 +54,12 @@ START_TEST(guest_memfd_through_ioctl)
 	ck_assert_uint_eq(w.kvm.made.size, UINT64_C(4) << 30);
 	ck_assert_uint_eq(w.kvm.made.flags, GUEST_MEMFD_FLAG_MMAP |
 					    GUEST_MEMFD_FLAG_INIT_SHARED);
-	/* KVM_CHECK_EXTENSION(KVM_CAP_GUEST_MEMFD_FLAGS), then the file. */
-	ck_assert_uint_eq(w.kvm.in.by_kind[INJ_IOCTL], 2);
+	/* KVM_CHECK_EXTENSION of KVM_CAP_GUEST_MEMFD and
+	 * KVM_CAP_GUEST_MEMFD_FLAGS, then the file. */
+	ck_assert_uint_eq(w.kvm.in.by_kind[INJ_IOCTL], 3);
 	ck_assert_uint_eq(w.kvm.in.by_kind[INJ_MEMFD_CREATE], 0);
 	ck_assert_int_eq(gmem_backend_stats(w.w.be, &bs), 0);
-	ck_assert_uint_eq(bs.ioctl_calls, 2);
+	ck_assert_uint_eq(bs.ioctl_calls, 3);
 	ck_assert_uint_eq(bs.copies, 1);
 	ck_assert_uint_eq(bs.gmem_flags, w.kvm.made.flags);
 	ck_assert_uint_eq(bs.os_calls, w.kvm.in.calls);
@@ -70,6 +71,27 @@ START_TEST(guest_memfd_through_ioctl)
 	ck_assert_int_eq(p[7], 42);
 	world_close(&w);
 	ck_assert_uint_eq(w.kvm.in.by_kind[INJ_CLOSE], 1);
+}
+END_TEST
+
+/* A KVM without guest_memfd (KVM_CAP_GUEST_MEMFD 0, as PVM's): the
+ * backend is refused as a kind this kernel lacks, before any file is
+ * made, and nothing is left. */
+START_TEST(no_guest_memfd)
+{
+	struct kvm_rig k;
+	struct kvm_world w;
+
+	ck_assert_int_eq(kvm_rig_fake(&k), 0);
+	k.has_gmem = false;
+	ck_assert_int_eq(kvm_world_open(&w, &k, GMEM_BACKEND_GUEST_MEMFD,
+					GMEM_VIEW_GUEST_MAP, 0, 0),
+			 -EOPNOTSUPP);
+	ck_assert_uint_eq(k.in.by_kind[INJ_IOCTL], 1);
+	ck_assert_uint_eq(k.in.by_kind[INJ_MEMFD_CREATE], 0);
+	ck_assert_uint_eq(k.ncreated, 0);
+	ck_assert_int_eq(w.ta.live_bytes, 0);
+	kvm_rig_fini(&k);
 }
 END_TEST
 
@@ -295,6 +317,7 @@ static Suite *kvm_hooks_suite(void)
 	TCase *tc = tcase_create("through the hooks");
 
 	tcase_add_test(tc, guest_memfd_through_ioctl);
+	tcase_add_test(tc, no_guest_memfd);
 	tcase_add_test(tc, guest_memfd_ioctl_fails);
 	tcase_add_test(tc, two_copies);
 	tcase_add_loop_test(tc, slots_through_ioctl, 0, 2);

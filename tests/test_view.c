@@ -47,10 +47,12 @@ static void differential(unsigned int kind, unsigned int content)
 	uint64_t ops = test_env_u64("GMEM_BACKEND_OPS", 3000);
 	uint64_t mib = test_env_u64("GMEM_BACKEND_MIB", 256);
 	uint64_t seed = 0x9e3779b97f4a7c15ull ^ (kind * 7 + content);
+	const char *why = kind == GMEM_BACKEND_GUEST_MEMFD ? kvm_missing(true)
+							    : NULL;
 	struct rig r;
 
-	if (kind == GMEM_BACKEND_GUEST_MEMFD && !have_kvm()) {
-		printf("SKIP: guest_memfd differential: no /dev/kvm\n");
+	if (why) {
+		printf("SKIP: guest_memfd differential: %s\n", why);
 		return;
 	}
 	rig_init(&r, kind, content, mib << 20 >> 12);
@@ -168,10 +170,12 @@ static void paging(unsigned int kind)
 	char *store = malloc(npages * FRAME);
 	bool huge = kind == GMEM_BACKEND_HUGETLB;
 	long before = 0;
+	const char *why = kind == GMEM_BACKEND_GUEST_MEMFD ? kvm_missing(true)
+							    : NULL;
 	struct rig r;
 
-	if (kind == GMEM_BACKEND_GUEST_MEMFD && !have_kvm()) {
-		printf("SKIP: guest_memfd paging: no /dev/kvm\n");
+	if (why) {
+		printf("SKIP: guest_memfd paging: %s\n", why);
 		free(state);
 		free(store);
 		return;

@@ -377,10 +377,10 @@ static int open_hugetlbfs(struct gmem_backend *be, const char *dir)
 }
 
 /*
- * guest_memfd's flags: the caller's, or one copy of memory that KVM and
- * the VMM both map (MMAP | INIT_SHARED) where the VM offers it, else a
- * guest_memfd of private memory only (as on VMs with private memory in
- * Linux 6.18, and on every VM before 6.17).
+ * guest_memfd's flags, where the VM has guest_memfd at all: the caller's,
+ * or one copy of memory that KVM and the VMM both map (MMAP | INIT_SHARED)
+ * where the VM offers it, else a guest_memfd of private memory only (as on
+ * VMs with private memory in Linux 6.18, and on every VM before 6.17).
  */
 static int guest_memfd_flags(struct gmem_backend *be, int vm, uint64_t asked,
 			     uint64_t *flags)
@@ -389,6 +389,12 @@ static int guest_memfd_flags(struct gmem_backend *be, int vm, uint64_t asked,
 				  GUEST_MEMFD_FLAG_INIT_SHARED;
 	int offer;
 
+	/* Without it KVM_CREATE_GUEST_MEMFD is an unknown ioctl (ENOTTY),
+	 * as on KVMs built without private memory (PVM, say). */
+	offer = os_ioctl(&be->os, vm, KVM_CHECK_EXTENSION,
+			 (void *)(uintptr_t)KVM_CAP_GUEST_MEMFD);
+	if (offer <= 0)
+		return offer < 0 ? offer : -EOPNOTSUPP;
 	*flags = asked;
 	if (asked)
 		return 0;
