@@ -118,7 +118,7 @@ void notify_run(int runs, struct notify_result *res)
 	}
 	res->notifiers = NOTIFIERS;
 	res->convs = 2 * CONVS;
-	res->calls = (double)calls / CONVS;
+	res->calls = (double)calls / (2 * CONVS);	/* the last round's */
 	res->ns_none = median(none, runs);
 	res->ns_listener = median(listened, runs);
 	res->ns_with = median(with, runs);

@@ -38,7 +38,7 @@ static int grow(struct heap *h, struct piece_index *x)
 	uint32_t cap = x->cap ? 2 * x->cap : 64, old_cap = x->cap, i;
 	struct pidx_bucket *old = x->tab, *tab;
 
-	tab = heap_alloc(h, cap * sizeof(*tab), 8);
+	tab = heap_alloc(h, cap * sizeof(*tab), 64);
 	if (!tab)
 		return -ENOMEM;
 	for (i = 0; i < cap; i++)
@@ -58,22 +58,30 @@ _Static_assert(2 * PIDX_MAX_FRAMES <= INT16_MAX &&
 		       PIDX_MAX_FRAMES <= PIECE_FRAMES,
 	       "piece index spans are 16-bit");
 
-/* The bytes of a bucket's block of cap entries: spans, then entries
- * from a line boundary. */
-static size_t spans_bytes(uint32_t cap)
-{
-	return (cap * sizeof(struct pidx_span) + 63) & ~(size_t)63;
-}
-
+/* A bucket's block of cap entries: spans, then the entries. */
 static size_t block_bytes(uint32_t cap)
 {
-	return spans_bytes(cap) + cap * sizeof(struct pidx_entry);
+	return pidx_spans_bytes(cap) + cap * sizeof(struct pidx_entry);
+}
+
+/* Every span of b, in its block: the ones a change edits. */
+static struct pidx_span *block_spans(const struct pidx_bucket *b)
+{
+	return (struct pidx_span *)((char *)b->e - pidx_spans_bytes(b->cap));
+}
+
+/* The place's copy of the first spans, after a change of the block's. */
+static void spans_copied(struct pidx_bucket *b)
+{
+	uint32_t n = b->n < PIDX_INLINE ? b->n : PIDX_INLINE;
+
+	memcpy(b->first, block_spans(b), n * sizeof(*b->first));
 }
 
 static void block_free(struct heap *h, struct pidx_bucket *b)
 {
 	if (b->cap)
-		heap_free(h, b->span, block_bytes(b->cap));
+		heap_free(h, block_spans(b), block_bytes(b->cap));
 }
 
 /* Twice the room (four at first), in a new block. */
@@ -82,16 +90,16 @@ static int bucket_grow(struct heap *h, struct pidx_bucket *b)
 	uint32_t cap = b->cap ? 2 * b->cap : 4;
 	char *block = heap_alloc(h, block_bytes(cap), 64);
 	struct pidx_span *span = (struct pidx_span *)block;
-	struct pidx_entry *e = (struct pidx_entry *)(block + spans_bytes(cap));
+	struct pidx_entry *e =
+		(struct pidx_entry *)(block + pidx_spans_bytes(cap));
 
 	if (!block)
 		return -ENOMEM;
 	if (b->n) {
-		memcpy(span, b->span, b->n * sizeof(*span));
+		memcpy(span, block_spans(b), b->n * sizeof(*span));
 		memcpy(e, b->e, b->n * sizeof(*e));
 	}
 	block_free(h, b);
-	b->span = span;
 	b->e = e;
 	b->cap = cap;
 	return 0;
@@ -125,18 +133,19 @@ int pidx_reserve(struct heap *h, struct piece_index *x, uint64_t lo,
 static void bucket_add(struct pidx_bucket *b, const struct pidx_entry *e)
 {
 	int64_t lo = (int64_t)(e->lo - (b->piece << PIECE_SHIFT));
+	struct pidx_span *span = block_spans(b);
 	uint32_t i = b->n;
 
 	while (i && (b->e[i - 1].lo > e->lo ||
 		     (b->e[i - 1].lo == e->lo && b->e[i - 1].seq > e->seq))) {
 		b->e[i] = b->e[i - 1];
-		b->span[i] = b->span[i - 1];
+		span[i] = span[i - 1];
 		i--;
 	}
 	b->e[i] = *e;
-	b->span[i] = (struct pidx_span){ (int16_t)lo,
-					 (int16_t)(lo + e->len) };
+	span[i] = (struct pidx_span){ (int16_t)lo, (int16_t)(lo + e->len) };
 	b->n++;
+	spans_copied(b);
 }
 
 static struct pidx_entry *bucket_find(struct pidx_bucket *b, const void *item)
@@ -158,9 +167,10 @@ static void bucket_del(struct pidx_bucket *b, const void *item)
 		return;
 	i = (uint32_t)(e - b->e);
 	memmove(e, e + 1, (b->n - i - 1) * sizeof(*e));
-	memmove(&b->span[i], &b->span[i + 1],
-		(b->n - i - 1) * sizeof(*b->span));
+	memmove(&block_spans(b)[i], &block_spans(b)[i + 1],
+		(b->n - i - 1) * sizeof(struct pidx_span));
 	b->n--;
+	spans_copied(b);
 }
 
 void pidx_add(struct piece_index *x, const struct pidx_entry *e)

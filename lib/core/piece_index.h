@@ -5,10 +5,12 @@
  * A range of at most one piece's frames touches one piece or two; it is
  * kept in the bucket of each, a small array sorted by (lo, seq), and the
  * buckets in a hash table by piece number. Finding what overlaps a short
- * range scans a bucket's packed spans, a cache line or two, then reads
- * the entries that overlap, where a search tree would chase a pointer
- * per level. Buckets stay when emptied, so a table only grows, with
- * the pieces ever used.
+ * range scans a bucket's packed spans, then reads the entries that
+ * overlap, where a search tree would chase a pointer per level. A
+ * bucket of up to PIDX_INLINE entries has its spans in its hash table
+ * place too, so that a lookup there reads one line before the entries
+ * it calls. Buckets stay when emptied, so a table only grows, with the
+ * pieces ever used.
  *
  * Adding and deleting are exclusive with lookups (the owner sees to
  * it); retagging is not.
@@ -43,12 +45,16 @@ struct pidx_span {
 	int16_t lo, hi;
 };
 
+#define PIDX_INLINE 10
+
+/* A hash table place: a cache line. */
 struct pidx_bucket {
 	uint64_t piece;			/* PIDX_NONE: a free place */
-	struct pidx_entry *e;		/* by (lo, seq) */
-	struct pidx_span *span;		/* e's, in the same block, before */
+	struct pidx_entry *e;		/* by (lo, seq), in a block after
+					 * all their spans */
 	uint32_t n, cap;
-};
+	struct pidx_span first[PIDX_INLINE];	/* the first n of them */
+} __attribute__((aligned(64)));
 
 #define PIDX_NONE UINT64_MAX
 
@@ -76,6 +82,22 @@ static inline uint32_t pidx_tag(const struct pidx_entry *e)
 /* The bucket of piece, or NULL. */
 const struct pidx_bucket *pidx_bucket(const struct piece_index *x,
 				      uint64_t piece);
+
+/* The bytes of the spans before a block's cap entries, which start on
+ * a line. */
+static inline size_t pidx_spans_bytes(uint32_t cap)
+{
+	return (cap * sizeof(struct pidx_span) + 63) & ~(size_t)63;
+}
+
+/* The spans of b's entries, in its place where they fit. */
+static inline const struct pidx_span *pidx_spans(const struct pidx_bucket *b)
+{
+	return b->n <= PIDX_INLINE
+		       ? b->first
+		       : (const struct pidx_span *)((const char *)b->e -
+						    pidx_spans_bytes(b->cap));
+}
 void pidx_free(struct heap *h, struct piece_index *x);
 
 #endif

@@ -298,10 +298,14 @@ static void collect_piece(struct notify_set *s, struct found *f, uint64_t p,
 	int32_t hi = f->hi > base + 2 * PIECE_FRAMES ? 2 * (int32_t)PIECE_FRAMES
 		     : (int32_t)(int64_t)(f->hi - base);
 	int32_t from = first ? -(int32_t)PIECE_FRAMES : 0;
+	const struct pidx_span *span;
 	uint32_t i;
 
-	for (i = 0; b && i < b->n; i++) {
-		const struct pidx_span sp = b->span[i];
+	if (!b)
+		return;
+	span = pidx_spans(b);
+	for (i = 0; i < b->n; i++) {
+		const struct pidx_span sp = span[i];
 		const struct pidx_entry *e;
 		uint32_t tag;
 
