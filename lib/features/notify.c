@@ -233,11 +233,14 @@ static void tell(struct notify_set *s, struct gmem_notifier *n, uint64_t lo,
  * the lowest keys, in key order. Keys are kept beside the notifiers,
  * read from the piece index, so that a notifier's own line is first
  * touched to call it, its load started when it is found. */
-struct found {
+struct query {
 	uint64_t lo, hi;
 	uint32_t why;
+};
+
+struct found {
+	struct query q;
 	bool resume;
-	bool direct;			/* tell each at once: no chunks */
 	struct key after;
 	struct key k[CHUNK];
 	struct gmem_notifier *v[CHUNK];
@@ -269,14 +272,14 @@ static void collect(struct gmem_notifier *t, struct found *f, uint32_t *n)
 {
 	bool past;
 
-	if (!t || *n == CHUNK || t->max_hi <= f->lo)
+	if (!t || *n == CHUNK || t->max_hi <= f->q.lo)
 		return;
 	past = !f->resume || key_less(f->after, key_of(t));
 	if (past)
 		collect(t->left, f, n);
-	if (*n == CHUNK || t->lo >= f->hi)
+	if (*n == CHUNK || t->lo >= f->q.hi)
 		return;
-	if (past && t->hi > f->lo && (t->events & f->why)) {
+	if (past && t->hi > f->q.lo && (t->events & f->q.why)) {
 		found_add(f, key_of(t), t);
 		++*n;
 	}
@@ -286,17 +289,17 @@ static void collect(struct gmem_notifier *t, struct found *f, uint32_t *n)
 /* The short ones in the bucket of piece p; a notifier in the bucket of
  * the piece before as well (it starts there) is taken there, unless p
  * is the range's first. A bucket is in key order: when it is all there
- * is to find (direct), each is told as it is met. */
-static void collect_piece(struct notify_set *s, struct found *f, uint64_t p,
-			  bool first)
+ * is to find (f NULL), each is told as it is met. */
+static void collect_piece(struct notify_set *s, const struct query *q,
+			  struct found *f, uint64_t p, bool first)
 {
 	const struct pidx_bucket *b = pidx_bucket(&s->short_ones, p);
 	uint64_t base = p << PIECE_SHIFT;
 	/* The range relative to the piece, clamped to where its spans lie. */
-	int32_t lo = f->lo + PIECE_FRAMES < base ? -(int32_t)PIECE_FRAMES
-		     : (int32_t)(int64_t)(f->lo - base);
-	int32_t hi = f->hi > base + 2 * PIECE_FRAMES ? 2 * (int32_t)PIECE_FRAMES
-		     : (int32_t)(int64_t)(f->hi - base);
+	int32_t lo = q->lo + PIECE_FRAMES < base ? -(int32_t)PIECE_FRAMES
+		     : (int32_t)(int64_t)(q->lo - base);
+	int32_t hi = q->hi > base + 2 * PIECE_FRAMES ? 2 * (int32_t)PIECE_FRAMES
+		     : (int32_t)(int64_t)(q->hi - base);
 	int32_t from = first ? -(int32_t)PIECE_FRAMES : 0;
 	const struct pidx_span *span;
 	uint32_t i;
@@ -315,32 +318,34 @@ static void collect_piece(struct notify_set *s, struct found *f, uint64_t p,
 			continue;
 		e = &b->e[i];
 		tag = pidx_tag(e);
-		if (!(tag & f->why))
+		if (!(tag & q->why))
 			continue;
-		if (!f->direct)
+		if (f)
 			found_add(f, (struct key){ e->lo, e->seq }, e->item);
 		else if (tag & TAG_ONESHOT)
-			tell(s, e->item, f->lo, f->hi, f->why);
+			tell(s, e->item, q->lo, q->hi, q->why);
 		else	/* alive when its tag was read */
-			call((gmem_notifier_fn)e->fn, e->ctx, e->item, f->lo,
-			     f->hi, e->lo, e->lo + e->len, f->why);
+			call((gmem_notifier_fn)e->fn, e->ctx, e->item, q->lo,
+			     q->hi, e->lo, e->lo + e->len, q->why);
 	}
 }
 
 static void find(struct notify_set *s, struct found *f)
 {
-	uint64_t p = f->lo >> PIECE_SHIFT, last = (f->hi - 1) >> PIECE_SHIFT;
+	uint64_t p = f->q.lo >> PIECE_SHIFT, last = (f->q.hi - 1) >> PIECE_SHIFT;
 	uint32_t n = 0, i;
+	bool direct;
 
 	f->n = 0;
 	collect(s->root, f, &n);
 	/* The index holds still while dispatches run (callbacks only bury):
 	 * with no long one found, a range in one piece needs no sorting
 	 * (first time only: a resumed dispatch told some already). */
-	f->direct = !f->resume && !f->n && p == last;
+	direct = !f->resume && !f->n && p == last;
 	if (last - p < s->short_ones.cap) {
 		for (; p <= last; p++)
-			collect_piece(s, f, p, p == f->lo >> PIECE_SHIFT);
+			collect_piece(s, &f->q, direct ? NULL : f, p,
+				      p == f->q.lo >> PIECE_SHIFT);
 		return;
 	}
 	/* More pieces than places: every bucket, each notifier where it
@@ -349,7 +354,7 @@ static void find(struct notify_set *s, struct found *f)
 		const struct pidx_bucket *b = &s->short_ones.tab[i];
 
 		if (b->piece != PIDX_NONE && b->piece >= p && b->piece <= last)
-			collect_piece(s, f, b->piece, false);
+			collect_piece(s, &f->q, f, b->piece, false);
 	}
 }
 
@@ -380,28 +385,17 @@ static void unbury(struct gmem_guest *g, struct notify_set *s)
 	}
 }
 
-/* Tells the notifiers overlapping [lo, hi) that it changed by why
- * (GMEM_INVAL_*). Any thread; no allocation, no lock. */
-static void dispatch(struct notify_set *s, uint64_t lo, uint64_t hi,
-		     uint32_t why)
+/* dispatch, in chunks sorted by key: on a frame of its own, which the
+ * common case does without. */
+static __attribute__((noinline)) void
+dispatch_sorted(struct notify_set *s, uint64_t lo, uint64_t hi, uint32_t why)
 {
 	struct found f;
 	uint32_t i;
 
-	if (!s->linked)
-		return;
 	/* Not the array: found fills what it keeps. */
-	f.lo = lo;
-	f.hi = hi;
-	f.why = why;
+	f.q = (struct query){ lo, hi, why };
 	f.resume = false;
-	/* The common case, what find would make of it: one piece's bucket,
-	 * told as it is walked. */
-	if (!s->root && lo >> PIECE_SHIFT == (hi - 1) >> PIECE_SHIFT) {
-		f.direct = true;
-		collect_piece(s, &f, lo >> PIECE_SHIFT, true);
-		return;
-	}
 	do {
 		find(s, &f);
 		for (i = 0; i < f.n; i++)
@@ -412,6 +406,23 @@ static void dispatch(struct notify_set *s, uint64_t lo, uint64_t hi,
 			f.after = f.k[f.n - 1];
 		}
 	} while (f.n == CHUNK);
+}
+
+/* Tells the notifiers overlapping [lo, hi) that it changed by why
+ * (GMEM_INVAL_*). Any thread; no allocation, no lock. */
+static void dispatch(struct notify_set *s, uint64_t lo, uint64_t hi,
+		     uint32_t why)
+{
+	const struct query q = { lo, hi, why };
+
+	if (!s->linked)
+		return;
+	/* The common case, what find would make of it: one piece's bucket,
+	 * told as it is walked. */
+	if (!s->root && lo >> PIECE_SHIFT == (hi - 1) >> PIECE_SHIFT)
+		collect_piece(s, &q, NULL, lo >> PIECE_SHIFT, true);
+	else
+		dispatch_sorted(s, lo, hi, why);
 }
 
 /* What a change heard on the bus is to the notifiers. */
