@@ -50,7 +50,8 @@ static int played_kvm(void *ctx, int fd, unsigned long request, void *arg)
 	case KVM_CHECK_EXTENSION:
 		if ((uintptr_t)arg == KVM_CAP_MEMORY_ATTRIBUTES)
 			return KVM_MEMORY_ATTRIBUTE_PRIVATE;
-		if ((uintptr_t)arg == KVM_CAP_GUEST_MEMFD)
+		if ((uintptr_t)arg == KVM_CAP_GUEST_MEMFD ||
+		    (uintptr_t)arg == KVM_CAP_USER_MEMORY2)
 			return 1;
 		if ((uintptr_t)arg == KVM_CAP_GUEST_MEMFD_FLAGS)
 			return GUEST_MEMFD_FLAG_MMAP |

@@ -14,7 +14,19 @@
 /* What a call that succeeded told KVM. */
 static void record(struct kvm_rig *k, unsigned long request, const void *arg)
 {
-	if (request == KVM_SET_USER_MEMORY_REGION2) {
+	if (request == KVM_SET_USER_MEMORY_REGION) {
+		const struct kvm_userspace_memory_region *m1 = arg;
+		struct kvm_userspace_memory_region2 m = {
+			.slot = m1->slot,
+			.flags = m1->flags,
+			.guest_phys_addr = m1->guest_phys_addr,
+			.memory_size = m1->memory_size,
+			.userspace_addr = m1->userspace_addr,
+		};
+
+		k->nset_v1++;
+		record(k, KVM_SET_USER_MEMORY_REGION2, &m);
+	} else if (request == KVM_SET_USER_MEMORY_REGION2) {
 		const struct kvm_userspace_memory_region2 *m = arg;
 
 		ck_assert_uint_lt(m->slot, KVM_RIG_SLOTS);
@@ -59,6 +71,8 @@ static int fake_ioctl(void *ctx, int fd, unsigned long request, void *arg)
 			return (int)k->attr_offer;
 		if ((uintptr_t)arg == KVM_CAP_GUEST_MEMFD)
 			return k->has_gmem;
+		if ((uintptr_t)arg == KVM_CAP_USER_MEMORY2)
+			return k->has_region2;
 		if ((uintptr_t)arg == KVM_CAP_GUEST_MEMFD_FLAGS)
 			return (int)k->gmem_offer;
 		return 0;
@@ -85,6 +99,10 @@ static int fake_ioctl(void *ctx, int fd, unsigned long request, void *arg)
 		err = attrs_check(k, arg);
 		break;
 	case KVM_SET_USER_MEMORY_REGION2:
+		if (!k->has_region2)
+			return -ENOTTY;
+		break;
+	case KVM_SET_USER_MEMORY_REGION:
 		break;
 	default:
 		return -ENOTTY;
@@ -126,6 +144,7 @@ int kvm_rig_fake(struct kvm_rig *k)
 	k->vm = KVM_RIG_FAKE_VM;
 	k->attr_offer = KVM_MEMORY_ATTRIBUTE_PRIVATE;
 	k->has_gmem = true;
+	k->has_region2 = true;
 	k->gmem_offer = GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED;
 	k->in.sys.ioctl = fake_ioctl;
 	return 0;

@@ -27,14 +27,16 @@ struct kvm_rig {
 	struct os_inject in;
 	int vm;			/* KVM_RIG_FAKE_VM, or a real VM's */
 	int kvm;		/* /dev/kvm when real, else -1 */
-	/* The fake's offers: KVM_CAP_MEMORY_ATTRIBUTES, KVM_CAP_GUEST_MEMFD
-	 * and KVM_CAP_GUEST_MEMFD_FLAGS. */
+	/* The fake's offers: KVM_CAP_MEMORY_ATTRIBUTES, KVM_CAP_GUEST_MEMFD,
+	 * KVM_CAP_USER_MEMORY2 and KVM_CAP_GUEST_MEMFD_FLAGS. */
 	uint64_t attr_offer;
 	bool has_gmem;
+	bool has_region2;
 	uint64_t gmem_offer;
 	/* What KVM was told. */
 	struct kvm_userspace_memory_region2 slot[KVM_RIG_SLOTS];
-	uint32_t nset;		/* KVM_SET_USER_MEMORY_REGION2 calls */
+	uint32_t nset;		/* KVM_SET_USER_MEMORY_REGION{,2} calls */
+	uint32_t nset_v1;	/* of them, KVM_SET_USER_MEMORY_REGION */
 	uint32_t nlive;		/* slots with a size */
 	struct kvm_create_guest_memfd made;
 	uint32_t ncreated;
@@ -42,8 +44,8 @@ struct kvm_rig {
 	uint8_t *private_;	/* per gfn below KVM_RIG_GFNS */
 };
 
-/* A fake KVM offering the private attribute and guest_memfd with its
- * MMAP and INIT_SHARED. 0 or -ENOMEM. */
+/* A fake KVM offering the private attribute, KVM_SET_USER_MEMORY_REGION2
+ * and guest_memfd with its MMAP and INIT_SHARED. 0 or -ENOMEM. */
 int kvm_rig_fake(struct kvm_rig *k);
 /* A real VM of type KVM_X86_SW_PROTECTED_VM. 0, or a negative errno
  * with *why saying what the machine lacks. */

@@ -194,7 +194,10 @@ END_TEST
 /*
  * Memory slots: one per stretch of contiguous blocks, numbered from the
  * first asked for, with the guest_memfd's descriptor and offsets, and
- * the guest mapping's addresses; unbind deletes them (size 0).
+ * the guest mapping's addresses; unbind deletes them (size 0). On
+ * guest_memfd (0), on memfd (1), and on memfd with a KVM that has no
+ * KVM_SET_USER_MEMORY_REGION2 (2, Linux before 6.8), which takes the
+ * same slots through KVM_SET_USER_MEMORY_REGION.
  */
 START_TEST(slots_through_ioctl)
 {
@@ -205,8 +208,10 @@ START_TEST(slots_through_ioctl)
 
 	ck_assert_int_eq(world_open(&w, _i ? GMEM_BACKEND_MEMFD
 					   : GMEM_BACKEND_GUEST_MEMFD), 0);
+	w.kvm.has_region2 = _i != 2;
 	ck_assert_int_eq(gmem_backend_fd(w.w.be, &gfd), 0);
 	ck_assert_int_eq(gmem_view_kvm_bind(w.w.v, FAKE_VM, 0, 3, &n), 0);
+	ck_assert_uint_eq(w.kvm.nset_v1, _i == 2 ? w.kvm.nset : 0);
 	ck_assert_uint_ge(n, 1);
 	ck_assert_uint_le(n, 2);
 	ck_assert_uint_eq(w.kvm.nlive, n);
@@ -244,6 +249,24 @@ START_TEST(slots_through_ioctl)
 	ck_assert_int_eq(gmem_view_kvm_unbind(w.w.v, FAKE_VM, 3 * GIB_FRAMES, 9),
 			 0);
 	ck_assert_uint_eq(w.kvm.nlive, 0);
+	world_close(&w);
+}
+END_TEST
+
+/* guest_memfd slots exist only in KVM_SET_USER_MEMORY_REGION2: a KVM
+ * without it refuses the bind, which leaves nothing. */
+START_TEST(guest_memfd_needs_region2)
+{
+	struct world w;
+	uint32_t n = 7;
+
+	ck_assert_int_eq(world_open(&w, GMEM_BACKEND_GUEST_MEMFD), 0);
+	w.kvm.has_region2 = false;
+	ck_assert_int_eq(gmem_view_kvm_bind(w.w.v, FAKE_VM, 0, 0, &n),
+			 -EOPNOTSUPP);
+	ck_assert_uint_eq(n, 7);
+	ck_assert_uint_eq(w.kvm.nset, 0);
+	ck_assert_uint_eq(w.kvm.nattr, 0);
 	world_close(&w);
 }
 END_TEST
@@ -320,7 +343,8 @@ static Suite *kvm_hooks_suite(void)
 	tcase_add_test(tc, no_guest_memfd);
 	tcase_add_test(tc, guest_memfd_ioctl_fails);
 	tcase_add_test(tc, two_copies);
-	tcase_add_loop_test(tc, slots_through_ioctl, 0, 2);
+	tcase_add_loop_test(tc, slots_through_ioctl, 0, 3);
+	tcase_add_test(tc, guest_memfd_needs_region2);
 	tcase_add_test(tc, slot_failure_leaves_none);
 	tcase_add_test(tc, pagemap_through_hooks);
 	suite_add_tcase(s, tc);

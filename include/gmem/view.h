@@ -172,9 +172,11 @@ GMEM_API int gmem_view_stats(const struct gmem_view *view,
 
 /*
  * Registers the region starting at gfn as KVM memory slots of vm_fd with
- * KVM_SET_USER_MEMORY_REGION2: one slot per stretch of contiguous blocks,
- * numbered from slot; *nslots receives how many. On guest_memfd, the
- * slots also take the backend's file and offsets. Their address, which
+ * KVM_SET_USER_MEMORY_REGION2 (since 1.6, KVM_SET_USER_MEMORY_REGION on
+ * a KVM without KVM_CAP_USER_MEMORY2, as before Linux 6.8): one slot per
+ * stretch of contiguous blocks, numbered from slot; *nslots receives how
+ * many. On guest_memfd, the slots also take the backend's file and
+ * offsets. Their address, which
  * KVM uses for its own accesses and for shared memory (and, on some
  * hosts, to map the guest), is the guest mapping (GMEM_VIEW_GUEST_MAP)
  * if the view has one, else the view.
@@ -193,7 +195,8 @@ GMEM_API int gmem_view_stats(const struct gmem_view *view,
  * On error no slot stays registered and KVM's attributes of the region
  * are all shared. Errors: -EINVAL vm_fd negative; -ENOENT no region
  * starts at gfn; -EBUSY (since 1.5) the region's attributes already
- * follow a VM; otherwise the error of the ioctl that failed.
+ * follow a VM; -EOPNOTSUPP (since 1.6) guest_memfd on a KVM without
+ * KVM_CAP_USER_MEMORY2; otherwise the error of the ioctl that failed.
  * Threads: exclusive on the guest.
  */
 GMEM_API int gmem_view_kvm_bind(struct gmem_view *view, int vm_fd,

@@ -24,7 +24,24 @@ struct bind {
 	uint32_t slot;		/* next slot number */
 	uint32_t made;
 	bool remove;
+	bool v1;		/* KVM_SET_USER_MEMORY_REGION: no REGION2 */
 };
+
+/* Whether slots of v go to vm_fd with KVM_SET_USER_MEMORY_REGION, the
+ * only one before Linux 6.8 (1), or REGION2 (0); -EOPNOTSUPP for
+ * guest_memfd, which needs REGION2; or the ioctl's error. */
+static int region_v1(const struct gmem_view *v, int vm_fd)
+{
+	int has2 = os_ioctl(backend_os(v->be), vm_fd, KVM_CHECK_EXTENSION,
+			    (void *)(uintptr_t)KVM_CAP_USER_MEMORY2);
+
+	if (has2 < 0)
+		return has2;
+	if (has2)
+		return 0;
+	return backend_kind(v->be) == GMEM_BACKEND_GUEST_MEMFD ? -EOPNOTSUPP
+								 : 1;
+}
 
 static int set_slot(const struct gmem_view *v, const struct view_region *r,
 		    uint64_t gfn, uint64_t off, uint64_t len, void *arg)
@@ -48,8 +65,21 @@ static int set_slot(const struct gmem_view *v, const struct view_region *r,
 		m.guest_memfd = (uint32_t)backend_file(v->be);
 		m.guest_memfd_offset = off;
 	}
-	err = os_ioctl(backend_os(v->be), b->vm_fd, KVM_SET_USER_MEMORY_REGION2,
-		       &m);
+	if (b->v1) {
+		/* REGION2's first fields, as the older ioctl takes them. */
+		struct kvm_userspace_memory_region m1 = {
+			.slot = m.slot,
+			.guest_phys_addr = m.guest_phys_addr,
+			.memory_size = m.memory_size,
+			.userspace_addr = m.userspace_addr,
+		};
+
+		err = os_ioctl(backend_os(v->be), b->vm_fd,
+			       KVM_SET_USER_MEMORY_REGION, &m1);
+	} else {
+		err = os_ioctl(backend_os(v->be), b->vm_fd,
+			       KVM_SET_USER_MEMORY_REGION2, &m);
+	}
 	if (err < 0)
 		return err;
 	b->slot++;
@@ -58,16 +88,18 @@ static int set_slot(const struct gmem_view *v, const struct view_region *r,
 }
 
 static int slots(struct gmem_view *v, const struct view_region *r, int vm_fd,
-		 uint32_t slot, bool remove, uint32_t *made)
+		 bool v1, uint32_t slot, bool remove, uint32_t *made)
 {
-	struct bind b = { .vm_fd = vm_fd, .slot = slot, .remove = remove };
+	struct bind b = { .vm_fd = vm_fd, .slot = slot, .remove = remove,
+			  .v1 = v1 };
 	uint64_t end = r->gfn + r->npages;
 	int err = view_for_stretches(v, r, r->gfn, end, set_slot, &b);
 
 	if (err && !remove && b.made) {
 		uint32_t n = b.made;
 
-		b = (struct bind){ .vm_fd = vm_fd, .slot = slot, .remove = true };
+		b = (struct bind){ .vm_fd = vm_fd, .slot = slot, .remove = true,
+				   .v1 = v1 };
 		while (n--)
 			set_slot(v, r, r->gfn, 0, 0, &b);
 	}
@@ -166,18 +198,21 @@ int gmem_view_kvm_bind(struct gmem_view *v, int vm_fd, uint64_t gfn,
 {
 	struct view_region *r;
 	uint32_t made;
-	int err = region_at(v, vm_fd, gfn, &r);
+	int err = region_at(v, vm_fd, gfn, &r), v1;
 
 	if (err)
 		return err;
 	if (r->attr_vm >= 0)
 		return -EBUSY;
+	v1 = region_v1(v, vm_fd);
+	if (v1 < 0)
+		return v1;
 	if (backend_kind(v->be) == GMEM_BACKEND_GUEST_MEMFD)
 		err = private_offered(v, vm_fd);
 	if (err > 0)
 		err = attrs_follow(v, r, vm_fd);
 	if (!err)
-		err = slots(v, r, vm_fd, slot, false, &made);
+		err = slots(v, r, vm_fd, v1, slot, false, &made);
 	if (err) {
 		attrs_stop(v, r);
 		return err;
@@ -192,11 +227,12 @@ int gmem_view_kvm_unbind(struct gmem_view *v, int vm_fd, uint64_t gfn,
 {
 	struct view_region *r;
 	uint32_t made;
-	int err = region_at(v, vm_fd, gfn, &r);
+	int err = region_at(v, vm_fd, gfn, &r), v1;
 
 	if (err)
 		return err;
-	err = slots(v, r, vm_fd, slot, true, &made);
+	v1 = region_v1(v, vm_fd);
+	err = v1 < 0 ? v1 : slots(v, r, vm_fd, v1, slot, true, &made);
 	if (r->attr_vm == vm_fd)
 		attrs_stop(v, r);
 	return err;
