@@ -10,11 +10,13 @@ static void recount(struct bus *b)
 {
 	uint32_t i;
 
-	b->kinds = b->phased = 0;
+	b->kinds = b->phased = b->sealed = 0;
 	for (i = 0; i < b->n; i++) {
 		b->kinds |= b->v[i]->kinds;
 		if (!b->v[i]->after)
 			b->phased |= b->v[i]->kinds;
+		if (b->v[i]->sealed)
+			b->sealed |= b->v[i]->kinds;
 	}
 }
 
@@ -131,6 +133,8 @@ void bus_seal(const struct bus *b, uint32_t kind,
 {
 	uint32_t i, r;
 
+	if (!(b->sealed & kind))
+		return;		/* most changes: no walk */
 	for (i = 0; i < b->n; i++)
 		for (r = 0; b->v[i]->sealed && (b->v[i]->kinds & kind) && r < n;
 		     r++)

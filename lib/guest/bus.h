@@ -92,6 +92,7 @@ struct bus {
 	uint32_t n, cap;
 	uint32_t kinds;			/* heard by some subscriber */
 	uint32_t phased;		/* heard by one that is not AFTER */
+	uint32_t sealed;		/* heard SEALED by some subscriber */
 };
 
 /* Whether any subscriber hears kind: one load, for the one-shot

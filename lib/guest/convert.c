@@ -423,6 +423,23 @@ static struct gmem_run run_of(uint64_t gfn, uint64_t npages,
 				 ? GMEM_RUN_PRESERVE : 0 };
 }
 
+/* The attribute of [a, b), or GMEM_ATTR_MIXED where changing it to attr
+ * needs memory: a quick transaction makes no change it must plan. */
+static unsigned int quick_range(const struct slot *s, uint32_t a, uint32_t b,
+				unsigned int attr)
+{
+	struct state_need need;
+	unsigned int v = state_range_mapped(s, a, b);
+
+	if (v != STATE_ASK)
+		return v;
+	v = state_range(s, a, b);
+	if (v == attr || v == GMEM_ATTR_MIXED)
+		return v;
+	state_plan(s, a, b, attr, &need);
+	return state_need_none(&need) ? v : GMEM_ATTR_MIXED;
+}
+
 /*
  * A conversion that subscribers hear, inside one slot and changing one
  * run (the range was of one attribute) with no new memory: what the
@@ -436,7 +453,6 @@ static int convert_heard(struct gmem_guest *g, struct slot *s, uint64_t gfn,
 {
 	uint32_t a = slot_off(gfn), b = a + (uint32_t)npages;
 	struct retired retired = { 0 };
-	struct state_need need;
 	struct gmem_run run;
 	uint64_t fail = gfn;
 	enum state_quick q;
@@ -446,14 +462,13 @@ static int convert_heard(struct gmem_guest *g, struct slot *s, uint64_t gfn,
 	if (!slot_txn_trylock(&s->lock))
 		return 1;
 	/* The TXN holder reads the state without STATE. */
-	v = state_range(s, a, b);
+	v = quick_range(s, a, b, attr);
 	if (v == attr) {
 		slot_counted(s, npages, true);
 		slot_txn_unlock(&s->lock);
 		return 0;
 	}
-	state_plan(s, a, b, attr, &need);
-	if (v == GMEM_ATTR_MIXED || !state_need_none(&need)) {
+	if (v == GMEM_ATTR_MIXED) {
 		slot_txn_unlock(&s->lock);
 		return 1;
 	}
