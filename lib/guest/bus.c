@@ -75,57 +75,26 @@ void bus_release(struct bus *b, struct heap *h)
 	memset(b, 0, sizeof(*b));
 }
 
-static int call(const struct bus_sub *s, uint32_t kind, uint32_t phase,
-		const struct gmem_run *run)
-{
-	struct bus_event ev = { kind, phase, run };
-
-	return s->fn(s->ctx, &ev);
-}
-
-/* CANCEL to runs 0..nrun-1 of subscriber i and every run of those
- * before it, newest first. */
-static void cancel_from(const struct bus *b, uint32_t kind,
-			const struct gmem_run *runs, uint32_t n, uint32_t i,
-			uint32_t nrun)
+void bus_cancel_from(const struct bus *b, uint32_t kind,
+		     const struct gmem_run *runs, uint32_t n, uint32_t i,
+		     uint32_t nrun)
 {
 	for (;;) {
 		const struct bus_sub *s = b->v[i];
 
 		while ((s->kinds & kind) && nrun)
-			call(s, kind, GMEM_PHASE_CANCEL, &runs[--nrun]);
+			bus_call(s, kind, GMEM_PHASE_CANCEL, &runs[--nrun]);
 		if (!i--)
 			return;
 		nrun = n;
 	}
 }
 
-int bus_prepare(const struct bus *b, uint32_t kind,
-		const struct gmem_run *runs, uint32_t n, uint64_t *fail)
-{
-	uint32_t i, r;
-
-	for (i = 0; i < b->n; i++) {
-		const struct bus_sub *s = b->v[i];
-
-		for (r = 0; (s->kinds & kind) && r < n; r++) {
-			int err = call(s, kind, GMEM_PHASE_PREPARE, &runs[r]);
-
-			if (err < 0) {
-				cancel_from(b, kind, runs, n, i, r);
-				*fail = runs[r].gfn;
-				return err;
-			}
-		}
-	}
-	return 0;
-}
-
 void bus_cancel(const struct bus *b, uint32_t kind,
 		const struct gmem_run *runs, uint32_t n)
 {
 	if (b->n)
-		cancel_from(b, kind, runs, n, b->n - 1, n);
+		bus_cancel_from(b, kind, runs, n, b->n - 1, n);
 }
 
 void bus_seal(const struct bus *b, uint32_t kind,
@@ -138,7 +107,7 @@ void bus_seal(const struct bus *b, uint32_t kind,
 	for (i = 0; i < b->n; i++)
 		for (r = 0; b->v[i]->sealed && (b->v[i]->kinds & kind) && r < n;
 		     r++)
-			call(b->v[i], kind, BUS_PHASE_SEALED, &runs[r]);
+			bus_call(b->v[i], kind, BUS_PHASE_SEALED, &runs[r]);
 }
 
 static void commit(const struct bus *b, uint32_t kind,
@@ -152,7 +121,7 @@ static void commit(const struct bus *b, uint32_t kind,
 		if (!all && s->order != BUS_ORDER_NORMAL && !s->committed)
 			continue;
 		for (r = 0; (s->kinds & kind) && r < n; r++)
-			call(s, kind, GMEM_PHASE_COMMIT, &runs[r]);
+			bus_call(s, kind, GMEM_PHASE_COMMIT, &runs[r]);
 	}
 }
 
