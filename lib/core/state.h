@@ -235,6 +235,24 @@ enum state_quick {
 	STATE_QUICK_SLOT,
 };
 
+/* A change inside one word of a piece's map: the word and the bits of
+ * the range in it. */
+struct state_word {
+	uint64_t *w;
+	uint64_t m;
+};
+
+/* Sets sw's bits to attr: _PIECE if the word is left uniform (the piece
+ * may be), else _DONE. */
+static inline enum state_quick state_set_word(const struct state_word *sw,
+					      unsigned int attr)
+{
+	uint64_t w = (*sw->w & ~sw->m) | (sw->m & -(uint64_t)attr);
+
+	*sw->w = w;
+	return w && ~w ? STATE_QUICK_DONE : STATE_QUICK_PIECE;
+}
+
 /* Always inlined: the one-shot path is built around it (with a third
  * caller, the compiler had stopped inlining it, costing W1 1 ns). */
 static inline __attribute__((always_inline)) enum state_quick
@@ -273,11 +291,11 @@ state_set_quick(struct slot *s, uint32_t a, uint32_t b, unsigned int attr)
 	lo = a & (PIECE_FRAMES - 1);
 	hi = b - (p << PIECE_SHIFT);
 	if (lo >> 6 == (hi - 1) >> 6) {
-		uint64_t m = bits_word_mask(lo & 63, ((hi - 1) & 63) + 1);
-		uint64_t w = (map[lo >> 6] & ~m) | (m & -(uint64_t)attr);
+		const struct state_word sw = {
+			&map[lo >> 6],
+			bits_word_mask(lo & 63, ((hi - 1) & 63) + 1) };
 
-		map[lo >> 6] = w;
-		return w && ~w ? STATE_QUICK_DONE : STATE_QUICK_PIECE;
+		return state_set_word(&sw, attr);
 	}
 	bits_assign(map, lo, hi, attr);
 	return STATE_QUICK_PIECE;
@@ -288,26 +306,31 @@ state_set_quick(struct slot *s, uint32_t a, uint32_t b, unsigned int attr)
 
 /*
  * The attribute of [a, b) where it lies in one word of a mixed piece's
- * map, as a 4 KiB conversion in a mixed region does: a change of it
- * needs no memory (the map is there). STATE_ASK elsewhere: state_range
- * and state_plan tell. For a transaction's planning, in a line or two
- * where they take a hundred instructions.
+ * map, as a 4 KiB conversion in a mixed region does, and that word in
+ * *sw: a change of it needs no memory (the map is there), and is made
+ * with state_set_word by the holder of TXN, under STATE (the word stays
+ * where it is while TXN is held: only its holder changes the slot).
+ * STATE_ASK elsewhere: state_range and state_plan tell. For a
+ * transaction's planning, in a line or two where they take a hundred
+ * instructions.
  */
 static inline unsigned int state_range_mapped(const struct slot *s,
-					      uint32_t a, uint32_t b)
+					      uint32_t a, uint32_t b,
+					      struct state_word *sw)
 {
 	const struct slot_detail *d = s->detail;
 	uint32_t p = a >> PIECE_SHIFT, lo = a & (PIECE_FRAMES - 1);
 	uint32_t hi = b - (p << PIECE_SHIFT);
-	uint64_t m, w;
+	uint64_t w;
 
 	if (!d || lo >> 6 != (hi - 1) >> 6 || hi > PIECE_FRAMES ||
 	    !(d->mixed[p >> GROUP_SHIFT] & piece_bit(p)))
 		return STATE_ASK;
-	m = bits_word_mask(lo & 63, ((hi - 1) & 63) + 1);
-	w = d->maps[p >> GROUP_SHIFT][piece_rank(d, p)][lo >> 6] & m;
-	return w == m ? GMEM_ATTR_SHARED : w ? GMEM_ATTR_MIXED
-					     : GMEM_ATTR_PRIVATE;
+	sw->w = &d->maps[p >> GROUP_SHIFT][piece_rank(d, p)][lo >> 6];
+	sw->m = bits_word_mask(lo & 63, ((hi - 1) & 63) + 1);
+	w = *sw->w & sw->m;
+	return w == sw->m ? GMEM_ATTR_SHARED : w ? GMEM_ATTR_MIXED
+						 : GMEM_ATTR_PRIVATE;
 }
 
 /* Completes what state_set_quick answered with q (not _DONE): false (and

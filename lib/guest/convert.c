@@ -424,15 +424,17 @@ static struct gmem_run run_of(uint64_t gfn, uint64_t npages,
 }
 
 /* The attribute of [a, b), or GMEM_ATTR_MIXED where changing it to attr
- * needs memory: a quick transaction makes no change it must plan. */
+ * needs memory: a quick transaction makes no change it must plan. Where
+ * the range lies in one map word, *sw is that word (else sw->w NULL). */
 static unsigned int quick_range(const struct slot *s, uint32_t a, uint32_t b,
-				unsigned int attr)
+				unsigned int attr, struct state_word *sw)
 {
 	struct state_need need;
-	unsigned int v = state_range_mapped(s, a, b);
+	unsigned int v = state_range_mapped(s, a, b, sw);
 
 	if (v != STATE_ASK)
 		return v;
+	sw->w = NULL;
 	v = state_range(s, a, b);
 	if (v == attr || v == GMEM_ATTR_MIXED)
 		return v;
@@ -453,6 +455,7 @@ static int convert_heard(struct gmem_guest *g, struct slot *s, uint64_t gfn,
 {
 	uint32_t a = slot_off(gfn), b = a + (uint32_t)npages;
 	struct retired retired = { 0 };
+	struct state_word sw;
 	struct gmem_run run;
 	uint64_t fail = gfn;
 	enum state_quick q;
@@ -462,7 +465,7 @@ static int convert_heard(struct gmem_guest *g, struct slot *s, uint64_t gfn,
 	if (!slot_txn_trylock(&s->lock))
 		return 1;
 	/* The TXN holder reads the state without STATE. */
-	v = quick_range(s, a, b, attr);
+	v = quick_range(s, a, b, attr, &sw);
 	if (v == attr) {
 		slot_counted(s, npages, true);
 		slot_txn_unlock(&s->lock);
@@ -482,10 +485,11 @@ static int convert_heard(struct gmem_guest *g, struct slot *s, uint64_t gfn,
 	}
 	bus_seal(&g->bus, BUS_CONVERT, &run, 1);
 	slot_state_lock(&s->lock);
-	/* The one-shot path's setter, inline. The plan found no memory
-	 * needed and the TXN hold kept the state as planned, so what it
-	 * leaves, state_finish completes without failing. */
-	q = state_set_quick(s, a, b, attr);
+	/* The word found, or the one-shot path's setter, inline. The plan
+	 * found no memory needed and the TXN hold kept the state as
+	 * planned, so what they leave, state_finish completes without
+	 * failing. */
+	q = sw.w ? state_set_word(&sw, attr) : state_set_quick(s, a, b, attr);
 	if (q != STATE_QUICK_DONE)
 		state_finish(s, a, b, attr, q, &retired);
 	slot_counted(s, npages, true);
