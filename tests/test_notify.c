@@ -8,8 +8,10 @@
  * guest of two regions. For every conversion the model takes each
  * maximal changed run and each live notifier overlapping it that hears
  * conversions: that notifier must be called exactly once for that run,
- * with the overlap, in run order, and no other notifier at all. At the
- * end, removing a region tells each notifier on it once (UNMAP). It
+ * with the overlap, in run order, and no other notifier at all; and the
+ * guest's state must be the model's around it (one region is a whole
+ * 1 GiB slot, where conversions take the told path). At the end,
+ * removing a region tells each notifier on it once (UNMAP). It
  * runs twice: with every size, and with short notifiers only (at most
  * 2 MiB), where a dispatch of one piece is a walk of its bucket.
  * Targeted cases: removing another notifier from inside a callback,
@@ -163,6 +165,28 @@ static void pick(const struct model *m, uint64_t *lo, uint64_t *hi)
 	*hi = *lo + n;
 }
 
+/* The conversion of [lo, hi) to attr made it one run of attr, and left
+ * the frames on either side as the model has them: notifiers make
+ * conversions take the told path, whose changes are checked here. */
+static void check_state(struct gmem_guest *g, const struct model *m,
+			uint64_t lo, uint64_t hi, unsigned int attr)
+{
+	struct gmem_run run;
+	unsigned int got, want;
+	uint64_t side[2] = { lo - 1, hi };
+
+	ck_assert_int_eq(gmem_run_get(g, lo, hi - lo, &run), 0);
+	ck_assert_uint_eq(run.gfn, lo);
+	ck_assert_uint_eq(run.npages, hi - lo);
+	ck_assert_uint_eq(run.attr, attr);
+	for (int k = 0; k < 2; k++) {
+		if (model_attr(m, side[k], &want))
+			continue;	/* outside the regions */
+		ck_assert_int_eq(gmem_attr_get(g, side[k], &got), 0);
+		ck_assert_uint_eq(got, want);
+	}
+}
+
 START_TEST(notifiers_follow_model)
 {
 	uint64_t ops = test_env_u64("GMEM_NOTIFY_OPS", 20000), i, lo, hi, fail;
@@ -184,6 +208,9 @@ START_TEST(notifiers_follow_model)
 	ck_assert_int_eq(model_add_region(&m, 0, GIB / 4, 0), 0);
 	ck_assert_int_eq(gmem_region_add(g, 2 * GIB, 16384, NULL), 0);
 	ck_assert_int_eq(model_add_region(&m, 2 * GIB, 16384, 0), 0);
+	/* A whole 1 GiB slot: its conversions take the told path. */
+	ck_assert_int_eq(gmem_region_add(g, 3 * GIB, GIB, NULL), 0);
+	ck_assert_int_eq(model_add_region(&m, 3 * GIB, GIB, 0), 0);
 	for (i = 0; i < ops; i++) {
 		unsigned int op = (unsigned int)(rnd() % 10);
 
@@ -209,6 +236,7 @@ START_TEST(notifiers_follow_model)
 						       &fail), 0);
 			ck_assert_int_eq(gmem_convert(g, lo, hi - lo, attr, NULL),
 					 0);
+			check_state(g, &m, lo, hi, attr);
 		}
 		check_calls();
 	}

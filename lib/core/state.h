@@ -308,8 +308,9 @@ state_set_quick(struct slot *s, uint32_t a, uint32_t b, unsigned int attr)
  * The attribute of [a, b) where it lies in one word of a mixed piece's
  * map, as a 4 KiB conversion in a mixed region does, and that word in
  * *sw: a change of it needs no memory (the map is there), and is made
- * with state_set_word by the holder of TXN, under STATE (the word stays
- * where it is while TXN is held: only its holder changes the slot).
+ * with state_set_word within the same STATE hold, or by the holder of
+ * TXN under STATE (the word stays where it is while TXN is held: only
+ * its holder changes the slot).
  * STATE_ASK elsewhere: state_range and state_plan tell. For a
  * transaction's planning, in a line or two where they take a hundred
  * instructions.
