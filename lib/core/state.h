@@ -310,9 +310,8 @@ state_set_quick(struct slot *s, uint32_t a, uint32_t b, unsigned int attr)
  * *sw: a change of it needs no memory (the map is there), and is made
  * with state_set_word within the same STATE hold, or by the holder of
  * TXN under STATE (the word stays where it is while TXN is held: only
- * its holder changes the slot).
- * STATE_ASK elsewhere: state_range and state_plan tell. For a
- * transaction's planning, in a line or two where they take a hundred
+ * its holder changes the slot). STATE_ASK elsewhere: state_range and
+ * state_plan tell. In a line or two, where they take a hundred
  * instructions.
  */
 static inline unsigned int state_range_mapped(const struct slot *s,

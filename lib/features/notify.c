@@ -233,6 +233,8 @@ static void tell(struct notify_set *s, struct gmem_notifier *n, uint64_t lo,
  * the lowest keys, in key order. Keys are kept beside the notifiers,
  * read from the piece index, so that a notifier's own line is first
  * touched to call it, its load started when it is found. */
+/* What a dispatch looks for: notifiers overlapping [lo, hi) that hear
+ * why. */
 struct query {
 	uint64_t lo, hi;
 	uint32_t why;
