@@ -323,7 +323,8 @@ static inline unsigned int state_range_mapped(const struct slot *s,
 	uint32_t hi = b - (p << PIECE_SHIFT);
 	uint64_t w;
 
-	if (!d || lo >> 6 != (hi - 1) >> 6 || hi > PIECE_FRAMES ||
+	/* One word of piece p's map (so hi <= PIECE_FRAMES too). */
+	if (!d || lo >> 6 != (hi - 1) >> 6 ||
 	    !(d->mixed[p >> GROUP_SHIFT] & piece_bit(p)))
 		return STATE_ASK;
 	sw->w = &d->maps[p >> GROUP_SHIFT][piece_rank(d, p)][lo >> 6];

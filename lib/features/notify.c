@@ -390,18 +390,18 @@ static void unbury(struct gmem_guest *g, struct notify_set *s)
 /* dispatch, in chunks sorted by key: on a frame of its own, which the
  * common case does without. */
 static __attribute__((noinline)) void
-dispatch_sorted(struct notify_set *s, uint64_t lo, uint64_t hi, uint32_t why)
+dispatch_sorted(struct notify_set *s, const struct query *q)
 {
 	struct found f;
 	uint32_t i;
 
 	/* Not the array: found fills what it keeps. */
-	f.q = (struct query){ lo, hi, why };
+	f.q = *q;
 	f.resume = false;
 	do {
 		find(s, &f);
 		for (i = 0; i < f.n; i++)
-			tell(s, f.v[i], lo, hi, why);
+			tell(s, f.v[i], q->lo, q->hi, q->why);
 		/* Buried ones stay in the index until no dispatch runs. */
 		if (f.n) {
 			f.resume = true;
@@ -424,7 +424,7 @@ static void dispatch(struct notify_set *s, uint64_t lo, uint64_t hi,
 	if (!s->root && lo >> PIECE_SHIFT == (hi - 1) >> PIECE_SHIFT)
 		collect_piece(s, &q, NULL, lo >> PIECE_SHIFT, true);
 	else
-		dispatch_sorted(s, lo, hi, why);
+		dispatch_sorted(s, &q);
 }
 
 /* What a change heard on the bus is to the notifiers. */
