@@ -367,20 +367,36 @@ bool fset_all(const struct fset *s, uint64_t lo, uint64_t hi)
 	return true;
 }
 
-uint32_t fset_take(struct fset *s, uint64_t lo, uint64_t hi, uint64_t *limit,
-		   struct fset_word *words, uint32_t n, uint64_t *next)
+/* Takes the frames of mask out of word w of slot fs (of set s), which
+ * holds them all: the popcount of mask. */
+static uint64_t take_bits(struct fset *s, struct fset_slot *fs, uint32_t w,
+			  uint64_t mask)
+{
+	uint64_t pc = (uint64_t)__builtin_popcountll(mask);
+
+	word_store(&fs->bits[w], fs->bits[w] & ~mask);
+	fs->count -= pc;
+	s->count -= pc;
+	return pc;
+}
+
+uint32_t fset_take(struct fset *s, struct fset *with, uint64_t lo,
+		   uint64_t hi, uint64_t *limit, struct fset_word *words,
+		   uint32_t n, uint64_t *next)
 {
 	uint64_t taken = 0, left = *limit;
 	uint32_t i = find(s, lo >> SLOT_SHIFT), k = 0;
 
 	*next = hi;
 	for (; lo < hi && i < s->n && taken < left; i++) {
-		struct fset_slot *fs = s->v[i];
+		struct fset_slot *fs = s->v[i], *ws;
 		uint64_t start = fs->si << SLOT_SHIFT;
 		uint32_t a, b, g;
 
 		if (start >= hi)
 			break;
+		/* The same slot of with: its words are at the same places. */
+		ws = with && with->count ? slot_of(with, fs->si) : NULL;
 		a = lo > start ? (uint32_t)(lo - start) : 0;
 		b = hi - start < SLOT_FRAMES ? (uint32_t)(hi - start)
 					     : SLOT_FRAMES;
@@ -407,7 +423,7 @@ uint32_t fset_take(struct fset *s, uint64_t lo, uint64_t hi, uint64_t *limit,
 					      << (w - p * MAP_WORDS);
 				for (; nz && taken < left && k < n;
 				     nz &= nz - 1) {
-					uint64_t m, pc;
+					uint64_t m, pc, wm;
 
 					w = p * MAP_WORDS +
 					    (uint32_t)__builtin_ctzll(nz);
@@ -420,12 +436,12 @@ uint32_t fset_take(struct fset *s, uint64_t lo, uint64_t hi, uint64_t *limit,
 						m &= ~(UINT64_C(1) << (63 - __builtin_clzll(m)));
 						pc--;
 					}
-					word_store(&fs->bits[w], fs->bits[w] & ~m);
-					fs->count -= pc;
-					s->count -= pc;
-					taken += pc;
+					taken += take_bits(s, fs, w, m);
+					wm = ws ? ws->bits[w] & m : 0;
+					if (wm)
+						take_bits(with, ws, w, wm);
 					words[k++] = (struct fset_word){
-						start + w * 64, m };
+						start + w * 64, m, wm };
 					/* Where a call that stops here would
 					 * go on from. */
 					*next = start + w * 64 + 64 -
@@ -449,36 +465,6 @@ uint32_t fset_take(struct fset *s, uint64_t lo, uint64_t hi, uint64_t *limit,
 	else if (taken == left && *next < hi && !fset_any(s, *next, hi))
 		*next = hi;
 	return k;
-}
-
-uint64_t fset_take_word(struct fset *s, struct fset_slot **cache,
-			uint64_t base, uint64_t mask)
-{
-	struct fset_slot *fs = *cache;
-	uint32_t w = (uint32_t)(base & (SLOT_FRAMES - 1)) / 64;
-	uint64_t m, pc;
-
-	if (!fs || fs->si != base >> SLOT_SHIFT)
-		fs = *cache = slot_of(s, base >> SLOT_SHIFT);
-	m = fs ? fs->bits[w] & mask : 0;
-	if (!m)
-		return 0;
-	pc = (uint64_t)__builtin_popcountll(m);
-	word_store(&fs->bits[w], fs->bits[w] & ~m);
-	fs->count -= pc;
-	s->count -= pc;
-	return m;
-}
-
-void fset_prefetch_word(const struct fset *s, struct fset_slot **cache,
-			uint64_t base)
-{
-	struct fset_slot *fs = *cache;
-
-	if (!fs || fs->si != base >> SLOT_SHIFT)
-		fs = *cache = slot_of(s, base >> SLOT_SHIFT);
-	if (fs)
-		__builtin_prefetch(&fs->bits[(base & (SLOT_FRAMES - 1)) / 64], 1);
 }
 
 void fset_put_word(struct fset *s, uint64_t base, uint64_t mask)

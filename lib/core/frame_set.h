@@ -48,7 +48,7 @@ struct fset_slot {
 	uint64_t si;			/* slot number: gfn >> SLOT_SHIFT */
 	uint64_t count;			/* frames in the set */
 	uint64_t any[SLOT_GROUPS];	/* pieces with any (or left empty
-					 * by fset_take_word) */
+					 * in with by fset_take) */
 	uint64_t bits[SLOT_FRAMES / 64];
 };
 
@@ -86,33 +86,26 @@ uint64_t fset_next_out(const struct fset *s, uint64_t lo, uint64_t hi);
 /* Whether every frame of [lo, hi) is. */
 bool fset_all(const struct fset *s, uint64_t lo, uint64_t hi);
 
-/* Frames base + i for each bit i of mask; base a multiple of 64. */
+/* Frames base + i for each bit i of mask, base a multiple of 64; of
+ * them, those of with (fset_take). */
 struct fset_word {
-	uint64_t base, mask;
+	uint64_t base, mask, with;
 };
 
 /*
  * Takes out of the set up to *limit of its frames in [lo, hi), lowest
- * first, into at most n words (*limit less the frames taken). Returns
- * the words filled; *next is the frame after the last one taken, or hi
- * when none of the range is left.
+ * first, into at most n words (*limit less the frames taken), and takes
+ * the same frames out of with (NULL: none), which a caller keeping two
+ * sets, one within the other, walks once for both. The piece bits of
+ * with stay set, even where it is left empty: its walks clear them.
+ * Returns the words filled; *next is the frame after the last one taken,
+ * or hi when none of the range is left.
  */
-uint32_t fset_take(struct fset *s, uint64_t lo, uint64_t hi, uint64_t *limit,
-		   struct fset_word *words, uint32_t n, uint64_t *next);
+uint32_t fset_take(struct fset *s, struct fset *with, uint64_t lo,
+		   uint64_t hi, uint64_t *limit, struct fset_word *words,
+		   uint32_t n, uint64_t *next);
 
-/*
- * The same for one word: takes the frames of mask (bits of the word of
- * frames from base, a multiple of 64) out of the set and returns those
- * that were in it. *cache: the slot of the last call, or NULL. The
- * piece's bit stays set even if it is left empty (a walk clears it), as
- * callers take word after word of one piece.
- */
-uint64_t fset_take_word(struct fset *s, struct fset_slot **cache,
-			uint64_t base, uint64_t mask);
-/* Prefetches the word fset_take_word would take for base (same cache). */
-void fset_prefetch_word(const struct fset *s, struct fset_slot **cache,
-			uint64_t base);
-/* Puts back frames of one word that fset_take or fset_take_word took. */
+/* Puts back frames of one word that fset_take took. */
 void fset_put_word(struct fset *s, uint64_t base, uint64_t mask);
 
 #endif

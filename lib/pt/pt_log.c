@@ -371,11 +371,12 @@ int gmem_pt_log_mark(struct gmem_pt *pt, uint64_t gfn, uint64_t npages)
 }
 
 /*
- * A harvest of scattered frames is bound by misses: on the writable
- * set's word, the caller's bitmap and the table entries of each frame.
- * Words are taken from the dirty set HARVEST_BATCH at a time, their lines
- * prefetched, then reported and protected in order: the misses of a
- * batch overlap instead of following each other.
+ * A harvest of scattered frames is bound by misses on the table entries
+ * of each frame. Words are taken from the dirty set HARVEST_BATCH at a
+ * time, with the writable set's same frames (one walk for both sets,
+ * whose words the walk reads in order, as it does the caller's bitmap),
+ * the entries' lines prefetched, then reported and protected in order:
+ * the misses of a batch overlap instead of following each other.
  */
 #define HARVEST_BATCH 16
 
@@ -384,7 +385,6 @@ struct harvest {
 	struct gmem_pt_harvest *h;
 	uint64_t gfn;
 	struct pt_batch sc;
-	struct fset_slot *ws;		/* the writable set's slot in use */
 	/* The last-level table of the word being protected: its first
 	 * frame, and log2 of the frames it maps. */
 	uint64_t *table, t_lo;
@@ -586,25 +586,26 @@ static uint64_t protect_pages(struct harvest *hv, uint64_t *page,
 }
 
 /*
- * One word taken from the dirty set: reported, and its writable frames
- * protected (through page, the table's entry of base, or NULL); or after
- * the sink's error (now or before) left as they were: the frames of the
- * leaf it refused (all writable, so dirty) and those after it, which the
- * next harvest reports again.
+ * One word taken from the dirty set and, of its frames, those the
+ * writable set held: reported, and the writable ones protected (through
+ * page, the table's entry of base, or NULL); or after the sink's error
+ * (now or before) left as they were: the frames of the leaf it refused
+ * (all writable, so dirty) and those after it, which the next harvest
+ * reports again.
  */
 static void harvest_word(struct harvest *hv, uint64_t *page,
 			 const struct fset_word *fw)
 {
 	struct pt_log *log = hv->pt->log;
-	uint64_t w, m = 0, f = 0, left;
+	uint64_t w = fw->with, m = 0, f = 0, left;
 	struct leaf_at l;
 
 	harvest_out(hv, fw->base, fw->mask);
 	if (hv->err) {
+		fset_put_word(&log->writable, fw->base, fw->with);
 		fset_put_word(&log->dirty, fw->base, fw->mask);
 		return;
 	}
-	w = fset_take_word(&log->writable, &hv->ws, fw->base, fw->mask);
 	if (w && page && !hv->pt->sink.protect &&
 	    !bus_heard(&hv->pt->guest->bus, BUS_WRPROTECT))
 		w = protect_pages(hv, page, fw->base, w);
@@ -631,14 +632,9 @@ static void harvest_batch(struct harvest *hv, const struct fset_word *fw,
 	for (k = 0; k < n; k++) {
 		page[k] = hv->quick ? table_entry(hv, fw[k].base) : NULL;
 		/* One prefetch a line of entries (8 to a line at most). */
-		for (m = page[k] ? fw[k].mask : 0; m;
+		for (m = page[k] ? fw[k].with : 0; m;
 		     m &= ~(UINT64_C(0xff) << (__builtin_ctzll(m) & ~7)))
 			__builtin_prefetch(&page[k][__builtin_ctzll(m)], 1);
-		fset_prefetch_word(&hv->pt->log->writable, &hv->ws,
-				   fw[k].base);
-		if (hv->h->bitmap && fw[k].base >= hv->gfn)
-			__builtin_prefetch(
-				&hv->h->bitmap[(fw[k].base - hv->gfn) / 64], 1);
 	}
 	for (k = 0; k < n; k++)
 		harvest_word(hv, page[k], &fw[k]);
@@ -680,8 +676,9 @@ static int log_harvest(struct gmem_pt *pt, uint64_t gfn, uint64_t npages,
 	hv.page_w = pt_format_page_w_rule(pt->fmt->id);
 	for (next = gfn;;) {
 		struct fset_word fw[HARVEST_BATCH];
-		uint32_t n = fset_take(&pt->log->dirty, next, gfn + npages,
-				       &limit, fw, HARVEST_BATCH, &next);
+		uint32_t n = fset_take(&pt->log->dirty, &pt->log->writable,
+				       next, gfn + npages, &limit, fw,
+				       HARVEST_BATCH, &next);
 
 		harvest_batch(&hv, fw, n);
 		if (n < HARVEST_BATCH || !limit || next >= gfn + npages)
