@@ -278,6 +278,7 @@ void log_rig_open(struct log_rig *r, enum gmem_pt_arch arch,
 
 	memset(r, 0, sizeof(*r));
 	r->n = n;
+	r->fmt = fmt;
 	test_alloc_init(&r->ta);
 	ref_pages_init(&r->pages);
 	ref_pages_ops(&r->pages, &pages);
@@ -348,15 +349,41 @@ static int walk_check(void *ctx, const struct gmem_pt_entry *e,
 	return 0;
 }
 
+/* A leaf as the hardware reads it: the access the model gives its
+ * frames. */
+static void hw_check(void *ctx, const struct ref_leaf *leaf)
+{
+	const struct log_rig *r = ctx;
+	uint64_t f;
+
+	for (f = leaf->gfn; f < leaf->gfn + leaf->npages && f < r->n; f++)
+		if (r->e.prot[f] != leaf->prot)
+			ck_abort_msg("frame %#llx: the hardware reads prot %u, "
+				     "model %u", (unsigned long long)f,
+				     leaf->prot, r->e.prot[f]);
+}
+
 /* Table, sink and model agree everywhere; returns the table's leaves. */
 uint64_t log_full_check(struct log_rig *r, bool nosink)
 {
 	struct gmem_pt_walker wk = { .sz = sizeof(wk), .fn = walk_check,
 				     .flags = GMEM_PT_VISIT_LEAF };
 	struct walked w = { r, 0 };
-	uint64_t f;
+	const char *err;
+	uint64_t f, pa;
 
 	lm_expect(&r->lm, &r->e);
+	/* First as the hardware reads the table (a harvest may have folded
+	 * tables, pt_log.c), then by the public walk, which unfolds them. */
+	ck_assert_int_eq(gmem_pt_root(r->pt, NULL, &pa), 0);
+	if (r->fmt == GMEM_PT_FORMAT_EPT)
+		err = ref_ept_leaves(&r->pages, pa, (int)r->geo.nlevels,
+				     hw_check, r);
+	else
+		err = ref_s2_leaves(&r->pages, pa,
+				    r->geo.level[r->geo.nlevels - 1].entry_shift,
+				    hw_check, r);
+	ck_assert_msg(!err, "%s", err ? err : "");
 	wk.ctx = &w;
 	ck_assert_int_eq(gmem_pt_walk(r->pt, 0, r->n, &wk), 0);
 	for (f = 0; f < r->n; f++) {

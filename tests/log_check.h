@@ -58,6 +58,7 @@ struct log_rig {
 	struct gmem_guest *g;
 	struct gmem_pt *pt;
 	struct gmem_pt_geometry geo;
+	enum gmem_pt_format fmt;
 	struct ref_pages pages;
 	struct mirror m;
 	struct lmodel lm;

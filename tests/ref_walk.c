@@ -138,7 +138,11 @@ static int ept_entry(struct ept_walk *w, uint64_t e, int d, uint64_t gfn,
 	return 1;
 }
 
-static void ept_table(struct ept_walk *w, uint64_t pa, int d, uint64_t base)
+/* A table at depth d, under entries that allow the accesses allow: an
+ * access needs its bit in every entry of the walk (SDM, "EPT
+ * Violations"), tables included. */
+static void ept_table(struct ept_walk *w, uint64_t pa, int d, uint64_t base,
+		      uint32_t allow)
 {
 	const uint64_t *t = ref_pages_virt(w->mem, pa);
 	unsigned int shift = 12 + 9 * (unsigned int)(w->levels - 1 - d);
@@ -156,10 +160,13 @@ static void ept_table(struct ept_walk *w, uint64_t pa, int d, uint64_t base)
 		if (!(t[i] & 7))
 			continue;
 		k = ept_entry(w, t[i], d, gfn, &leaf);
-		if (k == 1)
+		if (k == 1) {
+			leaf.prot &= allow;
 			w->fn(w->ctx, &leaf);
-		else if (k == 0)
-			ept_table(w, t[i] & BITS(51, 12), d + 1, gfn);
+		} else if (k == 0) {
+			ept_table(w, t[i] & BITS(51, 12), d + 1, gfn,
+				  allow & (uint32_t)(t[i] & 7));
+		}
 	}
 }
 
@@ -168,7 +175,7 @@ const char *ref_ept_leaves(struct ref_pages *mem, uint64_t root_pa, int levels,
 {
 	struct ept_walk w = { mem, levels, fn, ctx, NULL };
 
-	ept_table(&w, root_pa, 0, 0);
+	ept_table(&w, root_pa, 0, 0, 7);
 	return w.err;
 }
 
@@ -183,6 +190,7 @@ bool ref_ept_translate(struct ref_pages *mem, uint64_t root_pa, int levels,
 {
 	struct ept_walk w = { mem, levels, ignore_leaf, NULL, NULL };
 	uint64_t pa = root_pa;
+	uint32_t allow = 7;
 	int d;
 
 	for (d = 0; d < levels; d++) {
@@ -200,8 +208,11 @@ bool ref_ept_translate(struct ref_pages *mem, uint64_t root_pa, int levels,
 			      leaf);
 		if (k < 0)
 			return false;
-		if (k == 1)
+		if (k == 1) {
+			leaf->prot &= allow;
 			return true;
+		}
+		allow &= (uint32_t)(e & 7);
 		pa = e & BITS(51, 12);
 	}
 	return false;

@@ -3,8 +3,9 @@
  * Dirty logging in targeted cases: starting on 4 GiB of 1 GiB leaves
  * protects 4 leaves and splits none, a fault splits only along its
  * path, explain names logging, bad input changes nothing, a sink that
- * refuses a protect, and allocation failures at every step leave
- * everything as it was.
+ * refuses a protect, a harvest folds the tables where it should and
+ * only there, and allocation failures at every step leave everything
+ * as it was.
  */
 #include <check.h>
 #include <errno.h>
@@ -32,6 +33,88 @@ static struct gmem_pt_log_stats log_stats(struct gmem_pt *pt)
 	return st;
 }
 
+/* The EPT entry that points to the last-level table of gfn, read from
+ * memory as the hardware reads it. */
+static uint64_t pde_of(struct log_rig *r, uint64_t gfn)
+{
+	uint64_t pa, e = 0;
+	int d;
+
+	ck_assert_int_eq(gmem_pt_root(r->pt, NULL, &pa), 0);
+	for (d = 0; d < 3; d++) {
+		const uint64_t *t = ref_pages_virt(&r->pages, pa);
+
+		ck_assert_ptr_nonnull(t);
+		e = t[(gfn >> (9 * (3 - d))) & 511];
+		pa = e & ~UINT64_C(0xfff) & ((UINT64_C(1) << 52) - 1);
+	}
+	return e;
+}
+
+static void fault_range(struct log_rig *r, uint64_t lo, uint64_t hi)
+{
+	for (; lo < hi; lo++)
+		log_op_fault(r, lo);
+}
+
+/*
+ * Without a sink, a harvest that takes write from 64 or more pages of
+ * one table takes it from the table's entry instead (EPT), where all the
+ * table is logged and the harvest takes all its writable frames: the
+ * hardware then reads every page of it read-only. A fault in it unfolds
+ * it, and only the faulting frame is writable again.
+ */
+START_TEST(harvest_folds_tables)
+{
+	const uint64_t W_BIT = 2, p3 = 3 * 512, p5 = 5 * 512, p7 = 7 * 512,
+		       p9 = 9 * 512;
+	struct log_rig r;
+
+	log_rig_open(&r, GMEM_PT_X86_4LEVEL, GMEM_PT_VIEW_ALL, GIB,
+		     GMEM_ATTR_PRIVATE, true);
+	/* Logged: all of pieces 3 to 8; of piece 9, its first 100 frames. */
+	log_op_start(&r, p3, p9 + 100);
+	fault_range(&r, p3, p3 + 512);		/* all of a table */
+	fault_range(&r, p5 + 64, p5 + 164);	/* 100 pages */
+	fault_range(&r, p7, p7 + 10);		/* too few to pay */
+	fault_range(&r, p9, p9 + 80);		/* a table logged in part */
+	log_full_check(&r, true);
+	log_op_harvest(&r, 0, p5, 0);
+	log_op_harvest(&r, p5 + 512, GIB, 0);
+	ck_assert_uint_eq(pde_of(&r, p3) & W_BIT, 0);
+	ck_assert_uint_eq(pde_of(&r, p7) & W_BIT, W_BIT);
+	ck_assert_uint_eq(pde_of(&r, p9) & W_BIT, W_BIT);
+	/* A ring of 70 takes 70 of piece 5's 100: 30 stay writable, so its
+	 * table stays unfolded; the rest are too few to fold. */
+	log_op_harvest(&r, p5, p5 + 512, 70);
+	ck_assert_uint_eq(pde_of(&r, p5) & W_BIT, W_BIT);
+	/* What the hardware reads, then what the public walk sees. */
+	log_full_check(&r, true);
+	ck_assert_uint_eq(pde_of(&r, p3) & W_BIT, W_BIT);	/* unfolded */
+	log_op_harvest(&r, p5, p5 + 512, 0);
+	ck_assert_uint_eq(pde_of(&r, p5) & W_BIT, W_BIT);
+	log_full_check(&r, true);
+
+	/* Folded again; a fault in it then unfolds it first. */
+	fault_range(&r, p3, p3 + 512);
+	fault_range(&r, p5, p5 + 512);
+	log_op_harvest(&r, 0, GIB, 0);
+	ck_assert_uint_eq(pde_of(&r, p3) & W_BIT, 0);
+	ck_assert_uint_eq(pde_of(&r, p5) & W_BIT, 0);
+	log_op_fault(&r, p3 + 200);
+	ck_assert_uint_eq(pde_of(&r, p3) & W_BIT, W_BIT);
+	ck_assert_uint_eq(pde_of(&r, p5) & W_BIT, 0);
+	log_full_check(&r, true);
+	log_op_harvest(&r, 0, GIB, 0);
+	log_full_check(&r, true);
+	/* Stopping joins the folded and unfolded tables alike. */
+	fault_range(&r, p5, p5 + 512);
+	log_op_harvest(&r, 0, GIB, 0);
+	log_op_stop(&r, 0, GIB);
+	log_full_check(&r, true);
+	log_rig_close(&r);
+}
+END_TEST
 
 START_TEST(start_on_gib_leaves)
 {
@@ -334,6 +417,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, bad_input);
 	tcase_add_test(tc, allocation_failures);
 	tcase_add_test(tc, sink_refuses_protect);
+	tcase_add_test(tc, harvest_folds_tables);
 	suite_add_tcase(s, tc);
 	return s;
 }

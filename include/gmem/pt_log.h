@@ -105,7 +105,14 @@ struct gmem_pt_harvest {
 /*
  * Takes the dirty frames of [gfn, gfn + npages) and write-protects those
  * whose leaves were writable, with one flush. Costs the dirty frames and
- * the 2 MiB pieces holding them, not the frames of the range.
+ * the 2 MiB pieces holding them, not the frames of the range. Since 1.6,
+ * in EPT and with no sink to tell of protects and no listener of
+ * GMEM_INVAL_WRPROTECT, a last-level table that loses write on 64 of its
+ * pages or more may lose it in its own entry instead (a write needs it
+ * in every entry of its walk): the hardware then reads all its pages
+ * read-only, and the library gives the pages their own access back the
+ * next time it walks into that table, changing no access. An embedder
+ * that reads the table's memory itself sees such an entry as it is.
  * Errors: -EINVAL (bad arguments, both or neither of bitmap and ring, pad
  * not 0); -EOVERFLOW; -ENOSPC if the bitmap is too small; -ENOMEM (nothing
  * changes); a sink's error: the frames are reported, but those of the

@@ -386,9 +386,10 @@ uint32_t fset_take(struct fset *s, struct fset *with, uint64_t lo,
 {
 	uint64_t taken = 0, left = *limit;
 	uint32_t i = find(s, lo >> SLOT_SHIFT), k = 0;
+	bool full = false;		/* words or limit ran out */
 
 	*next = hi;
-	for (; lo < hi && i < s->n && taken < left; i++) {
+	for (; lo < hi && i < s->n && !full; i++) {
 		struct fset_slot *fs = s->v[i], *ws;
 		uint64_t start = fs->si << SLOT_SHIFT;
 		uint32_t a, b, g;
@@ -400,11 +401,11 @@ uint32_t fset_take(struct fset *s, struct fset *with, uint64_t lo,
 		a = lo > start ? (uint32_t)(lo - start) : 0;
 		b = hi - start < SLOT_FRAMES ? (uint32_t)(hi - start)
 					     : SLOT_FRAMES;
-		for (g = a / PIECE_FRAMES / 64; fs->count && g < SLOT_GROUPS;
-		     g++) {
+		for (g = a / PIECE_FRAMES / 64;
+		     fs->count && g < SLOT_GROUPS && !full; g++) {
 			uint64_t pieces = fs->any[g];
 
-			while (pieces && taken < left && k < n) {
+			while (pieces && !full) {
 				uint32_t p = g * 64 + (uint32_t)__builtin_ctzll(pieces),
 					 w, end = (p + 1) * MAP_WORDS;
 				uint64_t nz = 0;
@@ -421,8 +422,13 @@ uint32_t fset_take(struct fset *s, struct fset *with, uint64_t lo,
 				for (w = p * MAP_WORDS; w < end; w++)
 					nz |= (uint64_t)(fs->bits[w] != 0)
 					      << (w - p * MAP_WORDS);
-				for (; nz && taken < left && k < n;
-				     nz &= nz - 1) {
+				/* A piece goes whole into one call's words,
+				 * unless it alone has more than fit. */
+				if (k && k + (uint32_t)__builtin_popcountll(nz) > n) {
+					full = true;
+					break;
+				}
+				for (; nz && !full; nz &= nz - 1) {
 					uint64_t m, pc, wm;
 
 					w = p * MAP_WORDS +
@@ -446,21 +452,19 @@ uint32_t fset_take(struct fset *s, struct fset *with, uint64_t lo,
 					 * go on from. */
 					*next = start + w * 64 + 64 -
 						(uint64_t)__builtin_clzll(m);
+					full = taken == left || k == n;
 				}
 				if (whole && !nz && taken < left)
 					fs->any[p / 64] &= ~(UINT64_C(1) << (p % 64));
 				else
 					piece_check(fs, p);
 			}
-			if (taken == left || k == n ||
-			    (uint64_t)(g + 1) * 64 * PIECE_FRAMES >= b)
+			if ((uint64_t)(g + 1) * 64 * PIECE_FRAMES >= b)
 				break;
 		}
-		if (taken == left || k == n)
-			break;
 	}
 	*limit = left - taken;
-	if (taken < left && k < n)
+	if (!full)
 		*next = hi;
 	else if (taken == left && *next < hi && !fset_any(s, *next, hi))
 		*next = hi;

@@ -97,9 +97,10 @@ struct fset_word {
  * first, into at most n words (*limit less the frames taken), and takes
  * the same frames out of with (NULL: none), which a caller keeping two
  * sets, one within the other, walks once for both. The piece bits of
- * with stay set, even where it is left empty: its walks clear them.
- * Returns the words filled; *next is the frame after the last one taken,
- * or hi when none of the range is left.
+ * with stay set, even where it is left empty: its walks clear them. The
+ * words of a 2 MiB piece go to one call, unless they alone are more
+ * than n. Returns the words filled; *next is the frame after the last
+ * one taken, or hi when none of the range is left.
  */
 uint32_t fset_take(struct fset *s, struct fset *with, uint64_t lo,
 		   uint64_t hi, uint64_t *limit, struct fset_word *words,

@@ -3,11 +3,17 @@
 #include "pt_table.h"
 
 static const struct pt_format formats[] = {
-	[GMEM_PT_FORMAT_GENERIC] = { GMEM_PT_FORMAT_GENERIC, 0, 64, 6, false },
-	[GMEM_PT_FORMAT_EPT] = { GMEM_PT_FORMAT_EPT, 6, 52, 12, true },
+	[GMEM_PT_FORMAT_GENERIC] = { GMEM_PT_FORMAT_GENERIC, 0, 64, 6, false,
+				     0 },
+	/* A write needs bit 1 in every entry of its walk (SDM, "EPT
+	 * Violations"). */
+	[GMEM_PT_FORMAT_EPT] = { GMEM_PT_FORMAT_EPT, 6, 52, 12, true,
+				 GMEM_PT_PROT_W },
+	/* Stage 2 tables have no permissions (APTable is stage 1's). */
 	[GMEM_PT_FORMAT_ARM64_S2] = { GMEM_PT_FORMAT_ARM64_S2, 0xf, 48, 12,
-				      true },
+				      true, 0 },
 };
+
 static bool same_levels(const struct gmem_pt_geometry *geom,
 			enum gmem_pt_arch arch)
 {

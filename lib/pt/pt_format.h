@@ -7,7 +7,9 @@
  * write, execute; an entry with none of them is not present. Leaves have
  * the memory type in bits 5:3, and bit 7 set when they map 2 MiB or 1 GiB
  * (in a PT entry bit 7 is ignored). Tables grant RWX so that leaves alone
- * decide the access. Addresses in bits 51:12.
+ * decide the access, but for a table a harvest folded (pt_log.c): write
+ * is clear in its entry, which takes it from every leaf under it.
+ * Addresses in bits 51:12.
  *
  * arm64 stage 2 (Arm ARM D8, "VMSAv8-64 translation table format"): bit 0
  * valid; bit 1 set for a table, or for a page at the last level, clear

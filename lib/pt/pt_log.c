@@ -383,11 +383,11 @@ int gmem_pt_log_mark(struct gmem_pt *pt, uint64_t gfn, uint64_t npages)
 struct harvest {
 	struct gmem_pt *pt;
 	struct gmem_pt_harvest *h;
-	uint64_t gfn;
+	uint64_t gfn, end;		/* the range harvested */
 	struct pt_batch sc;
 	/* The last-level table of the word being protected: its first
-	 * frame, and log2 of the frames it maps. */
-	uint64_t *table, t_lo;
+	 * frame, log2 of the frames it maps, and its entry above. */
+	uint64_t *table, t_lo, *t_entry;
 	unsigned int t_span;
 	/* The table above it, which holds its entry: the same. */
 	uint64_t *upper, u_lo;
@@ -395,15 +395,17 @@ struct harvest {
 	uint64_t done;			/* frames below are protected */
 	bool quick;			/* leaves of one frame, and a sink
 					 * that takes protects or none */
+	bool fold;			/* tables may be folded (fold) */
 	struct pt_page_w page_w;	/* the format's pages with write */
 	int err;			/* the sink's first error */
 };
 
-/* The entry of frame base in its last-level table, if it has one. The
- * table comes from the entry above it, so the walk touches none of the
+/* table_entry for a frame outside the table noted last. The table
+ * comes from the entry above it, so the walk touches none of the
  * table's own lines; it starts at the deepest table of the batch's
  * cursor holding base: harvests go up through the frames. */
-static uint64_t *table_entry(struct harvest *hv, uint64_t base)
+static __attribute__((noinline)) uint64_t *table_find(struct harvest *hv,
+						      uint64_t base)
 {
 	const struct gmem_pt *pt = hv->pt;
 	unsigned int last = pt->geom.nlevels - 1, level;
@@ -411,15 +413,11 @@ static uint64_t *table_entry(struct harvest *hv, uint64_t base)
 	struct pt_decoded d;
 	uint64_t *up;
 
-	if (hv->table && !((base - hv->t_lo) >> hv->t_span))
-		return &hv->table[base - hv->t_lo];
 	hv->table = NULL;
 	hv->t_span = lv->entry_shift - GMEM_FRAME_SHIFT + lv->index_bits;
 	hv->t_lo = base & ~((UINT64_C(1) << hv->t_span) - 1);
-	if (!last) {
-		hv->table = pt->root;
-		return &hv->table[base - hv->t_lo];
-	}
+	if (!last)
+		return NULL;	/* no table above to fold in */
 	/* The entry above: in the table above of the last call, or by a
 	 * walk, which notes that table for the next calls. */
 	if (hv->upper && !((base - hv->u_lo) >> hv->u_span)) {
@@ -434,10 +432,66 @@ static uint64_t *table_entry(struct harvest *hv, uint64_t base)
 		hv->u_lo = base & ~((UINT64_C(1) << hv->u_span) - 1);
 		hv->upper = up - pt_index(pt, last - 1, base);
 	}
-	if (d.kind != PT_TABLE)
+	/* A table still folded has no frame with write: none to take. */
+	if (d.kind != PT_TABLE ||
+	    (pt->fmt->table_w && !(*up & pt->fmt->table_w)))
 		return NULL;
 	hv->table = pt_virt(pt, d.addr);
+	hv->t_entry = up;
 	return &hv->table[base - hv->t_lo];
+}
+
+/* The entry of frame base in its last-level table, if it has one and
+ * that table is not folded. */
+static inline uint64_t *table_entry(struct harvest *hv, uint64_t base)
+{
+	if (hv->table && !((base - hv->t_lo) >> hv->t_span))
+		return &hv->table[base - hv->t_lo];
+	return table_find(hv, base);
+}
+
+/* Whether one logged range holds all of [lo, hi). */
+static bool logged_whole(const struct gmem_pt *pt, uint64_t lo, uint64_t hi)
+{
+	const struct pt_log *log = pt->log;
+	uint32_t i = range_after(log, lo);
+
+	return i < log->n && log->r[i].lo <= lo && log->r[i].hi >= hi;
+}
+
+/* The writable pages a table must lose at once for folding it to pay:
+ * unfolding costs a pass over all its entries. */
+#define FOLD_MIN 64
+
+/*
+ * Folds the last-level table of the 2 MiB piece at lo, of which the
+ * harvest took pages writable frames (fset_take gives all of a piece at
+ * once): write access taken from the table's entry (the format's
+ * table_w), in one store, instead of from each page. Every page of the
+ * table that has write is one of those frames, as the piece is logged
+ * whole and the writable set holds no other frame of it: so the fold
+ * takes write from exactly those. The next walk into the table unfolds
+ * it (pt_unfold). Returns whether it folded.
+ */
+static bool fold(struct harvest *hv, uint64_t lo, uint64_t pages)
+{
+	struct gmem_pt *pt = hv->pt;
+	uint32_t off = (uint32_t)(lo & (SLOT_FRAMES - 1)) / 64, k;
+	const uint64_t *left;
+
+	if (lo < hv->gfn || lo + PIECE_FRAMES > hv->end ||
+	    !logged_whole(pt, lo, lo + PIECE_FRAMES) || !table_entry(hv, lo))
+		return false;
+	left = fset_slot_bits(&pt->log->writable, lo >> SLOT_SHIFT);
+	for (k = 0; left && k < MAP_WORDS; k++)
+		if (left[off + k])
+			return false;
+	*hv->t_entry &= ~pt->fmt->table_w;
+	hv->table = NULL;
+	hv->sc.cursor.valid &= ~(1u << (pt->geom.nlevels - 1));
+	hv->sc.protects += pages;
+	pt_flush_add(&hv->sc, lo, lo + PIECE_FRAMES);
+	return true;
 }
 
 /* Protects the leaf of frame f, taken from the writable set, whatever
@@ -622,19 +676,39 @@ static void harvest_word(struct harvest *hv, uint64_t *page,
 	fset_put_word(&log->dirty, fw->base, fw->mask & left);
 }
 
-/* A batch of words: their lines prefetched, then each harvested. */
-static void harvest_batch(struct harvest *hv, const struct fset_word *fw,
+/* A batch of words: each piece's table folded, or its entries' lines
+ * prefetched; then each word harvested. */
+static void harvest_batch(struct harvest *hv, struct fset_word *fw,
 			  uint32_t n)
 {
-	uint64_t *page[HARVEST_BATCH], m;
-	uint32_t k;
+	uint64_t *page[HARVEST_BATCH], m, pages;
+	uint32_t k, j;
 
-	for (k = 0; k < n; k++) {
-		page[k] = hv->quick ? table_entry(hv, fw[k].base) : NULL;
-		/* One prefetch a line of entries (8 to a line at most). */
-		for (m = page[k] ? fw[k].with : 0; m;
-		     m &= ~(UINT64_C(0xff) << (__builtin_ctzll(m) & ~7)))
-			__builtin_prefetch(&page[k][__builtin_ctzll(m)], 1);
+	for (k = 0; k < n; k = j) {
+		/* [k, j): the words of one piece, with pages writable. */
+		pages = (uint64_t)__builtin_popcountll(fw[k].with);
+		for (j = k + 1;
+		     j < n && !((fw[j].base ^ fw[k].base) >> PIECE_SHIFT); j++)
+			pages += (uint64_t)__builtin_popcountll(fw[j].with);
+		if (hv->fold && pages >= FOLD_MIN &&
+		    fold(hv, fw[k].base & ~(uint64_t)(PIECE_FRAMES - 1),
+			 pages)) {
+			for (; k < j; k++) {
+				page[k] = NULL;
+				fw[k].with = 0;	/* protected: reported only */
+			}
+			continue;
+		}
+		for (; k < j; k++) {
+			page[k] = hv->quick ? table_entry(hv, fw[k].base)
+					    : NULL;
+			/* One prefetch a line of entries (8 to a line at
+			 * most). */
+			for (m = page[k] ? fw[k].with : 0; m;
+			     m &= ~(UINT64_C(0xff) << (__builtin_ctzll(m) & ~7)))
+				__builtin_prefetch(&page[k][__builtin_ctzll(m)],
+						   1);
+		}
 	}
 	for (k = 0; k < n; k++)
 		harvest_word(hv, page[k], &fw[k]);
@@ -643,7 +717,8 @@ static void harvest_batch(struct harvest *hv, const struct fset_word *fw,
 static int log_harvest(struct gmem_pt *pt, uint64_t gfn, uint64_t npages,
 		       struct gmem_pt_harvest *h)
 {
-	struct harvest hv = { .pt = pt, .h = h, .gfn = gfn };
+	struct harvest hv = { .pt = pt, .h = h, .gfn = gfn,
+			      .end = gfn + npages };
 	uint64_t limit = UINT64_MAX, next;
 	int err = check_range(pt, gfn, npages);
 
@@ -674,6 +749,12 @@ static int log_harvest(struct gmem_pt *pt, uint64_t gfn, uint64_t npages,
 			   GMEM_FRAME_SHIFT &&
 		   (pt->sink.protect || (!pt->sink.map && !pt->sink.unmap));
 	hv.page_w = pt_format_page_w_rule(pt->fmt->id);
+	/* Folding takes write from pages no sink or listener hears of. */
+	hv.fold = hv.quick && pt->fmt->table_w && pt->geom.nlevels > 1 &&
+		  !pt->sink.protect &&
+		  !bus_heard(&pt->guest->bus, BUS_WRPROTECT) &&
+		  pt->geom.level[pt->geom.nlevels - 1].index_bits ==
+			  PIECE_SHIFT;
 	for (next = gfn;;) {
 		struct fset_word fw[HARVEST_BATCH];
 		uint32_t n = fset_take(&pt->log->dirty, &pt->log->writable,
@@ -681,7 +762,7 @@ static int log_harvest(struct gmem_pt *pt, uint64_t gfn, uint64_t npages,
 				       HARVEST_BATCH, &next);
 
 		harvest_batch(&hv, fw, n);
-		if (n < HARVEST_BATCH || !limit || next >= gfn + npages)
+		if (!n || !limit || next >= gfn + npages)
 			break;
 	}
 	h->next = next;

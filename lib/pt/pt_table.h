@@ -27,6 +27,9 @@ struct pt_format {
 	uint8_t table_align;	/* log2 of the least table size and
 				 * alignment */
 	bool size_aligned;	/* tables aligned to their size, too */
+	uint64_t table_w;	/* the bit of a table entry that, clear,
+				 * takes write access from every entry
+				 * under it; 0 where none does */
 };
 
 /* The format for geom, or NULL if it cannot encode that geometry. */

@@ -10,6 +10,19 @@
 #include "core/opts.h"
 #include "pt_walk.h"
 
+void pt_unfold(const struct gmem_pt *pt, uint64_t *ptep, uint64_t *table)
+{
+	const struct pt_page_w r = pt_format_page_w_rule(pt->fmt->id);
+	uint64_t i, n = UINT64_C(1)
+			<< pt->geom.level[pt->geom.nlevels - 1].index_bits;
+
+	for (i = 0; i < n; i++)
+		table[i] &= ~pt_page_w_of(&r, table[i]);
+	/* The pages' stores before the table's (x86 keeps store order;
+	 * release says so to the compiler). */
+	__atomic_store_n(ptep, *ptep | pt->fmt->table_w, __ATOMIC_RELEASE);
+}
+
 int pt_walk_args(const struct gmem_pt *pt, uint64_t gfn, uint64_t end,
 		 const struct pt_walk_args *a)
 {

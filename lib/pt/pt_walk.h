@@ -94,6 +94,14 @@ static inline uint64_t *pt_cursor_table(const struct gmem_pt *pt,
 							     : NULL;
 }
 
+/*
+ * Unfolds the last-level table at ptep, which a harvest folded (write
+ * cleared in its entry, pt_log.c): takes write access from its pages,
+ * then gives the table its own back. No access changes on the way, so
+ * the hardware may walk it meanwhile and nothing need be flushed.
+ */
+void pt_unfold(const struct gmem_pt *pt, uint64_t *ptep, uint64_t *table);
+
 /* One visit; *d follows the entry if the visitor changed it. */
 static inline __attribute__((always_inline)) int
 pt_walk_visit(const struct gmem_pt *pt, const struct pt_walk_args *a,
@@ -119,7 +127,9 @@ pt_walk_visit(const struct gmem_pt *pt, const struct pt_walk_args *a,
  * only). The entry is read again after a LEAF, EMPTY or TABLE_PRE
  * visit: a visitor that put a table there has the walk go into it, one
  * that cleared a table has it not. A walk that starts at the cursor's
- * table makes no visits above it. A non-zero return of a visitor ends
+ * table makes no visits above it. It unfolds a folded table before it
+ * goes in, so that its visitors see each leaf's own access: only a
+ * harvest folds, and only tables it leaves at once. A non-zero return of a visitor ends
  * the walk and is returned (PT_WALK_DONE: found, not an error).
  *
  * It keeps its path in arrays rather than recursing, and is inlined
@@ -219,6 +229,8 @@ pt_walk_inline(const struct gmem_pt *pt, uint64_t gfn, uint64_t end,
 			continue;
 		}
 		tab[l + 1] = pt_virt(pt, d.addr);
+		if (pt->fmt->table_w && !(*ptep & pt->fmt->table_w))
+			pt_unfold(pt, ptep, tab[l + 1]);
 		base[l + 1] = at;
 		if (a->cursor) {
 			a->cursor->valid |= 1u << (l + 1);
