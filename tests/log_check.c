@@ -373,8 +373,8 @@ uint64_t log_full_check(struct log_rig *r, bool nosink)
 	uint64_t f, pa;
 
 	lm_expect(&r->lm, &r->e);
-	/* First as the hardware reads the table (a harvest may have folded
-	 * tables, pt_log.c), then by the public walk, which unfolds them. */
+	/* As the hardware reads the table's memory (a harvest may have
+	 * folded tables, pt_log.c), then by the public walk. */
 	ck_assert_int_eq(gmem_pt_root(r->pt, NULL, &pa), 0);
 	if (r->fmt == GMEM_PT_FORMAT_EPT)
 		err = ref_ept_leaves(&r->pages, pa, (int)r->geo.nlevels,

@@ -110,9 +110,10 @@ struct gmem_pt_harvest {
  * GMEM_INVAL_WRPROTECT, a last-level table that loses write on 64 of its
  * pages or more may lose it in its own entry instead (a write needs it
  * in every entry of its walk): the hardware then reads all its pages
- * read-only, and the library gives the pages their own access back the
- * next time it walks into that table, changing no access. An embedder
- * that reads the table's memory itself sees such an entry as it is.
+ * read-only (gmem_pt_walk reports them so), and the library gives the
+ * pages their own access back the next time it changes that table,
+ * changing no access. An embedder that reads the table's memory itself
+ * sees such an entry as it is.
  * Errors: -EINVAL (bad arguments, both or neither of bitmap and ring, pad
  * not 0); -EOVERFLOW; -ENOSPC if the bitmap is too small; -ENOMEM (nothing
  * changes); a sink's error: the frames are reported, but those of the

@@ -32,7 +32,8 @@ int pt_walk_args(const struct gmem_pt *pt, uint64_t gfn, uint64_t end,
 int pt_walk(const struct gmem_pt *pt, uint64_t gfn, uint64_t end,
 	    gmem_pt_visit_fn fn, void *ctx, uint32_t flags)
 {
-	struct pt_walk_args a = { .fn = fn, .ctx = ctx, .flags = flags,
+	struct pt_walk_args a = { .fn = fn, .ctx = ctx,
+				  .flags = flags | PT_WALK_READ,
 				  .last_level = pt->geom.nlevels - 1u };
 
 	return pt_walk_args(pt, gfn, end, &a);

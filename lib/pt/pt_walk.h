@@ -15,6 +15,11 @@
  * a visitor may fill (with a table, to have the walk go into it). */
 #define PT_VISIT_EMPTY (1u << 8)
 
+/* A walk that only reads, and may run beside others (the public walk,
+ * explain): it leaves folded tables folded, and gives their pages the
+ * access the hardware reads, without write. */
+#define PT_WALK_READ (1u << 9)
+
 /* A visitor's return that ends the walk with success. */
 #define PT_WALK_DONE 1
 
@@ -128,8 +133,9 @@ pt_walk_visit(const struct gmem_pt *pt, const struct pt_walk_args *a,
  * visit: a visitor that put a table there has the walk go into it, one
  * that cleared a table has it not. A walk that starts at the cursor's
  * table makes no visits above it. It unfolds a folded table before it
- * goes in, so that its visitors see each leaf's own access: only a
- * harvest folds, and only tables it leaves at once. A non-zero return of a visitor ends
+ * goes in (but in a PT_WALK_READ walk), so that its visitors see each
+ * leaf's own access: only a harvest folds, and only tables it leaves
+ * at once. A non-zero return of a visitor ends
  * the walk and is returned (PT_WALK_DONE: found, not an error).
  *
  * It keeps its path in arrays rather than recursing, and is inlined
@@ -161,6 +167,8 @@ pt_walk_inline(const struct gmem_pt *pt, uint64_t gfn, uint64_t end,
 	/* One frame's path, known where the caller is inlined: one entry
 	 * per table, no limits to work out. */
 	bool path = end - gfn == 1;
+	/* In a read walk: the last-level table walked is folded. */
+	bool folded = false;
 	unsigned int l, top;
 	int err;
 
@@ -193,6 +201,7 @@ pt_walk_inline(const struct gmem_pt *pt, uint64_t gfn, uint64_t end,
 			if (l == top)
 				return 0;
 			l--;
+			folded = false;
 			ptep = &tab[l][idx[l]];
 			pt_decode(pt, *ptep, l, &d);
 			if ((a->flags & GMEM_PT_VISIT_TABLE_POST) &&
@@ -211,6 +220,8 @@ pt_walk_inline(const struct gmem_pt *pt, uint64_t gfn, uint64_t end,
 		ptep = &t[idx[l]];
 		at = base[l] + idx[l] * pt_entry_frames(pt, l);
 		pt_decode(pt, *ptep, l, &d);
+		if (folded && d.kind == PT_LEAF)
+			d.prot &= ~(uint32_t)GMEM_PT_PROT_W;
 		err = 0;
 		if (d.kind == PT_EMPTY && (a->flags & PT_VISIT_EMPTY))
 			err = pt_walk_visit(pt, a, ptep, at, l, &d,
@@ -229,8 +240,11 @@ pt_walk_inline(const struct gmem_pt *pt, uint64_t gfn, uint64_t end,
 			continue;
 		}
 		tab[l + 1] = pt_virt(pt, d.addr);
-		if (pt->fmt->table_w && !(*ptep & pt->fmt->table_w))
+		folded = pt->fmt->table_w && !(*ptep & pt->fmt->table_w);
+		if (folded && !(a->flags & PT_WALK_READ)) {
 			pt_unfold(pt, ptep, tab[l + 1]);
+			folded = false;
+		}
 		base[l + 1] = at;
 		if (a->cursor) {
 			a->cursor->valid |= 1u << (l + 1);
