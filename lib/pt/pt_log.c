@@ -690,7 +690,7 @@ static void harvest_batch(struct harvest *hv, struct fset_word *fw,
 		for (j = k + 1;
 		     j < n && !((fw[j].base ^ fw[k].base) >> PIECE_SHIFT); j++)
 			pages += (uint64_t)__builtin_popcountll(fw[j].with);
-		if (hv->fold && pages >= FOLD_MIN &&
+		if (hv->fold && !hv->err && pages >= FOLD_MIN &&
 		    fold(hv, fw[k].base & ~(uint64_t)(PIECE_FRAMES - 1),
 			 pages)) {
 			for (; k < j; k++) {
