@@ -416,8 +416,11 @@ static __attribute__((noinline)) uint64_t *table_find(struct harvest *hv,
 	hv->table = NULL;
 	hv->t_span = lv->entry_shift - GMEM_FRAME_SHIFT + lv->index_bits;
 	hv->t_lo = base & ~((UINT64_C(1) << hv->t_span) - 1);
-	if (!last)
-		return NULL;	/* no table above to fold in */
+	if (!last) {
+		hv->table = pt->root;
+		hv->t_entry = NULL;	/* none above: never folded */
+		return &hv->table[base - hv->t_lo];
+	}
 	/* The entry above: in the table above of the last call, or by a
 	 * walk, which notes that table for the next calls. */
 	if (hv->upper && !((base - hv->u_lo) >> hv->u_span)) {
