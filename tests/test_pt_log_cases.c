@@ -4,8 +4,8 @@
  * protects 4 leaves and splits none, a fault splits only along its
  * path, explain names logging, bad input changes nothing, a sink that
  * refuses a protect, a harvest folds the tables where it should and
- * only there, and allocation failures at every step leave everything
- * as it was.
+ * only there (and a conversion in a folded table), and allocation
+ * failures at every step leave everything as it was.
  */
 #include <check.h>
 #include <errno.h>
@@ -113,6 +113,35 @@ START_TEST(harvest_folds_tables)
 	fault_range(&r, p5, p5 + 512);
 	log_op_harvest(&r, 0, GIB, 0);
 	log_op_stop(&r, 0, GIB);
+	log_full_check(&r, true);
+	log_rig_close(&r);
+}
+END_TEST
+
+/*
+ * A conversion in a folded table, in the PRIVATE view: the frames
+ * converted to shared leave the view, so the sync unmaps them there,
+ * unfolding the table first; the others stay read-only, and the
+ * converted ones are dirty.
+ */
+START_TEST(fold_then_convert)
+{
+	const uint64_t W_BIT = 2, p2 = 2 * 512;
+	struct log_rig r;
+
+	log_rig_open(&r, GMEM_PT_X86_4LEVEL, GMEM_PT_VIEW_PRIVATE, GIB,
+		     GMEM_ATTR_PRIVATE, true);
+	log_op_start(&r, 0, 8 * 512);
+	fault_range(&r, p2, p2 + 512);
+	log_op_harvest(&r, 0, GIB, 0);
+	ck_assert_uint_eq(pde_of(&r, p2) & W_BIT, 0);
+	log_full_check(&r, true);
+	log_op_convert(&r, p2 + 100, p2 + 300, GMEM_ATTR_SHARED);
+	ck_assert_uint_eq(pde_of(&r, p2) & W_BIT, W_BIT);
+	log_full_check(&r, true);
+	log_op_fault(&r, p2 + 400);
+	log_full_check(&r, true);
+	log_op_harvest(&r, 0, GIB, 0);
 	log_full_check(&r, true);
 	log_rig_close(&r);
 }
@@ -420,6 +449,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, allocation_failures);
 	tcase_add_test(tc, sink_refuses_protect);
 	tcase_add_test(tc, harvest_folds_tables);
+	tcase_add_test(tc, fold_then_convert);
 	suite_add_tcase(s, tc);
 	return s;
 }
