@@ -176,10 +176,9 @@ GMEM_API int gmem_view_stats(const struct gmem_view *view,
  * a KVM without KVM_CAP_USER_MEMORY2, as before Linux 6.8): one slot per
  * stretch of contiguous blocks, numbered from slot; *nslots receives how
  * many. On guest_memfd, the slots also take the backend's file and
- * offsets. Their address, which
- * KVM uses for its own accesses and for shared memory (and, on some
- * hosts, to map the guest), is the guest mapping (GMEM_VIEW_GUEST_MAP)
- * if the view has one, else the view.
+ * offsets. Their address, which KVM uses for its own accesses and for
+ * shared memory (and, on some hosts, to map the guest), is the guest
+ * mapping (GMEM_VIEW_GUEST_MAP) if the view has one, else the view.
  *
  * Since 1.5, on guest_memfd, where the VM offers the private memory
  * attribute (KVM_CHECK_EXTENSION(KVM_CAP_MEMORY_ATTRIBUTES) on vm_fd,

@@ -64,24 +64,18 @@ static size_t block_bytes(uint32_t cap)
 	return pidx_spans_bytes(cap) + cap * sizeof(struct pidx_entry);
 }
 
-/* Every span of b, in its block: the ones a change edits. */
-static struct pidx_span *block_spans(const struct pidx_bucket *b)
-{
-	return (struct pidx_span *)((char *)b->e - pidx_spans_bytes(b->cap));
-}
-
 /* The place's copy of the first spans, after a change of the block's. */
 static void spans_copied(struct pidx_bucket *b)
 {
 	uint32_t n = b->n < PIDX_INLINE ? b->n : PIDX_INLINE;
 
-	memcpy(b->first, block_spans(b), n * sizeof(*b->first));
+	memcpy(b->first, pidx_block_spans(b), n * sizeof(*b->first));
 }
 
 static void block_free(struct heap *h, struct pidx_bucket *b)
 {
 	if (b->cap)
-		heap_free(h, block_spans(b), block_bytes(b->cap));
+		heap_free(h, pidx_block_spans(b), block_bytes(b->cap));
 }
 
 /* Twice the room (four at first), in a new block. */
@@ -96,7 +90,7 @@ static int bucket_grow(struct heap *h, struct pidx_bucket *b)
 	if (!block)
 		return -ENOMEM;
 	if (b->n) {
-		memcpy(span, block_spans(b), b->n * sizeof(*span));
+		memcpy(span, pidx_block_spans(b), b->n * sizeof(*span));
 		memcpy(e, b->e, b->n * sizeof(*e));
 	}
 	block_free(h, b);
@@ -133,7 +127,7 @@ int pidx_reserve(struct heap *h, struct piece_index *x, uint64_t lo,
 static void bucket_add(struct pidx_bucket *b, const struct pidx_entry *e)
 {
 	int64_t lo = (int64_t)(e->lo - (b->piece << PIECE_SHIFT));
-	struct pidx_span *span = block_spans(b);
+	struct pidx_span *span = pidx_block_spans(b);
 	uint32_t i = b->n;
 
 	while (i && (b->e[i - 1].lo > e->lo ||
@@ -161,14 +155,15 @@ static struct pidx_entry *bucket_find(struct pidx_bucket *b, const void *item)
 static void bucket_del(struct pidx_bucket *b, const void *item)
 {
 	struct pidx_entry *e = bucket_find(b, item);
+	struct pidx_span *span;
 	uint32_t i;
 
 	if (!e)
 		return;
 	i = (uint32_t)(e - b->e);
 	memmove(e, e + 1, (b->n - i - 1) * sizeof(*e));
-	memmove(&block_spans(b)[i], &block_spans(b)[i + 1],
-		(b->n - i - 1) * sizeof(struct pidx_span));
+	span = pidx_block_spans(b);
+	memmove(&span[i], &span[i + 1], (b->n - i - 1) * sizeof(*span));
 	b->n--;
 	spans_copied(b);
 }

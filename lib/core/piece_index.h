@@ -90,13 +90,16 @@ static inline size_t pidx_spans_bytes(uint32_t cap)
 	return (cap * sizeof(struct pidx_span) + 63) & ~(size_t)63;
 }
 
+/* Every span of b's entries, in its block (which has cap > 0). */
+static inline struct pidx_span *pidx_block_spans(const struct pidx_bucket *b)
+{
+	return (struct pidx_span *)((char *)b->e - pidx_spans_bytes(b->cap));
+}
+
 /* The spans of b's entries, in its place where they fit. */
 static inline const struct pidx_span *pidx_spans(const struct pidx_bucket *b)
 {
-	return b->n <= PIDX_INLINE
-		       ? b->first
-		       : (const struct pidx_span *)((const char *)b->e -
-						    pidx_spans_bytes(b->cap));
+	return b->n <= PIDX_INLINE ? b->first : pidx_block_spans(b);
 }
 void pidx_free(struct heap *h, struct piece_index *x);
 

@@ -98,8 +98,9 @@ static int slots(struct gmem_view *v, const struct view_region *r, int vm_fd,
 	if (err && !remove && b.made) {
 		uint32_t n = b.made;
 
-		b = (struct bind){ .vm_fd = vm_fd, .slot = slot, .remove = true,
-				   .v1 = v1 };
+		/* The same slots again, removed. */
+		b.slot = slot;
+		b.remove = true;
 		while (n--)
 			set_slot(v, r, r->gfn, 0, 0, &b);
 	}

@@ -395,6 +395,8 @@ struct harvest {
 	uint64_t done;			/* frames below are protected */
 	bool quick;			/* leaves of one frame, and a sink
 					 * that takes protects or none */
+	bool quiet;			/* no sink or listener hears of
+					 * protects */
 	bool fold;			/* tables may be folded (fold) */
 	struct pt_page_w page_w;	/* the format's pages with write */
 	int err;			/* the sink's first error */
@@ -663,8 +665,7 @@ static void harvest_word(struct harvest *hv, uint64_t *page,
 		fset_put_word(&log->dirty, fw->base, fw->mask);
 		return;
 	}
-	if (w && page && !hv->pt->sink.protect &&
-	    !bus_heard(&hv->pt->guest->bus, BUS_WRPROTECT))
+	if (w && page && hv->quiet)
 		w = protect_pages(hv, page, fw->base, w);
 	if (w)
 		m = reprotect_word(hv, page, fw->base, w, &f);
@@ -752,10 +753,11 @@ static int log_harvest(struct gmem_pt *pt, uint64_t gfn, uint64_t npages,
 			   GMEM_FRAME_SHIFT &&
 		   (pt->sink.protect || (!pt->sink.map && !pt->sink.unmap));
 	hv.page_w = pt_format_page_w_rule(pt->fmt->id);
+	hv.quiet = !pt->sink.protect &&
+		   !bus_heard(&pt->guest->bus, BUS_WRPROTECT);
 	/* Folding takes write from pages no sink or listener hears of. */
-	hv.fold = hv.quick && pt->fmt->table_w && pt->geom.nlevels > 1 &&
-		  !pt->sink.protect &&
-		  !bus_heard(&pt->guest->bus, BUS_WRPROTECT) &&
+	hv.fold = hv.quick && hv.quiet && pt->fmt->table_w &&
+		  pt->geom.nlevels > 1 &&
 		  pt->geom.level[pt->geom.nlevels - 1].index_bits ==
 			  PIECE_SHIFT;
 	for (next = gfn;;) {
