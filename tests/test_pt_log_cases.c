@@ -3,9 +3,10 @@
  * Dirty logging in targeted cases: starting on 4 GiB of 1 GiB leaves
  * protects 4 leaves and splits none, a fault splits only along its
  * path, explain names logging, bad input changes nothing, a sink that
- * refuses a protect, a harvest folds the tables where it should and
- * only there (and a conversion in a folded table), and allocation
- * failures at every step leave everything as it was.
+ * refuses a protect (early in a harvest of several batches too), a
+ * harvest folds the tables where it should and only there (and a
+ * conversion in a folded table), and allocation failures at every step
+ * leave everything as it was.
  */
 #include <check.h>
 #include <errno.h>
@@ -369,6 +370,49 @@ START_TEST(sink_refuses_protect)
 }
 END_TEST
 
+/*
+ * A harvest of more words than one batch holds, whose sink refuses the
+ * first protect: the harvest reads the next batch before it protects
+ * one, and that batch and every later one must still be reported and
+ * stay dirty and writable, as the refused frame does.
+ */
+START_TEST(sink_refuses_early_in_long_harvest)
+{
+	const uint64_t words = 40;	/* 5 pieces: 3 batches */
+	uint64_t bm[64], i;
+	struct log_rig r;
+	int round;
+
+	log_rig_open(&r, GMEM_PT_X86_4LEVEL, GMEM_PT_VIEW_ALL, GIB,
+		     GMEM_ATTR_PRIVATE, false);
+	log_op_start(&r, 0, 64 * words);
+	for (i = 0; i < words; i++)
+		log_op_fault(&r, 64 * i + i % 64);
+	for (round = 0; round < 2; round++) {
+		GMEM_OPTS(gmem_pt_harvest, h, .bitmap = bm,
+			  .bitmap_bytes = sizeof(bm));
+
+		memset(bm, 0, sizeof(bm));
+		r.m.fail_protects = round == 0;
+		ck_assert_int_eq(gmem_pt_log_harvest(r.pt, 0, 64 * words, &h),
+				 round == 0 ? -EIO : 0);
+		ck_assert_uint_eq(h.count, words);
+		for (i = 0; i < words; i++) {
+			ck_assert_uint_eq(bm[i], UINT64_C(1) << (i % 64));
+			ck_assert_uint_eq(r.m.prot[64 * i + i % 64],
+					  round == 0 ? RWX : (RWX & ~W));
+		}
+		ck_assert_uint_eq(log_stats(r.pt).dirty,
+				  round == 0 ? words : 0);
+	}
+	for (i = 0; i < words; i++)
+		r.lm.dirty[64 * i + i % 64] = r.lm.writable[64 * i + i % 64] = 0;
+	r.lm.stale = true;
+	log_full_check(&r, false);
+	log_rig_close(&r);
+}
+END_TEST
+
 /* Each call with the Nth allocation failing: -ENOMEM changes nothing,
  * and the call succeeds once allocations do. */
 START_TEST(allocation_failures)
@@ -448,6 +492,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, bad_input);
 	tcase_add_test(tc, allocation_failures);
 	tcase_add_test(tc, sink_refuses_protect);
+	tcase_add_test(tc, sink_refuses_early_in_long_harvest);
 	tcase_add_test(tc, harvest_folds_tables);
 	tcase_add_test(tc, fold_then_convert);
 	suite_add_tcase(s, tc);

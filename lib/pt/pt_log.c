@@ -375,8 +375,9 @@ int gmem_pt_log_mark(struct gmem_pt *pt, uint64_t gfn, uint64_t npages)
  * of each frame. Words are taken from the dirty set HARVEST_BATCH at a
  * time, with the writable set's same frames (one walk for both sets,
  * whose words the walk reads in order, as it does the caller's bitmap),
- * the entries' lines prefetched, then reported and protected in order:
- * the misses of a batch overlap instead of following each other.
+ * the entries' lines prefetched, then reported and protected in order,
+ * one batch behind the taking: the misses of a batch overlap each other
+ * and the work of the batch before, instead of following each other.
  */
 #define HARVEST_BATCH 16
 
@@ -680,42 +681,50 @@ static void harvest_word(struct harvest *hv, uint64_t *page,
 	fset_put_word(&log->dirty, fw->base, fw->mask & left);
 }
 
-/* A batch of words: each piece's table folded, or its entries' lines
- * prefetched; then each word harvested. */
-static void harvest_batch(struct harvest *hv, struct fset_word *fw,
-			  uint32_t n)
+/* Words taken from the dirty set, with the table entries of each (or
+ * NULL: folded, or found by reprotect). */
+struct harvest_batch {
+	struct fset_word fw[HARVEST_BATCH];
+	uint64_t *page[HARVEST_BATCH];
+	uint32_t n;
+};
+
+/* Readies a batch taken: each piece's table folded, or the lines of its
+ * entries prefetched, while the batch before is harvested. */
+static void batch_ready(struct harvest *hv, struct harvest_batch *b)
 {
-	uint64_t *page[HARVEST_BATCH], m, pages;
+	struct fset_word *fw = b->fw;
+	uint64_t m, pages;
 	uint32_t k, j;
 
-	for (k = 0; k < n; k = j) {
+	for (k = 0; k < b->n; k = j) {
 		/* [k, j): the words of one piece, with pages writable. */
 		pages = (uint64_t)__builtin_popcountll(fw[k].with);
-		for (j = k + 1;
-		     j < n && !((fw[j].base ^ fw[k].base) >> PIECE_SHIFT); j++)
+		for (j = k + 1; j < b->n &&
+				!((fw[j].base ^ fw[k].base) >> PIECE_SHIFT);
+		     j++)
 			pages += (uint64_t)__builtin_popcountll(fw[j].with);
 		if (hv->fold && !hv->err && pages >= FOLD_MIN &&
 		    fold(hv, fw[k].base & ~(uint64_t)(PIECE_FRAMES - 1),
 			 pages)) {
 			for (; k < j; k++) {
-				page[k] = NULL;
+				b->page[k] = NULL;
 				fw[k].with = 0;	/* protected: reported only */
 			}
 			continue;
 		}
 		for (; k < j; k++) {
-			page[k] = hv->quick ? table_entry(hv, fw[k].base)
-					    : NULL;
+			uint64_t *page = hv->quick ? table_entry(hv, fw[k].base)
+						   : NULL;
+
+			b->page[k] = page;
 			/* One prefetch a line of entries (8 to a line at
 			 * most). */
-			for (m = page[k] ? fw[k].with : 0; m;
+			for (m = page ? fw[k].with : 0; m;
 			     m &= ~(UINT64_C(0xff) << (__builtin_ctzll(m) & ~7)))
-				__builtin_prefetch(&page[k][__builtin_ctzll(m)],
-						   1);
+				__builtin_prefetch(&page[__builtin_ctzll(m)], 1);
 		}
 	}
-	for (k = 0; k < n; k++)
-		harvest_word(hv, page[k], &fw[k]);
 }
 
 static int log_harvest(struct gmem_pt *pt, uint64_t gfn, uint64_t npages,
@@ -723,7 +732,10 @@ static int log_harvest(struct gmem_pt *pt, uint64_t gfn, uint64_t npages,
 {
 	struct harvest hv = { .pt = pt, .h = h, .gfn = gfn,
 			      .end = gfn + npages };
+	struct harvest_batch b[2];
 	uint64_t limit = UINT64_MAX, next;
+	uint32_t cur = 0, k;
+	bool more;
 	int err = check_range(pt, gfn, npages);
 
 	if (!err)
@@ -746,6 +758,7 @@ static int log_harvest(struct gmem_pt *pt, uint64_t gfn, uint64_t npages,
 		return 0;
 	/* Dirty frames are in the dirty set alone, their leaves' write
 	 * access taken in the same batch: one flush before returning. */
+	b[0].n = 0;
 	hv.sc = (struct pt_batch){ .pt = pt, .apply = true,
 				   .flush_lo = UINT64_MAX };
 	hv.quick = granule_shift(pt) == 0 &&
@@ -760,14 +773,25 @@ static int log_harvest(struct gmem_pt *pt, uint64_t gfn, uint64_t npages,
 		  pt->geom.nlevels > 1 &&
 		  pt->geom.level[pt->geom.nlevels - 1].index_bits ==
 			  PIECE_SHIFT;
-	for (next = gfn;;) {
-		struct fset_word fw[HARVEST_BATCH];
-		uint32_t n = fset_take(&pt->log->dirty, &pt->log->writable,
-				       next, gfn + npages, &limit, fw,
-				       HARVEST_BATCH, &next);
+	/* Two batches in flight: the next is taken and readied before the
+	 * one before it is harvested, so that its misses overlap that
+	 * batch's work. Tables are never freed in a harvest, so the
+	 * entries readied stay where they are. */
+	for (next = gfn, more = true;;) {
+		struct harvest_batch *nb = &b[cur ^ 1];
 
-		harvest_batch(&hv, fw, n);
-		if (!n || !limit || next >= gfn + npages)
+		nb->n = 0;
+		if (more) {
+			nb->n = fset_take(&pt->log->dirty, &pt->log->writable,
+					  next, gfn + npages, &limit, nb->fw,
+					  HARVEST_BATCH, &next);
+			batch_ready(&hv, nb);
+			more = nb->n && limit && next < gfn + npages;
+		}
+		for (k = 0; k < b[cur].n; k++)
+			harvest_word(&hv, b[cur].page[k], &b[cur].fw[k]);
+		cur ^= 1;
+		if (!b[cur].n)
 			break;
 	}
 	h->next = next;
