@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <check.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -296,3 +297,54 @@ void rec_init(struct rec *r, struct gmem_pt_sink *sink)
 				       .flush = rec_flush, .ctx = r };
 }
 
+
+/* ---- /proc/self/smaps ---- */
+
+void smaps_of(const void *p, struct smaps_entry *e)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512];
+	bool in = false;
+	int n;
+
+	ck_assert_ptr_nonnull(f);
+	memset(e, 0, sizeof(*e));
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long a, b;
+
+		/* A mapping's first line: "lo-hi perms ...". */
+		if (sscanf(line, "%lx-%lx ", &a, &b) == 2 &&
+		    strchr(line, '-') < strchr(line, ' ')) {
+			if (in)
+				break;
+			in = (uintptr_t)p >= a && (uintptr_t)p < b;
+			e->lo = a;
+			e->hi = b;
+		} else if (in) {
+			sscanf(line, "KernelPageSize: %lu kB", &e->page_kib);
+			if (sscanf(line, "THPeligible: %d", &n) == 1)
+				e->thp_eligible = n == 1;
+			if (!strncmp(line, "VmFlags:", 8)) {
+				size_t len = strcspn(line + 8, "\n");
+
+				if (len >= sizeof(e->vmflags))
+					len = sizeof(e->vmflags) - 1;
+				memcpy(e->vmflags, line + 8, len);
+				e->vmflags[len] = 0;
+			}
+		}
+	}
+	fclose(f);
+	ck_assert_msg(in, "no mapping holds %p", p);
+}
+
+bool smaps_flag(const struct smaps_entry *e, const char *flag)
+{
+	const char *s;
+
+	for (s = e->vmflags; (s = strstr(s, flag)); s += 2)
+		if ((s == e->vmflags || s[-1] == ' ') &&
+		    (s[2] == ' ' || !s[2]))
+			return true;
+	return false;
+}

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * What the suites share: one random-number generator, one guest setup
- * (with its model and counting allocator) and one recording sink for
- * page-table builders.
+ * (with its model and counting allocator), one recording sink for
+ * page-table builders, and the kernel's account of a mapping.
  */
 #ifndef GMEM_TEST_HELPERS_H
 #define GMEM_TEST_HELPERS_H
@@ -101,5 +101,19 @@ void rec_all(const struct rec *r, struct leaves *out);
 /* gmem_pt_sync, checking that no leaf was unmapped and mapped again with
  * the same permissions. */
 int rec_sync(struct rec *r, struct gmem_pt *pt);
+
+/* ---- the mapping of the process holding an address (/proc/self/smaps) ---- */
+
+struct smaps_entry {
+	uintptr_t lo, hi;
+	unsigned long page_kib;		/* KernelPageSize */
+	bool thp_eligible;		/* THPeligible: 1 */
+	char vmflags[128];		/* VmFlags, as the kernel spells them */
+};
+
+/* The mapping holding p; the test fails if there is none. */
+void smaps_of(const void *p, struct smaps_entry *e);
+/* Whether the mapping's flags hold flag (two letters, as "hg"). */
+bool smaps_flag(const struct smaps_entry *e, const char *flag);
 
 #endif

@@ -57,47 +57,14 @@ static struct gmem_view_stats view_stats(const struct rig *r)
 	return st;
 }
 
-/*
- * The mapping holding p, from /proc/self/smaps: its bounds and its
- * KernelPageSize in KiB. A hugetlb page mapped whole is one such
- * mapping of the page's size.
- */
-static unsigned long mapping_of(const void *p, uintptr_t *lo, uintptr_t *hi)
-{
-	FILE *f = fopen("/proc/self/smaps", "r");
-	char line[512];
-	bool in = false;
-	unsigned long kib = 0;
-
-	ck_assert_ptr_nonnull(f);
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long a, b;
-
-		if (sscanf(line, "%lx-%lx ", &a, &b) == 2 &&
-		    strchr(line, '-') < strchr(line, ' ')) {
-			if (in)
-				break;
-			in = (uintptr_t)p >= a && (uintptr_t)p < b;
-			*lo = a;
-			*hi = b;
-		} else if (in && sscanf(line, "KernelPageSize: %lu kB", &kib) ==
-				       1) {
-			break;
-		}
-	}
-	fclose(f);
-	ck_assert(in);
-	return kib;
-}
-
 /* Whether the page of page bytes at p is one huge mapping. */
 static bool mapped_whole(const char *p, uint64_t page)
 {
-	uintptr_t lo, hi;
-	unsigned long kib = mapping_of(p, &lo, &hi);
+	struct smaps_entry e;
 
-	return kib == page >> 10 && lo <= (uintptr_t)p &&
-	       hi >= (uintptr_t)p + page;
+	smaps_of(p, &e);
+	return e.page_kib == page >> 10 && e.lo <= (uintptr_t)p &&
+	       e.hi >= (uintptr_t)p + page;
 }
 
 static uint64_t leaves(struct gmem_pt *pt)
@@ -128,6 +95,7 @@ START_TEST(hole_opens_and_closes)
 	const uint64_t page = _i ? GIB : MIB2, pf = page / FRAME;
 	const uint64_t p = _i ? 0 : 3 * pf;	/* the page holed */
 	const uint64_t hole = p + 17;
+	struct smaps_entry e;
 	long before;
 	struct rig r;
 
@@ -144,8 +112,8 @@ START_TEST(hole_opens_and_closes)
 	convert_huge(&r, hole, 1, GMEM_ATTR_SHARED);
 	ck_assert_uint_eq(backend_stats(&r).split_pages, 1);
 	check_frames(&r, p, pf < 4096 ? pf : 4096);
-	ck_assert_uint_eq(mapping_of(view_of(&r, hole), &(uintptr_t){ 0 },
-				     &(uintptr_t){ 0 }), 4);
+	smaps_of(view_of(&r, hole), &e);
+	ck_assert_uint_eq(e.page_kib, 4);
 	ck_assert(!mapped_whole(guest_of(&r, p), page));
 	/* The table of all memory keeps its 1 GiB leaf over the hole;
 	 * the shared one has the hole alone. */

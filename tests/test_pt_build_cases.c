@@ -2,12 +2,14 @@
 /*
  * Page-table builders in targeted cases: one frame in a uniform GiB,
  * regions reaching builders, allocation and sink failures part-way,
- * policies, the custom-allocator rule and bad input. The checks are
- * those of the differential suite (pt_check.h).
+ * policies, the custom-allocator rule, table pages advised for huge
+ * pages, and bad input. The checks are those of the differential suite
+ * (pt_check.h).
  */
 #include <check.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -450,6 +452,64 @@ START_TEST(custom_allocator_rule)
 }
 END_TEST
 
+/* The kernel's transparent huge page mode ("always", "madvise",
+ * "never"), or NULL without them. */
+static const char *thp_mode(char *buf, size_t n)
+{
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+	char *a, *b;
+
+	if (!f)
+		return NULL;
+	a = fgets(buf, (int)n, f);
+	fclose(f);
+	if (!a || !(a = strchr(buf, '[')) || !(b = strchr(a, ']')))
+		return NULL;
+	*b = 0;
+	return a + 1;
+}
+
+/*
+ * Without gmem_alloc_ops or page ops, table pages are in memory advised
+ * for huge pages, which the kernel may back by them (where its mode is
+ * not "never"); the guest's other metadata is not.
+ */
+START_TEST(table_pages_advised_huge)
+{
+	GMEM_OPTS(gmem_pt_geometry, x86, .nlevels = 0);
+	GMEM_OPTS(gmem_pt_opts, ept, .format = GMEM_PT_FORMAT_EPT);
+	struct smaps_entry e;
+	struct gmem_pool *pool;
+	struct gmem_guest *g;
+	struct gmem_pt *pt;
+	const char *mode;
+	char buf[128];
+	void *root;
+
+	ck_assert_int_eq(gmem_pt_geometry(GMEM_PT_X86_4LEVEL, &x86), 0);
+	small_guest(&pool, &g, NULL, GIB, GMEM_ATTR_PRIVATE);
+	ck_assert_int_eq(gmem_pt_create(g, GMEM_PT_VIEW_ALL, &x86, &ept, &pt),
+			 0);
+	ck_assert_int_eq(gmem_pt_root(pt, &root, NULL), 0);
+	smaps_of(root, &e);
+	ck_assert_msg(smaps_flag(&e, "hg"), "table page at %p: VmFlags%s",
+		      root, e.vmflags);
+	smaps_of(g, &e);
+	ck_assert(!smaps_flag(&e, "hg"));
+	smaps_of(root, &e);
+	mode = thp_mode(buf, sizeof(buf));
+	if (!mode || !strcmp(mode, "never"))
+		printf("SKIP: table_pages_advised_huge: the kernel gives no "
+		       "transparent huge pages (%s): advice checked only\n",
+		       mode ? mode : "no sysfs file");
+	else
+		ck_assert_msg(e.thp_eligible, "table page at %p: not THP "
+			      "eligible under mode %s", root, mode);
+	ck_assert_int_eq(gmem_pt_destroy(pt), 0);
+	small_guest_done(pool, g, NULL);
+}
+END_TEST
+
 static void *never_alloc(void *ctx, size_t size, uint64_t *pa)
 {
 	(void)ctx, (void)size, (void)pa;
@@ -569,6 +629,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, policies);
 	tcase_add_test(tc, bad_input);
 	tcase_add_test(tc, custom_allocator_rule);
+	tcase_add_test(tc, table_pages_advised_huge);
 	suite_add_tcase(s, tc);
 	return s;
 }

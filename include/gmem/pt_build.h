@@ -62,7 +62,11 @@ enum gmem_pt_format {
  * gives the pointer back from an address that alloc returned. Without
  * ops, or with all three NULL, pages come from the guest's allocator
  * and the physical address is the pointer itself; some but not all
- * three set is -EINVAL. A real format (EPT, arm64 stage 2) needs its
+ * three set is -EINVAL. The library's own allocator (no gmem_alloc_ops)
+ * keeps table pages apart, in 2 MiB aligned chunks advised for
+ * transparent huge pages (since 1.6), so that a walk over a large table
+ * takes few TLB misses: the first table of the process may hold up to
+ * 2 MiB of memory where the kernel gives huge pages. A real format (EPT, arm64 stage 2) needs its
  * table pages aligned to their size: over a pool whose gmem_alloc_ops
  * promise only 64 bytes, such a builder needs page ops (-EINVAL
  * without).

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <jemalloc/jemalloc.h>
 
@@ -27,11 +29,58 @@ static void tcache_destroy(void *arg)
 	mallctl("tcache.destroy", NULL, NULL, &id, sizeof(id));
 }
 
+/*
+ * Table pages: a walk over a large table touches one page of it per 2
+ * MiB of the guest, and in 4 KiB pages of the process each of them is a
+ * TLB miss. So they come from an arena of their own, whose memory is
+ * mapped in 2 MiB aligned chunks advised for huge pages (where the
+ * kernel has them, as its own page tables are in its direct map). Its
+ * extent hooks are jemalloc's own but for that.
+ */
+#define HUGE_BYTES ((size_t)2 << 20)
+
+static unsigned int pages_arena;
+static extent_hooks_t *base_hooks, pages_hooks;
+
+static void *pages_extent_alloc(extent_hooks_t *hooks, void *addr,
+				size_t size, size_t align, bool *zero,
+				bool *commit, unsigned int arena)
+{
+	void *p;
+
+	(void)hooks;
+	if (!addr && size >= HUGE_BYTES && align < HUGE_BYTES)
+		align = HUGE_BYTES;
+	p = base_hooks->alloc(base_hooks, addr, size, align, zero, commit,
+			      arena);
+	/* Advice: a kernel without huge pages keeps these small. */
+	if (p)
+		(void)madvise(p, size, MADV_HUGEPAGE);
+	return p;
+}
+
+static int pages_arena_create(void)
+{
+	extent_hooks_t *hooks = &pages_hooks;
+	size_t len = sizeof(base_hooks);
+	char name[64];
+
+	snprintf(name, sizeof(name), "arena.%u.extent_hooks", arena_index);
+	if (mallctl(name, &base_hooks, &len, NULL, 0))
+		return -ENOMEM;
+	pages_hooks = *base_hooks;
+	pages_hooks.alloc = pages_extent_alloc;
+	len = sizeof(pages_arena);
+	return mallctl("arenas.create", &pages_arena, &len, &hooks,
+		       sizeof(hooks)) ? -ENOMEM : 0;
+}
+
 static void arena_create(void)
 {
 	size_t len = sizeof(arena_index);
 
 	if (mallctl("arenas.create", &arena_index, &len, NULL, 0) ||
+	    pages_arena_create() ||
 	    pthread_key_create(&tcache_key, tcache_destroy))
 		arena_error = -ENOMEM;
 }
@@ -125,6 +174,35 @@ void *heap_zalloc(struct heap *h, size_t size, size_t align)
 	if (p)
 		memset(p, 0, size);
 	return p;
+}
+
+/* No thread cache: it would hand table pages to other allocations of
+ * their size, and theirs to tables. */
+void *heap_zalloc_pages(struct heap *h, size_t size, size_t align)
+{
+	void *p;
+
+	if (h->alloc != arena_alloc)
+		return heap_zalloc(h, size, align);
+	p = mallocx(size, MALLOCX_ARENA(pages_arena) | MALLOCX_TCACHE_NONE |
+				  MALLOCX_ALIGN(align) | MALLOCX_ZERO);
+	if (p)
+		atomic_fetch_add_explicit(&h->bytes, (int64_t)size,
+					  memory_order_relaxed);
+	return p;
+}
+
+void heap_free_pages(struct heap *h, void *ptr, size_t size)
+{
+	if (h->alloc != arena_alloc) {
+		heap_free(h, ptr, size);
+		return;
+	}
+	if (!ptr)
+		return;
+	atomic_fetch_sub_explicit(&h->bytes, (int64_t)size,
+				  memory_order_relaxed);
+	dallocx(ptr, MALLOCX_TCACHE_NONE);
 }
 
 int heap_grow(struct heap *h, void *array, uint32_t *cap, uint32_t n,

@@ -22,8 +22,8 @@ static void *heap_page_alloc(void *ctx, size_t size, uint64_t *pa)
 	struct gmem_pt *pt = ctx;
 	/* The embedder's heap aligns to 64 bytes at most: enough for the
 	 * generic format, the only one that uses it. */
-	void *p = heap_zalloc(&pt->heap, size,
-			      heap_aligns_any(&pt->heap) ? size : 64);
+	void *p = heap_zalloc_pages(&pt->heap, size,
+				    heap_aligns_any(&pt->heap) ? size : 64);
 
 	*pa = (uintptr_t)p;
 	return p;
@@ -34,7 +34,7 @@ static void heap_page_free(void *ctx, void *page, uint64_t pa, size_t size)
 	struct gmem_pt *pt = ctx;
 
 	(void)pa;
-	heap_free(&pt->heap, page, size);
+	heap_free_pages(&pt->heap, page, size);
 }
 
 static void *heap_page_virt(void *ctx, uint64_t pa)
