@@ -14,12 +14,16 @@
  * embedding program's heap. Each thread that allocates gets a cache of
  * its own for that arena (an explicit jemalloc tcache), never the
  * program's thread cache, so that no object of ours lingers where the
- * program's allocations live and conversions take no arena lock. */
+ * program's allocations live and conversions take no arena lock; and
+ * one more for table pages (below), which a cache shared with the rest
+ * would hand to other allocations of their size. */
+enum { CACHE_META, CACHE_PAGES, NCACHES };
+
 static unsigned int arena_index;
 static int arena_error;
 static pthread_once_t arena_once = PTHREAD_ONCE_INIT;
-static pthread_key_t tcache_key;
-static __thread unsigned int tcache_plus1
+static pthread_key_t tcache_key[NCACHES];
+static __thread unsigned int tcache_plus1[NCACHES]
 	__attribute__((tls_model("initial-exec")));	/* 0: none yet */
 
 static void tcache_destroy(void *arg)
@@ -81,32 +85,33 @@ static void arena_create(void)
 
 	if (mallctl("arenas.create", &arena_index, &len, NULL, 0) ||
 	    pages_arena_create() ||
-	    pthread_key_create(&tcache_key, tcache_destroy))
+	    pthread_key_create(&tcache_key[CACHE_META], tcache_destroy) ||
+	    pthread_key_create(&tcache_key[CACHE_PAGES], tcache_destroy))
 		arena_error = -ENOMEM;
 }
 
-/* The calling thread's cache, made on first use; without one (the
+/* The calling thread's cache c, made on first use; without one (the
  * thread could not get one), the arena itself. */
-static int tcache_flag(void)
+static int tcache_flag(unsigned int c)
 {
 	unsigned int id;
 	size_t len = sizeof(id);
 
-	if (!tcache_plus1 && !mallctl("tcache.create", &id, &len, NULL, 0)) {
-		if (pthread_setspecific(tcache_key,
+	if (!tcache_plus1[c] && !mallctl("tcache.create", &id, &len, NULL, 0)) {
+		if (pthread_setspecific(tcache_key[c],
 					(void *)(uintptr_t)(id + 1))) {
 			mallctl("tcache.destroy", NULL, NULL, &id, sizeof(id));
 			return MALLOCX_TCACHE_NONE;
 		}
-		tcache_plus1 = id + 1;
+		tcache_plus1[c] = id + 1;
 	}
-	return tcache_plus1 ? MALLOCX_TCACHE(tcache_plus1 - 1)
-			    : MALLOCX_TCACHE_NONE;
+	return tcache_plus1[c] ? MALLOCX_TCACHE(tcache_plus1[c] - 1)
+			       : MALLOCX_TCACHE_NONE;
 }
 
 static void *arena_alloc(void *ctx, size_t size, size_t align)
 {
-	int flags = MALLOCX_ARENA(arena_index) | tcache_flag();
+	int flags = MALLOCX_ARENA(arena_index) | tcache_flag(CACHE_META);
 
 	(void)ctx;
 	if (align > 16)
@@ -118,7 +123,7 @@ static void arena_free(void *ctx, void *ptr, size_t size)
 {
 	(void)ctx;
 	(void)size;
-	dallocx(ptr, tcache_flag());
+	dallocx(ptr, tcache_flag(CACHE_META));
 }
 
 int heap_init(struct heap *h, const struct gmem_alloc_ops *ops)
@@ -176,15 +181,14 @@ void *heap_zalloc(struct heap *h, size_t size, size_t align)
 	return p;
 }
 
-/* No thread cache: it would hand table pages to other allocations of
- * their size, and theirs to tables. */
 void *heap_zalloc_pages(struct heap *h, size_t size, size_t align)
 {
 	void *p;
 
 	if (h->alloc != arena_alloc)
 		return heap_zalloc(h, size, align);
-	p = mallocx(size, MALLOCX_ARENA(pages_arena) | MALLOCX_TCACHE_NONE |
+	p = mallocx(size, MALLOCX_ARENA(pages_arena) |
+				  tcache_flag(CACHE_PAGES) |
 				  MALLOCX_ALIGN(align) | MALLOCX_ZERO);
 	if (p)
 		atomic_fetch_add_explicit(&h->bytes, (int64_t)size,
@@ -202,7 +206,7 @@ void heap_free_pages(struct heap *h, void *ptr, size_t size)
 		return;
 	atomic_fetch_sub_explicit(&h->bytes, (int64_t)size,
 				  memory_order_relaxed);
-	dallocx(ptr, MALLOCX_TCACHE_NONE);
+	dallocx(ptr, tcache_flag(CACHE_PAGES));
 }
 
 int heap_grow(struct heap *h, void *array, uint32_t *cap, uint32_t n,
