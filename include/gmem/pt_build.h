@@ -65,11 +65,11 @@ enum gmem_pt_format {
  * three set is -EINVAL. The library's own allocator (no gmem_alloc_ops)
  * keeps table pages apart, in 2 MiB aligned chunks advised for
  * transparent huge pages (since 1.6), so that a walk over a large table
- * takes few TLB misses: the first table of the process may hold up to
- * 2 MiB of memory where the kernel gives huge pages. A real format (EPT, arm64 stage 2) needs its
- * table pages aligned to their size: over a pool whose gmem_alloc_ops
- * promise only 64 bytes, such a builder needs page ops (-EINVAL
- * without).
+ * takes few TLB misses; where the kernel gives huge pages, the first
+ * table pages of a process take up to 2 MiB of memory. A real format
+ * (EPT, arm64 stage 2) needs its table pages aligned to their size:
+ * over a pool whose gmem_alloc_ops promise only 64 bytes, such a
+ * builder needs page ops (-EINVAL without).
  */
 struct gmem_pt_page_ops {
 	size_t sz;
