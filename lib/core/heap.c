@@ -3,12 +3,12 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include <jemalloc/jemalloc.h>
 
 #include "heap.h"
 #include "opts.h"
+#include "port.h"
 
 /* One arena for the whole library: its memory never mixes with the
  * embedding program's heap. Each thread that allocates gets a cache of
@@ -57,9 +57,8 @@ static void *pages_extent_alloc(extent_hooks_t *hooks, void *addr,
 		align = HUGE_BYTES;
 	p = base_hooks->alloc(base_hooks, addr, size, align, zero, commit,
 			      arena);
-	/* Advice: a kernel without huge pages keeps these small. */
 	if (p)
-		(void)madvise(p, size, MADV_HUGEPAGE);
+		port_advise_huge(p, size);
 	return p;
 }
 
@@ -162,13 +161,18 @@ void heap_init_child(struct heap *h, const struct heap *parent)
 	atomic_init(&h->bytes, 0);
 }
 
+/* Counts bytes of h taken (size > 0) or given back. */
+static void heap_count(struct heap *h, int64_t bytes)
+{
+	atomic_fetch_add_explicit(&h->bytes, bytes, memory_order_relaxed);
+}
+
 void *heap_alloc(struct heap *h, size_t size, size_t align)
 {
 	void *p = h->alloc(h->ctx, size, align);
 
 	if (p)
-		atomic_fetch_add_explicit(&h->bytes, (int64_t)size,
-					  memory_order_relaxed);
+		heap_count(h, (int64_t)size);
 	return p;
 }
 
@@ -191,8 +195,7 @@ void *heap_zalloc_pages(struct heap *h, size_t size, size_t align)
 				  tcache_flag(CACHE_PAGES) |
 				  MALLOCX_ALIGN(align) | MALLOCX_ZERO);
 	if (p)
-		atomic_fetch_add_explicit(&h->bytes, (int64_t)size,
-					  memory_order_relaxed);
+		heap_count(h, (int64_t)size);
 	return p;
 }
 
@@ -204,8 +207,7 @@ void heap_free_pages(struct heap *h, void *ptr, size_t size)
 	}
 	if (!ptr)
 		return;
-	atomic_fetch_sub_explicit(&h->bytes, (int64_t)size,
-				  memory_order_relaxed);
+	heap_count(h, -(int64_t)size);
 	dallocx(ptr, tcache_flag(CACHE_PAGES));
 }
 
@@ -236,7 +238,6 @@ void heap_free(struct heap *h, void *ptr, size_t size)
 {
 	if (!ptr)
 		return;
-	atomic_fetch_sub_explicit(&h->bytes, (int64_t)size,
-				  memory_order_relaxed);
+	heap_count(h, -(int64_t)size);
 	h->free(h->ctx, ptr, size);
 }

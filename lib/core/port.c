@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The only system calls of the core: sleeping on a word and waking its
- * sleepers (futex), and signalling an eventfd. A port to a hypervisor
- * replaces this file.
+ * sleepers (futex), signalling an eventfd, and advising memory for huge
+ * pages. A port to a hypervisor replaces this file.
  */
 #include <limits.h>
 #include <linux/futex.h>
 #include <stdint.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -29,4 +30,10 @@ void port_signal(int fd)
 	/* A full counter (EAGAIN) has woken the reader already. */
 	if (fd >= 0 && write(fd, &one, sizeof(one)) < 0)
 		return;
+}
+
+void port_advise_huge(void *p, size_t len)
+{
+	/* Advice: a kernel without huge pages keeps the memory small. */
+	(void)madvise(p, len, MADV_HUGEPAGE);
 }

@@ -482,16 +482,11 @@ static bool logged_whole(const struct gmem_pt *pt, uint64_t lo, uint64_t hi)
 static bool fold(struct harvest *hv, uint64_t lo, uint64_t pages)
 {
 	struct gmem_pt *pt = hv->pt;
-	uint32_t off = (uint32_t)(lo & (SLOT_FRAMES - 1)) / 64, k;
-	const uint64_t *left;
 
 	if (lo < hv->gfn || lo + PIECE_FRAMES > hv->end ||
-	    !logged_whole(pt, lo, lo + PIECE_FRAMES) || !table_entry(hv, lo))
+	    !logged_whole(pt, lo, lo + PIECE_FRAMES) || !table_entry(hv, lo) ||
+	    fset_any(&pt->log->writable, lo, lo + PIECE_FRAMES))
 		return false;
-	left = fset_slot_bits(&pt->log->writable, lo >> SLOT_SHIFT);
-	for (k = 0; left && k < MAP_WORDS; k++)
-		if (left[off + k])
-			return false;
 	*hv->t_entry &= ~pt->fmt->table_w;
 	hv->table = NULL;
 	hv->sc.cursor.valid &= ~(1u << (pt->geom.nlevels - 1));
