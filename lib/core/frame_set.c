@@ -299,6 +299,7 @@ uint64_t fset_next(const struct fset *s, uint64_t lo, uint64_t hi)
 		slot_span(fs->si, lo, hi, &a, &b);
 		for (p = a / PIECE_FRAMES; p <= (b - 1) / PIECE_FRAMES; p++) {
 			uint32_t w;
+			bool whole;
 
 			if (!(fs->any[p / 64] >> (p % 64) & 1)) {
 				/* Past a whole clear group at once. */
@@ -306,8 +307,12 @@ uint64_t fset_next(const struct fset *s, uint64_t lo, uint64_t hi)
 					p |= 63;
 				continue;
 			}
+			/* A piece the range holds whole needs no masks. */
+			whole = p * PIECE_FRAMES >= a &&
+				(p + 1) * PIECE_FRAMES <= b;
 			for (w = p * MAP_WORDS; w < (p + 1) * MAP_WORDS; w++) {
-				uint64_t m = fs->bits[w] & word_mask(a, b, w);
+				uint64_t m = whole ? fs->bits[w]
+						   : fs->bits[w] & word_mask(a, b, w);
 
 				if (m)
 					return start + w * 64 +
@@ -469,6 +474,53 @@ uint32_t fset_take(struct fset *s, struct fset *with, uint64_t lo,
 	else if (taken == left && *next < hi && !fset_any(s, *next, hi))
 		*next = hi;
 	return k;
+}
+
+void fset_ahead_init(struct fset_ahead *a, const struct fset *s,
+		     const struct fset *with, uint64_t lo, uint64_t hi)
+{
+	*a = (struct fset_ahead){ .s = s, .with = with, .hi = hi,
+				  .at = lo & ~(uint64_t)(PIECE_FRAMES - 1),
+				  .i = find(s, lo >> SLOT_SHIFT) };
+}
+
+bool fset_ahead_next(struct fset_ahead *a, uint64_t *gfn,
+		     const uint64_t **words, const uint64_t **with_words)
+{
+	for (; a->i < a->s->n; a->i++, a->ws_found = false) {
+		const struct fset_slot *fs = a->s->v[a->i];
+		uint64_t start = fs->si << SLOT_SHIFT;
+		uint32_t p = a->at > start ? (uint32_t)((a->at - start) >> PIECE_SHIFT)
+					   : 0;
+
+		while (fs->count && p < SLOT_PIECES &&
+		       start + (uint64_t)p * PIECE_FRAMES < a->hi) {
+			uint64_t any = fs->any[p / 64] >> (p % 64);
+
+			if (!any) {
+				p = (p | 63) + 1;
+				continue;
+			}
+			p += (uint32_t)__builtin_ctzll(any);
+			if (p >= SLOT_PIECES ||
+			    start + (uint64_t)p * PIECE_FRAMES >= a->hi)
+				break;
+			if (!a->ws_found) {
+				a->ws = a->with && a->with->count
+						? slot_of(a->with, fs->si)
+						: NULL;
+				a->ws_found = true;
+			}
+			*gfn = start + (uint64_t)p * PIECE_FRAMES;
+			*words = &fs->bits[p * MAP_WORDS];
+			*with_words = a->ws ? &a->ws->bits[p * MAP_WORDS] : NULL;
+			a->at = *gfn + PIECE_FRAMES;
+			return true;
+		}
+		if (start >= a->hi)
+			break;
+	}
+	return false;
 }
 
 void fset_put_word(struct fset *s, uint64_t base, uint64_t mask)

@@ -108,6 +108,27 @@ uint32_t fset_take(struct fset *s, struct fset *with, uint64_t lo,
 		   uint64_t hi, uint64_t *limit, struct fset_word *words,
 		   uint32_t n, uint64_t *next);
 
+/*
+ * The pieces of a set that hold frames in [lo, hi) (and maybe some that
+ * fset_take left empty), in order, for a caller that reads ahead of
+ * fset_take what it will touch: each piece's words (one cache line),
+ * and the same piece's words in with.
+ */
+struct fset_ahead {
+	const struct fset *s, *with;
+	const struct fset_slot *ws;	/* with's slot of s->v[i], or NULL */
+	uint64_t at, hi;		/* the next piece's first frame */
+	uint32_t i;			/* the slot of at, or after it */
+	bool ws_found;			/* ws is s->v[i]'s */
+};
+
+void fset_ahead_init(struct fset_ahead *a, const struct fset *s,
+		     const struct fset *with, uint64_t lo, uint64_t hi);
+/* The next piece: its first frame, and its words in the set and in
+ * with (NULL where with has no slot for it); false after the last. */
+bool fset_ahead_next(struct fset_ahead *a, uint64_t *gfn,
+		     const uint64_t **words, const uint64_t **with_words);
+
 /* Puts back frames of one word that fset_take took. */
 void fset_put_word(struct fset *s, uint64_t base, uint64_t mask);
 

@@ -381,6 +381,13 @@ int gmem_pt_log_mark(struct gmem_pt *pt, uint64_t gfn, uint64_t npages)
  */
 #define HARVEST_BATCH 16
 
+/* A table above last-level ones: its entries, the first frame it maps
+ * and log2 of the frames it maps. */
+struct upper {
+	uint64_t *t, lo;
+	unsigned int span;
+};
+
 struct harvest {
 	struct gmem_pt *pt;
 	struct gmem_pt_harvest *h;
@@ -390,9 +397,7 @@ struct harvest {
 	 * frame, log2 of the frames it maps, and its entry above. */
 	uint64_t *table, t_lo, *t_entry;
 	unsigned int t_span;
-	/* The table above it, which holds its entry: the same. */
-	uint64_t *upper, u_lo;
-	unsigned int u_span;
+	struct upper up;		/* the table above it */
 	uint64_t done;			/* frames below are protected */
 	bool quick;			/* leaves of one frame, and a sink
 					 * that takes protects or none */
@@ -403,6 +408,29 @@ struct harvest {
 	int err;			/* the sink's first error */
 };
 
+/* The entry above the last-level table of base, in u's table when that
+ * maps base, or by a walk (from cursor, or the root: NULL) whose table
+ * u then notes; NULL where the path ends above it. */
+static uint64_t *upper_entry(const struct gmem_pt *pt, struct upper *u,
+			     uint64_t base, struct pt_cursor *cursor)
+{
+	unsigned int last = pt->geom.nlevels - 1, level = last - 1;
+	struct pt_decoded d;
+	uint64_t *up;
+
+	if (u->t && !((base - u->lo) >> u->span))
+		return &u->t[pt_index(pt, last - 1, base)];
+	up = pt_entry_at(pt, base, &level, &d, cursor);
+	if (level != last - 1)
+		return NULL;
+	u->span = pt->geom.level[last].entry_shift - GMEM_FRAME_SHIFT +
+		  pt->geom.level[last].index_bits +
+		  pt->geom.level[last - 1].index_bits;
+	u->lo = base & ~((UINT64_C(1) << u->span) - 1);
+	u->t = up - pt_index(pt, last - 1, base);
+	return up;
+}
+
 /* table_entry for a frame outside the table noted last. The table
  * comes from the entry above it, so the walk touches none of the
  * table's own lines; it starts at the deepest table of the batch's
@@ -411,7 +439,7 @@ static __attribute__((noinline)) uint64_t *table_find(struct harvest *hv,
 						      uint64_t base)
 {
 	const struct gmem_pt *pt = hv->pt;
-	unsigned int last = pt->geom.nlevels - 1, level;
+	unsigned int last = pt->geom.nlevels - 1;
 	const struct gmem_pt_level *lv = &pt->geom.level[last];
 	struct pt_decoded d;
 	uint64_t *up;
@@ -424,20 +452,10 @@ static __attribute__((noinline)) uint64_t *table_find(struct harvest *hv,
 		hv->t_entry = NULL;	/* none above: never folded */
 		return &hv->table[base - hv->t_lo];
 	}
-	/* The entry above: in the table above of the last call, or by a
-	 * walk, which notes that table for the next calls. */
-	if (hv->upper && !((base - hv->u_lo) >> hv->u_span)) {
-		up = &hv->upper[pt_index(pt, last - 1, base)];
-		pt_decode(pt, *up, last - 1, &d);
-	} else {
-		level = last - 1;
-		up = pt_entry_at(pt, base, &level, &d, &hv->sc.cursor);
-		if (level != last - 1)
-			return NULL;
-		hv->u_span = hv->t_span + pt->geom.level[last - 1].index_bits;
-		hv->u_lo = base & ~((UINT64_C(1) << hv->u_span) - 1);
-		hv->upper = up - pt_index(pt, last - 1, base);
-	}
+	up = upper_entry(pt, &hv->up, base, &hv->sc.cursor);
+	if (!up)
+		return NULL;
+	pt_decode(pt, *up, last - 1, &d);
 	/* A table still folded has no frame with write: none to take. */
 	if (d.kind != PT_TABLE ||
 	    (pt->fmt->table_w && !(*up & pt->fmt->table_w)))
@@ -722,12 +740,62 @@ static void batch_ready(struct harvest *hv, struct harvest_batch *b)
 	}
 }
 
+/*
+ * Pieces read ahead of the taking: of each, its words in the dirty and
+ * writable sets, its entry above (which a fold edits, and through which
+ * its table is found) and the caller's bitmap words prefetched, so that
+ * a harvest meeting few frames a piece (writes in runs) waits for the
+ * misses of many pieces at once, not of each in turn.
+ */
+#define HARVEST_AHEAD 8
+
+struct harvest_ahead {
+	struct fset_ahead c;
+	struct upper up;
+	struct pt_cursor cursor;
+	uint64_t at[HARVEST_AHEAD];	/* the pieces prefetched: a ring */
+	uint32_t head, n;
+};
+
+/* Forgets the pieces fset_take began (below next), and prefetches up to
+ * HARVEST_AHEAD after them. */
+static void ahead_fill(struct harvest *hv, struct harvest_ahead *a,
+		       uint64_t next)
+{
+	const struct gmem_pt *pt = hv->pt;
+	const uint64_t *w, *ww;
+	uint64_t gfn, *up;
+
+	while (a->n && a->at[a->head] < next) {
+		a->head = (a->head + 1) % HARVEST_AHEAD;
+		a->n--;
+	}
+	while (a->n < HARVEST_AHEAD &&
+	       fset_ahead_next(&a->c, &gfn, &w, &ww)) {
+		if (gfn + PIECE_FRAMES <= next)
+			continue;	/* taken already */
+		__builtin_prefetch(w, 1);
+		if (ww)
+			__builtin_prefetch(ww, 1);
+		if (hv->quick && pt->geom.nlevels > 1) {
+			up = upper_entry(pt, &a->up, gfn, &a->cursor);
+			if (up)
+				__builtin_prefetch(up, 1);
+		}
+		if (hv->h->bitmap)
+			__builtin_prefetch(&hv->h->bitmap[gfn > hv->gfn ? (gfn - hv->gfn) / 64
+								   : 0], 1);
+		a->at[(a->head + a->n++) % HARVEST_AHEAD] = gfn;
+	}
+}
+
 static int log_harvest(struct gmem_pt *pt, uint64_t gfn, uint64_t npages,
 		       struct gmem_pt_harvest *h)
 {
 	struct harvest hv = { .pt = pt, .h = h, .gfn = gfn,
 			      .end = gfn + npages };
 	struct harvest_batch b[2];
+	struct harvest_ahead ahead = { .n = 0 };
 	uint64_t limit = UINT64_MAX, next;
 	uint32_t cur = 0, k;
 	bool more;
@@ -772,6 +840,9 @@ static int log_harvest(struct gmem_pt *pt, uint64_t gfn, uint64_t npages,
 	 * one before it is harvested, so that its misses overlap that
 	 * batch's work. Tables are never freed in a harvest, so the
 	 * entries readied stay where they are. */
+	fset_ahead_init(&ahead.c, &pt->log->dirty, &pt->log->writable, gfn,
+			gfn + npages);
+	ahead_fill(&hv, &ahead, gfn);
 	for (next = gfn, more = true;;) {
 		struct harvest_batch *nb = &b[cur ^ 1];
 
@@ -780,6 +851,7 @@ static int log_harvest(struct gmem_pt *pt, uint64_t gfn, uint64_t npages,
 			nb->n = fset_take(&pt->log->dirty, &pt->log->writable,
 					  next, gfn + npages, &limit, nb->fw,
 					  HARVEST_BATCH, &next);
+			ahead_fill(&hv, &ahead, next);
 			batch_ready(&hv, nb);
 			more = nb->n && limit && next < gfn + npages;
 		}
