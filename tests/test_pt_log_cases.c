@@ -5,7 +5,8 @@
  * path, explain names logging, bad input changes nothing, a sink that
  * refuses a protect (early in a harvest of several batches too), a
  * harvest folds the tables where it should and only there (and a
- * conversion in a folded table), and allocation failures at every step
+ * conversion in a folded table), last-level tables smaller than a word
+ * of the dirty set, and allocation failures at every step
  * leave everything as it was.
  */
 #include <check.h>
@@ -481,6 +482,77 @@ START_TEST(allocation_failures)
 }
 END_TEST
 
+/* Counts the leaves with write access a walk visits. */
+static int count_writable(void *ctx, const struct gmem_pt_entry *e,
+			  uint32_t visit)
+{
+	(void)visit;
+	if (e->prot & GMEM_PT_PROT_W)
+		(*(uint64_t *)ctx)++;
+	return 0;
+}
+
+/*
+ * A generic table whose last-level tables hold 8 entries, fewer than a
+ * word of a frame set, each in a table page of its own size from the
+ * embedder (so memcheck sees any access past one): a harvest protects
+ * exactly the frames it reports, and reads no entry past their tables.
+ */
+START_TEST(harvest_small_tables)
+{
+	const uint64_t n = 4096;
+	struct gmem_pt_geometry geo = { .sz = sizeof(geo), .nlevels = 4 };
+	GMEM_OPTS(gmem_pool_opts, po, .alloc = NULL);
+	GMEM_OPTS(gmem_guest_opts, go, .node = -1);
+	GMEM_OPTS(gmem_region_opts, ro, .attr = GMEM_ATTR_PRIVATE);
+	struct gmem_pt_page_ops pages;
+	GMEM_OPTS(gmem_pt_opts, o, .format = GMEM_PT_FORMAT_GENERIC,
+		  .pages = &pages);
+	uint64_t writable = 0, bm[64], f, i;	/* bm: n bits */
+	GMEM_OPTS(gmem_pt_walker, wk, .fn = count_writable, .ctx = &writable,
+		  .flags = GMEM_PT_VISIT_LEAF);
+	GMEM_OPTS(gmem_pt_harvest, h, .bitmap = bm,
+		  .bitmap_bytes = sizeof(bm));
+	struct gmem_pool *pool;
+	struct gmem_guest *g;
+	struct ref_pages ref;
+	struct gmem_pt *pt;
+
+	geo.level[0] = (struct gmem_pt_level){ 33, 9, 0, 0 };
+	geo.level[1] = (struct gmem_pt_level){ 24, 9, 0, 0 };
+	geo.level[2] = (struct gmem_pt_level){ 15, 9, 0, 0 };
+	geo.level[3] = (struct gmem_pt_level){ 12, 3, 1, 0 };
+	ref_pages_init(&ref);
+	ref_pages_ops(&ref, &pages);
+	ck_assert_int_eq(gmem_pool_create(&po, &pool), 0);
+	ck_assert_int_eq(gmem_pool_add_frames(pool, 64 * GIB, GIB, 0, NULL), 0);
+	ck_assert_int_eq(gmem_guest_create(pool, &go, &g), 0);
+	ck_assert_int_eq(gmem_region_add(g, 0, n, &ro), 0);
+	ck_assert_int_eq(gmem_pt_create(g, GMEM_PT_VIEW_ALL, &geo, &o, &pt), 0);
+	ck_assert_int_eq(gmem_pt_log_start(pt, 0, n), 0);
+	/* A whole word, then frames of every third table of the next. */
+	for (f = 0; f < 64; f++)
+		ck_assert_int_eq(gmem_pt_log_fault(pt, f), 0);
+	for (f = 64; f < 128; f += 24)
+		for (i = 0; i < 8; i++)
+			ck_assert_int_eq(gmem_pt_log_fault(pt, f + i), 0);
+	ck_assert_int_eq(gmem_pt_walk(pt, 0, n, &wk), 0);
+	ck_assert_uint_eq(writable, 64 + 24);
+	memset(bm, 0, sizeof(bm));
+	ck_assert_int_eq(gmem_pt_log_harvest(pt, 0, n, &h), 0);
+	ck_assert_uint_eq(h.count, 64 + 24);
+	ck_assert_uint_eq(bm[0], ~UINT64_C(0));
+	ck_assert_uint_eq(bm[1], UINT64_C(0xff0000ff0000ff));
+	writable = 0;
+	ck_assert_int_eq(gmem_pt_walk(pt, 0, n, &wk), 0);
+	ck_assert_uint_eq(writable, 0);
+	ck_assert_int_eq(gmem_pt_destroy(pt), 0);
+	gmem_guest_destroy(g);
+	gmem_pool_destroy(pool);
+	ref_pages_fini(&ref);
+}
+END_TEST
+
 
 static Suite *suite(void)
 {
@@ -495,6 +567,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, sink_refuses_early_in_long_harvest);
 	tcase_add_test(tc, harvest_folds_tables);
 	tcase_add_test(tc, fold_then_convert);
+	tcase_add_test(tc, harvest_small_tables);
 	suite_add_tcase(s, tc);
 	return s;
 }

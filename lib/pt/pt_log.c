@@ -399,8 +399,9 @@ struct harvest {
 	unsigned int t_span;
 	struct upper up;		/* the table above it */
 	uint64_t done;			/* frames below are protected */
-	bool quick;			/* leaves of one frame, and a sink
-					 * that takes protects or none */
+	bool quick;			/* leaves of one frame in tables of
+					 * 64 or more, and a sink that takes
+					 * protects or none */
 	bool quiet;			/* no sink or listener hears of
 					 * protects */
 	bool fold;			/* tables may be folded (fold) */
@@ -824,9 +825,12 @@ static int log_harvest(struct gmem_pt *pt, uint64_t gfn, uint64_t npages,
 	b[0].n = 0;
 	hv.sc = (struct pt_batch){ .pt = pt, .apply = true,
 				   .flush_lo = UINT64_MAX };
+	/* A word's frames are edited through one table: its 64 entries
+	 * must be in it (a generic geometry may have smaller tables). */
 	hv.quick = granule_shift(pt) == 0 &&
 		   pt->geom.level[pt->geom.nlevels - 1].entry_shift ==
 			   GMEM_FRAME_SHIFT &&
+		   pt->geom.level[pt->geom.nlevels - 1].index_bits >= 6 &&
 		   (pt->sink.protect || (!pt->sink.map && !pt->sink.unmap));
 	hv.page_w = pt_format_page_w_rule(pt->fmt->id);
 	hv.quiet = !pt->sink.protect &&
