@@ -793,11 +793,24 @@ static void ahead_fill(struct harvest *hv, struct harvest_ahead *a,
 			if (up)
 				__builtin_prefetch(up, 1);
 		}
-		if (hv->h->bitmap)
-			__builtin_prefetch(&hv->h->bitmap[gfn > hv->gfn ? (gfn - hv->gfn) / 64
-								   : 0], 1);
+		if (hv->h->bitmap) {
+			uint64_t word = gfn > hv->gfn ? (gfn - hv->gfn) / 64 : 0;
+
+			__builtin_prefetch(&hv->h->bitmap[word], 1);
+		}
 		a->at[(a->head + a->n++) % HARVEST_AHEAD] = gfn;
 	}
+}
+
+/* Starts reading ahead of the taking at frame from. */
+static void ahead_start(struct harvest *hv, struct harvest_ahead *a,
+			uint64_t from)
+{
+	fset_ahead_init(&a->c, &hv->pt->log->dirty, &hv->pt->log->writable,
+			from, hv->end);
+	a->head = a->n = 0;
+	a->on = true;
+	ahead_fill(hv, a, from);
 }
 
 /* After a batch taken, of frames frames in pieces pieces, up to next:
@@ -805,17 +818,12 @@ static void ahead_fill(struct harvest *hv, struct harvest_ahead *a,
 static void ahead_step(struct harvest *hv, struct harvest_ahead *a,
 		       uint64_t frames, uint32_t pieces, uint64_t next)
 {
-	if (frames < (uint64_t)pieces * AHEAD_DENSE) {
+	if (frames < (uint64_t)pieces * AHEAD_DENSE)
 		a->on = false;
-		return;
-	}
-	if (!a->on) {
-		fset_ahead_init(&a->c, &hv->pt->log->dirty,
-				&hv->pt->log->writable, next, hv->end);
-		a->head = a->n = 0;
-		a->on = true;
-	}
-	ahead_fill(hv, a, next);
+	else if (!a->on)
+		ahead_start(hv, a, next);
+	else
+		ahead_fill(hv, a, next);
 }
 
 static int log_harvest(struct gmem_pt *pt, uint64_t gfn, uint64_t npages,
@@ -824,7 +832,7 @@ static int log_harvest(struct gmem_pt *pt, uint64_t gfn, uint64_t npages,
 	struct harvest hv = { .pt = pt, .h = h, .gfn = gfn,
 			      .end = gfn + npages };
 	struct harvest_batch b[2];
-	struct harvest_ahead ahead = { .on = true };
+	struct harvest_ahead ahead = { .on = false };
 	uint64_t limit = UINT64_MAX, next;
 	uint32_t cur = 0, k, pieces;
 	bool more;
@@ -871,11 +879,9 @@ static int log_harvest(struct gmem_pt *pt, uint64_t gfn, uint64_t npages,
 	/* Two batches in flight: the next is taken and readied before the
 	 * one before it is harvested, so that its misses overlap that
 	 * batch's work. Tables are never freed in a harvest, so the
-	 * entries readied stay where they are. */
-	/* Read ahead from the start, until a batch shows scattered frames. */
-	fset_ahead_init(&ahead.c, &pt->log->dirty, &pt->log->writable, gfn,
-			gfn + npages);
-	ahead_fill(&hv, &ahead, gfn);
+	 * entries readied stay where they are. Pieces are read ahead from
+	 * the start, until a batch shows scattered frames. */
+	ahead_start(&hv, &ahead, gfn);
 	for (next = gfn, more = true;;) {
 		struct harvest_batch *nb = &b[cur ^ 1];
 
