@@ -184,6 +184,23 @@ static void piece_check(struct fset_slot *fs, uint32_t p)
 	fs->any[p / 64] &= ~(UINT64_C(1) << (p % 64));
 }
 
+/* The first piece of slot fs from p, below end, whose bit says it has
+ * any frame; end if none. */
+static uint32_t piece_next(const struct fset_slot *fs, uint32_t p,
+			   uint32_t end)
+{
+	while (p < end) {
+		uint64_t any = fs->any[p / 64] >> (p % 64);
+
+		if (any) {
+			p += (uint32_t)__builtin_ctzll(any);
+			return p < end ? p : end;
+		}
+		p = (p | 63) + 1;	/* past a clear group at once */
+	}
+	return end;
+}
+
 /* Adds the frames of mask to word w of slot fs. */
 static void fset_add_word(struct fset_slot *fs, uint32_t w, uint64_t mask,
 			  struct fset *s)
@@ -223,15 +240,15 @@ void fset_del(struct fset *s, uint64_t lo, uint64_t hi)
 		return;
 	for (slots_of(lo, hi, &si, &last); si <= last; si++) {
 		struct fset_slot *fs = slot_of(s, si);
-		uint32_t a, b, w, p;
+		uint32_t a, b, w, p, end;
 
 		slot_span(si, lo, hi, &a, &b);
 
 		if (!fs || !fs->count)
 			continue;
-		for (p = a / PIECE_FRAMES; p <= (b - 1) / PIECE_FRAMES; p++) {
-			if (!(fs->any[p / 64] & (UINT64_C(1) << (p % 64))))
-				continue;
+		end = (b - 1) / PIECE_FRAMES + 1;
+		for (p = piece_next(fs, a / PIECE_FRAMES, end); p < end;
+		     p = piece_next(fs, p + 1, end)) {
 			for (w = p * MAP_WORDS; w < (p + 1) * MAP_WORDS; w++) {
 				uint64_t m = word_mask(a, b, w) & fs->bits[w];
 
@@ -290,23 +307,19 @@ uint64_t fset_next(const struct fset *s, uint64_t lo, uint64_t hi)
 	for (; lo < hi && i < s->n; i++) {
 		const struct fset_slot *fs = s->v[i];
 		uint64_t start = fs->si << SLOT_SHIFT;
-		uint32_t a, b, p;
+		uint32_t a, b, p, end;
 
 		if (start >= hi)
 			break;
 		if (!fs->count)
 			continue;
 		slot_span(fs->si, lo, hi, &a, &b);
-		for (p = a / PIECE_FRAMES; p <= (b - 1) / PIECE_FRAMES; p++) {
+		end = (b - 1) / PIECE_FRAMES + 1;
+		for (p = piece_next(fs, a / PIECE_FRAMES, end); p < end;
+		     p = piece_next(fs, p + 1, end)) {
 			uint32_t w;
 			bool whole;
 
-			if (!(fs->any[p / 64] >> (p % 64) & 1)) {
-				/* Past a whole clear group at once. */
-				if (!fs->any[p / 64])
-					p |= 63;
-				continue;
-			}
 			/* A piece the range holds whole needs no masks. */
 			whole = p * PIECE_FRAMES >= a &&
 				(p + 1) * PIECE_FRAMES <= b;
@@ -490,21 +503,16 @@ bool fset_ahead_next(struct fset_ahead *a, uint64_t *gfn,
 	for (; a->i < a->s->n; a->i++, a->ws_found = false) {
 		const struct fset_slot *fs = a->s->v[a->i];
 		uint64_t start = fs->si << SLOT_SHIFT;
-		uint32_t p = a->at > start ? (uint32_t)((a->at - start) >> PIECE_SHIFT)
-					   : 0;
+		uint32_t p, end;
 
-		while (fs->count && p < SLOT_PIECES &&
-		       start + (uint64_t)p * PIECE_FRAMES < a->hi) {
-			uint64_t any = fs->any[p / 64] >> (p % 64);
-
-			if (!any) {
-				p = (p | 63) + 1;
-				continue;
-			}
-			p += (uint32_t)__builtin_ctzll(any);
-			if (p >= SLOT_PIECES ||
-			    start + (uint64_t)p * PIECE_FRAMES >= a->hi)
-				break;
+		if (start >= a->hi)
+			break;
+		end = a->hi - start < SLOT_FRAMES
+			      ? (uint32_t)((a->hi - start - 1) >> PIECE_SHIFT) + 1
+			      : SLOT_PIECES;
+		p = a->at > start ? (uint32_t)((a->at - start) >> PIECE_SHIFT)
+				  : 0;
+		if (fs->count && (p = piece_next(fs, p, end)) < end) {
 			if (!a->ws_found) {
 				a->ws = a->with && a->with->count
 						? slot_of(a->with, fs->si)
@@ -517,8 +525,6 @@ bool fset_ahead_next(struct fset_ahead *a, uint64_t *gfn,
 			a->at = *gfn + PIECE_FRAMES;
 			return true;
 		}
-		if (start >= a->hi)
-			break;
 	}
 	return false;
 }

@@ -833,6 +833,7 @@ static int log_harvest(struct gmem_pt *pt, uint64_t gfn, uint64_t npages,
 			      .end = gfn + npages };
 	struct harvest_batch b[2];
 	struct harvest_ahead ahead = { .on = false };
+	const struct gmem_pt_level *leaves;	/* the last level */
 	uint64_t limit = UINT64_MAX, next;
 	uint32_t cur = 0, k, pieces;
 	bool more;
@@ -859,23 +860,21 @@ static int log_harvest(struct gmem_pt *pt, uint64_t gfn, uint64_t npages,
 	/* Dirty frames are in the dirty set alone, their leaves' write
 	 * access taken in the same batch: one flush before returning. */
 	b[0].n = 0;
+	leaves = &pt->geom.level[pt->geom.nlevels - 1];
 	hv.sc = (struct pt_batch){ .pt = pt, .apply = true,
 				   .flush_lo = UINT64_MAX };
 	/* A word's frames are edited through one table: its 64 entries
 	 * must be in it (a generic geometry may have smaller tables). */
 	hv.quick = granule_shift(pt) == 0 &&
-		   pt->geom.level[pt->geom.nlevels - 1].entry_shift ==
-			   GMEM_FRAME_SHIFT &&
-		   pt->geom.level[pt->geom.nlevels - 1].index_bits >= 6 &&
+		   leaves->entry_shift == GMEM_FRAME_SHIFT &&
+		   leaves->index_bits >= 6 &&
 		   (pt->sink.protect || (!pt->sink.map && !pt->sink.unmap));
 	hv.page_w = pt_format_page_w_rule(pt->fmt->id);
 	hv.quiet = !pt->sink.protect &&
 		   !bus_heard(&pt->guest->bus, BUS_WRPROTECT);
 	/* Folding takes write from pages no sink or listener hears of. */
 	hv.fold = hv.quick && hv.quiet && pt->fmt->table_w &&
-		  pt->geom.nlevels > 1 &&
-		  pt->geom.level[pt->geom.nlevels - 1].index_bits ==
-			  PIECE_SHIFT;
+		  pt->geom.nlevels > 1 && leaves->index_bits == PIECE_SHIFT;
 	/* Two batches in flight: the next is taken and readied before the
 	 * one before it is harvested, so that its misses overlap that
 	 * batch's work. Tables are never freed in a harvest, so the
