@@ -495,8 +495,8 @@ void log_op_fault(struct log_rig *r, uint64_t gfn)
 
 void log_op_fault_run(struct log_rig *r, uint64_t gfn)
 {
-	static const uint64_t lens[] = { 64, 128 };
-	uint64_t f = gfn & ~UINT64_C(63), end = f + lens[log_rnd() % 2];
+	static const uint64_t lens[] = { 64, 128, 512 };
+	uint64_t f = gfn & ~UINT64_C(63), end = f + lens[log_rnd() % 3];
 
 	for (; f < end && f < r->lm.n; f++)
 		log_op_fault(r, f);

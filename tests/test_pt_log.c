@@ -9,7 +9,8 @@
  * goes by attribute, and holds no split frame unless it is the smallest
  * leaf) and its permissions (no write while a logged frame in it is
  * clean). Random starts, stops, write faults (single, and runs that fill
- * whole words of the sets), marks, conversions and harvests run on the
+ * whole words of the sets or a piece), marks, conversions and harvests
+ * (into a bitmap, or rings smaller and larger than a piece) run on the
  * library and the model together. After each:
  *
  *  - every harvest returned exactly the frames the model says were
@@ -49,6 +50,20 @@ static const struct lcfg lcfgs[] = {
 	{ GMEM_PT_ARM64_4K, GMEM_PT_VIEW_SHARED, GMEM_ATTR_SHARED, false },
 };
 
+/* A harvest's ring: none (a bitmap), small, or larger than a piece so
+ * that pieces are taken whole until the ring is nearly full. */
+static uint32_t harvest_cap(void)
+{
+	switch (log_rnd() % 4) {
+	case 0:
+		return (uint32_t)(1 + log_rnd() % 40);
+	case 1:
+		return (uint32_t)(400 + log_rnd() % 1000);
+	default:
+		return 0;
+	}
+}
+
 START_TEST(logging_follows_model)
 {
 	const struct lcfg *c = &lcfgs[_i];
@@ -79,8 +94,7 @@ START_TEST(logging_follows_model)
 		else if (k < 80)
 			log_op_convert(&r, lo, hi, (unsigned int)(log_rnd() % 2));
 		else
-			log_op_harvest(&r, lo, hi,
-				       log_rnd() % 2 ? 0 : (uint32_t)(1 + log_rnd() % 40));
+			log_op_harvest(&r, lo, hi, harvest_cap());
 		if (trace || i % 16 == 0 || i + 1 == ops)
 			log_full_check(&r, c->nosink);
 	}

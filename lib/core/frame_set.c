@@ -489,16 +489,16 @@ uint32_t fset_take(struct fset *s, struct fset *with, uint64_t lo,
 	return k;
 }
 
-void fset_ahead_init(struct fset_ahead *a, const struct fset *s,
-		     const struct fset *with, uint64_t lo, uint64_t hi)
+void fset_walk_init(struct fset_walk *a, struct fset *s, struct fset *with,
+		    uint64_t lo, uint64_t hi)
 {
-	*a = (struct fset_ahead){ .s = s, .with = with, .hi = hi,
-				  .at = lo & ~(uint64_t)(PIECE_FRAMES - 1),
-				  .i = find(s, lo >> SLOT_SHIFT) };
+	*a = (struct fset_walk){ .s = s, .with = with, .lo = lo, .hi = hi,
+				 .at = lo & ~(uint64_t)(PIECE_FRAMES - 1),
+				 .i = find(s, lo >> SLOT_SHIFT) };
 }
 
-bool fset_ahead_next(struct fset_ahead *a, uint64_t *gfn,
-		     const uint64_t **words, const uint64_t **with_words)
+bool fset_walk_next(struct fset_walk *a, uint64_t *gfn,
+		    const uint64_t **words, const uint64_t **with_words)
 {
 	for (; a->i < a->s->n; a->i++, a->ws_found = false) {
 		const struct fset_slot *fs = a->s->v[a->i];
@@ -527,6 +527,44 @@ bool fset_ahead_next(struct fset_ahead *a, uint64_t *gfn,
 		}
 	}
 	return false;
+}
+
+/* As fset_take a word at a time, but the counts kept once a piece. */
+void fset_walk_take(struct fset_walk *a, struct fset_piece *p)
+{
+	struct fset_slot *fs = a->s->v[a->i], *ws = a->ws;
+	uint32_t piece = (uint32_t)(((a->at - 1) & (SLOT_FRAMES - 1)) >>
+				    PIECE_SHIFT),
+		 lo, hi, w, at;
+	uint64_t rest = 0, m, wm;
+	bool whole;
+
+	slot_span(fs->si, a->lo, a->hi, &lo, &hi);
+	whole = piece * PIECE_FRAMES >= lo && (piece + 1) * PIECE_FRAMES <= hi;
+	p->base = a->at - PIECE_FRAMES;
+	p->frames = p->with_frames = 0;
+	for (w = 0; w < MAP_WORDS; w++) {
+		at = piece * MAP_WORDS + w;
+		m = whole ? fs->bits[at] : fs->bits[at] & word_mask(lo, hi, at);
+		wm = ws ? ws->bits[at] & m : 0;
+		if (m)
+			word_store(&fs->bits[at], fs->bits[at] & ~m);
+		if (wm)
+			word_store(&ws->bits[at], ws->bits[at] & ~wm);
+		rest |= ws ? ws->bits[at] : 0;
+		p->mask[w] = m;
+		p->with[w] = wm;
+		p->frames += (uint64_t)__builtin_popcountll(m);
+		p->with_frames += (uint64_t)__builtin_popcountll(wm);
+	}
+	fs->count -= p->frames;
+	a->s->count -= p->frames;
+	if (p->with_frames) {
+		ws->count -= p->with_frames;
+		a->with->count -= p->with_frames;
+	}
+	piece_check(fs, piece);
+	p->with_rest = rest != 0;
 }
 
 void fset_put_word(struct fset *s, uint64_t base, uint64_t mask)

@@ -109,25 +109,43 @@ uint32_t fset_take(struct fset *s, struct fset *with, uint64_t lo,
 		   uint32_t n, uint64_t *next);
 
 /*
- * The pieces of a set that hold frames in [lo, hi) (and maybe some that
- * fset_take left empty), in order, for a caller that reads ahead of
- * fset_take what it will touch: each piece's words (one cache line),
- * and the same piece's words in with.
+ * A walk over the pieces of a set that hold frames in [lo, hi) (and
+ * maybe some that fset_take left empty), in order, with the same pieces
+ * of with: for a caller that reads ahead what it will touch (each
+ * piece's words share one cache line), or that takes pieces whole
+ * (fset_walk_take), where a word at a time would cost more than the
+ * misses it overlaps.
  */
-struct fset_ahead {
-	const struct fset *s, *with;
-	const struct fset_slot *ws;	/* with's slot of s->v[i], or NULL */
-	uint64_t at, hi;		/* the next piece's first frame */
+struct fset_walk {
+	struct fset *s, *with;
+	struct fset_slot *ws;		/* with's slot of s->v[i], or NULL */
+	uint64_t lo, hi;		/* the range */
+	uint64_t at;			/* the next piece's first frame */
 	uint32_t i;			/* the slot of at, or after it */
 	bool ws_found;			/* ws is s->v[i]'s */
 };
 
-void fset_ahead_init(struct fset_ahead *a, const struct fset *s,
-		     const struct fset *with, uint64_t lo, uint64_t hi);
+void fset_walk_init(struct fset_walk *a, struct fset *s, struct fset *with,
+		    uint64_t lo, uint64_t hi);
 /* The next piece: its first frame, and its words in the set and in
  * with (NULL where with has no slot for it); false after the last. */
-bool fset_ahead_next(struct fset_ahead *a, uint64_t *gfn,
-		     const uint64_t **words, const uint64_t **with_words);
+bool fset_walk_next(struct fset_walk *a, uint64_t *gfn,
+		    const uint64_t **words, const uint64_t **with_words);
+
+/* The frames of one piece taken whole: frame base + 64 * j + i for each
+ * bit i of mask[j]. */
+struct fset_piece {
+	uint64_t base;			/* the piece's first frame */
+	uint64_t mask[MAP_WORDS];
+	uint64_t with[MAP_WORDS];	/* of them, those with held */
+	uint64_t frames, with_frames;	/* their counts */
+	bool with_rest;			/* with holds other frames of the
+					 * piece, left in it */
+};
+
+/* Takes the frames of the walk's range in the piece fset_walk_next gave
+ * last out of the set, and the same frames out of with. */
+void fset_walk_take(struct fset_walk *a, struct fset_piece *p);
 
 /* Puts back frames of one word that fset_take took. */
 void fset_put_word(struct fset *s, uint64_t base, uint64_t mask);

@@ -433,10 +433,29 @@ static inline uint64_t *upper_entry(const struct gmem_pt *pt,
 	return up;
 }
 
+/* The entry above the last-level table of base, decoded into d, where
+ * that table is there and not folded (a table folded has no frame with
+ * write: none to take); NULL otherwise. The walk starts at the deepest
+ * table of the batch's cursor holding base: harvests go up through the
+ * frames. */
+static inline uint64_t *table_above(struct harvest *hv, uint64_t base,
+				    struct pt_decoded *d)
+{
+	const struct gmem_pt *pt = hv->pt;
+	uint64_t *up = upper_entry(pt, &hv->up, base, &hv->sc.cursor);
+
+	if (!up)
+		return NULL;
+	pt_decode(pt, *up, pt->geom.nlevels - 2, d);
+	if (d->kind != PT_TABLE ||
+	    (pt->fmt->table_w && !(*up & pt->fmt->table_w)))
+		return NULL;
+	return up;
+}
+
 /* table_entry for a frame outside the table noted last. The table
  * comes from the entry above it, so the walk touches none of the
- * table's own lines; it starts at the deepest table of the batch's
- * cursor holding base: harvests go up through the frames. */
+ * table's own lines. */
 static __attribute__((noinline)) uint64_t *table_find(struct harvest *hv,
 						      uint64_t base)
 {
@@ -454,13 +473,8 @@ static __attribute__((noinline)) uint64_t *table_find(struct harvest *hv,
 		hv->t_entry = NULL;	/* none above: never folded */
 		return &hv->table[base - hv->t_lo];
 	}
-	up = upper_entry(pt, &hv->up, base, &hv->sc.cursor);
+	up = table_above(hv, base, &d);
 	if (!up)
-		return NULL;
-	pt_decode(pt, *up, last - 1, &d);
-	/* A table still folded has no frame with write: none to take. */
-	if (d.kind != PT_TABLE ||
-	    (pt->fmt->table_w && !(*up & pt->fmt->table_w)))
 		return NULL;
 	hv->table = pt_virt(pt, d.addr);
 	hv->t_entry = up;
@@ -491,24 +505,29 @@ static bool logged_whole(const struct gmem_pt *pt, uint64_t lo, uint64_t hi)
 
 /*
  * Folds the last-level table of the 2 MiB piece at lo, of which the
- * harvest took pages writable frames (fset_take gives all of a piece at
- * once): write access taken from the table's entry (the format's
- * table_w), in one store, instead of from each page. Every page of the
- * table that has write is one of those frames, as the piece is logged
- * whole and the writable set holds no other frame of it: so the fold
- * takes write from exactly those. The next walk into the table unfolds
- * it (pt_unfold). Returns whether it folded.
+ * harvest took pages writable frames, all it held of the piece (the
+ * caller's to know): write access taken from the table's entry (the
+ * format's table_w), in one store, instead of from each page. Every
+ * page of the table that has write is one of those frames, as the piece
+ * is logged whole and the writable set holds no other frame of it: so
+ * the fold takes write from exactly those. The next walk into the table
+ * unfolds it (pt_unfold). Returns whether it folded.
  */
 static bool fold(struct harvest *hv, uint64_t lo, uint64_t pages)
 {
 	struct gmem_pt *pt = hv->pt;
+	struct pt_decoded d;
+	uint64_t *up;
 
 	if (lo < hv->gfn || lo + PIECE_FRAMES > hv->end ||
-	    !logged_whole(pt, lo, lo + PIECE_FRAMES) || !table_entry(hv, lo) ||
-	    fset_any(&pt->log->writable, lo, lo + PIECE_FRAMES))
+	    !logged_whole(pt, lo, lo + PIECE_FRAMES))
 		return false;
-	*hv->t_entry &= ~pt->fmt->table_w;
-	hv->table = NULL;
+	up = table_above(hv, lo, &d);
+	if (!up)
+		return false;
+	*up &= ~pt->fmt->table_w;
+	if (hv->table && hv->t_entry == up)
+		hv->table = NULL;
 	hv->sc.cursor.valid &= ~(1u << (pt->geom.nlevels - 1));
 	hv->sc.protects += pages;
 	pt_flush_add(&hv->sc, lo, lo + PIECE_FRAMES);
@@ -534,27 +553,38 @@ static int reprotect(struct harvest *hv, uint64_t f)
 			       l.d.addr >> GMEM_FRAME_SHIFT, l.d.prot, prot);
 }
 
-/* The frames of mask, from base, to the caller's bitmap or ring. */
-static void harvest_out(struct harvest *hv, uint64_t base, uint64_t mask)
+/* The frames of n words from base (mask[j] the frames base + 64 * j +
+ * i, count of them), to the caller's bitmap or ring. */
+static inline __attribute__((always_inline)) void
+harvest_out(struct harvest *hv, uint64_t base, const uint64_t *mask,
+	    uint32_t n, uint64_t count)
 {
 	struct gmem_pt_harvest *h = hv->h;
-	uint64_t m;
+	uint64_t m, b, w, sh;
+	uint32_t j;
 
 	if (!h->bitmap) {
-		for (m = mask; m; m &= m - 1)
-			h->ring[h->count++] = base + (uint64_t)__builtin_ctzll(m);
+		for (j = 0; j < n; j++)
+			for (m = mask[j]; m; m &= m - 1)
+				h->ring[h->count++] = base + 64 * j +
+					(uint64_t)__builtin_ctzll(m);
 		return;
 	}
-	h->count += (uint64_t)__builtin_popcountll(mask);
-	/* The set's words are aligned to frames, the bitmap's to gfn. */
-	if (base < hv->gfn) {
-		h->bitmap[0] |= mask >> (hv->gfn - base);
-	} else {
-		uint64_t off = base - hv->gfn, w = off / 64, sh = off % 64;
-
-		h->bitmap[w] |= mask << sh;
-		if (sh && mask >> (64 - sh))
-			h->bitmap[w + 1] |= mask >> (64 - sh);
+	h->count += count;
+	/* The set's words are aligned to frames, the bitmap's to gfn: no
+	 * frame below gfn was taken, and the first word at or above it
+	 * shifts into two of the bitmap, as do the ones after. */
+	for (j = 0, b = base; j < n && b < hv->gfn; j++, b += 64)
+		if (hv->gfn - b < 64)
+			h->bitmap[0] |= mask[j] >> (hv->gfn - b);
+	if (j == n)
+		return;
+	w = (b - hv->gfn) / 64;
+	sh = (b - hv->gfn) % 64;
+	for (; j < n; j++, w++) {
+		h->bitmap[w] |= mask[j] << sh;
+		if (sh && mask[j] >> (64 - sh))
+			h->bitmap[w + 1] |= mask[j] >> (64 - sh);
 	}
 }
 
@@ -625,8 +655,8 @@ static bool pages_writable(const struct pt_page_w *r, const uint64_t *page)
  * sink nor a listener hears of protects: their entries edited in one
  * tight pass. Returns the frames of w left for reprotect_word.
  */
-static uint64_t protect_pages(struct harvest *hv, uint64_t *page,
-			      uint64_t base, uint64_t w)
+static inline __attribute__((always_inline)) uint64_t
+protect_pages(struct harvest *hv, uint64_t *page, uint64_t base, uint64_t w)
 {
 	const struct pt_page_w r = hv->page_w;
 	uint64_t m, rest = 0, done;
@@ -668,14 +698,15 @@ static uint64_t protect_pages(struct harvest *hv, uint64_t *page,
  * (all writable, so dirty) and those after it, which the next harvest
  * reports again.
  */
-static void harvest_word(struct harvest *hv, uint64_t *page,
-			 const struct fset_word *fw)
+static inline __attribute__((always_inline)) void
+harvest_word(struct harvest *hv, uint64_t *page, const struct fset_word *fw)
 {
 	struct pt_log *log = hv->pt->log;
 	uint64_t w = fw->with, m = 0, f = 0, left;
 	struct leaf_at l;
 
-	harvest_out(hv, fw->base, fw->mask);
+	harvest_out(hv, fw->base, &fw->mask, 1,
+		    (uint64_t)__builtin_popcountll(fw->mask));
 	if (hv->err) {
 		fset_put_word(&log->writable, fw->base, fw->with);
 		fset_put_word(&log->dirty, fw->base, fw->mask);
@@ -710,7 +741,7 @@ struct harvest_batch {
 static uint32_t batch_ready(struct harvest *hv, struct harvest_batch *b)
 {
 	struct fset_word *fw = b->fw;
-	uint64_t m, pages;
+	uint64_t m, pages, lo;
 	uint32_t k, j, pieces = 0;
 
 	for (k = 0; k < b->n; k = j, pieces++) {
@@ -720,9 +751,11 @@ static uint32_t batch_ready(struct harvest *hv, struct harvest_batch *b)
 				!((fw[j].base ^ fw[k].base) >> PIECE_SHIFT);
 		     j++)
 			pages += (uint64_t)__builtin_popcountll(fw[j].with);
+		lo = fw[k].base & ~(uint64_t)(PIECE_FRAMES - 1);
+		/* fset_take gives all of a piece at once. */
 		if (hv->fold && !hv->err && pages >= FOLD_MIN &&
-		    fold(hv, fw[k].base & ~(uint64_t)(PIECE_FRAMES - 1),
-			 pages)) {
+		    !fset_any(&hv->pt->log->writable, lo, lo + PIECE_FRAMES) &&
+		    fold(hv, lo, pages)) {
 			for (; k < j; k++) {
 				b->page[k] = NULL;
 				fw[k].with = 0;	/* protected: reported only */
@@ -745,46 +778,40 @@ static uint32_t batch_ready(struct harvest *hv, struct harvest_batch *b)
 }
 
 /*
- * Pieces read ahead of the taking: of each, its words in the dirty and
- * writable sets, its entry above (which a fold edits, and through which
- * its table is found) and the caller's bitmap words prefetched, so that
- * a harvest of many frames a piece (writes in runs), whose batches hold
- * a piece or two, waits for the misses of many pieces at once, not of
- * each in turn. Where pieces hold few frames each (scattered writes), a
- * batch spans many pieces, whose misses overlap already, and walking
- * the set and the table twice costs more than it saves (1.1x on 1%
- * random writes): reading ahead follows batches of AHEAD_DENSE frames
- * a piece or more, on average, only.
+ * Writes in runs leave pieces dirty whole, and a batch of words holds
+ * one or two of them: taking words and readying them a batch ahead
+ * costs more than the misses it overlaps. Where pieces hold many frames
+ * each, they are taken whole instead (fset_walk_take), each reported
+ * and folded (or protected a word at a time) in turn, while a walk
+ * HARVEST_AHEAD pieces ahead prefetches what each will touch: its words
+ * in the dirty and writable sets, its entry above (which a fold edits,
+ * and through which its table is found) and the caller's bitmap words.
+ * So a harvest of runs waits for the misses of many pieces at once, and
+ * spends on each piece a few instructions a word. Pieces are taken
+ * whole while HARVEST_AHEAD of them in a row hold PIECES_DENSE frames
+ * each on average, and batches of words are taken while a batch holds
+ * fewer a piece (scattered writes, whose batches span many pieces).
  */
 #define HARVEST_AHEAD 8
-#define AHEAD_DENSE 64
+#define PIECES_DENSE 64
 
+/* The walk ahead of the taking of pieces. */
 struct harvest_ahead {
-	struct fset_ahead c;
+	struct fset_walk walk;
 	struct upper up;
 	struct pt_cursor cursor;
-	uint64_t at[HARVEST_AHEAD];	/* the pieces prefetched: a ring */
-	uint32_t head, n;
-	bool on;			/* c walks from the last batch */
+	uint32_t n;			/* pieces ahead of the taking */
 };
 
-/* Forgets the pieces fset_take began (below next), and prefetches up to
- * HARVEST_AHEAD after them. */
-static void ahead_fill(struct harvest *hv, struct harvest_ahead *a,
-		       uint64_t next)
+/* Prefetches pieces until HARVEST_AHEAD are ahead of the taking. */
+static void ahead_fill(struct harvest *hv, struct harvest_ahead *a)
 {
 	const struct gmem_pt *pt = hv->pt;
 	const uint64_t *w, *ww;
 	uint64_t gfn, *up;
 
-	while (a->n && a->at[a->head] < next) {
-		a->head = (a->head + 1) % HARVEST_AHEAD;
-		a->n--;
-	}
-	while (a->n < HARVEST_AHEAD &&
-	       fset_ahead_next(&a->c, &gfn, &w, &ww)) {
-		if (gfn + PIECE_FRAMES <= next)
-			continue;	/* taken already */
+	for (; a->n < HARVEST_AHEAD &&
+	       fset_walk_next(&a->walk, &gfn, &w, &ww); a->n++) {
 		__builtin_prefetch(w, 1);
 		if (ww)
 			__builtin_prefetch(ww, 1);
@@ -798,32 +825,120 @@ static void ahead_fill(struct harvest *hv, struct harvest_ahead *a,
 
 			__builtin_prefetch(&hv->h->bitmap[word], 1);
 		}
-		a->at[(a->head + a->n++) % HARVEST_AHEAD] = gfn;
 	}
 }
 
-/* Starts reading ahead of the taking at frame from. */
-static void ahead_start(struct harvest *hv, struct harvest_ahead *a,
-			uint64_t from)
+/* A piece taken whole: reported, and its writable frames protected, by
+ * a fold of its table or a word at a time. */
+static void harvest_piece(struct harvest *hv, const struct fset_piece *p)
 {
-	fset_ahead_init(&a->c, &hv->pt->log->dirty, &hv->pt->log->writable,
-			from, hv->end);
-	a->head = a->n = 0;
-	a->on = true;
-	ahead_fill(hv, a, from);
+	uint32_t j;
+
+	if (hv->fold && !hv->err && p->with_frames >= FOLD_MIN &&
+	    !p->with_rest && fold(hv, p->base, p->with_frames)) {
+		harvest_out(hv, p->base, p->mask, MAP_WORDS, p->frames);
+		return;
+	}
+	for (j = 0; j < MAP_WORDS; j++) {
+		struct fset_word fw = { p->base + 64 * j, p->mask[j],
+					p->with[j] };
+
+		if (fw.mask)
+			harvest_word(hv, fw.with && hv->quick
+						 ? table_entry(hv, fw.base)
+						 : NULL,
+				     &fw);
+	}
 }
 
-/* After a batch taken, of frames frames in pieces pieces, up to next:
- * reads ahead of it, or stops reading ahead, by the frames a piece. */
-static void ahead_step(struct harvest *hv, struct harvest_ahead *a,
-		       uint64_t frames, uint32_t pieces, uint64_t next)
+/*
+ * Takes pieces whole from *next (*limit frames at most), while they are
+ * dense. Returns whether frames may be left for batches: false when the
+ * range or the limit is done.
+ */
+static bool harvest_pieces(struct harvest *hv, uint64_t *next,
+			   uint64_t *limit)
 {
-	if (frames < (uint64_t)pieces * AHEAD_DENSE)
-		a->on = false;
-	else if (!a->on)
-		ahead_start(hv, a, next);
-	else
-		ahead_fill(hv, a, next);
+	struct pt_log *log = hv->pt->log;
+	struct harvest_ahead ahead = { .n = 0 };
+	struct fset_walk take;
+	struct fset_piece p;
+	const uint64_t *w, *ww;
+	uint64_t gfn, frames = 0;
+	uint32_t pieces = 0;
+
+	fset_walk_init(&ahead.walk, &log->dirty, &log->writable, *next,
+		       hv->end);
+	fset_walk_init(&take, &log->dirty, &log->writable, *next, hv->end);
+	/* A piece may hold PIECE_FRAMES: it must fit the limit whole. */
+	while (*limit >= PIECE_FRAMES) {
+		ahead_fill(hv, &ahead);
+		if (!fset_walk_next(&take, &gfn, &w, &ww)) {
+			*next = hv->end;
+			return false;
+		}
+		/* The walk ahead met it first: the sets change behind
+		 * both walks only. */
+		ahead.n--;
+		fset_walk_take(&take, &p);
+		harvest_piece(hv, &p);
+		*limit -= p.frames;
+		*next = gfn + PIECE_FRAMES < hv->end ? gfn + PIECE_FRAMES
+						     : hv->end;
+		frames += p.frames;
+		if (++pieces == HARVEST_AHEAD) {
+			if (frames < (uint64_t)pieces * PIECES_DENSE)
+				break;
+			frames = pieces = 0;
+		}
+	}
+	if (*limit)
+		return *next < hv->end;
+	/* As fset_take: none of the range left, the next is its end. */
+	if (!fset_any(&log->dirty, *next, hv->end))
+		*next = hv->end;
+	return false;
+}
+
+/*
+ * Takes batches of words from *next (*limit frames at most), two in
+ * flight: the next is taken and readied before the one before it is
+ * harvested, so that its misses overlap that batch's work. Tables are
+ * never freed in a harvest, so the entries readied stay where they are.
+ * Returns whether it stopped at a dense batch, frames maybe left for
+ * pieces: false when the range or the limit is done.
+ */
+static bool harvest_batches(struct harvest *hv, uint64_t *next,
+			    uint64_t *limit)
+{
+	struct pt_log *log = hv->pt->log;
+	struct harvest_batch b[2];
+	uint32_t cur = 0, k, pieces;
+	bool more = true, dense = false;
+
+	b[0].n = 0;
+	for (;;) {
+		struct harvest_batch *nb = &b[cur ^ 1];
+
+		nb->n = 0;
+		if (more) {
+			uint64_t was = *limit;
+
+			nb->n = fset_take(&log->dirty, &log->writable, *next,
+					  hv->end, limit, nb->fw,
+					  HARVEST_BATCH, next);
+			pieces = batch_ready(hv, nb);
+			more = nb->n && *limit && *next < hv->end;
+			dense = more && *limit >= PIECE_FRAMES &&
+				was - *limit >= (uint64_t)pieces * PIECES_DENSE;
+			more = more && !dense;
+		}
+		for (k = 0; k < b[cur].n; k++)
+			harvest_word(hv, b[cur].page[k], &b[cur].fw[k]);
+		cur ^= 1;
+		if (!b[cur].n)
+			return dense;
+	}
 }
 
 static int log_harvest(struct gmem_pt *pt, uint64_t gfn, uint64_t npages,
@@ -831,12 +946,9 @@ static int log_harvest(struct gmem_pt *pt, uint64_t gfn, uint64_t npages,
 {
 	struct harvest hv = { .pt = pt, .h = h, .gfn = gfn,
 			      .end = gfn + npages };
-	struct harvest_batch b[2];
-	struct harvest_ahead ahead = { .on = false };
 	const struct gmem_pt_level *leaves;	/* the last level */
-	uint64_t limit = UINT64_MAX, next;
-	uint32_t cur = 0, k, pieces;
-	bool more;
+	uint64_t limit = UINT64_MAX, next = gfn;
+	bool pieces, more;
 	int err = check_range(pt, gfn, npages);
 
 	if (!err)
@@ -859,7 +971,6 @@ static int log_harvest(struct gmem_pt *pt, uint64_t gfn, uint64_t npages,
 		return 0;
 	/* Dirty frames are in the dirty set alone, their leaves' write
 	 * access taken in the same batch: one flush before returning. */
-	b[0].n = 0;
 	leaves = &pt->geom.level[pt->geom.nlevels - 1];
 	hv.sc = (struct pt_batch){ .pt = pt, .apply = true,
 				   .flush_lo = UINT64_MAX };
@@ -875,32 +986,10 @@ static int log_harvest(struct gmem_pt *pt, uint64_t gfn, uint64_t npages,
 	/* Folding takes write from pages no sink or listener hears of. */
 	hv.fold = hv.quick && hv.quiet && pt->fmt->table_w &&
 		  pt->geom.nlevels > 1 && leaves->index_bits == PIECE_SHIFT;
-	/* Two batches in flight: the next is taken and readied before the
-	 * one before it is harvested, so that its misses overlap that
-	 * batch's work. Tables are never freed in a harvest, so the
-	 * entries readied stay where they are. Pieces are read ahead from
-	 * the start, until a batch shows scattered frames. */
-	ahead_start(&hv, &ahead, gfn);
-	for (next = gfn, more = true;;) {
-		struct harvest_batch *nb = &b[cur ^ 1];
-
-		nb->n = 0;
-		if (more) {
-			uint64_t was = limit;
-
-			nb->n = fset_take(&pt->log->dirty, &pt->log->writable,
-					  next, gfn + npages, &limit, nb->fw,
-					  HARVEST_BATCH, &next);
-			pieces = batch_ready(&hv, nb);
-			ahead_step(&hv, &ahead, was - limit, pieces, next);
-			more = nb->n && limit && next < gfn + npages;
-		}
-		for (k = 0; k < b[cur].n; k++)
-			harvest_word(&hv, b[cur].page[k], &b[cur].fw[k]);
-		cur ^= 1;
-		if (!b[cur].n)
-			break;
-	}
+	/* Pieces first: until they show scattered frames. */
+	for (pieces = true, more = true; more; pieces = !pieces)
+		more = pieces ? harvest_pieces(&hv, &next, &limit)
+			      : harvest_batches(&hv, &next, &limit);
 	h->next = next;
 	pt_batch_end(&hv.sc);
 	return hv.err;
