@@ -6,6 +6,8 @@ static int should_fail(struct os_inject *in, enum inject_kind k)
 {
 	uint64_t armed;
 
+	if (in->watch)
+		in->watch(in->watch_arg, k);
 	__atomic_add_fetch(&in->calls, 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&in->by_kind[k], 1, __ATOMIC_RELAXED);
 	if (!in->fail_at)

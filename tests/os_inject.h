@@ -29,6 +29,10 @@ struct os_inject {
 	int err;			/* positive errno to fail with */
 	bool sticky;			/* fail every call from fail_at on */
 	int failed;			/* calls failed so far */
+	/* Called before every call, when set: a test looks at the library
+	 * from inside an operation's system calls. */
+	void (*watch)(void *arg, enum inject_kind kind);
+	void *watch_arg;
 };
 
 void os_inject_init(struct os_inject *in);

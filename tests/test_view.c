@@ -291,6 +291,66 @@ START_TEST(paging_real_memory)
 END_TEST
 
 /*
+ * A frame coming back in is mapped before it is present: a lookup from
+ * inside the system calls that map it (a load completed, or a
+ * nomination cancelled by an access) finds it not present yet, so a
+ * vCPU told "present" never meets an unmapped frame; once the call
+ * returns the frame is present and reachable, contents intact.
+ */
+struct coming_in {
+	struct gmem_guest *g;
+	uint64_t gfn;
+	unsigned int calls, present;
+};
+
+static void query_during(void *arg, enum inject_kind kind)
+{
+	struct coming_in *c = arg;
+
+	(void)kind;
+	c->calls++;
+	if (!gmem_page_lookup(c->g, c->gfn, GMEM_LOOKUP_QUERY, NULL))
+		c->present++;
+}
+
+START_TEST(mapped_before_present)
+{
+	uint64_t f = 700;
+	char *store = malloc(FRAME);
+	struct coming_in c = { .gfn = f };
+	struct rig r;
+
+	ck_assert(store);
+	rig_init_paged(&r, GMEM_BACKEND_MEMFD, GMEM_CONTENT_PRESERVE, 4096, 0);
+	write_frames(&r, 0, r.npages, false);
+	ck_assert_int_eq(gmem_page_nominate(r.g, f, 1, NULL), 0);
+	if (!_i) {
+		ck_assert_int_eq(gmem_page_read(r.g, f, 1, store, NULL), 0);
+		ck_assert_int_eq(gmem_pt_sync(r.pt_shared), 0);
+		ck_assert_int_eq(gmem_pt_sync(r.pt_all), 0);
+		ck_assert_int_eq(gmem_page_evict(r.g, f, 1, NULL), 0);
+		ck_assert_int_eq(gmem_page_load(r.g, f, 1, store, NULL), 0);
+	}
+	c.g = r.g;
+	r.in.watch = query_during;
+	r.in.watch_arg = &c;
+	if (_i)
+		ck_assert_int_eq(gmem_page_lookup(r.g, f, GMEM_LOOKUP_TRY,
+						  NULL), 0);
+	else
+		ck_assert_int_eq(gmem_page_complete(r.g, f, 1, 0, NULL), 0);
+	r.in.watch = NULL;
+	ck_assert_uint_gt(c.calls, 0);
+	ck_assert_uint_eq(c.present, 0);
+	ck_assert_int_eq(gmem_page_lookup(r.g, f, GMEM_LOOKUP_QUERY, NULL), 0);
+	check_frames(&r, f - 1, 3);
+	check_tables(&r);
+	rig_fini(&r);
+	free(store);
+}
+END_TEST
+
+/*
  * I/O to private memory keeps the contents where the view discards
  * them on conversion: the device sees what the guest wrote, and the
  * guest finds it again once the frames are private again.
@@ -353,12 +413,6 @@ START_TEST(private_is_unreachable)
 }
 END_TEST
 
-/*
- * Every system call of a conversion failing in turn: the conversion
- * fails with that error, and state, view and tables are as before; a
- * retry then succeeds.
- */
-
 static Suite *view_suite(void)
 {
 	Suite *s = suite_create("view");
@@ -369,6 +423,7 @@ static Suite *view_suite(void)
 	tcase_add_loop_test(tc, differential_guest_memfd, 0, 2);
 	tcase_add_loop_test(tc, anonymous, 0, 2);
 	tcase_add_loop_test(tc, paging_real_memory, 0, 4);
+	tcase_add_loop_test(tc, mapped_before_present, 0, 2);
 	tcase_add_test(tc, io_keeps_private_contents);
 	tcase_add_loop_test(tc, private_is_unreachable, 0, 2);
 	suite_add_tcase(s, tc);

@@ -63,6 +63,8 @@ struct vm {
 	int pager_fd, ready_fd, stop_fd;
 	unsigned char *store;		/* the pager's copy of paged frames */
 	atomic_bool draining;		/* page nothing out any more */
+	atomic_bool drained;		/* the pager saw draining: it pages
+					 * nothing out from then on */
 	atomic_bool stopping;
 	/* Counts, for the report. */
 	atomic_ulong paged_out, paged_in, evict_lost;
@@ -152,6 +154,8 @@ static void *pager(void *arg)
 	while (!vm->stopping) {
 		if (!vm->draining)
 			page_out_some(vm, &rng);
+		else
+			vm->drained = true;
 		if (poll(fds, 2, 1) > 0 && (fds[0].revents & POLLIN))
 			drain(vm->pager_fd);
 		serve(vm);
@@ -283,9 +287,12 @@ int main(int argc, char **argv)
 	    pthread_create(&tv, NULL, vcpu, &c))
 		return 1;
 	pthread_join(tv, NULL);
-	/* Bring everything in while the pager still serves, then stop it
-	 * and let it go. */
+	/* Bring everything in while the pager still serves, once it pages
+	 * nothing out any more (it may be paging some out as it is told),
+	 * then stop it and let it go. */
 	vm.draining = true;
+	while (!vm.drained)
+		usleep(100);
 	for (uint64_t gfn = 0; gfn < FRAMES; gfn++) {
 		if (gmem_page_lookup(vm.g, gfn, GMEM_LOOKUP_WAIT, NULL))
 			return 1;

@@ -116,9 +116,11 @@ GMEM_API int gmem_page_read(struct gmem_guest *guest, uint64_t gfn,
 
 /*
  * Ends paging in. status 0: PAGING_IN with the data back -> PRESENT,
- * back in the views (-EINVAL at a frame not loaded). status < 0: the
- * pager failed, PAGING_IN -> PAGED (-EINVAL at a frame not paging in).
- * Errors: the range errors; -EINVAL as above. Threads: any, as above.
+ * mapped in the views before any lookup finds them present (-EINVAL at
+ * a frame not loaded). status < 0: the pager failed, PAGING_IN ->
+ * PAGED (-EINVAL at a frame not paging in).
+ * Errors: the range errors; -EINVAL as above; -ENOMEM, the frames left
+ * as they were. Threads: any, as above.
  */
 GMEM_API int gmem_page_complete(struct gmem_guest *guest, uint64_t gfn,
 				uint64_t npages, int status,

@@ -374,21 +374,24 @@ static uint64_t block_of(const struct gmem_guest *g, uint64_t gfn)
 static void cancel_nomination(struct gmem_guest *g, struct paging *p,
 			      uint64_t gfn)
 {
-	uint64_t lo = block_of(g, gfn), hi = lo + g->granule_mask + 1;
-	bool done = false;
+	uint64_t lo = block_of(g, gfn), hi = lo + g->granule_mask + 1, fail;
+	bool nominated;
 
 	guest_slots_txn(g, lo, hi, true);
 	spin_lock(&p->lock);
-	if (state_of(p, gfn) == GMEM_PAGE_PAGING_OUT) {
-		fset_del(&p->absent, lo, hi);
-		done = true;
-	}
+	nominated = state_of(p, gfn) == GMEM_PAGE_PAGING_OUT;
 	spin_unlock(&p->lock);
-	if (done)
+	/* Back in the views before they are present (the holds keep them
+	 * nominated meanwhile); a part that cannot follow leaves them so,
+	 * and the access goes on as for any frame out. */
+	if (nominated && !bus_ask(&g->bus, BUS_PAGE_IN, lo, hi, &fail)) {
+		spin_lock(&p->lock);
+		fset_del(&p->absent, lo, hi);
+		spin_unlock(&p->lock);
 		guest_slots_recheck(g, lo, hi);
+		bus_done(&g->bus, BUS_PAGE_IN, lo, hi);
+	}
 	guest_slots_txn(g, lo, hi, false);
-	if (done)
-		bus_tell(&g->bus, BUS_PAGE_IN, lo, hi);
 }
 
 /* Adds a wait for gfn; for a vCPU, its token for gfn if it has one.

@@ -407,44 +407,57 @@ int gmem_page_complete(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 		       int status, struct gmem_page_opts *opts)
 {
 	uint64_t fail, hi = gfn + npages;
-	bool woken;
+	const struct gmem_run run = { .gfn = gfn, .npages = npages };
+	bool woken = false, asked;
 	int err;
 	struct paging *p = page_begin(g, gfn, npages, status > 0 ? -EINVAL : 0,
 				      opts, &err);
 
 	if (!p)
 		return err;
-	if (!status)
-		guest_slots_txn(g, gfn, hi, true);
+	/* The holds keep the frames loaded (or in) from the checks to the
+	 * change. */
+	guest_slots_txn(g, gfn, hi, true);
 	spin_lock(&p->lock);
 	fail = fset_next_out(status ? &p->in : &p->loaded, gfn, hi);
 	if (fail < hi)
 		err = -EINVAL;
-	if (!err && ((status && fset_reserve(&g->heap, &p->paged, gfn, hi)) ||
-		     pager_complete_reserve(g, p, gfn, hi))) {
+	if (!err && status && fset_reserve(&g->heap, &p->paged, gfn, hi)) {
 		err = -ENOMEM;
 		fail = gfn;
 	}
-	woken = !err && pager_complete(p, gfn, hi, status);
+	spin_unlock(&p->lock);
+	/* Back in the views before they are present: a lookup that finds
+	 * a frame present finds it mapped. */
+	asked = !err && !status;
+	if (asked)
+		err = bus_ask(&g->bus, BUS_PAGE_IN, gfn, hi, &fail);
+	asked = asked && !err;
+	spin_lock(&p->lock);
+	/* Room for the events of the lookups waiting, some maybe since. */
+	if (!err && pager_complete_reserve(g, p, gfn, hi)) {
+		err = -ENOMEM;
+		fail = gfn;
+	}
 	if (!err) {
+		woken = pager_complete(p, gfn, hi, status);
 		fset_del(&p->in, gfn, hi);
 		fset_del(&p->loaded, gfn, hi);
-		if (status) {
+		if (status)
 			fset_add(&p->paged, gfn, hi);
-		} else {
+		else
 			fset_del(&p->absent, gfn, hi);
-		}
 	}
 	fset_trim(&g->heap, &p->in);
 	fset_trim(&g->heap, &p->loaded);
 	spin_unlock(&p->lock);
-	if (!status) {
-		if (!err)
-			guest_slots_recheck(g, gfn, hi);
-		guest_slots_txn(g, gfn, hi, false);
-		if (!err)
-			bus_tell(&g->bus, BUS_PAGE_IN, gfn, hi);
+	if (asked && err) {
+		bus_cancel(&g->bus, BUS_PAGE_IN, &run, 1);
+	} else if (asked) {
+		guest_slots_recheck(g, gfn, hi);
+		bus_commit(&g->bus, BUS_PAGE_IN, &run, 1);
 	}
+	guest_slots_txn(g, gfn, hi, false);
 	if (woken)
 		pager_wake(p);
 	GMEM_PROBE(page_complete, g, gfn, npages, status, err);

@@ -54,7 +54,10 @@ enum bus_kind {
 	BUS_PAGE_OUT = 1u << 4,		/* phased: the range leaves every
 					 * view (nominated) */
 	BUS_PAGE_EVICT = 1u << 5,	/* phased: its memory is given back */
-	BUS_PAGE_IN = 1u << 6,		/* told: back in every view */
+	BUS_PAGE_IN = 1u << 6,		/* phased: the range comes back in
+					 * every view (the VMM's view maps
+					 * it in PREPARE, before it is
+					 * present) */
 	BUS_WRPROTECT = 1u << 7,	/* told: a builder took write access
 					 * from a leaf over the range */
 };

@@ -228,14 +228,14 @@ int runs_apply(struct gmem_view *v, const struct view_region *r,
 	       uint64_t gfn, uint64_t end, bool set, bool fault_in)
 {
 	for (uint64_t at = gfn; at < end;) {
-		uint64_t present = page_next_present(v->g, at, end);
+		uint64_t present = view_next_present(v, at, end);
 		struct gmem_run run = { .npages = present - at };
 		bool shared;
 		int err = 0;
 
 		if (present == at) {
 			err = gmem_run_get(v->g, at,
-					   page_first_absent(v->g, at, end) - at,
+					   view_first_absent(v, at, end) - at,
 					   &run);
 			if (err)
 				return err;

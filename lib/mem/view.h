@@ -90,5 +90,13 @@ int view_kvm_resync(struct gmem_view *v, const struct view_region *r);
 int view_paging_attach(struct gmem_view *v);
 /* A paging change heard on the bus (BUS_PAGE_*). */
 int view_paging_heard(struct gmem_view *v, const struct bus_event *ev);
+/* Present as the view maps frames: present, or coming back in (the
+ * view maps a page-in before its frames are present, so that a lookup
+ * that finds a frame present finds it mapped). The first frame of
+ * [lo, hi) present, or not, that way; hi if none. */
+uint64_t view_next_present(const struct gmem_view *v, uint64_t lo,
+			   uint64_t hi);
+uint64_t view_first_absent(const struct gmem_view *v, uint64_t lo,
+			   uint64_t hi);
 
 #endif

@@ -74,7 +74,7 @@ static int guest_part(struct gmem_view *v, struct view_region *r,
 
 	(void)arg;
 	while (!err && r->guest_base && lo < hi) {
-		uint64_t p = page_next_present(v->g, lo, hi), q;
+		uint64_t p = view_next_present(v, lo, hi), q;
 
 		if (p > lo) {
 			err = view_for_stretches(v, r, lo, p,
@@ -82,7 +82,7 @@ static int guest_part(struct gmem_view *v, struct view_region *r,
 			lo = p;
 			continue;
 		}
-		q = page_first_absent(v->g, lo, hi);
+		q = view_first_absent(v, lo, hi);
 		err = view_for_stretches(v, r, lo, q, stretch_guest_map, NULL);
 		lo = q;
 	}
@@ -205,22 +205,63 @@ static int reading(void *ctx, uint64_t lo, uint64_t hi, void *buf)
 	return for_regions(v, lo, hi, copy_part, &c);
 }
 
+/* The frames of a page-in the view is mapping, in this thread: still
+ * absent, but present to the view. */
+static __thread struct {
+	const struct gmem_view *v;
+	uint64_t lo, hi;
+} coming_in __attribute__((tls_model("initial-exec")));
+
+uint64_t view_next_present(const struct gmem_view *v, uint64_t lo,
+			   uint64_t hi)
+{
+	uint64_t f = page_next_present(v->g, lo, hi);
+
+	if (coming_in.v == v && coming_in.lo < f && coming_in.hi > lo)
+		f = coming_in.lo > lo ? coming_in.lo : lo;
+	return f;
+}
+
+uint64_t view_first_absent(const struct gmem_view *v, uint64_t lo,
+			   uint64_t hi)
+{
+	uint64_t f = page_first_absent(v->g, lo, hi);
+
+	if (coming_in.v == v && coming_in.lo <= f && coming_in.hi > f)
+		f = coming_in.hi < hi ? page_first_absent(v->g, coming_in.hi,
+							   hi)
+				      : hi;
+	return f;
+}
+
 /*
- * Nominated frames become unreachable before the call returns, evicted
- * ones are punched out of the backend (both in PREPARE: the view is in
- * the LAST class), frames back in are mapped again.
+ * All in PREPARE (the view is in the LAST class, and nothing after it
+ * refuses): nominated frames become unreachable before the call
+ * returns, evicted ones are punched out of the backend, and frames
+ * coming back in are mapped again before they are present (closed
+ * again if the page-in is cancelled).
  */
 int view_paging_heard(struct gmem_view *v, const struct bus_event *ev)
 {
 	uint64_t lo = ev->run->gfn, hi = lo + ev->run->npages;
 
-	if (ev->kind == BUS_PAGE_IN) {
-		entered(v, lo, hi);
-		view_split_join(v, lo, hi);
+	if (ev->kind == BUS_PAGE_IN && ev->phase == GMEM_PHASE_CANCEL) {
+		/* Not in after all (no room for the pager's events). */
+		if (for_regions(v, lo, hi, close_part, NULL))
+			atomic_fetch_add(&v->stale, 1);
 		return 0;
 	}
 	if (ev->phase != GMEM_PHASE_PREPARE)
 		return 0;
+	if (ev->kind == BUS_PAGE_IN) {
+		coming_in.v = v;
+		coming_in.lo = lo;
+		coming_in.hi = hi;
+		entered(v, lo, hi);
+		view_split_join(v, lo, hi);
+		coming_in.v = NULL;
+		return 0;
+	}
 	return for_regions(v, lo, hi,
 			   ev->kind == BUS_PAGE_OUT ? close_part : discard_part,
 			   NULL);
@@ -232,7 +273,7 @@ int view_paging_attach(struct gmem_view *v)
 		.load = loading, .read = reading, .ctx = v };
 	/* Frames already out when the view came: the guest mapping of
 	 * them is closed too. */
-	if (page_first_absent(v->g, 0, UINT64_MAX) < UINT64_MAX &&
+	if (view_first_absent(v, 0, UINT64_MAX) < UINT64_MAX &&
 	    for_regions(v, 0, UINT64_MAX, guest_part, NULL))
 		return -ENOMEM;
 	return 0;

@@ -26,7 +26,7 @@ struct page_map {
 static void page_maps(const struct gmem_view *v, const struct view_region *r,
 		      uint64_t p0, uint64_t probe, struct page_map m[2])
 {
-	bool present = page_first_absent(v->g, probe, probe + 1) > probe;
+	bool present = view_first_absent(v, probe, probe + 1) > probe;
 	struct gmem_run run;
 
 	guest_run(v->g, probe, 1, true, &run);
@@ -126,7 +126,7 @@ static bool page_uniform(const struct gmem_view *v, uint64_t p0)
 {
 	struct gmem_run run;
 
-	if (page_first_absent(v->g, p0, p0 + v->huge) < p0 + v->huge)
+	if (view_first_absent(v, p0, p0 + v->huge) < p0 + v->huge)
 		return false;
 	guest_run(v->g, p0, v->huge, true, &run);
 	return run.npages == v->huge;

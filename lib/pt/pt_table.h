@@ -192,9 +192,9 @@ void pt_spare_trim(struct gmem_pt *pt, uint32_t keep);
 /* The changes a builder hears: those that may change its table (and
  * its eviction check); conversions too where its view follows them or
  * it logs (pt_hear_conversions). */
-#define PT_TOLD (BUS_UNPIN | BUS_PAGE_IN)
+#define PT_TOLD BUS_UNPIN
 #define PT_HEARS (PT_TOLD | BUS_REGION_ADD | BUS_REGION_REMOVE | \
-		  BUS_PAGE_OUT | BUS_PAGE_EVICT)
+		  BUS_PAGE_OUT | BUS_PAGE_EVICT | BUS_PAGE_IN)
 int pt_subscribe(struct gmem_pt *pt);
 void pt_hear_conversions(struct gmem_pt *pt, bool on);
 /* Before a sync: what changes that found no room left to look at. */
