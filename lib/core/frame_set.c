@@ -493,78 +493,93 @@ void fset_walk_init(struct fset_walk *a, struct fset *s, struct fset *with,
 		    uint64_t lo, uint64_t hi)
 {
 	*a = (struct fset_walk){ .s = s, .with = with, .lo = lo, .hi = hi,
-				 .at = lo & ~(uint64_t)(PIECE_FRAMES - 1),
 				 .i = find(s, lo >> SLOT_SHIFT) };
+}
+
+/* Enters the walk's next slot holding some of the range: false past
+ * the last. */
+static bool walk_enter(struct fset_walk *a)
+{
+	struct fset_slot *fs;
+
+	a->fs = NULL;
+	if (a->i >= a->s->n)
+		return false;
+	fs = a->s->v[a->i++];
+	a->start = fs->si << SLOT_SHIFT;
+	if (a->start >= a->hi) {
+		a->i = a->s->n;
+		return false;
+	}
+	a->fs = fs;
+	slot_span(fs->si, a->lo, a->hi, &a->a, &a->b);
+	a->p = a->a >> PIECE_SHIFT;
+	a->end = (a->b + PIECE_FRAMES - 1) >> PIECE_SHIFT;
+	a->ws = a->with && a->with->count ? slot_of(a->with, fs->si) : NULL;
+	return true;
 }
 
 bool fset_walk_next(struct fset_walk *a, uint64_t *gfn,
 		    const uint64_t **words, const uint64_t **with_words)
 {
-	for (; a->i < a->s->n; a->i++, a->ws_found = false) {
-		const struct fset_slot *fs = a->s->v[a->i];
-		uint64_t start = fs->si << SLOT_SHIFT;
-		uint32_t p, end;
+	do {
+		uint32_t p;
 
-		if (start >= a->hi)
-			break;
-		end = a->hi - start < SLOT_FRAMES
-			      ? (uint32_t)((a->hi - start - 1) >> PIECE_SHIFT) + 1
-			      : SLOT_PIECES;
-		p = a->at > start ? (uint32_t)((a->at - start) >> PIECE_SHIFT)
-				  : 0;
-		if (fs->count && (p = piece_next(fs, p, end)) < end) {
-			if (!a->ws_found) {
-				a->ws = a->with && a->with->count
-						? slot_of(a->with, fs->si)
-						: NULL;
-				a->ws_found = true;
-			}
-			*gfn = start + (uint64_t)p * PIECE_FRAMES;
-			*words = &fs->bits[p * MAP_WORDS];
-			*with_words = a->ws ? &a->ws->bits[p * MAP_WORDS] : NULL;
-			a->at = *gfn + PIECE_FRAMES;
-			return true;
-		}
-	}
+		if (!a->fs || !a->fs->count ||
+		    (p = piece_next(a->fs, a->p, a->end)) >= a->end)
+			continue;
+		a->p = p + 1;
+		*gfn = a->start + (uint64_t)p * PIECE_FRAMES;
+		*words = &a->fs->bits[p * MAP_WORDS];
+		*with_words = a->ws ? &a->ws->bits[p * MAP_WORDS] : NULL;
+		return true;
+	} while (walk_enter(a));
 	return false;
 }
 
-/* As fset_take a word at a time, but the counts kept once a piece. */
+/* As fset_take a word at a time, but the counts kept once a piece: in
+ * locals, as the stores to the words might otherwise be to them. The
+ * words are stored whatever they held (the piece's line is written
+ * anyway), so that a piece costs no branch a word. */
 void fset_walk_take(struct fset_walk *a, struct fset_piece *p)
 {
-	struct fset_slot *fs = a->s->v[a->i], *ws = a->ws;
-	uint32_t piece = (uint32_t)(((a->at - 1) & (SLOT_FRAMES - 1)) >>
-				    PIECE_SHIFT),
-		 lo, hi, w, at;
-	uint64_t rest = 0, m, wm;
-	bool whole;
+	struct fset_slot *fs = a->fs;
+	uint32_t piece = a->p - 1, first = piece * PIECE_FRAMES, w;
+	uint64_t *bits = &fs->bits[piece * MAP_WORDS], none[MAP_WORDS];
+	uint64_t *with = a->ws ? &a->ws->bits[piece * MAP_WORDS] : none;
+	uint64_t frames = 0, with_frames = 0, rest = 0;
+	bool whole = first >= a->a && first + PIECE_FRAMES <= a->b;
 
-	slot_span(fs->si, a->lo, a->hi, &lo, &hi);
-	whole = piece * PIECE_FRAMES >= lo && (piece + 1) * PIECE_FRAMES <= hi;
-	p->base = a->at - PIECE_FRAMES;
-	p->frames = p->with_frames = 0;
+	if (!a->ws)
+		memset(none, 0, sizeof(none));
 	for (w = 0; w < MAP_WORDS; w++) {
-		at = piece * MAP_WORDS + w;
-		m = whole ? fs->bits[at] : fs->bits[at] & word_mask(lo, hi, at);
-		wm = ws ? ws->bits[at] & m : 0;
-		if (m)
-			word_store(&fs->bits[at], fs->bits[at] & ~m);
-		if (wm)
-			word_store(&ws->bits[at], ws->bits[at] & ~wm);
-		rest |= ws ? ws->bits[at] : 0;
+		uint64_t b = bits[w], m = b, wb = with[w];
+
+		if (!whole)
+			m &= word_mask(a->a, a->b, piece * MAP_WORDS + w);
+		word_store(&bits[w], b & ~m);
+		word_store(&with[w], wb & ~m);
+		rest |= wb & ~m;
 		p->mask[w] = m;
-		p->with[w] = wm;
-		p->frames += (uint64_t)__builtin_popcountll(m);
-		p->with_frames += (uint64_t)__builtin_popcountll(wm);
+		p->with[w] = wb & m;
+		frames += (uint64_t)__builtin_popcountll(m);
+		with_frames += (uint64_t)__builtin_popcountll(wb & m);
 	}
-	fs->count -= p->frames;
-	a->s->count -= p->frames;
-	if (p->with_frames) {
-		ws->count -= p->with_frames;
-		a->with->count -= p->with_frames;
-	}
-	piece_check(fs, piece);
+	p->base = a->start + first;
+	p->frames = frames;
+	p->with_frames = with_frames;
 	p->with_rest = rest != 0;
+	fs->count -= frames;
+	a->s->count -= frames;
+	if (with_frames) {
+		a->ws->count -= with_frames;
+		a->with->count -= with_frames;
+	}
+	/* A piece taken whole is left empty. */
+	if (whole)
+		fs->any[piece / 64] &= ~(UINT64_C(1) << (piece % 64));
+	else
+		piece_check(fs, piece);
 }
 
 void fset_put_word(struct fset *s, uint64_t base, uint64_t mask)

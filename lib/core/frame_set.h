@@ -118,11 +118,15 @@ uint32_t fset_take(struct fset *s, struct fset *with, uint64_t lo,
  */
 struct fset_walk {
 	struct fset *s, *with;
-	struct fset_slot *ws;		/* with's slot of s->v[i], or NULL */
 	uint64_t lo, hi;		/* the range */
-	uint64_t at;			/* the next piece's first frame */
-	uint32_t i;			/* the slot of at, or after it */
-	bool ws_found;			/* ws is s->v[i]'s */
+	uint32_t i;			/* the next slot to enter */
+	/* The slot the walk is in (NULL: none yet, or past the last), as
+	 * worked out once on entering it: */
+	struct fset_slot *fs, *ws;	/* its own, and with's (or NULL) */
+	uint64_t start;			/* its first frame */
+	uint32_t a, b;			/* the range's frames in it */
+	uint32_t p, end;		/* the next piece to look at, and the
+					 * range's end, in pieces */
 };
 
 void fset_walk_init(struct fset_walk *a, struct fset *s, struct fset *with,

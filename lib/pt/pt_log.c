@@ -581,6 +581,11 @@ harvest_out(struct harvest *hv, uint64_t base, const uint64_t *mask,
 		return;
 	w = (b - hv->gfn) / 64;
 	sh = (b - hv->gfn) % 64;
+	if (!sh) {	/* gfn on a word's frames, as a VMM's slots are */
+		for (; j < n; j++, w++)
+			h->bitmap[w] |= mask[j];
+		return;
+	}
 	for (; j < n; j++, w++) {
 		h->bitmap[w] |= mask[j] << sh;
 		if (sh && mask[j] >> (64 - sh))
