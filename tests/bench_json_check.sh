@@ -95,3 +95,13 @@ if set(per) != {"random", "clustered"} or not per["clustered"] < per["random"]:
     sys.exit("harvest-insns: " + open(sys.argv[1]).read())
 PY
 echo "harvest instructions per dirty frame ok"
+
+# Builds side by side: the same build twice, each target's median for
+# both.
+"$src/tools/bench-ab" -n 1 -b "$bench" -s logging "$(dirname "$(dirname "$bench")")/lib" \
+	"$(dirname "$(dirname "$bench")")/lib" >"$tmp/ab"
+[ "$(grep -c '^  .* median ' "$tmp/ab")" -ge 2 ] &&
+	grep -q '^harvest, clustered: speed-up over per-word (limit 3)$' "$tmp/ab" ||
+	{ cat "$tmp/ab"; exit 1; }
+echo "builds side by side ok"
+
