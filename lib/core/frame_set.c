@@ -545,13 +545,11 @@ void fset_walk_take(struct fset_walk *a, struct fset_piece *p)
 {
 	struct fset_slot *fs = a->fs;
 	uint32_t piece = a->p - 1, first = piece * PIECE_FRAMES, w;
-	uint64_t *bits = &fs->bits[piece * MAP_WORDS], none[MAP_WORDS];
+	uint64_t *bits = &fs->bits[piece * MAP_WORDS], none[MAP_WORDS] = { 0 };
 	uint64_t *with = a->ws ? &a->ws->bits[piece * MAP_WORDS] : none;
 	uint64_t frames = 0, with_frames = 0, rest = 0;
 	bool whole = first >= a->a && first + PIECE_FRAMES <= a->b;
 
-	if (!a->ws)
-		memset(none, 0, sizeof(none));
 	for (w = 0; w < MAP_WORDS; w++) {
 		uint64_t b = bits[w], m = b, wb = with[w];
 

@@ -430,9 +430,8 @@ int gmem_page_complete(struct gmem_guest *g, uint64_t gfn, uint64_t npages,
 	/* Back in the views before they are present: a lookup that finds
 	 * a frame present finds it mapped. */
 	asked = !err && !status;
-	if (asked)
-		err = bus_ask(&g->bus, BUS_PAGE_IN, gfn, hi, &fail);
-	asked = asked && !err;
+	if (asked && (err = bus_ask(&g->bus, BUS_PAGE_IN, gfn, hi, &fail)))
+		asked = false;
 	spin_lock(&p->lock);
 	/* Room for the events of the lookups waiting, some maybe since. */
 	if (!err && pager_complete_reserve(g, p, gfn, hi)) {
