@@ -32,7 +32,7 @@ assert d["results"] == [], "workloads ran"
 ran = [t for t in d["targets"] if t["ok"] is not None]
 skipped = [t for t in d["targets"] if t["value"] is None]
 assert [r["threads"] for r in d["scaling"]] == [1, 2], d["scaling"]
-assert len(ran) == 13 and len(skipped) == len(d["targets"]) - 13, ran
+assert len(ran) == 14 and len(skipped) == len(d["targets"]) - 14, ran
 def names(v):
     if isinstance(v, dict):
         for k, x in v.items():
