@@ -97,11 +97,17 @@ PY
 echo "harvest instructions per dirty frame ok"
 
 # Builds side by side: the same build twice, each target's median for
-# both.
-"$src/tools/bench-ab" -n 1 -b "$bench" -s logging "$(dirname "$(dirname "$bench")")/lib" \
+# both, and a figure asked for by its path (one that is not there:
+# printed bare, with no median).
+"$src/tools/bench-ab" -n 1 -b "$bench" -s logging \
+	-f logging.clustered.harvest_us -f logging.nothing \
+	"$(dirname "$(dirname "$bench")")/lib" \
 	"$(dirname "$(dirname "$bench")")/lib" >"$tmp/ab"
 [ "$(grep -c '^  .* median ' "$tmp/ab")" -ge 2 ] &&
-	grep -q '^harvest, clustered: speed-up over per-word (limit 3)$' "$tmp/ab" ||
+	grep -q '^harvest, clustered: speed-up over per-word (limit 3)$' "$tmp/ab" &&
+	grep -A2 '^logging.clustered.harvest_us$' "$tmp/ab" |
+		[ "$(grep -c ' median ')" -eq 2 ] &&
+	grep -A1 '^logging.nothing$' "$tmp/ab" | [ "$(grep -c ' median ')" -eq 0 ] ||
 	{ cat "$tmp/ab"; exit 1; }
 echo "builds side by side ok"
 
