@@ -6,8 +6,8 @@
  * refuses a protect (early in a harvest of several batches too), a
  * harvest folds the tables where it should and only there (and a
  * conversion in a folded table), last-level tables smaller than a word
- * of the dirty set, and allocation failures at every step
- * leave everything as it was.
+ * of the dirty set, a stopped log gives back its memory, and allocation
+ * failures at every step leave everything as it was.
  */
 #include <check.h>
 #include <errno.h>
@@ -495,6 +495,39 @@ START_TEST(harvest_by_pieces_and_words)
 }
 END_TEST
 
+/*
+ * A log stopped gives back what its sets took: after writes in two
+ * slots, all of them harvested (into a bitmap, or rings that end inside
+ * pieces), stopping leaves the allocator holding what it held after a
+ * first round with one write (the sets' arrays of slots keep their
+ * room): every slot of a set is freed once its count says it is empty.
+ */
+START_TEST(stop_gives_back)
+{
+	struct log_rig r;
+	int64_t idle;
+	int round;
+
+	log_rig_open(&r, GMEM_PT_X86_4LEVEL, GMEM_PT_VIEW_ALL, 2 * GIB,
+		     GMEM_ATTR_PRIVATE, false);
+	log_op_start(&r, 0, 2 * GIB);
+	log_op_fault(&r, GIB + 7);
+	log_op_harvest(&r, 0, 2 * GIB, 0);
+	log_op_stop(&r, 0, 2 * GIB);
+	idle = r.ta.live_bytes;
+	for (round = 0; round < 2; round++) {
+		log_op_start(&r, 0, 2 * GIB);
+		fault_range(&r, 100, 1300);
+		fault_range(&r, GIB + 5000, GIB + 5100);
+		while (model_dirty(&r, 0, 2 * GIB))
+			log_op_harvest(&r, 0, 2 * GIB, round ? 700 : 0);
+		log_op_stop(&r, 0, 2 * GIB);
+		ck_assert_int_eq(r.ta.live_bytes, idle);
+	}
+	log_rig_close(&r);
+}
+END_TEST
+
 /* Each call with the Nth allocation failing: -ENOMEM changes nothing,
  * and the call succeeds once allocations do. */
 START_TEST(allocation_failures)
@@ -644,6 +677,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, start_on_gib_leaves);
 	tcase_add_test(tc, bad_input);
 	tcase_add_test(tc, allocation_failures);
+	tcase_add_test(tc, stop_gives_back);
 	tcase_add_test(tc, sink_refuses_protect);
 	tcase_add_test(tc, sink_refuses_early_in_long_harvest);
 	tcase_add_test(tc, harvest_folds_tables);

@@ -385,31 +385,32 @@ bool fset_all(const struct fset *s, uint64_t lo, uint64_t hi)
 	return true;
 }
 
-/* Takes the frames of mask out of word w of slot fs (of set s), which
- * holds them all: the popcount of mask. */
-static uint64_t take_bits(struct fset *s, struct fset_slot *fs, uint32_t w,
-			  uint64_t mask)
+/* Takes the frames of mask out of word w of slot fs, which holds them
+ * all: the popcount of mask. The counts are the caller's to lower. */
+static uint64_t take_bits(struct fset_slot *fs, uint32_t w, uint64_t mask)
 {
-	uint64_t pc = (uint64_t)__builtin_popcountll(mask);
-
 	word_store(&fs->bits[w], fs->bits[w] & ~mask);
-	fs->count -= pc;
-	s->count -= pc;
-	return pc;
+	return (uint64_t)__builtin_popcountll(mask);
 }
 
+/*
+ * The counts are lowered once a slot, not once a word: stores to the
+ * words could be to them, so the compiler would load and store both
+ * counts of both sets for every word taken. A slot's own count reads
+ * higher meanwhile, which only makes its walk look on.
+ */
 uint32_t fset_take(struct fset *s, struct fset *with, uint64_t lo,
 		   uint64_t hi, uint64_t *limit, struct fset_word *words,
 		   uint32_t n, uint64_t *next)
 {
-	uint64_t taken = 0, left = *limit;
+	uint64_t taken = 0, with_taken = 0, left = *limit, last = hi;
 	uint32_t i = find(s, lo >> SLOT_SHIFT), k = 0;
 	bool full = false;		/* words or limit ran out */
 
-	*next = hi;
 	for (; lo < hi && i < s->n && !full; i++) {
 		struct fset_slot *fs = s->v[i], *ws;
-		uint64_t start = fs->si << SLOT_SHIFT;
+		uint64_t start = fs->si << SLOT_SHIFT, was = taken;
+		uint64_t with_was = with_taken;
 		uint32_t a, b, g;
 
 		if (start >= hi)
@@ -420,7 +421,8 @@ uint32_t fset_take(struct fset *s, struct fset *with, uint64_t lo,
 		b = hi - start < SLOT_FRAMES ? (uint32_t)(hi - start)
 					     : SLOT_FRAMES;
 		for (g = a / PIECE_FRAMES / 64;
-		     fs->count && g < SLOT_GROUPS && !full; g++) {
+		     fs->count > taken - was && g < SLOT_GROUPS && !full;
+		     g++) {
 			uint64_t pieces = fs->any[g];
 
 			while (pieces && !full) {
@@ -460,16 +462,16 @@ uint32_t fset_take(struct fset *s, struct fset *with, uint64_t lo,
 						m &= ~(UINT64_C(1) << (63 - __builtin_clzll(m)));
 						pc--;
 					}
-					taken += take_bits(s, fs, w, m);
+					taken += take_bits(fs, w, m);
 					wm = ws ? ws->bits[w] & m : 0;
 					if (wm)
-						take_bits(with, ws, w, wm);
+						with_taken += take_bits(ws, w, wm);
 					words[k++] = (struct fset_word){
 						start + w * 64, m, wm };
 					/* Where a call that stops here would
 					 * go on from. */
-					*next = start + w * 64 + 64 -
-						(uint64_t)__builtin_clzll(m);
+					last = start + w * 64 + 64 -
+					       (uint64_t)__builtin_clzll(m);
 					full = taken == left || k == n;
 				}
 				if (whole && !nz && taken < left)
@@ -480,11 +482,16 @@ uint32_t fset_take(struct fset *s, struct fset *with, uint64_t lo,
 			if ((uint64_t)(g + 1) * 64 * PIECE_FRAMES >= b)
 				break;
 		}
+		fs->count -= taken - was;
+		if (ws)
+			ws->count -= with_taken - with_was;
 	}
+	s->count -= taken;
+	if (with)
+		with->count -= with_taken;
 	*limit = left - taken;
-	if (!full)
-		*next = hi;
-	else if (taken == left && *next < hi && !fset_any(s, *next, hi))
+	*next = full ? last : hi;
+	if (full && taken == left && *next < hi && !fset_any(s, *next, hi))
 		*next = hi;
 	return k;
 }

@@ -571,9 +571,17 @@ harvest_out(struct harvest *hv, uint64_t base, const uint64_t *mask,
 		return;
 	}
 	h->count += count;
-	/* The set's words are aligned to frames, the bitmap's to gfn: no
-	 * frame below gfn was taken, and the first word at or above it
-	 * shifts into two of the bitmap, as do the ones after. */
+	/* gfn on a word's frames, as a VMM's slots are: the set's words are
+	 * the bitmap's, none of them below gfn. */
+	if (!(hv->gfn & 63)) {
+		uint64_t *out = &h->bitmap[(base - hv->gfn) / 64];
+
+		for (j = 0; j < n; j++)
+			out[j] |= mask[j];
+		return;
+	}
+	/* Otherwise no frame below gfn was taken, and the first word at or
+	 * above it shifts into two of the bitmap, as do the ones after. */
 	for (j = 0, b = base; j < n && b < hv->gfn; j++, b += 64)
 		if (hv->gfn - b < 64)
 			h->bitmap[0] |= mask[j] >> (hv->gfn - b);
@@ -581,14 +589,9 @@ harvest_out(struct harvest *hv, uint64_t base, const uint64_t *mask,
 		return;
 	w = (b - hv->gfn) / 64;
 	sh = (b - hv->gfn) % 64;
-	if (!sh) {	/* gfn on a word's frames, as a VMM's slots are */
-		for (; j < n; j++, w++)
-			h->bitmap[w] |= mask[j];
-		return;
-	}
 	for (; j < n; j++, w++) {
 		h->bitmap[w] |= mask[j] << sh;
-		if (sh && mask[j] >> (64 - sh))
+		if (mask[j] >> (64 - sh))
 			h->bitmap[w + 1] |= mask[j] >> (64 - sh);
 	}
 }
