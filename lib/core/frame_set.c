@@ -154,7 +154,7 @@ int fset_reserve(struct heap *h, struct fset *s, uint64_t lo, uint64_t hi)
 		fs = heap_grow(h, &s->v, &s->cap, s->n, s->n + 1,
 			       sizeof(*s->v), 8)
 			     ? NULL
-			     : heap_zalloc(h, sizeof(*fs), 64);
+			     : heap_zalloc_pages(h, sizeof(*fs), 64);
 		if (!fs)
 			return -ENOMEM;
 		fs->si = si;
@@ -269,7 +269,7 @@ void fset_trim(struct heap *h, struct fset *s)
 		if (s->v[i]->count)
 			s->v[n++] = s->v[i];
 		else
-			heap_free(h, s->v[i], sizeof(*s->v[i]));
+			heap_free_pages(h, s->v[i], sizeof(*s->v[i]));
 	}
 	s->n = n;
 }
@@ -279,7 +279,7 @@ void fset_free(struct heap *h, struct fset *s)
 	uint32_t i;
 
 	for (i = 0; i < s->n; i++)
-		heap_free(h, s->v[i], sizeof(*s->v[i]));
+		heap_free_pages(h, s->v[i], sizeof(*s->v[i]));
 	heap_free(h, s->v, s->cap * sizeof(*s->v));
 	memset(s, 0, sizeof(*s));
 }

@@ -36,7 +36,8 @@ static void tcache_destroy(void *arg)
 /*
  * Table pages: a walk over a large table touches one page of it per 2
  * MiB of the guest, and in 4 KiB pages of the process each of them is a
- * TLB miss. So they come from an arena of their own, whose memory is
+ * TLB miss; a harvest's walk over a frame set's slots (a line per 2 MiB)
+ * is the same. So they come from an arena of their own, whose memory is
  * mapped in 2 MiB aligned chunks advised for huge pages (where the
  * kernel has them, as its own page tables are in its direct map). Its
  * extent hooks are jemalloc's own but for that.

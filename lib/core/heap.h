@@ -33,8 +33,10 @@ void heap_init_child(struct heap *h, const struct heap *parent);
 void *heap_alloc(struct heap *h, size_t size, size_t align);
 void *heap_zalloc(struct heap *h, size_t size, size_t align);
 void heap_free(struct heap *h, void *ptr, size_t size);
-/* Table pages, zeroed: from the private arena's memory advised for huge
- * pages (heap.c), or the embedder's callbacks as any allocation. */
+/* Table pages, and other memory walked a line per 2 MiB of the guest
+ * (a frame set's slots), zeroed: from the private arena's memory advised
+ * for huge pages (heap.c), or the embedder's callbacks as any
+ * allocation. */
 void *heap_zalloc_pages(struct heap *h, size_t size, size_t align);
 void heap_free_pages(struct heap *h, void *ptr, size_t size);
 
