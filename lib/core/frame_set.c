@@ -393,6 +393,13 @@ static uint64_t take_bits(struct fset_slot *fs, uint32_t w, uint64_t mask)
 	return (uint64_t)__builtin_popcountll(mask);
 }
 
+/* n frames taken out of slot fs of set s: their counts lowered. */
+static void taken_out(struct fset *s, struct fset_slot *fs, uint64_t n)
+{
+	fs->count -= n;
+	s->count -= n;
+}
+
 /*
  * The counts are lowered once a slot, not once a word: stores to the
  * words could be to them, so the compiler would load and store both
@@ -482,13 +489,10 @@ uint32_t fset_take(struct fset *s, struct fset *with, uint64_t lo,
 			if ((uint64_t)(g + 1) * 64 * PIECE_FRAMES >= b)
 				break;
 		}
-		fs->count -= taken - was;
+		taken_out(s, fs, taken - was);
 		if (ws)
-			ws->count -= with_taken - with_was;
+			taken_out(with, ws, with_taken - with_was);
 	}
-	s->count -= taken;
-	if (with)
-		with->count -= with_taken;
 	*limit = left - taken;
 	*next = full ? last : hi;
 	if (full && taken == left && *next < hi && !fset_any(s, *next, hi))
@@ -574,12 +578,9 @@ void fset_walk_take(struct fset_walk *a, struct fset_piece *p)
 	p->frames = frames;
 	p->with_frames = with_frames;
 	p->with_rest = rest != 0;
-	fs->count -= frames;
-	a->s->count -= frames;
-	if (with_frames) {
-		a->ws->count -= with_frames;
-		a->with->count -= with_frames;
-	}
+	taken_out(a->s, fs, frames);
+	if (with_frames)
+		taken_out(a->with, a->ws, with_frames);
 	/* A piece taken whole is left empty. */
 	if (whole)
 		fs->any[piece / 64] &= ~(UINT64_C(1) << (piece % 64));
