@@ -905,11 +905,11 @@ int main(int argc, char **argv)
 	TARGET(S_KVM, "library % of kernel time, memory fault", 100 * kvmf.lib_ns / (kvmf.fault_ns - kvmf.lib_ns), 2, 1);
 	TARGET(S_LOGGING, "logging start, 4 GiB of 1 GiB leaves: protects", (double)logr.start_protects, 4, 1);
 	TARGET(S_LOGGING, "logging start, 4 GiB of 1 GiB leaves: splits", (double)logr.start_splits, 0, 1);
-	TARGET(S_LOGGING, "harvest, 1% random: libgmem / eager", logr.random.harvest_us / logr.random.eager_harvest_us, 1, 1);
-	TARGET(S_LOGGING, "harvest, 1% random: libgmem / floor", logr.random.harvest_us / logr.random.floor_us, 2, 1);
-	TARGET(S_LOGGING, "harvest, clustered: speed-up over per-frame", logr.clustered.flat_frame_us / logr.clustered.harvest_us, 20, 0);
-	TARGET(S_LOGGING, "harvest, clustered: speed-up over per-word", logr.clustered.flat_word_us / logr.clustered.harvest_us, 3, 0);
-	TARGET(S_LOGGING, "harvest, clustered: libgmem / floor", logr.clustered.harvest_us / logr.clustered.floor_us, 2, 1);
+	TARGET(S_LOGGING, "harvest, 1% random: libgmem / eager", logr.random.by_eager, 1, 1);
+	TARGET(S_LOGGING, "harvest, 1% random: libgmem / floor", logr.random.by_floor, 2, 1);
+	TARGET(S_LOGGING, "harvest, clustered: speed-up over per-frame", logr.clustered.speedup_frame, 20, 0);
+	TARGET(S_LOGGING, "harvest, clustered: speed-up over per-word", logr.clustered.speedup_word, 3, 0);
+	TARGET(S_LOGGING, "harvest, clustered: libgmem / floor", logr.clustered.by_floor, 2, 1);
 	TARGET(S_NOTIFY, "one accepting listener / one-shot conversion", notr.ns_listener / notr.ns_none, 2, 1);
 	TARGET(S_NOTIFY, "notifier dispatch ns, 10,000 notifiers", notr.ns_with - notr.ns_none, 50, 1);
 	TARGET(S_SCALING, "conversions, most threads / one, per thread", srow[ns ? ns - 1 : 0].conv_ratio / srow[ns ? ns - 1 : 0].threads, 0.75, 0);

@@ -80,8 +80,8 @@ static double faults(struct gmem_pt *pt, const uint64_t *at, uint64_t n)
 }
 
 /*
- * The harvests of libgmem's table by pattern, and of the eager one:
- * functions of their own, so that tools/bench.sh can count the
+ * The harvests of libgmem's table and of the eager one, by pattern:
+ * functions of their own, so that tools/harvest-insns can count the
  * instructions of each under callgrind (--toggle-collect).
  */
 static __attribute__((noinline)) int
@@ -97,7 +97,13 @@ harvest_clustered(struct gmem_pt *pt, struct gmem_pt_harvest *h)
 }
 
 static __attribute__((noinline)) int
-harvest_eager(struct gmem_pt *pt, struct gmem_pt_harvest *h)
+harvest_eager_random(struct gmem_pt *pt, struct gmem_pt_harvest *h)
+{
+	return gmem_pt_log_harvest(pt, 0, FRAMES, h);
+}
+
+static __attribute__((noinline)) int
+harvest_eager_clustered(struct gmem_pt *pt, struct gmem_pt_harvest *h)
 {
 	return gmem_pt_log_harvest(pt, 0, FRAMES, h);
 }
@@ -282,8 +288,11 @@ static void pattern_run(int runs, int clustered, struct gmem_pt *pt,
 			uint64_t *out, struct log_harvest_row *r)
 {
 	double h[63], eh[63], pf[63], pw[63], fl[63], ef[63], ff[63];
+	double re[63], rf[63], sf[63], sw[63];
 	uint64_t n = clustered ? WRITES / RUNS * RUNS : WRITES, count;
 	harvest_fn *fn = clustered ? harvest_clustered : harvest_random;
+	harvest_fn *efn = clustered ? harvest_eager_clustered
+				    : harvest_eager_random;
 	struct gmem_pt_stats s0, s1;
 
 	memset(r, 0, sizeof(*r));
@@ -300,14 +309,18 @@ static void pattern_run(int runs, int clustered, struct gmem_pt *pt,
 		ef[i] = faults(eager, at, n);
 		/* The two tables take turns being harvested first. */
 		if (i % 2) {
-			eh[i] = harvest(eager, harvest_eager, out, &count);
+			eh[i] = harvest(eager, efn, out, &count);
 			h[i] = harvest(pt, fn, out, &count);
 		} else {
 			h[i] = harvest(pt, fn, out, &count);
 			r->dirty = count;
-			eh[i] = harvest(eager, harvest_eager, out, &count);
+			eh[i] = harvest(eager, efn, out, &count);
 		}
 		flat_round(flat, at, n, out, i, &pf[i], &pw[i], &ff[i]);
+		re[i] = h[i] / eh[i];
+		rf[i] = h[i] / ff[i];
+		sf[i] = pf[i] / h[i];
+		sw[i] = pw[i] / h[i];
 	}
 	r->fault_ns = median(fl, runs);
 	r->eager_fault_ns = median(ef, runs);
@@ -316,6 +329,10 @@ static void pattern_run(int runs, int clustered, struct gmem_pt *pt,
 	r->flat_frame_us = median(pf, runs);
 	r->flat_word_us = median(pw, runs);
 	r->floor_us = median(ff, runs);
+	r->by_eager = median(re, runs);
+	r->by_floor = median(rf, runs);
+	r->speedup_frame = median(sf, runs);
+	r->speedup_word = median(sw, runs);
 }
 
 void logging_run(int runs, struct log_result *r)
@@ -372,13 +389,16 @@ static void row_json(const char *name, const struct log_harvest_row *h)
 	       "\"leaves_after\":%llu,\"splits\":%llu,\"fault_ns\":%.1f,"
 	       "\"eager_fault_ns\":%.1f,\"harvest_us\":%.1f,"
 	       "\"eager_harvest_us\":%.1f,\"flat_frame_us\":%.1f,"
-	       "\"flat_word_us\":%.1f,\"floor_us\":%.1f}",
+	       "\"flat_word_us\":%.1f,\"floor_us\":%.1f,\"by_eager\":%.3f,"
+	       "\"by_floor\":%.3f,\"speedup_frame\":%.2f,"
+	       "\"speedup_word\":%.3f}",
 	       name, (unsigned long long)h->writes,
 	       (unsigned long long)h->dirty,
 	       (unsigned long long)h->leaves_after,
 	       (unsigned long long)h->splits, h->fault_ns, h->eager_fault_ns,
 	       h->harvest_us, h->eager_harvest_us, h->flat_frame_us,
-	       h->flat_word_us, h->floor_us);
+	       h->flat_word_us, h->floor_us, h->by_eager, h->by_floor,
+	       h->speedup_frame, h->speedup_word);
 }
 
 static void row_print(const char *name, const struct log_harvest_row *h)
@@ -388,14 +408,14 @@ static void row_print(const char *name, const struct log_harvest_row *h)
 	       name, (unsigned long long)h->leaves_after,
 	       (unsigned long long)h->splits, h->fault_ns, h->eager_fault_ns);
 	printf("%-9s harvest of %llu dirty, us: libgmem %.1f (%.1f ns a "
-	       "frame), eager %.1f, floor %.1f,\n"
+	       "frame), eager %.1f (%.3fx), floor %.1f (%.2fx),\n"
 	       "          flat per frame %.1f (%.1fx libgmem), per word %.1f "
-	       "(%.2fx)\n",
+	       "(%.2fx); ratios: medians of each round's\n",
 	       name, (unsigned long long)h->dirty, h->harvest_us,
 	       h->harvest_us * 1e3 / (double)(h->dirty ? h->dirty : 1),
-	       h->eager_harvest_us, h->floor_us, h->flat_frame_us,
-	       h->flat_frame_us / h->harvest_us, h->flat_word_us,
-	       h->flat_word_us / h->harvest_us);
+	       h->eager_harvest_us, h->by_eager, h->floor_us, h->by_floor,
+	       h->flat_frame_us, h->speedup_frame, h->flat_word_us,
+	       h->speedup_word);
 }
 
 void logging_print(const struct log_result *r, int json)

@@ -12,6 +12,11 @@ struct log_harvest_row {
 	double fault_ns, eager_fault_ns;
 	double harvest_us, eager_harvest_us;
 	double flat_frame_us, flat_word_us, floor_us;
+	/* Medians of each round's ratios: libgmem / eager and / floor, and
+	 * the per-frame and per-word scans / libgmem. Both sides of each
+	 * come from the same round, so the host's drift from one round to
+	 * the next cancels out. */
+	double by_eager, by_floor, speedup_frame, speedup_word;
 };
 
 struct log_result {
