@@ -470,9 +470,10 @@ static const char *thp_mode(char *buf, size_t n)
 }
 
 /*
- * Without gmem_alloc_ops or page ops, table pages are in memory advised
- * for huge pages, which the kernel may back by them (where its mode is
- * not "never"); the guest's other metadata is not.
+ * Without gmem_alloc_ops or page ops, table pages and the guest's other
+ * metadata are in the private arena's memory, advised for huge pages,
+ * which the kernel may back by them (where its mode is not "never");
+ * the program's own heap is not advised.
  */
 START_TEST(table_pages_advised_huge)
 {
@@ -484,7 +485,7 @@ START_TEST(table_pages_advised_huge)
 	struct gmem_pt *pt;
 	const char *mode;
 	char buf[128];
-	void *root;
+	void *root, *heap;
 
 	ck_assert_int_eq(gmem_pt_geometry(GMEM_PT_X86_4LEVEL, &x86), 0);
 	small_guest(&pool, &g, NULL, GIB, GMEM_ATTR_PRIVATE);
@@ -495,7 +496,14 @@ START_TEST(table_pages_advised_huge)
 	ck_assert_msg(smaps_flag(&e, "hg"), "table page at %p: VmFlags%s",
 		      root, e.vmflags);
 	smaps_of(g, &e);
-	ck_assert(!smaps_flag(&e, "hg"));
+	ck_assert_msg(smaps_flag(&e, "hg"), "guest at %p: VmFlags%s", g,
+		      e.vmflags);
+	heap = malloc(64);
+	ck_assert_ptr_nonnull(heap);
+	smaps_of(heap, &e);
+	ck_assert_msg(!smaps_flag(&e, "hg"), "malloc at %p: VmFlags%s", heap,
+		      e.vmflags);
+	free(heap);
 	smaps_of(root, &e);
 	mode = thp_mode(buf, sizeof(buf));
 	if (!mode || !strcmp(mode, "never"))

@@ -7,8 +7,8 @@
  * must change several things at once fails before it changes any:
  * fset_reserve allocates, fset_add cannot fail. Slots come from the
  * heap's pages (heap_zalloc_pages): a walk meets a line of one per 2
- * MiB, and on huge pages those lines share a TLB entry (a clustered
- * harvest 8.9 -> 8.45 us).
+ * MiB, and on the private arena's huge pages those lines share a TLB
+ * entry (a clustered harvest 8.9 -> 8.45 us).
  */
 #ifndef GMEM_LIB_FRAME_SET_H
 #define GMEM_LIB_FRAME_SET_H

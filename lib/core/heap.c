@@ -15,8 +15,8 @@
  * its own for that arena (an explicit jemalloc tcache), never the
  * program's thread cache, so that no object of ours lingers where the
  * program's allocations live and conversions take no arena lock; and
- * one more for table pages (below), which a cache shared with the rest
- * would hand to other allocations of their size. */
+ * one more for table pages and slots (heap_zalloc_pages), which a cache
+ * shared with the rest would hand to other allocations of their size. */
 enum { CACHE_META, CACHE_PAGES, NCACHES };
 
 static unsigned int arena_index;
@@ -34,22 +34,28 @@ static void tcache_destroy(void *arg)
 }
 
 /*
- * Table pages: a walk over a large table touches one page of it per 2
- * MiB of the guest, and in 4 KiB pages of the process each of them is a
- * TLB miss; a harvest's walk over a frame set's slots (a line per 2 MiB)
- * is the same. So they come from an arena of their own, whose memory is
- * mapped in 2 MiB aligned chunks advised for huge pages (where the
- * kernel has them, as its own page tables are in its direct map). Its
- * extent hooks are jemalloc's own but for that.
+ * The arena's memory is mapped in 2 MiB aligned chunks advised for huge
+ * pages (where the kernel has them, as its own tables and structures
+ * are in its direct map). A walk over a large table touches one page of
+ * it per 2 MiB of the guest, and a harvest's walk over a frame set's
+ * slots a line per 2 MiB: in 4 KiB pages of the process each is a TLB
+ * miss. A harvest also starts cold (a VMM harvests every few
+ * milliseconds, its vCPUs running in between), and before its first
+ * frame it reads the builder, its log, the sets' slot arrays and the
+ * logged ranges: each a TLB miss more on a page of its own, a walk of
+ * the process's tables and, in a guest, of the host's (a harvest of 16
+ * runs of 2 MiB against the per-word scan: 3.03 -> 3.23x, medians of
+ * tools/bench-ab -n 8). The cost is up to 2 MiB of memory a chunk the
+ * kernel backs with a huge page. The extent hooks are jemalloc's own but
+ * for that.
  */
 #define HUGE_BYTES ((size_t)2 << 20)
 
-static unsigned int pages_arena;
-static extent_hooks_t *base_hooks, pages_hooks;
+static extent_hooks_t *base_hooks, huge_hooks;
 
-static void *pages_extent_alloc(extent_hooks_t *hooks, void *addr,
-				size_t size, size_t align, bool *zero,
-				bool *commit, unsigned int arena)
+static void *huge_extent_alloc(extent_hooks_t *hooks, void *addr,
+			       size_t size, size_t align, bool *zero,
+			       bool *commit, unsigned int arena)
 {
 	void *p;
 
@@ -63,28 +69,28 @@ static void *pages_extent_alloc(extent_hooks_t *hooks, void *addr,
 	return p;
 }
 
-static int pages_arena_create(void)
+/* The arena, made with jemalloc's default hooks, then given its own:
+ * the defaults but for alloc. */
+static int huge_arena_create(void)
 {
-	extent_hooks_t *hooks = &pages_hooks;
-	size_t len = sizeof(base_hooks);
+	extent_hooks_t *hooks = &huge_hooks;
+	size_t len = sizeof(arena_index);
 	char name[64];
 
+	if (mallctl("arenas.create", &arena_index, &len, NULL, 0))
+		return -ENOMEM;
 	snprintf(name, sizeof(name), "arena.%u.extent_hooks", arena_index);
+	len = sizeof(base_hooks);
 	if (mallctl(name, &base_hooks, &len, NULL, 0))
 		return -ENOMEM;
-	pages_hooks = *base_hooks;
-	pages_hooks.alloc = pages_extent_alloc;
-	len = sizeof(pages_arena);
-	return mallctl("arenas.create", &pages_arena, &len, &hooks,
-		       sizeof(hooks)) ? -ENOMEM : 0;
+	huge_hooks = *base_hooks;
+	huge_hooks.alloc = huge_extent_alloc;
+	return mallctl(name, NULL, NULL, &hooks, sizeof(hooks)) ? -ENOMEM : 0;
 }
 
 static void arena_create(void)
 {
-	size_t len = sizeof(arena_index);
-
-	if (mallctl("arenas.create", &arena_index, &len, NULL, 0) ||
-	    pages_arena_create() ||
+	if (huge_arena_create() ||
 	    pthread_key_create(&tcache_key[CACHE_META], tcache_destroy) ||
 	    pthread_key_create(&tcache_key[CACHE_PAGES], tcache_destroy))
 		arena_error = -ENOMEM;
@@ -192,7 +198,7 @@ void *heap_zalloc_pages(struct heap *h, size_t size, size_t align)
 
 	if (h->alloc != arena_alloc)
 		return heap_zalloc(h, size, align);
-	p = mallocx(size, MALLOCX_ARENA(pages_arena) |
+	p = mallocx(size, MALLOCX_ARENA(arena_index) |
 				  tcache_flag(CACHE_PAGES) |
 				  MALLOCX_ALIGN(align) | MALLOCX_ZERO);
 	if (p)

@@ -34,8 +34,8 @@ void *heap_alloc(struct heap *h, size_t size, size_t align);
 void *heap_zalloc(struct heap *h, size_t size, size_t align);
 void heap_free(struct heap *h, void *ptr, size_t size);
 /* Table pages, and other memory walked a line per 2 MiB of the guest
- * (a frame set's slots), zeroed: from the private arena's memory advised
- * for huge pages (heap.c), or the embedder's callbacks as any
+ * (a frame set's slots), zeroed: from the private arena through a cache
+ * of their own (heap.c), or the embedder's callbacks as any
  * allocation. */
 void *heap_zalloc_pages(struct heap *h, size_t size, size_t align);
 void heap_free_pages(struct heap *h, void *ptr, size_t size);
