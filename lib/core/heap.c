@@ -46,8 +46,7 @@ static void tcache_destroy(void *arg)
  * the process's tables and, in a guest, of the host's (a harvest of 16
  * runs of 2 MiB against the per-word scan: 3.03 -> 3.23x, medians of
  * tools/bench-ab -n 8). The cost is up to 2 MiB of memory a chunk the
- * kernel backs with a huge page. The extent hooks are jemalloc's own but
- * for that.
+ * kernel backs with a huge page.
  */
 #define HUGE_BYTES ((size_t)2 << 20)
 
